@@ -1,0 +1,217 @@
+"""The Python API: ``rtlflow.compile(model) -> CompiledModel``, in the spirit of hls4ml.
+
+    m = rtlflow.compile("model.onnx", part="xcvu13p")
+    y = m.predict(x)          # bit-exact emulation of the hardware, float in and out
+    m.write("out/")           # Verilog, testbench, test vectors, report.json, report.txt
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Mapping, Sequence
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import onnx
+from xdsl.dialects.builtin import ModuleOp
+
+from rtlflow.config import ModelConfig, config_from_dict, load_config, parse_format
+from rtlflow.emit_verilog import design_function, emit_verilog
+from rtlflow.errors import RtlflowError
+from rtlflow.onnx_import import import_onnx
+from rtlflow.parts import find_part
+from rtlflow.pipeline import LEVELS, Options, dump_to, lower
+from rtlflow.report import build_report, render_text
+from rtlflow.sim.emulator import Emulator
+from rtlflow.sim.fixed_point import FixedFormat
+from rtlflow.sim.testbench import write_testbench
+
+try:
+    __version__ = metadata.version("rtlflow")
+except metadata.PackageNotFoundError:  # running from a source tree
+    __version__ = "0.1.0"
+
+DEFAULT_VECTORS = 200
+
+ArrayInput = np.ndarray | Sequence[np.ndarray] | Mapping[str, np.ndarray]
+
+
+class CompiledModel:
+    """A model lowered to the hardware level, ready to emulate and to write out."""
+
+    def __init__(self, levels: dict[str, ModuleOp], options: Options):
+        self.levels = levels
+        self.options = options
+        self.target = find_part(options.part)
+        fixed = levels.get("fxp")
+        self.emulator = Emulator(fixed) if fixed is not None else None
+        function = design_function(next(iter(levels.values())))
+        self.name = function.sym_name.data
+        self.input_names = [a.data for a in function.attributes["onnx.inputs"]]  # type: ignore
+        self.output_names = [a.data for a in function.attributes["onnx.outputs"]]  # type: ignore
+        self.report: dict[str, Any] | None = None
+
+    # ---- emulation -----------------------------------------------------------------------------
+
+    def _emulator(self) -> Emulator:
+        if self.emulator is None:
+            raise RtlflowError("the model was stopped at the nn level: nothing to emulate")
+        return self.emulator
+
+    def input_shapes(self) -> list[tuple[int, ...]]:
+        function = design_function(self.levels["fxp"])
+        return [tuple(arg.type.get_shape()) for arg in function.body.block.args]  # type: ignore
+
+    def samples(self, data: ArrayInput) -> list[np.ndarray]:
+        """Inputs as arrays with a leading sample axis, in the model's input order."""
+        if isinstance(data, Mapping):
+            missing = [n for n in self.input_names if n not in data]
+            if missing:
+                raise RtlflowError(f"no data for input(s) {missing}")
+            arrays = [np.asarray(data[n]) for n in self.input_names]
+        elif isinstance(data, np.ndarray):
+            arrays = [data]
+        else:
+            arrays = [np.asarray(a) for a in data]
+        if len(arrays) != len(self.input_names):
+            raise RtlflowError(
+                f"the model has {len(self.input_names)} input(s), got {len(arrays)} array(s)"
+            )
+        result = []
+        for name, array, shape in zip(self.input_names, arrays, self.input_shapes(), strict=True):
+            if array.shape == shape:
+                array = array[np.newaxis]
+            elif array.shape[1:] != shape:
+                if shape[0] == 1 and array.shape[1:] == shape[1:]:
+                    array = array.reshape((array.shape[0], *shape))
+                else:
+                    raise RtlflowError(
+                        f"input '{name}': data of shape {list(array.shape)} does not match the "
+                        f"model's {list(shape)} (samples along a first axis)"
+                    )
+            result.append(array.astype(np.float64))
+        return result
+
+    def predict(self, data: ArrayInput) -> np.ndarray | list[np.ndarray]:
+        """Bit-exact emulation on float data: one array per output (one sample per row)."""
+        outputs = self._emulator().predict(self.samples(data))
+        return outputs[0] if len(outputs) == 1 else outputs
+
+    def quantize(self, data: ArrayInput) -> list[np.ndarray]:
+        """Raw input integers; inputs outside their format are an error when they would wrap."""
+        emulator = self._emulator()
+        samples = self.samples(data)
+        raws, outside = emulator.quantize_inputs(samples)
+        for name, count, fmt, array in zip(
+            self.input_names, outside, emulator.input_formats, samples, strict=True
+        ):
+            if count and fmt.overflow == "WRAP":
+                raise RtlflowError(
+                    f"input '{name}': {count} of {len(array)} samples lie outside {fmt} "
+                    f"[{fmt.min_value:g}, {fmt.max_value:g}] (largest magnitude "
+                    f"{np.abs(array).max():.4g}); give the input a wider format "
+                    f"(configuration 'inputs: {{{name}: ...}}') or one with SAT"
+                )
+        return raws
+
+    # ---- output -----------------------------------------------------------------------------------
+
+    def write(
+        self,
+        outdir: str | Path,
+        inputs: ArrayInput | None = None,
+        vectors: int = DEFAULT_VECTORS,
+        jobs: int | None = None,
+        seed: int = 0,
+    ) -> dict[str, Any]:
+        """Write Verilog, testbench, test vectors and the report; return the report."""
+        if "circuit" not in self.levels:
+            raise RtlflowError("the model was stopped before the hardware level: nothing to write")
+        outdir = Path(outdir)
+        outdir.mkdir(parents=True, exist_ok=True)
+        circuit_ir = self.levels["circuit"].clone()
+        design = emit_verilog(circuit_ir, outdir, jobs)
+        emulator = self._emulator()
+        if inputs is not None:
+            raw_inputs = self.quantize(inputs)
+        else:
+            raw_inputs = random_inputs(emulator.input_formats, self.input_shapes(), vectors, seed)
+        expected = emulator.run_raw(raw_inputs)
+        write_testbench(outdir, raw_inputs, expected)
+        report = build_report(circuit_ir, design, self.target, __version__)
+        report["test_vectors"] = {
+            "samples": len(raw_inputs[0]),
+            "source": "user data" if inputs is not None else f"random (seed {seed})",
+        }
+        report["warnings"] = [
+            f"layer '{node}': results overflow their format in {count} of "
+            f"{len(raw_inputs[0])} test samples"
+            for node, count in sorted(emulator.overflows.items())
+        ]
+        (outdir / "report.json").write_text(json.dumps(report, indent=1) + "\n")
+        (outdir / "report.txt").write_text(render_text(report))
+        self.report = report
+        return report
+
+    def ir(self, level: str) -> str:
+        """The IR at the end of a level (nn, fxp or circuit), as text that parses back."""
+        if level not in self.levels:
+            raise RtlflowError(f"no IR at level '{level}' (have: {', '.join(self.levels)})")
+        return str(self.levels[level])
+
+
+def random_inputs(
+    formats: list[FixedFormat], shapes: list[tuple[int, ...]], count: int, seed: int
+) -> list[np.ndarray]:
+    """Test stimulus: half uniform over each input's whole range, half around zero."""
+    rng = np.random.default_rng(seed)
+    arrays = []
+    for fmt, shape in zip(formats, shapes, strict=True):
+        uniform = rng.integers(fmt.min_raw, fmt.max_raw, size=(count - count // 2, *shape), endpoint=True)
+        spread = max(1, (fmt.max_raw - fmt.min_raw) // 16)
+        centre = (fmt.max_raw + fmt.min_raw) // 2
+        near = np.clip(rng.normal(centre, spread, size=(count // 2, *shape)), fmt.min_raw, fmt.max_raw)
+        arrays.append(np.concatenate([uniform, near.astype(np.int64)]).astype(np.int64))
+    return arrays
+
+
+def compile(  # noqa: A001 - the hls4ml-style verb is the point
+    model: str | Path | onnx.ModelProto,
+    *,
+    part: str = "xcvu13p",
+    clock_mhz: float = 200.0,
+    precision: str | FixedFormat | None = None,
+    reuse_factor: int | None = None,
+    config: str | Path | ModelConfig | Mapping | None = None,
+    stop_at: str = "verilog",
+    dump_ir: str | Path | None = None,
+    name: str | None = None,
+) -> CompiledModel:
+    """Import an ONNX model and lower it to the hardware level (or to ``stop_at``)."""
+    if stop_at not in LEVELS:
+        raise RtlflowError(f"stop_at must be one of {', '.join(LEVELS)}, got '{stop_at}'")
+    if not math.isfinite(clock_mhz) or clock_mhz <= 0:
+        raise RtlflowError(f"the clock must be a positive frequency in MHz, got {clock_mhz}")
+    if reuse_factor is not None and reuse_factor < 1:
+        raise RtlflowError(f"the reuse factor must be at least 1, got {reuse_factor}")
+    find_part(part)
+    if isinstance(config, ModelConfig):
+        model_config = config
+    elif isinstance(config, Mapping):
+        model_config = config_from_dict(dict(config), "configuration")
+    elif config is not None:
+        model_config = load_config(config)
+    else:
+        model_config = ModelConfig()
+    if isinstance(precision, str):
+        precision = parse_format(precision, "precision")
+    model_config = model_config.with_overrides(precision, reuse_factor)
+    options = Options(part=part, clock_mhz=clock_mhz, config=model_config)
+    module = import_onnx(model, name=name)
+    dump = dump_to(Path(dump_ir)) if dump_ir is not None else None
+    level = "circuit" if stop_at == "verilog" else stop_at
+    levels = lower(module, options, stop_at=level, dump=dump)
+    return CompiledModel(levels, options)

@@ -1,0 +1,174 @@
+"""The ``rtlflow`` command: compile, sim, report.
+
+Exit status: 0 success; 1 the simulation found a difference; 2 a problem with the model, options
+or data (one line naming the node and operator where there is one); 3 an internal error.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+import traceback
+from pathlib import Path
+
+import numpy as np
+
+from rtlflow.errors import RtlflowError
+
+EXIT_FAILED, EXIT_USAGE, EXIT_INTERNAL = 1, 2, 3
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="rtlflow",
+        description="Compile ONNX neural networks to pipelined, bit-exact verified Verilog.",
+    )
+    parser.add_argument("--debug", action="store_true", help="show tracebacks of internal errors")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    compile_ = commands.add_parser("compile", help="ONNX model → Verilog, testbench and report")
+    compile_.add_argument("model", help="the ONNX file")
+    compile_.add_argument("-o", "--output", required=True, help="output directory")
+    compile_.add_argument("--part", default="xcvu13p", help="FPGA part (default xcvu13p)")
+    compile_.add_argument(
+        "--clock-mhz", type=float, default=200.0, help="target clock in MHz (default 200)"
+    )
+    compile_.add_argument(
+        "--precision", help="default number format, e.g. 'fixed<16,6>' (the default)"
+    )
+    compile_.add_argument(
+        "--reuse-factor", type=int, help="default reuse factor R of dense layers (II = R)"
+    )
+    compile_.add_argument("--config", help="per-layer configuration (YAML or TOML)")
+    compile_.add_argument(
+        "--inputs", help="test inputs (.npz, arrays named like the model inputs, samples first)"
+    )
+    compile_.add_argument(
+        "--vectors", type=int, default=200, help="random test vectors when --inputs is not given"
+    )
+    compile_.add_argument("--dump-ir", metavar="DIR", help="write the IR after every pass")
+    compile_.add_argument(
+        "--stop-at",
+        choices=("nn", "fxp", "circuit", "verilog"),
+        default="verilog",
+        help="stop at an IR level and write its IR instead of Verilog",
+    )
+    compile_.add_argument("--name", help="top module name (default: the model file's name)")
+    compile_.add_argument("--jobs", type=int, help="parallel Verilog conversions (default: cores)")
+
+    sim = commands.add_parser("sim", help="Verilator: check the design bit-exactly")
+    sim.add_argument("outdir", help="a directory written by 'rtlflow compile'")
+    sim.add_argument("--gaps", type=float, default=0.0, help="add a pass with idle cycles")
+    sim.add_argument("--seed", type=int, default=1)
+    sim.add_argument("--waves", action="store_true", help="write a waveform")
+
+    report = commands.add_parser("report", help="print the human-readable report")
+    report.add_argument("outdir", help="a directory written by 'rtlflow compile'")
+    return parser
+
+
+def _load_inputs(path: str, names: list[str]) -> dict[str, np.ndarray]:
+    file = Path(path)
+    if not file.is_file():
+        raise RtlflowError(f"no such input file: {file}")
+    try:
+        data = np.load(file)
+    except Exception as error:
+        raise RtlflowError(f"cannot read {file} as .npz: {error}") from None
+    missing = [n for n in names if n not in data.files]
+    if missing:
+        raise RtlflowError(
+            f"{file} has no array for input(s) {missing} (it holds: {', '.join(data.files)})"
+        )
+    return {name: data[name] for name in names}
+
+
+def _compile(args: argparse.Namespace) -> int:
+    from rtlflow.api import compile as compile_model
+
+    start = time.perf_counter()
+    model = compile_model(
+        args.model,
+        part=args.part,
+        clock_mhz=args.clock_mhz,
+        precision=args.precision,
+        reuse_factor=args.reuse_factor,
+        config=args.config,
+        stop_at=args.stop_at,
+        dump_ir=args.dump_ir,
+        name=args.name,
+    )
+    outdir = Path(args.output)
+    if args.stop_at != "verilog":
+        outdir.mkdir(parents=True, exist_ok=True)
+        target = outdir / f"{model.name}.{args.stop_at}.mlir"
+        target.write_text(model.ir(args.stop_at) + "\n")
+        print(f"wrote {target}")
+        return 0
+    inputs = _load_inputs(args.inputs, model.input_names) if args.inputs else None
+    report = model.write(outdir, inputs=inputs, vectors=args.vectors, jobs=args.jobs)
+    elapsed = time.perf_counter() - start
+    print(
+        f"{report['top']}: latency {report['latency_cycles']} cycles "
+        f"({report['latency_ns']:g} ns at {report['clock']['target_mhz']:g} MHz), "
+        f"II {report['initiation_interval']}, estimated fmax "
+        f"{report['clock']['estimated_fmax_mhz']:g} MHz"
+    )
+    r = report["resources"]
+    print(f"resources (estimate): LUT {r['lut']}, FF {r['ff']}, DSP {r['dsp']}, BRAM18 {r['bram18']:g}")
+    for warning in report["warnings"]:
+        print(f"warning: {warning}")
+    print(f"wrote {outdir} in {elapsed:.1f} s ({report['test_vectors']['samples']} test vectors)")
+    return 0
+
+
+def _sim(args: argparse.Namespace) -> int:
+    from rtlflow.sim.runner import SimulationError, run_testbench, summary
+
+    outdir = Path(args.outdir)
+    if not (outdir / "report.json").is_file() or not (outdir / "tb").is_dir():
+        raise RtlflowError(f"{outdir} is not an rtlflow output directory (no report.json / tb)")
+    try:
+        result = run_testbench(outdir, gaps=args.gaps, seed=args.seed, waves=args.waves)
+    except SimulationError as error:
+        print(f"rtlflow: simulation error: {error}", file=sys.stderr)
+        return EXIT_FAILED
+    print(summary(result))
+    return 0 if result.passed else EXIT_FAILED
+
+
+def _report(args: argparse.Namespace) -> int:
+    from rtlflow.report import render_text
+
+    path = Path(args.outdir) / "report.json"
+    if not path.is_file():
+        raise RtlflowError(f"no report.json in {args.outdir}")
+    print(render_text(json.loads(path.read_text())), end="")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    handler = {"compile": _compile, "sim": _sim, "report": _report}[args.command]
+    try:
+        return handler(args)
+    except RtlflowError as error:
+        print(f"rtlflow: error: {error}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        return 130
+    except Exception as error:  # a bug in rtlflow, not in the user's input
+        if args.debug:
+            traceback.print_exc()
+        print(
+            f"rtlflow: internal error: {type(error).__name__}: {error} "
+            "(rerun with --debug for the traceback)",
+            file=sys.stderr,
+        )
+        return EXIT_INTERNAL
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,206 @@
+"""Precision and parallelism configuration: defaults, command-line options and a per-layer file.
+
+A configuration file (YAML or TOML) looks like::
+
+    precision: fixed<16,6>          # default for inputs, weights, biases and results
+    reuse_factor: 1                 # default for every dense layer
+    inputs:
+      x: fixed<12,4>
+    layers:
+      node_linear:                  # ONNX node name
+        weight: fixed<8,3>
+        bias: fixed<8,3>
+        result: fixed<16,6,RND,SAT>
+        accumulator: fixed<32,12>   # default: exact, never overflows
+        reuse_factor: 4
+      node_sigmoid:
+        table_size: 2048            # entries (a power of two)
+        table_range: [-8, 8]        # inputs outside read the first / last entry
+      node_softmax:
+        exp_table_size: 1024
+        exp_range: 16               # max(x) - x_i in [0, 16)
+        exp_type: ufixed<18,1>
+        inv_table_size: 1024
+        inv_type: ufixed<18,1>
+
+Formats follow ap_fixed: ``fixed<W,I[,rounding,overflow]>``, ``ufixed<W,I>``; rounding TRN (default)
+or RND, overflow WRAP (default) or SAT. The configuration travels to the passes as JSON text.
+"""
+
+from __future__ import annotations
+
+import json
+import tomllib
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any
+
+from rtlflow.errors import RtlflowError
+from rtlflow.sim.fixed_point import FixedFormat
+
+DEFAULT_PRECISION = FixedFormat(16, 6)
+
+
+@dataclass(frozen=True)
+class LayerConfig:
+    """Settings for one layer; None means the model default."""
+
+    weight: FixedFormat | None = None
+    bias: FixedFormat | None = None
+    result: FixedFormat | None = None
+    accumulator: FixedFormat | None = None
+    reuse_factor: int | None = None
+    table_size: int | None = None
+    table_range: tuple[float, float] | None = None
+    exp_table_size: int | None = None
+    exp_range: float | None = None
+    exp_type: FixedFormat | None = None
+    inv_table_size: int | None = None
+    inv_type: FixedFormat | None = None
+
+
+_FORMAT_KEYS = {"weight", "bias", "result", "accumulator", "exp_type", "inv_type"}
+_LAYER_KEYS = {f.name for f in fields(LayerConfig)}
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    """The whole configuration: model defaults, input formats and per-layer settings."""
+
+    precision: FixedFormat = DEFAULT_PRECISION
+    reuse_factor: int = 1
+    inputs: dict[str, FixedFormat] = field(default_factory=dict)
+    layers: dict[str, LayerConfig] = field(default_factory=dict)
+
+    def layer(self, name: str) -> LayerConfig:
+        return self.layers.get(name, LayerConfig())
+
+    def input_format(self, name: str) -> FixedFormat:
+        return self.inputs.get(name, self.precision)
+
+    def with_overrides(
+        self, precision: FixedFormat | None = None, reuse_factor: int | None = None
+    ) -> ModelConfig:
+        """This configuration with command-line defaults replacing the file's."""
+        return replace(
+            self,
+            precision=precision or self.precision,
+            reuse_factor=reuse_factor if reuse_factor is not None else self.reuse_factor,
+        )
+
+    # ---- JSON form (pass options) -----------------------------------------------------------
+
+    def to_json(self) -> str:
+        def encode(value: Any) -> Any:
+            if isinstance(value, FixedFormat):
+                return str(value)
+            return list(value) if isinstance(value, tuple) else value
+
+        layers = {
+            name: {
+                f.name: encode(getattr(layer, f.name))
+                for f in fields(LayerConfig)
+                if getattr(layer, f.name) is not None
+            }
+            for name, layer in self.layers.items()
+        }
+        data = {
+            "precision": str(self.precision),
+            "reuse_factor": self.reuse_factor,
+            "inputs": {name: str(fmt) for name, fmt in self.inputs.items()},
+            "layers": layers,
+        }
+        return json.dumps(data, sort_keys=True)
+
+    @staticmethod
+    def from_json(text: str) -> ModelConfig:
+        return config_from_dict(json.loads(text), "configuration") if text else ModelConfig()
+
+
+def load_config(path: str | Path) -> ModelConfig:
+    """Read a YAML (.yaml/.yml) or TOML (.toml) configuration file."""
+    path = Path(path)
+    if not path.is_file():
+        raise RtlflowError(f"no such configuration file: {path}")
+    try:
+        if path.suffix == ".toml":
+            data = tomllib.loads(path.read_text())
+        elif path.suffix in (".yaml", ".yml"):
+            import yaml
+
+            data = yaml.safe_load(path.read_text()) or {}
+        else:
+            raise RtlflowError(f"configuration file {path} must end in .yaml, .yml or .toml")
+    except RtlflowError:
+        raise
+    except Exception as error:
+        raise RtlflowError(f"cannot read configuration {path}: {error}") from None
+    return config_from_dict(data, str(path))
+
+
+def config_from_dict(data: Any, where: str) -> ModelConfig:
+    """Validate a configuration mapping; every mistake is reported with its key."""
+    if not isinstance(data, dict):
+        raise RtlflowError(f"{where}: the configuration must be a mapping")
+    unknown = set(data) - {"precision", "reuse_factor", "inputs", "layers"}
+    if unknown:
+        raise RtlflowError(f"{where}: unknown key(s) {sorted(unknown)}")
+    precision = (
+        parse_format(data["precision"], f"{where}: precision")
+        if "precision" in data
+        else DEFAULT_PRECISION
+    )
+    reuse = _positive_int(data.get("reuse_factor", 1), f"{where}: reuse_factor")
+    inputs = {
+        str(name): parse_format(text, f"{where}: inputs.{name}")
+        for name, text in (data.get("inputs") or {}).items()
+    }
+    layers = {
+        str(name): _layer_config(settings, f"{where}: layers.{name}")
+        for name, settings in (data.get("layers") or {}).items()
+    }
+    return ModelConfig(precision, reuse, inputs, layers)
+
+
+def _layer_config(settings: Any, where: str) -> LayerConfig:
+    if not isinstance(settings, dict):
+        raise RtlflowError(f"{where}: expected a mapping of settings")
+    unknown = set(settings) - _LAYER_KEYS
+    if unknown:
+        raise RtlflowError(f"{where}: unknown setting(s) {sorted(unknown)}")
+    values: dict[str, Any] = {}
+    for key, value in settings.items():
+        if key in _FORMAT_KEYS:
+            values[key] = parse_format(value, f"{where}.{key}")
+        elif key in ("reuse_factor", "table_size", "exp_table_size", "inv_table_size"):
+            values[key] = _positive_int(value, f"{where}.{key}")
+        elif key == "table_range":
+            if not (isinstance(value, list | tuple) and len(value) == 2 and value[0] < value[1]):
+                raise RtlflowError(f"{where}.table_range: expected [low, high] with low < high")
+            values[key] = (float(value[0]), float(value[1]))
+        elif key == "exp_range":
+            values[key] = float(value)
+    return LayerConfig(**values)
+
+
+def parse_format(text: Any, where: str) -> FixedFormat:
+    try:
+        return FixedFormat.parse(str(text))
+    except ValueError as error:
+        raise RtlflowError(f"{where}: {error}") from None
+
+
+def _positive_int(value: Any, where: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise RtlflowError(f"{where}: expected a positive integer, got {value!r}")
+    return value
+
+
+def check_layer_names(config: ModelConfig, known: set[str]) -> None:
+    """Reject configuration entries for layers the model does not have."""
+    unknown = sorted(set(config.layers) - known)
+    if unknown:
+        raise RtlflowError(
+            f"the configuration names layer(s) {unknown} that the model does not have "
+            f"(its layers: {', '.join(sorted(known))})"
+        )

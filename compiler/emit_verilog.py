@@ -1,0 +1,155 @@
+"""circuit → Verilog: one module per distinct unit, and the top level that connects them.
+
+Input level: circuit after scheduling. Each ``circuit.unit`` / ``circuit.delay`` is built as its rtl
+unit and converted by Amaranth; units with the same module name (identical parameters and
+registers) are converted once. Conversions run in parallel worker processes, largest first.
+"""
+
+from __future__ import annotations
+
+import math
+import multiprocessing
+import os
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+from xdsl.dialects import func
+from xdsl.dialects.builtin import ModuleOp
+from xdsl.ir import SSAValue
+
+from rtlflow.dialects import circuit, fxp
+from rtlflow.onnx_import import verilog_identifier
+from rtlflow.rtl.top import InstanceSpec, TopLevel, TopSpec
+from rtlflow.rtl.verilog import to_verilog
+from rtlflow.units import UnitSpec, unit_spec
+
+RTL_DIR = "rtl"
+
+
+@dataclass(frozen=True)
+class Port:
+    """One tensor of the design's interface."""
+
+    name: str  # ONNX tensor name
+    base: str  # Verilog port base name: <base>_data
+    shape: tuple[int, ...]
+    format: fxp.FixedFormat
+
+
+@dataclass(frozen=True)
+class VerilogDesign:
+    top: str
+    sources: tuple[str, ...]  # relative to the output directory
+    inputs: tuple[Port, ...]
+    outputs: tuple[Port, ...]
+    ii: int
+
+
+def design_function(module: ModuleOp) -> func.FuncOp:
+    functions = [op for op in module.ops if isinstance(op, func.FuncOp)]
+    assert len(functions) == 1, "one function per design"
+    return functions[0]
+
+
+def interface(function: func.FuncOp) -> tuple[tuple[Port, ...], tuple[Port, ...]]:
+    """The design's input and output tensors with their Verilog port names."""
+    used: set[str] = {"in", "out", "clk", "rst"}
+
+    def port(name: str, value_type) -> Port:
+        base = verilog_identifier(name)
+        while base in used:
+            base += "_"
+        used.add(base)
+        return Port(name, base, tuple(value_type.get_shape()), fxp.tensor_format(value_type))
+
+    in_names = [a.data for a in function.attributes["onnx.inputs"]]  # type: ignore[attr-defined]
+    out_names = [a.data for a in function.attributes["onnx.outputs"]]  # type: ignore[attr-defined]
+    inputs = tuple(port(n, a.type) for n, a in zip(in_names, function.body.block.args, strict=True))
+    outputs = tuple(
+        port(n, t) for n, t in zip(out_names, function.function_type.outputs.data, strict=True)
+    )
+    return inputs, outputs
+
+
+def _bits(value: SSAValue) -> int:
+    return math.prod(fxp.tensor_shape(value)) * fxp.tensor_format(value).width
+
+
+def emit_verilog(module: ModuleOp, outdir: Path, jobs: int | None = None) -> VerilogDesign:
+    """Write the Verilog of a scheduled circuit-level module into ``outdir/rtl``."""
+    function = design_function(module)
+    top = function.sym_name.data
+    inputs, outputs = interface(function)
+    names: dict[SSAValue, str] = {}
+    for port, argument in zip(inputs, function.body.block.args, strict=True):
+        names[argument] = port.base
+    instances: list[InstanceSpec] = []
+    aliases: list[tuple[str, str]] = []
+    modules: dict[str, tuple[UnitSpec, frozenset[int]]] = {}
+    for index, op in enumerate(function.body.block.ops):
+        if isinstance(op, fxp.ReshapeOp):
+            names[op.output] = f"v{index}"
+            aliases.append((f"v{index}", names[op.input]))
+        elif isinstance(op, circuit.UnitOp | circuit.DelayOp):
+            spec = unit_spec(op)
+            if isinstance(op, circuit.UnitOp):
+                registers, source, result = frozenset(op.register_boundaries), op.inputs[0], op.outputs[0]
+                label = verilog_identifier(op.node_name)
+                clocked = op.latency.value.data > 0
+            else:
+                registers, source, result = frozenset(), op.input, op.output
+                label, clocked = "delay", True
+            name = spec.module_name(registers)
+            modules.setdefault(name, (spec, registers))
+            instance = f"u{index}_{label}"
+            instances.append(
+                InstanceSpec(instance, name, _bits(source), _bits(result), clocked, names[source])
+            )
+            names[result] = instance
+    returned = list(function.body.block.last_op.operands)  # type: ignore[union-attr]
+    spec = TopSpec(
+        inputs=tuple((p.base, _bits(a)) for p, a in zip(inputs, function.body.block.args, strict=True)),
+        instances=tuple(instances),
+        aliases=tuple(aliases),
+        outputs=tuple((p.base, names[v]) for p, v in zip(outputs, returned, strict=True)),
+        ii=function.attributes[circuit.II].value.data,  # type: ignore[attr-defined]
+    )
+    if top in modules:
+        top += "_top"
+    rtl_dir = outdir / RTL_DIR
+    rtl_dir.mkdir(parents=True, exist_ok=True)
+    texts = _convert_all(modules, jobs)
+    texts[top] = to_verilog(TopLevel(spec), top)
+    sources = []
+    for name in [*sorted(modules), top]:
+        (rtl_dir / f"{name}.v").write_text(texts[name])
+        sources.append(f"{RTL_DIR}/{name}.v")
+    return VerilogDesign(top, tuple(sources), inputs, outputs, spec.ii)
+
+
+def _convert_one(spec: UnitSpec, registers: frozenset[int], name: str) -> str:
+    return to_verilog(spec.build(registers), name)
+
+
+def _convert_all(
+    modules: dict[str, tuple[UnitSpec, frozenset[int]]], jobs: int | None
+) -> dict[str, str]:
+    """Verilog text of every module, converted in parallel when it pays."""
+    order = sorted(modules, key=lambda name: -_size(modules[name][0]))
+    workers = min(jobs or os.cpu_count() or 1, len(order))
+    if workers <= 1:
+        return {name: _convert_one(*modules[name], name) for name in order}
+    context = multiprocessing.get_context("fork" if os.name == "posix" else "spawn")
+    with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
+        futures = {name: pool.submit(_convert_one, *modules[name], name) for name in order}
+        return {name: future.result() for name, future in futures.items()}
+
+
+def _size(spec: UnitSpec) -> int:
+    """A rough cost of converting a unit: how many constants it holds."""
+
+    def count(value) -> int:
+        return sum(count(v) for v in value) if isinstance(value, tuple) else 1
+
+    return sum(count(value) for value in spec.params.values())

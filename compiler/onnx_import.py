@@ -1,0 +1,518 @@
+"""ONNX → nn: read an ONNX file into the tensor-level dialect.
+
+Input: an ONNX ModelProto (file or object), any opset from 7 on, as written by the PyTorch
+exporters (TorchScript and dynamo), Keras converters (MatMul + Add) and onnx.helper.
+Output: a ``builtin.module`` holding one ``func.func`` of ``nn`` ops with static shapes.
+
+Every node whose inputs are all compile-time constants (weights, Constant nodes, the Shape of a
+static tensor) is evaluated here with ONNX's own reference implementation and becomes a constant:
+shape subgraphs (Shape/Gather/Concat/Unsqueeze/Cast/...) disappear during import. That is also
+what lets every result type be static. Nodes that compute on activations become one ``nn`` op each;
+Identity and Dropout (inference) disappear. Anything else is reported with the node and operator.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import onnx
+from onnx import numpy_helper
+from onnx.reference import ReferenceEvaluator
+from xdsl.builder import ImplicitBuilder
+from xdsl.dialects import func
+from xdsl.dialects.builtin import (
+    ArrayAttr,
+    FloatAttr,
+    IntegerAttr,
+    ModuleOp,
+    StringAttr,
+    TensorType,
+    f32,
+    f64,
+    i64,
+)
+from xdsl.ir import Attribute, Block, SSAValue
+
+from rtlflow.dialects import nn
+from rtlflow.errors import RtlflowError
+
+MIN_OPSET = 7
+
+_FLOAT_TYPES = {
+    onnx.TensorProto.FLOAT,
+    onnx.TensorProto.DOUBLE,
+    onnx.TensorProto.FLOAT16,
+    onnx.TensorProto.BFLOAT16,
+}
+_INT_TYPES = {
+    onnx.TensorProto.INT64,
+    onnx.TensorProto.INT32,
+    onnx.TensorProto.INT16,
+    onnx.TensorProto.INT8,
+    onnx.TensorProto.UINT8,
+    onnx.TensorProto.UINT16,
+    onnx.TensorProto.UINT32,
+    onnx.TensorProto.BOOL,
+}
+
+
+def load_model(source: str | Path | onnx.ModelProto) -> onnx.ModelProto:
+    """Read and check an ONNX model; every failure becomes one clear :class:`RtlflowError`."""
+    if isinstance(source, onnx.ModelProto):
+        model = source
+    else:
+        path = Path(source)
+        if not path.is_file():
+            raise RtlflowError(f"no such ONNX file: {path}")
+        try:
+            model = onnx.load(str(path))
+        except Exception as error:  # protobuf raises several types for a damaged file
+            raise RtlflowError(
+                f"cannot read {path}: not a valid ONNX file (truncated or damaged?): "
+                f"{_first_line(error)}"
+            ) from None
+    if not model.graph.node and not model.graph.output:
+        raise RtlflowError("the ONNX model has an empty graph (truncated or damaged file?)")
+    try:
+        onnx.checker.check_model(model)
+    except Exception as error:
+        raise RtlflowError(f"malformed ONNX model: {_first_line(error)}") from None
+    if model.functions:
+        model = onnx.inliner.inline_local_functions(model)
+    return model
+
+
+def import_onnx(source: str | Path | onnx.ModelProto, name: str | None = None) -> ModuleOp:
+    """Import an ONNX model as a module holding one ``func.func`` of ``nn`` ops."""
+    model = load_model(source)
+    if name is None:
+        stem = Path(source).stem if not isinstance(source, onnx.ModelProto) else ""
+        name = stem.removesuffix(".qonnx").removesuffix(".qcdq") or model.graph.name or "model"
+    return _Importer(model).run(verilog_identifier(name))
+
+
+def verilog_identifier(text: str) -> str:
+    """A Verilog-safe identifier built from ``text``."""
+    ident = re.sub(r"[^A-Za-z0-9_]", "_", text).strip("_") or "model"
+    return ident if not ident[0].isdigit() else f"m_{ident}"
+
+
+def _first_line(error: BaseException) -> str:
+    text = str(error).strip().splitlines()
+    return text[0] if text else type(error).__name__
+
+
+# ------------------------------------------------------------------------------------------
+
+
+class _Importer:
+    """Walks the graph in order, folding constants and emitting one nn op per activation node."""
+
+    def __init__(self, model: onnx.ModelProto):
+        self.model = model
+        self.graph = model.graph
+        self.opset = next(
+            (o.version for o in model.opset_import if o.domain in ("", "ai.onnx")), 0
+        )
+        if self.opset < MIN_OPSET:
+            raise RtlflowError(
+                f"ONNX opset {self.opset} is not supported (rtlflow reads opset {MIN_OPSET} "
+                "and newer; convert with onnx.version_converter)"
+            )
+        self.constants: dict[str, np.ndarray] = {}
+        self.values: dict[str, SSAValue] = {}
+        self.materialized: dict[str, SSAValue] = {}
+        self.node_name = ""
+        self.op_type = ""
+
+    # ---- entry point -----------------------------------------------------------------
+
+    def run(self, func_name: str) -> ModuleOp:
+        for tensor in self.graph.initializer:
+            self.constants[tensor.name] = numpy_helper.to_array(tensor)
+        inputs = [i for i in self.graph.input if i.name not in self.constants]
+        if not inputs:
+            raise RtlflowError("the model has no inputs (every graph input is a constant)")
+        input_types = [self._input_type(value) for value in inputs]
+        block = Block(arg_types=input_types)
+        for value, argument in zip(inputs, block.args, strict=True):
+            argument.name_hint = _name_hint(value.name)
+            self.values[value.name] = argument
+        with ImplicitBuilder(block):
+            for index, node in enumerate(self.graph.node):
+                self._import_node(node, index)
+            results = [self._output(output.name) for output in self.graph.output]
+            func.ReturnOp(*results)
+        function = func.FuncOp(
+            func_name, (input_types, [r.type for r in results]), func.Region(block)
+        )
+        function.attributes["onnx.inputs"] = _string_array([v.name for v in inputs])
+        function.attributes["onnx.outputs"] = _string_array([o.name for o in self.graph.output])
+        module = ModuleOp([function])
+        module.verify()
+        return module
+
+    def _input_type(self, value: onnx.ValueInfoProto) -> TensorType:
+        tensor_type = value.type.tensor_type
+        if not value.type.HasField("tensor_type"):
+            raise RtlflowError(f"input '{value.name}' is not a tensor")
+        shape = []
+        for axis, dim in enumerate(tensor_type.shape.dim):
+            if dim.HasField("dim_value") and dim.dim_value > 0:
+                shape.append(dim.dim_value)
+                continue
+            label = f"'{dim.dim_param}'" if dim.dim_param else "of unknown size"
+            raise RtlflowError(
+                f"input '{value.name}' has a dynamic dimension {label} at axis {axis}: "
+                "rtlflow builds fixed-size hardware, export the model with static shapes "
+                "(batch size 1)"
+            )
+        if not tensor_type.HasField("shape"):
+            raise RtlflowError(f"input '{value.name}' has no shape: export with static shapes")
+        return TensorType(self._element_type(tensor_type.elem_type, value.name), shape)
+
+    def _element_type(self, elem_type: int, what: str) -> Attribute:
+        if elem_type in _FLOAT_TYPES:
+            return f32
+        if elem_type in _INT_TYPES:
+            return i64
+        raise RtlflowError(
+            f"'{what}' has element type {onnx.TensorProto.DataType.Name(elem_type)}, "
+            "which rtlflow does not support"
+        )
+
+    def _output(self, name: str) -> SSAValue:
+        if name in self.constants:
+            raise RtlflowError(f"output '{name}' does not depend on any input (it is constant)")
+        if name not in self.values:
+            raise RtlflowError(f"output '{name}' is not produced by any node")
+        return self.values[name]
+
+    # ---- nodes -------------------------------------------------------------------------
+
+    def _import_node(self, node: onnx.NodeProto, index: int) -> None:
+        self.node_name = node.name or (node.output[0] if node.output else f"{node.op_type}_{index}")
+        self.op_type = node.op_type
+        if node.domain not in ("", "ai.onnx"):
+            self.fail(
+                f"operator '{node.op_type}' of domain '{node.domain}' is not supported"
+            )
+        if node.op_type == "Constant":
+            self._fold(node)
+            return
+        inputs = [name for name in node.input if name]
+        if node.op_type in _STATIC_SHAPE_OPS or all(name in self.constants for name in inputs):
+            self._fold(node)
+            return
+        for name in inputs:
+            if name not in self.constants and name not in self.values:
+                self.fail(f"input '{name}' is not produced by any earlier node")
+        handler = _HANDLERS.get(node.op_type)
+        if handler is None:
+            self.fail(
+                f"operator '{node.op_type}' is not supported on activations "
+                f"(supported: {', '.join(sorted(_HANDLERS))})"
+            )
+        handler(self, node)
+
+    def _fold(self, node: onnx.NodeProto) -> None:
+        """Evaluate a node whose result is known at compile time with ONNX's reference code."""
+        feeds: dict[str, np.ndarray] = {}
+        for name in node.input:
+            if not name:
+                continue
+            if name in self.constants:
+                feeds[name] = self.constants[name]
+            else:  # Shape/Size of an activation: only its static shape matters
+                feeds[name] = np.zeros(nn.shape_of(self.values[name]), dtype=np.float32)
+        graph = onnx.helper.make_graph(
+            [node],
+            "fold",
+            [onnx.helper.make_empty_tensor_value_info(name) for name in feeds],
+            [onnx.helper.make_empty_tensor_value_info(name) for name in node.output if name],
+        )
+        model = onnx.helper.make_model(graph, opset_imports=list(self.model.opset_import))
+        try:
+            results = ReferenceEvaluator(model).run(None, feeds)
+        except Exception as error:
+            self.fail(f"cannot evaluate this constant computation: {_first_line(error)}")
+        for name, value in zip([n for n in node.output if n], results, strict=True):
+            self.constants[name] = np.asarray(value)
+
+    # ---- helpers used by the handlers -------------------------------------------------------
+
+    def fail(self, message: str) -> None:
+        raise RtlflowError(message, node=self.node_name, op=self.op_type)
+
+    def attribute(self, node: onnx.NodeProto, name: str, default=None):
+        for attr in node.attribute:
+            if attr.name == name:
+                return onnx.helper.get_attribute_value(attr)
+        return default
+
+    def activation(self, name: str) -> SSAValue:
+        """The SSA value of a tensor; constants become ``nn.constant`` ops on first use."""
+        if name in self.values:
+            return self.values[name]
+        if name not in self.materialized:
+            array = self.constants[name]
+            if np.issubdtype(array.dtype, np.floating):
+                array = array.astype(np.float32)
+            op = nn.ConstantOp(array, self.node_name)
+            op.output.name_hint = _name_hint(name)
+            self.materialized[name] = op.output
+        return self.materialized[name]
+
+    def constant(self, name: str, what: str) -> np.ndarray:
+        if name not in self.constants:
+            self.fail(f"{what} must be a compile-time constant")
+        return self.constants[name]
+
+    def is_constant(self, name: str) -> bool:
+        return name in self.constants
+
+    def float_tensor(self, shape: tuple[int, ...] | list[int]) -> TensorType:
+        return TensorType(f32, list(shape))
+
+    def define(self, node: onnx.NodeProto, value: SSAValue, output: int = 0) -> None:
+        value.name_hint = _name_hint(node.output[output])
+        self.values[node.output[output]] = value
+
+    def alias(self, node: onnx.NodeProto, source: str) -> None:
+        if source in self.constants:
+            self.constants[node.output[0]] = self.constants[source]
+        else:
+            self.values[node.output[0]] = self.values[source]
+
+    def reshape(self, value: SSAValue, shape: tuple[int, ...]) -> SSAValue:
+        if tuple(shape) == nn.shape_of(value):
+            return value
+        element = value.type.element_type  # type: ignore[attr-defined]
+        return nn.ReshapeOp(value, TensorType(element, list(shape)), self.node_name).output
+
+
+def _name_hint(name: str) -> str | None:
+    hint = re.sub(r"[^A-Za-z0-9_.$-]", "_", name)
+    return hint if hint and not hint[0].isdigit() else None
+
+
+def _string_array(names: list[str]) -> ArrayAttr:
+    return ArrayAttr([StringAttr(n) for n in names])
+
+
+#: Ops whose result depends only on the static shape of their input, folded even on activations.
+_STATIC_SHAPE_OPS = {"Shape", "Size"}
+
+
+# ---- handlers: one per ONNX operator that computes on activations ------------------------
+
+Handler = Callable[[_Importer, onnx.NodeProto], None]
+_HANDLERS: dict[str, Handler] = {}
+
+
+def handles(*op_types: str) -> Callable[[Handler], Handler]:
+    def register(handler: Handler) -> Handler:
+        for op_type in op_types:
+            _HANDLERS[op_type] = handler
+        return handler
+
+    return register
+
+
+@handles("Identity", "Dropout")
+def _identity(im: _Importer, node: onnx.NodeProto) -> None:
+    if node.op_type == "Dropout":
+        if len(node.input) > 2 and node.input[2]:
+            training = im.constant(node.input[2], "Dropout's training_mode")
+            if bool(np.asarray(training).reshape(-1)[0]):
+                im.fail("Dropout in training mode cannot be built as hardware")
+        if len(node.output) > 1 and node.output[1]:
+            im.constants[node.output[1]] = np.ones(
+                nn.shape_of(im.activation(node.input[0])), dtype=bool
+            )
+    im.alias(node, node.input[0])
+
+
+@handles("Gemm")
+def _gemm(im: _Importer, node: onnx.NodeProto) -> None:
+    a, b = im.activation(node.input[0]), im.activation(node.input[1])
+    c = im.activation(node.input[2]) if len(node.input) > 2 and node.input[2] else None
+    trans_a = int(im.attribute(node, "transA", 0))
+    trans_b = int(im.attribute(node, "transB", 0))
+    shape_a, shape_b = nn.shape_of(a), nn.shape_of(b)
+    if len(shape_a) != 2 or len(shape_b) != 2:
+        im.fail(f"Gemm needs 2-D operands, got {list(shape_a)} and {list(shape_b)}")
+    rows = shape_a[1] if trans_a else shape_a[0]
+    cols = shape_b[0] if trans_b else shape_b[1]
+    op = nn.GemmOp(
+        a,
+        b,
+        c,
+        im.float_tensor((rows, cols)),
+        im.node_name,
+        alpha=float(im.attribute(node, "alpha", 1.0)),
+        beta=float(im.attribute(node, "beta", 1.0)),
+        trans_a=trans_a,
+        trans_b=trans_b,
+    )
+    im.define(node, op.output)
+
+
+_BINARY = {"Add": nn.AddOp, "Sub": nn.SubOp, "Mul": nn.MulOp, "Div": nn.DivOp}
+
+
+@handles(*_BINARY)
+def _binary(im: _Importer, node: onnx.NodeProto) -> None:
+    if im.opset < 7 or im.attribute(node, "broadcast") is not None:
+        im.fail("legacy broadcasting (opset < 7) is not supported")
+    lhs, rhs = im.activation(node.input[0]), im.activation(node.input[1])
+    shape = np.broadcast_shapes(nn.shape_of(lhs), nn.shape_of(rhs))
+    im.define(node, _BINARY[node.op_type](lhs, rhs, im.float_tensor(shape), im.node_name).output)
+
+
+@handles("MatMul")
+def _matmul(im: _Importer, node: onnx.NodeProto) -> None:
+    lhs, rhs = im.activation(node.input[0]), im.activation(node.input[1])
+    try:
+        shape = np.matmul(
+            np.zeros(nn.shape_of(lhs), np.float32), np.zeros(nn.shape_of(rhs), np.float32)
+        ).shape
+    except ValueError as error:
+        im.fail(f"operand shapes do not match: {error}")
+    im.define(node, nn.MatMulOp(lhs, rhs, im.float_tensor(shape), im.node_name).output)
+
+
+_UNARY = {"Relu": nn.ReluOp, "Sigmoid": nn.SigmoidOp, "Tanh": nn.TanhOp}
+
+
+@handles(*_UNARY)
+def _unary(im: _Importer, node: onnx.NodeProto) -> None:
+    x = im.activation(node.input[0])
+    im.define(node, _UNARY[node.op_type](x, x.type, im.node_name).output)
+
+
+@handles("LeakyRelu")
+def _leaky_relu(im: _Importer, node: onnx.NodeProto) -> None:
+    x = im.activation(node.input[0])
+    alpha = FloatAttr(float(im.attribute(node, "alpha", 0.01)), f64)
+    im.define(node, nn.LeakyReluOp(x, x.type, im.node_name, alpha=alpha).output)
+
+
+@handles("Clip")
+def _clip(im: _Importer, node: onnx.NodeProto) -> None:
+    x = im.activation(node.input[0])
+    if im.opset < 11:
+        low, high = im.attribute(node, "min"), im.attribute(node, "max")
+    else:
+        bounds = [
+            float(np.asarray(im.constant(name, "Clip's bound")).reshape(-1)[0]) if name else None
+            for name in (list(node.input[1:3]) + ["", ""])[:2]
+        ]
+        low, high = bounds
+    properties = {}
+    if low is not None and np.isfinite(low):
+        properties["low"] = FloatAttr(float(low), f64)
+    if high is not None and np.isfinite(high):
+        properties["high"] = FloatAttr(float(high), f64)
+    im.define(node, nn.ClipOp(x, x.type, im.node_name, **properties).output)
+
+
+@handles("Softmax")
+def _softmax(im: _Importer, node: onnx.NodeProto) -> None:
+    x = im.activation(node.input[0])
+    shape = nn.shape_of(x)
+    rank = len(shape)
+    axis = int(im.attribute(node, "axis", 1 if im.opset < 13 else -1))
+    axis = axis + rank if axis < 0 else axis
+    if not 0 <= axis < rank:
+        im.fail(f"axis {axis} is outside a rank-{rank} tensor")
+    if im.opset < 13 and axis != rank - 1:
+        # Before opset 13, Softmax normalises over all axes from `axis` on, flattened.
+        flat = (int(np.prod(shape[:axis])), int(np.prod(shape[axis:])))
+        y = nn.SoftmaxOp(
+            im.reshape(x, flat), im.float_tensor(flat), im.node_name, axis=IntegerAttr(1, i64)
+        ).output
+        im.define(node, im.reshape(y, shape))
+        return
+    im.define(node, nn.SoftmaxOp(x, x.type, im.node_name, axis=IntegerAttr(axis, i64)).output)
+
+
+@handles("Flatten", "Reshape", "Squeeze", "Unsqueeze")
+def _reshape(im: _Importer, node: onnx.NodeProto) -> None:
+    x = im.activation(node.input[0])
+    shape = nn.shape_of(x)
+    try:
+        new_shape = _RESHAPES[node.op_type](im, node, shape)
+    except ValueError as error:
+        im.fail(str(error))
+    im.define(node, im.reshape(x, new_shape))
+
+
+def _flatten_shape(im: _Importer, node: onnx.NodeProto, shape: tuple[int, ...]):
+    axis = int(im.attribute(node, "axis", 1))
+    axis = axis + len(shape) if axis < 0 else axis
+    return (int(np.prod(shape[:axis])), int(np.prod(shape[axis:])))
+
+
+def _reshape_shape(im: _Importer, node: onnx.NodeProto, shape: tuple[int, ...]):
+    if len(node.input) > 1:
+        target = [int(v) for v in im.constant(node.input[1], "Reshape's shape").reshape(-1)]
+    else:
+        target = list(im.attribute(node, "shape", []))
+    if not int(im.attribute(node, "allowzero", 0)):
+        target = [shape[i] if v == 0 else v for i, v in enumerate(target)]
+    return np.empty(shape, dtype=np.int8).reshape(target).shape
+
+
+def _axes(im: _Importer, node: onnx.NodeProto) -> list[int] | None:
+    if im.opset >= 13:
+        if len(node.input) > 1 and node.input[1]:
+            return [int(v) for v in im.constant(node.input[1], "axes").reshape(-1)]
+        return None
+    axes = im.attribute(node, "axes")
+    return None if axes is None else [int(a) for a in axes]
+
+
+def _squeeze_shape(im: _Importer, node: onnx.NodeProto, shape: tuple[int, ...]):
+    axes = _axes(im, node)
+    if axes is None:
+        return tuple(d for d in shape if d != 1)
+    axes = [a + len(shape) if a < 0 else a for a in axes]
+    if any(shape[a] != 1 for a in axes):
+        raise ValueError(f"cannot squeeze axes {axes} of shape {list(shape)}")
+    return tuple(d for i, d in enumerate(shape) if i not in axes)
+
+
+def _unsqueeze_shape(im: _Importer, node: onnx.NodeProto, shape: tuple[int, ...]):
+    axes = _axes(im, node)
+    if axes is None:
+        raise ValueError("Unsqueeze needs axes")
+    rank = len(shape) + len(axes)
+    axes = sorted(a + rank if a < 0 else a for a in axes)
+    result = list(shape)
+    for axis in axes:
+        result.insert(axis, 1)
+    return tuple(result)
+
+
+_RESHAPES = {
+    "Flatten": _flatten_shape,
+    "Reshape": _reshape_shape,
+    "Squeeze": _squeeze_shape,
+    "Unsqueeze": _unsqueeze_shape,
+}
+
+
+@handles("Cast")
+def _cast(im: _Importer, node: onnx.NodeProto) -> None:
+    if int(im.attribute(node, "to", 0)) not in _FLOAT_TYPES:
+        im.fail("casting an activation to a non-float type is not supported")
+    im.alias(node, node.input[0])
+
+
+def supported_operators() -> list[str]:
+    """ONNX operators rtlflow builds as hardware (any operator folds on constants)."""
+    return sorted(_HANDLERS)

@@ -1,0 +1,65 @@
+"""The FPGA parts rtlflow knows: resources for utilization, family and speed grade for delays.
+
+Part names are accepted short (``xcvu13p``) or full (``xcvu13p-flga2577-2-e``); the speed grade is
+read from the full name (``-2``, ``-2L``, ``-1``), else the family's usual grade is assumed.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from rtlflow.errors import RtlflowError
+
+
+@dataclass(frozen=True)
+class Part:
+    """Resources of one device (BRAM counted in 18 Kb blocks)."""
+
+    name: str
+    family: str  # "ultrascale+", "ultrascale" or "7series"
+    lut: int
+    ff: int
+    dsp: int
+    bram18: int
+
+
+PARTS: dict[str, Part] = {
+    part.name: part
+    for part in (
+        Part("xcvu13p", "ultrascale+", 1_728_000, 3_456_000, 12_288, 5_376),
+        Part("xcvu9p", "ultrascale+", 1_182_240, 2_364_480, 6_840, 4_320),
+        Part("xcu250", "ultrascale+", 1_728_000, 3_456_000, 12_288, 5_376),
+        Part("xcu200", "ultrascale+", 1_182_240, 2_364_480, 6_840, 4_320),
+        Part("xcu280", "ultrascale+", 1_303_680, 2_607_360, 9_024, 4_032),
+        Part("xcu50", "ultrascale+", 871_680, 1_743_360, 5_952, 2_688),
+        Part("xcku115", "ultrascale", 663_360, 1_326_720, 5_520, 4_320),
+        Part("xc7z020", "7series", 53_200, 106_400, 220, 280),
+    )
+}
+
+_DEFAULT_SPEED = {"ultrascale+": 2, "ultrascale": 2, "7series": 1}
+
+
+@dataclass(frozen=True)
+class Target:
+    """A part as the user named it, with its speed grade."""
+
+    full_name: str
+    part: Part
+    speed_grade: int
+
+
+def find_part(name: str) -> Target:
+    """Look up a part by short or full name."""
+    text = name.strip().lower()
+    base = text.split("-")[0]
+    part = PARTS.get(base)
+    if part is None:
+        raise RtlflowError(
+            f"unknown part '{name}' (known: {', '.join(sorted(PARTS))}; full names such as "
+            "xcvu13p-flga2577-2-e work too)"
+        )
+    grade = re.search(r"-(\d)[a-z]*(?:-[a-z]+)?$", text)
+    speed = int(grade.group(1)) if grade and text != base else _DEFAULT_SPEED[part.family]
+    return Target(name.strip(), part, speed)

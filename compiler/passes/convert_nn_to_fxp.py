@@ -1,0 +1,288 @@
+"""convert-nn-to-fxp: float tensors → fixed-point dataflow.
+
+Input level: nn after the canonicalisation passes (dense layers formed, affine constants folded).
+Output level: fxp. Each input gets its configured format; each layer's constants are quantized
+into its weight / bias formats (a constant that would wrap is an error, not silent garbage); each
+result gets its configured format, whose rounding and overflow modes say how it is produced.
+
+Accumulators are exact: the range of every dense sum is computed from the actual integer weights
+and the input range (interval arithmetic), so the accumulator can never overflow; a configured
+accumulator format is honoured as an extra cast. Sigmoid and tanh become lookup tables; softmax
+becomes the two-table form of ``fxp.softmax`` (exp of ``max - x`` and reciprocal of the sum).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+from xdsl.context import Context
+from xdsl.dialects import func
+from xdsl.dialects.builtin import ModuleOp, StringAttr
+from xdsl.ir import Block, Operation, SSAValue
+from xdsl.passes import ModulePass
+
+from rtlflow.dialects.arrays import dense_from_numpy
+from rtlflow.config import LayerConfig, ModelConfig, check_layer_names
+from rtlflow.dialects import fxp, nn
+from rtlflow.errors import RtlflowError
+from rtlflow.passes.nn_fold_affine import affine_of
+from rtlflow.sim.fixed_point import FixedFormat, dot_product_format
+
+#: Default lookup-table settings (hls4ml uses 1024-entry tables as well).
+DEFAULT_TABLE_SIZE = 1024
+DEFAULT_TABLE_RANGES = {"sigmoid": (-8.0, 8.0), "tanh": (-4.0, 4.0)}
+DEFAULT_EXP_RANGE = 16.0
+DEFAULT_SOFTMAX_TYPE = FixedFormat(18, 1, signed=False)
+
+
+@dataclass(frozen=True)
+class ConvertNnToFxpPass(ModulePass):
+    name = "convert-nn-to-fxp"
+
+    config: str = ""
+    """The ModelConfig as JSON text (see rtlflow.config)."""
+
+    def apply(self, ctx: Context, op: ModuleOp) -> None:
+        config = ModelConfig.from_json(self.config)
+        for function in op.ops:
+            assert isinstance(function, func.FuncOp)
+            _Converter(config).convert(function)
+
+
+class _Converter:
+    def __init__(self, config: ModelConfig):
+        self.config = config
+        self.values: dict[SSAValue, SSAValue] = {}
+
+    def convert(self, function: func.FuncOp) -> None:
+        old = function.body.block
+        names = [attr.data for attr in function.attributes["onnx.inputs"]]  # type: ignore
+        check_layer_names(
+            self.config, {op.node_name for op in old.ops if isinstance(op, nn.NnOp)}
+        )
+        unknown_inputs = sorted(set(self.config.inputs) - set(names))
+        if unknown_inputs:
+            raise RtlflowError(
+                f"the configuration names input(s) {unknown_inputs} that the model does not "
+                f"have (its inputs: {', '.join(names)})"
+            )
+        arg_types = []
+        for name, argument in zip(names, old.args, strict=True):
+            element = argument.type.element_type  # type: ignore[attr-defined]
+            if not element.name.startswith("f"):  # integer tensors arrive with graph networks
+                raise RtlflowError(f"input '{name}' is an integer tensor, not supported yet")
+            arg_types.append(fxp.fixed_tensor(nn.shape_of(argument), self.config.input_format(name)))
+        block = Block(arg_types=arg_types)
+        for new, argument in zip(block.args, old.args, strict=True):
+            new.name_hint = argument.name_hint
+            self.values[argument] = new
+        for op in list(old.ops):
+            if isinstance(op, func.ReturnOp):
+                block.add_op(func.ReturnOp(*[self.values[v] for v in op.arguments]))
+            elif not isinstance(op, nn.ConstantOp):
+                new_op = self.convert_op(op)
+                block.add_op(new_op)
+                new_op.results[0].name_hint = op.results[0].name_hint
+                self.values[op.results[0]] = new_op.results[0]
+        function.body.detach_block(old)
+        function.body.add_block(block)
+        function.update_function_type()
+
+    # ---- one op ---------------------------------------------------------------------------
+
+    def convert_op(self, op: Operation) -> Operation:
+        assert isinstance(op, nn.NnOp)
+        layer = self.config.layer(op.node_name)
+        result = layer.result or self.config.precision
+        match op:
+            case nn.DenseOp():
+                return self.dense(op, layer, result)
+            case nn.ReluOp():
+                return fxp.ReluOp(self.input(op), self.result_type(op, result), op.node_name)
+            case nn.LeakyReluOp():
+                return self.leaky_relu(op, result)
+            case nn.ClipOp():
+                return self.clip(op, result)
+            case nn.SigmoidOp() | nn.TanhOp():
+                return self.table(op, layer, result)
+            case nn.SoftmaxOp():
+                return self.softmax(op, layer, result)
+            case nn.ReshapeOp():
+                x = self.input(op)
+                return fxp.ReshapeOp(
+                    x, fxp.fixed_tensor(nn.shape_of(op.output), fxp.tensor_format(x)), op.node_name
+                )
+        if (affine := affine_of(op)) is not None:
+            return self.scale_shift(op, affine, layer, result)
+        raise RtlflowError(_unsupported_reason(op), node=op.node_name, op=_kind(op))
+
+    def input(self, op: nn.NnOp) -> SSAValue:
+        return self.values[op.operands[0]]
+
+    def result_type(self, op: nn.NnOp, fmt: FixedFormat):
+        return fxp.fixed_tensor(nn.shape_of(op.results[0]), fmt)
+
+    def dense(self, op: nn.DenseOp, layer: LayerConfig, result: FixedFormat) -> fxp.DenseOp:
+        x = self.input(op)
+        weight_format = layer.weight or self.config.precision
+        bias_format = layer.bias or self.config.precision
+        weights = quantize_constant(op.weights, weight_format, op, "weight")
+        biases = quantize_constant(op.biases, bias_format, op, "bias")
+        accumulator = layer.accumulator or dot_product_format(
+            weights, weight_format, biases, bias_format, fxp.tensor_format(x)
+        )
+        return fxp.DenseOp(
+            x,
+            self.result_type(op, result),
+            op.node_name,
+            weight=dense_from_numpy(weights),
+            weight_type=fxp.FixedType.from_format(weight_format),
+            bias=dense_from_numpy(biases),
+            bias_type=fxp.FixedType.from_format(bias_format),
+            accumulator=fxp.FixedType.from_format(accumulator),
+            reuse_factor=fxp.int_prop(1),
+        )
+
+    def scale_shift(self, op, affine, layer: LayerConfig, result: FixedFormat) -> fxp.ScaleShiftOp:
+        x = self.values[affine.input]
+        shape = nn.shape_of(op.results[0])
+        scale_format = layer.weight or self.config.precision
+        offset_format = layer.bias or self.config.precision
+        scale = quantize_constant(np.broadcast_to(affine.scale, shape), scale_format, op, "scale")
+        offset = quantize_constant(
+            np.broadcast_to(affine.shift, shape), offset_format, op, "offset"
+        )
+        return fxp.ScaleShiftOp(
+            x,
+            self.result_type(op, result),
+            op.node_name,
+            scale=dense_from_numpy(scale),
+            scale_type=fxp.FixedType.from_format(scale_format),
+            offset=dense_from_numpy(offset),
+            offset_type=fxp.FixedType.from_format(offset_format),
+        )
+
+    def leaky_relu(self, op: nn.LeakyReluOp, result: FixedFormat) -> fxp.LeakyReluOp:
+        alpha = op.alpha.value.data
+        alpha_format = FixedFormat(18, max(1, int(abs(alpha)).bit_length() + 1), rounding="RND")
+        raw = quantize_constant(np.array(alpha), alpha_format, op, "alpha")
+        return fxp.LeakyReluOp(
+            self.input(op),
+            self.result_type(op, result),
+            op.node_name,
+            alpha=fxp.int_prop(int(raw)),
+            alpha_type=fxp.FixedType.from_format(alpha_format),
+        )
+
+    def clip(self, op: nn.ClipOp, result: FixedFormat) -> fxp.ClipOp:
+        x = self.input(op)
+        fmt = fxp.tensor_format(x)
+        scale = 2.0**fmt.frac_bits
+        low = fmt.min_raw if op.low is None else math.ceil(op.low.value.data * scale)
+        high = fmt.max_raw if op.high is None else math.floor(op.high.value.data * scale)
+        low, high = max(low, fmt.min_raw), min(high, fmt.max_raw)
+        return fxp.ClipOp(
+            x,
+            self.result_type(op, result),
+            op.node_name,
+            low=fxp.int_prop(low),
+            high=fxp.int_prop(high),
+        )
+
+    def table(self, op, layer: LayerConfig, result: FixedFormat) -> fxp.TableOp:
+        function = "sigmoid" if isinstance(op, nn.SigmoidOp) else "tanh"
+        low, high = layer.table_range or DEFAULT_TABLE_RANGES[function]
+        size = layer.table_size or DEFAULT_TABLE_SIZE
+        index_bits = _log2_exact(size, op, "table_size")
+        step_log2 = _log2_exact((high - low) / size, op, "table_range / table_size")
+        x = self.input(op)
+        input_lsb = fxp.tensor_format(x).lsb
+        if (low / input_lsb) != math.floor(low / input_lsb):
+            raise RtlflowError(
+                f"table_range starts at {low}, not a multiple of the input LSB {input_lsb}",
+                node=op.node_name,
+                op=_kind(op),
+            )
+        return fxp.TableOp(
+            x,
+            self.result_type(op, result),
+            op.node_name,
+            function=StringAttr(function),
+            start=fxp.float_prop(low),
+            index_bits=fxp.int_prop(index_bits),
+            step_log2=fxp.int_prop(step_log2),
+        )
+
+    def softmax(self, op: nn.SoftmaxOp, layer: LayerConfig, result: FixedFormat) -> fxp.SoftmaxOp:
+        shape = nn.shape_of(op.output)
+        if op.axis.value.data % len(shape) != len(shape) - 1:
+            raise RtlflowError(
+                "softmax over an axis other than the last is not supported yet",
+                node=op.node_name,
+                op="softmax",
+            )
+        n = shape[-1]
+        exp_size = layer.exp_table_size or DEFAULT_TABLE_SIZE
+        inv_size = layer.inv_table_size or DEFAULT_TABLE_SIZE
+        exp_type = layer.exp_type or DEFAULT_SOFTMAX_TYPE
+        inv_type = layer.inv_type or DEFAULT_SOFTMAX_TYPE
+        if exp_type.signed or inv_type.signed:
+            raise RtlflowError(
+                "exp_type and inv_type must be unsigned (ufixed)", node=op.node_name, op="softmax"
+            )
+        exp_bits = _log2_exact(exp_size, op, "exp_table_size")
+        inv_bits = _log2_exact(inv_size, op, "inv_table_size")
+        exp_step = _log2_exact((layer.exp_range or DEFAULT_EXP_RANGE) / exp_size, op, "exp_range")
+        # the sum of n exponentials lies in (0, n]: cover [0, 2**ceil(log2 n))
+        inv_step = max(1, math.ceil(math.log2(n))) - inv_bits
+        return fxp.SoftmaxOp(
+            self.input(op),
+            self.result_type(op, result),
+            op.node_name,
+            exp_index_bits=fxp.int_prop(exp_bits),
+            exp_step_log2=fxp.int_prop(exp_step),
+            exp_type=fxp.FixedType.from_format(exp_type),
+            inv_start=fxp.float_prop(0.0),
+            inv_index_bits=fxp.int_prop(inv_bits),
+            inv_step_log2=fxp.int_prop(inv_step),
+            inv_type=fxp.FixedType.from_format(inv_type),
+        )
+
+
+# ---- helpers --------------------------------------------------------------------------------
+
+
+def quantize_constant(values: np.ndarray, fmt: FixedFormat, op: nn.NnOp, what: str) -> np.ndarray:
+    """Raw integers of constant ``values`` in ``fmt``; wrapping values is an error."""
+    raw, overflowed = fmt.quantize(np.asarray(values, dtype=np.float64))
+    if overflowed.any() and fmt.overflow == "WRAP":
+        largest = float(np.max(np.abs(values)))
+        raise RtlflowError(
+            f"{what} values reach {largest:.4g}, outside the range of {fmt} "
+            f"[{fmt.min_value:g}, {fmt.max_value:g}]: give this layer a wider {what} format "
+            f"in the configuration (or SAT to saturate)",
+            node=op.node_name,
+            op=_kind(op),
+        )
+    return raw
+
+
+def _log2_exact(value: float, op: nn.NnOp, what: str) -> int:
+    exponent = math.log2(value) if value > 0 else 0.5
+    if exponent != math.floor(exponent):
+        raise RtlflowError(
+            f"{what} must give a power of two, got {value:g}", node=op.node_name, op=_kind(op)
+        )
+    return int(exponent)
+
+
+def _kind(op: Operation) -> str:
+    return op.name.removeprefix("nn.")
+
+
+def _unsupported_reason(op: Operation) -> str:
+    if isinstance(op, nn.BinaryOp | nn.GemmOp):
+        return f"{_kind(op)} of two activation tensors is not supported yet"
+    return f"{_kind(op)} cannot be converted to fixed point"

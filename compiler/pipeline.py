@@ -1,0 +1,107 @@
+"""The lowering, top to bottom: ONNX → nn → fxp → circuit → Verilog.
+
+Read this file first. Each line is one pass; ``--dump-ir`` writes the IR after every one of them,
+and ``--stop-at`` ends the pipeline at a level.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from xdsl.context import Context
+from xdsl.dialects.builtin import ModuleOp
+from xdsl.passes import ModulePass, PassPipeline
+from xdsl.transforms.dead_code_elimination import DeadCodeElimination
+
+from rtlflow.config import ModelConfig
+from rtlflow.dialects import context
+from rtlflow.passes.circuit_balance_latency import CircuitBalanceLatencyPass
+from rtlflow.passes.circuit_insert_registers import CircuitInsertRegistersPass
+from rtlflow.passes.convert_fxp_to_circuit import ConvertFxpToCircuitPass
+from rtlflow.passes.convert_nn_to_fxp import ConvertNnToFxpPass
+from rtlflow.passes.fxp_set_reuse_factor import FxpSetReuseFactorPass
+from rtlflow.passes.nn_fold_affine import NnFoldAffinePass
+from rtlflow.passes.nn_fold_reshapes import NnFoldReshapesPass
+from rtlflow.passes.nn_form_dense import NnFormDensePass
+
+LEVELS = ("nn", "fxp", "circuit", "verilog")
+
+
+@dataclass(frozen=True)
+class Options:
+    """What the user chose: target, clock, precision and parallelism."""
+
+    part: str = "xcvu13p"
+    clock_mhz: float = 200.0
+    config: ModelConfig = ModelConfig()
+
+
+def passes(options: Options) -> dict[str, tuple[ModulePass, ...]]:
+    """The passes of each level, in order."""
+    config = options.config.to_json()
+    return {
+        # tensor level: canonical dense layers, constants folded into them, no redundant reshapes
+        "nn": (
+            NnFormDensePass(),
+            NnFoldAffinePass(),
+            NnFoldReshapesPass(),
+            DeadCodeElimination(),
+        ),
+        # fixed point: formats from the configuration, then each layer's parallelism
+        "fxp": (
+            ConvertNnToFxpPass(config=config),
+            FxpSetReuseFactorPass(config=config),
+        ),
+        # hardware: units, registers from the delay model, balanced latency
+        "circuit": (
+            ConvertFxpToCircuitPass(),
+            CircuitInsertRegistersPass(clock_mhz=options.clock_mhz, part=options.part),
+            CircuitBalanceLatencyPass(),
+        ),
+    }
+
+
+def lower(
+    module: ModuleOp,
+    options: Options,
+    stop_at: str = "circuit",
+    dump: Callable[[str, ModuleOp], None] | None = None,
+    ctx: Context | None = None,
+) -> dict[str, ModuleOp]:
+    """Run the passes up to ``stop_at`` (nn, fxp or circuit) on an imported module, in place.
+
+    Returns a snapshot (clone) of the IR at the end of every level reached; ``dump`` is called
+    with a label and the IR after the import and after every pass.
+    """
+    ctx = ctx or context()
+    snapshots: dict[str, ModuleOp] = {}
+    step = 0
+    if dump is not None:
+        dump(f"{step:02d}-import", module)
+
+    def after_pass(previous: ModulePass | None, ir: ModuleOp, following) -> None:
+        nonlocal step
+        if previous is not None:
+            ir.verify()
+            step += 1
+            if dump is not None:
+                dump(f"{step:02d}-{previous.name}", ir)
+
+    for level, level_passes in passes(options).items():
+        PassPipeline(level_passes, after_pass).apply(ctx, module)
+        snapshots[level] = module.clone()
+        if level == stop_at:
+            break
+    return snapshots
+
+
+def dump_to(directory: Path) -> Callable[[str, ModuleOp], None]:
+    """A dump callback writing ``<directory>/<label>.mlir``."""
+    directory.mkdir(parents=True, exist_ok=True)
+
+    def write(label: str, module: ModuleOp) -> None:
+        (directory / f"{label}.mlir").write_text(str(module) + "\n")
+
+    return write

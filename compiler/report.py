@@ -1,0 +1,197 @@
+"""report.json (the interface manifest, docs/manifest.md) and its human-readable rendering."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from xdsl.dialects.builtin import ModuleOp
+
+from rtlflow.delay_model import Resources, plan_resources
+from rtlflow.dialects import circuit, fxp
+from rtlflow.emit_verilog import Port, VerilogDesign, design_function
+from rtlflow.parts import Target
+from rtlflow.units import unit_spec
+
+MANIFEST_VERSION = 1
+
+
+def _format(fmt: fxp.FixedFormat) -> dict[str, Any]:
+    return {"width": fmt.width, "int": fmt.int_bits, "signed": fmt.signed}
+
+
+def _port(port: Port, valid: str, ready: str | None) -> dict[str, Any]:
+    return {
+        "name": port.name,
+        "shape": list(port.shape),
+        "format": _format(port.format),
+        "precision": str(port.format),
+        "data": f"{port.base}_data",
+        "valid": valid,
+        "ready": ready,
+        "beats": 1,
+    }
+
+
+def _layer(op, family: str) -> tuple[dict[str, Any], Resources, list[dict[str, Any]]]:
+    spec = unit_spec(op)
+    plan = spec.plan()
+    if isinstance(op, circuit.DelayOp):
+        registers = plan.forced
+        entry = {"name": "latency balance", "op": "delay", "latency_cycles": op.cycles.value.data}
+        entry["ii"] = 1
+    else:
+        registers = frozenset(op.register_boundaries)
+        inner = op.inner
+        entry = {
+            "name": op.node_name,
+            "op": inner.name.removeprefix("fxp."),
+            "latency_cycles": op.latency.value.data,
+            "ii": op.ii.value.data,
+            "input": str(inner.input_format),
+            "result": str(inner.output_format),
+        }
+        if isinstance(inner, fxp.DenseOp):
+            entry |= {
+                "shape": [inner.weight.get_shape()[1], inner.weight.get_shape()[0]],
+                "weight": str(inner.weight_type.format),
+                "bias": str(inner.bias_type.format),
+                "accumulator": str(inner.accumulator.format),
+                "reuse_factor": inner.reuse_factor.value.data,
+                "zero_weights": int((inner.weights == 0).sum()),
+            }
+    resources = plan_resources(plan, registers, family)
+    resources = Resources(resources.lut, resources.ff, resources.dsp, math.ceil(resources.bram18))
+    entry["module"] = spec.module_name(registers)
+    entry["registers"] = sorted(registers)
+    entry["steps"] = [step.name for step in plan.steps]
+    entry["resources"] = resources.as_dict()
+    return entry, resources, _tables(op)
+
+
+def _tables(op) -> list[dict[str, Any]]:
+    if not isinstance(op, circuit.UnitOp):
+        return []
+    inner = op.inner
+    tables = []
+    if isinstance(inner, fxp.TableOp):
+        tables = [inner.table]
+    elif isinstance(inner, fxp.SoftmaxOp):
+        tables = [inner.exp_table, inner.inv_table]
+    return [
+        {
+            "layer": op.node_name,
+            "function": table.function,
+            "input_range": [table.start, table.stop],
+            "entries": table.size,
+            "format": str(table.output),
+        }
+        for table in tables
+    ]
+
+
+def build_report(
+    module: ModuleOp, design: VerilogDesign, target: Target, version: str
+) -> dict[str, Any]:
+    """The manifest for a scheduled circuit-level module and its emitted Verilog."""
+    function = design_function(module)
+    attrs = function.attributes
+    clock_mhz = attrs[circuit.CLOCK_MHZ].value.data  # type: ignore[attr-defined]
+    fmax = attrs[circuit.FMAX_MHZ].value.data  # type: ignore[attr-defined]
+    latency = attrs[circuit.LATENCY].value.data  # type: ignore[attr-defined]
+    ready = "in_ready" if design.ii > 1 else None
+    layers, tables, total = [], [], Resources()
+    for op in function.body.block.ops:
+        if isinstance(op, circuit.UnitOp | circuit.DelayOp):
+            entry, resources, unit_tables = _layer(op, target.part.family)
+            layers.append(entry)
+            tables += unit_tables
+            total = total + resources
+    part = target.part
+    used = total.as_dict()
+    available = {"lut": part.lut, "ff": part.ff, "dsp": part.dsp, "bram18": part.bram18}
+    return {
+        "manifest_version": MANIFEST_VERSION,
+        "generator": f"rtlflow {version}",
+        "top": design.top,
+        "sources": list(design.sources),
+        "clock": {"port": "clk", "target_mhz": clock_mhz, "estimated_fmax_mhz": fmax},
+        "reset": {"port": "rst", "active": "high", "synchronous": True},
+        "inputs": [_port(p, "in_valid", ready) for p in design.inputs],
+        "outputs": [_port(p, "out_valid", None) for p in design.outputs],
+        "latency_cycles": latency,
+        "latency_ns": round(latency * 1000.0 / clock_mhz, 3),
+        "latency_ns_at_estimated_fmax": round(latency * 1000.0 / fmax, 3),
+        "initiation_interval": design.ii,
+        "layers": layers,
+        "tables": tables,
+        "resources": used
+        | {
+            "method": (
+                f"analytical estimate before synthesis (rtlflow operator model, "
+                f"{part.family} speed grade -{target.speed_grade})"
+            )
+        },
+        "part": {
+            "name": target.full_name,
+            **available,
+            "utilization": {
+                key: round(100.0 * used[key] / available[key], 4) for key in available
+            },
+        },
+    }
+
+
+def render_text(report: dict[str, Any]) -> str:
+    """The human-readable report."""
+    clock = report["clock"]
+    part = report["part"]
+    resources = report["resources"]
+    util = part["utilization"]
+    lines = [
+        f"rtlflow report: {report['top']} on {part['name']}",
+        "",
+        f"clock      target {clock['target_mhz']:g} MHz, estimated fmax "
+        f"{clock['estimated_fmax_mhz']:g} MHz",
+        f"latency    {report['latency_cycles']} cycles = {report['latency_ns']:g} ns at the "
+        f"target clock ({report['latency_ns_at_estimated_fmax']:g} ns at the estimated fmax)",
+        f"interval   one inference every {report['initiation_interval']} cycle(s) (II)",
+        "",
+        "ports",
+    ]
+    for direction in ("inputs", "outputs"):
+        for port in report[direction]:
+            handshake = port["valid"] + (f"/{port['ready']}" if port["ready"] else "")
+            lines.append(
+                f"  {direction[:-1]:6s} {port['name']:<14s} {str(port['shape']):<12s} "
+                f"{port['precision']:<18s} {port['data']} ({handshake})"
+            )
+    header = f"  {'layer':<22s} {'op':<12s} {'result':<16s} {'RF':>3s} {'cyc':>4s} "
+    header += f"{'LUT':>8s} {'FF':>8s} {'DSP':>6s} {'BRAM18':>6s}"
+    lines += ["", "layers", header]
+    for layer in report["layers"]:
+        r = layer["resources"]
+        lines.append(
+            f"  {layer['name'][:22]:<22s} {layer['op']:<12s} {layer.get('result', ''):<16s} "
+            f"{layer.get('reuse_factor', layer['ii']):>3d} {layer['latency_cycles']:>4d} "
+            f"{r['lut']:>8d} {r['ff']:>8d} {r['dsp']:>6d} {r['bram18']:>6g}"
+        )
+    lines += [
+        "",
+        f"resources  LUT {resources['lut']} ({util['lut']:.3g} %), FF {resources['ff']} "
+        f"({util['ff']:.3g} %), DSP {resources['dsp']} ({util['dsp']:.3g} %), "
+        f"BRAM18 {resources['bram18']:g} ({util['bram18']:.3g} %)",
+        f"           {resources['method']}",
+    ]
+    if report["tables"]:
+        lines += ["", "lookup tables"]
+        for table in report["tables"]:
+            low, high = table["input_range"]
+            lines.append(
+                f"  {table['layer']:<22s} {table['function']:<10s} [{low:g}, {high:g}) "
+                f"{table['entries']} entries of {table['format']}"
+            )
+    if report.get("warnings"):
+        lines += ["", "warnings"] + [f"  {w}" for w in report["warnings"]]
+    lines += ["", "sources    " + " ".join(report["sources"])]
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,201 @@
+"""How each hardware-level op is built: its rtl unit class and that unit's integer parameters.
+
+This is the one place that turns fixed-point semantics (formats, LSB alignment, casts) into the
+plain integers the rtl units take, so the scheduling pass, the resource estimate and Verilog
+emission all build exactly the same unit.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+from dataclasses import dataclass
+from typing import Any
+
+from amaranth.hdl import Shape, signed, unsigned
+from xdsl.ir import Operation
+
+from rtlflow.dialects import circuit, fxp
+from rtlflow.dialects.arrays import numpy_from_dense
+from rtlflow.rtl.activation import ActivationUnit
+from rtlflow.rtl.arith import Cast
+from rtlflow.rtl.delay import DelayUnit
+from rtlflow.rtl.dense import DenseUnit
+from rtlflow.rtl.pipeline import Plan, Unit
+from rtlflow.rtl.scale_shift import ScaleShiftUnit
+from rtlflow.rtl.softmax import SoftmaxUnit
+from rtlflow.rtl.table import TableUnit
+from rtlflow.sim.fixed_point import FixedFormat, dot_product_format
+
+
+@dataclass(frozen=True, eq=False)
+class UnitSpec:
+    """An rtl unit class with its parameters (registers aside)."""
+
+    kind: str
+    summary: str
+    unit_class: type[Unit]
+    params: dict[str, Any]
+
+    def build(self, registers: frozenset[int] | tuple[int, ...] = ()) -> Unit:
+        if self.unit_class is DelayUnit:
+            return DelayUnit(**self.params)
+        return self.unit_class(**self.params, registers=frozenset(registers))
+
+    def plan(self) -> Plan:
+        """The unit's plan (steps, forced boundaries), from a unit built only to be asked."""
+        unit = self.build()
+        unit._MustUse__silence = True  # never elaborated
+        return unit.plan
+
+    def module_name(self, registers: frozenset[int] | tuple[int, ...] = ()) -> str:
+        """A deterministic Verilog module name: identical units get identical names."""
+        key = repr((self.unit_class.__name__, sorted(self.params.items()), sorted(registers)))
+        digest = hashlib.sha1(key.encode()).hexdigest()[:8]
+        return f"{self.kind}_{self.summary}_{digest}"
+
+
+def shape_of(fmt: FixedFormat) -> Shape:
+    return signed(fmt.width) if fmt.signed else unsigned(fmt.width)
+
+
+def cast_into(fmt: FixedFormat, from_frac: int) -> Cast:
+    """The cast from a value with ``from_frac`` fractional bits into ``fmt``."""
+    return Cast(from_frac - fmt.frac_bits, fmt.rounding, fmt.overflow, fmt.width, fmt.signed)
+
+
+def unit_spec(op: Operation) -> UnitSpec:
+    """The unit that implements a ``circuit.unit`` (by its inner op) or a ``circuit.delay``."""
+    if isinstance(op, circuit.DelayOp):
+        fmt = fxp.tensor_format(op.input)
+        count = math.prod(fxp.tensor_shape(op.input))
+        return UnitSpec(
+            "delay",
+            f"{count}x{fmt.width}b_{op.cycles.value.data}c",
+            DelayUnit,
+            {"shape": shape_of(fmt), "count": count, "cycles": op.cycles.value.data},
+        )
+    if isinstance(op, circuit.UnitOp):
+        op = op.inner
+    builder = _BUILDERS.get(type(op))
+    if builder is None:
+        raise NotImplementedError(f"no hardware unit for {op.name}")
+    return builder(op)
+
+
+def _dense(op: fxp.DenseOp) -> UnitSpec:
+    fx, fw, fb = op.input_format, op.weight_type.format, op.bias_type.format
+    frac = max(fx.frac_bits + fw.frac_bits, fb.frac_bits)
+    weights = op.weights.astype(object) << (frac - fx.frac_bits - fw.frac_bits)
+    biases = op.biases.astype(object) << (frac - fb.frac_bits)
+    accumulator = op.accumulator.format
+    exact = dot_product_format(op.weights, fw, op.biases, fb, fx)
+    if accumulator == exact:
+        casts = (cast_into(op.output_format, frac),)
+    else:
+        casts = (cast_into(accumulator, frac), cast_into(op.output_format, accumulator.frac_bits))
+    shape = fxp.tensor_shape(op.input)
+    n_out, n_in = weights.shape
+    reuse = op.reuse_factor.value.data
+    return UnitSpec(
+        "dense",
+        f"{n_in}x{n_out}_r{reuse}",
+        DenseUnit,
+        {
+            "weights": tuple(tuple(int(w) for w in row) for row in weights),
+            "bias": tuple(int(b) for b in biases),
+            "input_shape": shape_of(fx),
+            "casts": casts,
+            "rows": math.prod(shape[:-1]),
+            "reuse_factor": reuse,
+        },
+    )
+
+
+def _scale_shift(op: fxp.ScaleShiftOp) -> UnitSpec:
+    fx, fs, fo = op.input_format, op.scale_type.format, op.offset_type.format
+    frac = max(fx.frac_bits + fs.frac_bits, fo.frac_bits)
+    scale = numpy_from_dense(op.scale).astype(object) << (frac - fx.frac_bits - fs.frac_bits)
+    offset = numpy_from_dense(op.offset).astype(object) << (frac - fo.frac_bits)
+    return UnitSpec(
+        "scale_shift",
+        str(scale.size),
+        ScaleShiftUnit,
+        {
+            "scale": tuple(int(v) for v in scale.reshape(-1)),
+            "offset": tuple(int(v) for v in offset.reshape(-1)),
+            "input_shape": shape_of(fx),
+            "casts": (cast_into(op.output_format, frac),),
+        },
+    )
+
+
+def _activation(op: fxp.FxpOp) -> UnitSpec:
+    fx = op.input_format
+    count = math.prod(fxp.tensor_shape(op.input))
+    params: dict[str, Any] = {"input_shape": shape_of(fx), "count": count}
+    frac = fx.frac_bits
+    match op:
+        case fxp.ReluOp():
+            params["kind"] = "relu"
+        case fxp.LeakyReluOp():
+            alpha_frac = op.alpha_type.format.frac_bits
+            params |= {"kind": "leaky_relu", "alpha": op.alpha.value.data, "alpha_shift": alpha_frac}
+            frac += alpha_frac
+        case fxp.ClipOp():
+            params |= {"kind": "clip", "low": op.low.value.data, "high": op.high.value.data}
+    params["casts"] = (cast_into(op.output_format, frac),)
+    return UnitSpec(params["kind"], str(count), ActivationUnit, params)
+
+
+def _table(op: fxp.TableOp) -> UnitSpec:
+    table = op.table
+    count = math.prod(fxp.tensor_shape(op.input))
+    return UnitSpec(
+        f"table_{table.function}",
+        str(count),
+        TableUnit,
+        {
+            "entries": tuple(int(e) for e in table.entries()),
+            "entry_shape": shape_of(op.output_format),
+            "start": table.start_raw,
+            "shift": table.shift,
+            "input_shape": shape_of(op.input_format),
+            "count": count,
+        },
+    )
+
+
+def _softmax(op: fxp.SoftmaxOp) -> UnitSpec:
+    shape = fxp.tensor_shape(op.input)
+    exp_table, inv_table = op.exp_table, op.inv_table
+    frac = exp_table.output.frac_bits + inv_table.output.frac_bits
+    return UnitSpec(
+        "softmax",
+        f"{math.prod(shape[:-1])}x{shape[-1]}",
+        SoftmaxUnit,
+        {
+            "rows": math.prod(shape[:-1]),
+            "n": shape[-1],
+            "input_shape": shape_of(op.input_format),
+            "exp_entries": tuple(int(e) for e in exp_table.entries()),
+            "exp_shape": shape_of(exp_table.output),
+            "exp_shift": exp_table.shift,
+            "inv_entries": tuple(int(e) for e in inv_table.entries()),
+            "inv_shape": shape_of(inv_table.output),
+            "inv_start": inv_table.start_raw,
+            "inv_shift": inv_table.shift,
+            "casts": (cast_into(op.output_format, frac),),
+        },
+    )
+
+
+_BUILDERS = {
+    fxp.DenseOp: _dense,
+    fxp.ScaleShiftOp: _scale_shift,
+    fxp.ReluOp: _activation,
+    fxp.LeakyReluOp: _activation,
+    fxp.ClipOp: _activation,
+    fxp.TableOp: _table,
+    fxp.SoftmaxOp: _softmax,
+}

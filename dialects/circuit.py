@@ -1,0 +1,174 @@
+"""circuit: the hardware level, pipelined units with known latency and initiation interval.
+
+A ``circuit.unit`` is one hardware module: its region holds the fixed-point op(s) it implements
+(today exactly one ``fxp`` op) and ends in ``circuit.yield``. Its properties say how it is built:
+``module`` (the Verilog module name, derived from every parameter, so identical units share one
+module), ``registers`` (the register boundaries chosen by the timing-driven pass: boundary b sits
+before step b of the unit's plan), ``latency`` (cycles from an accepted input to its output) and
+``ii`` (cycles between accepted inputs). ``circuit.delay`` is a chain of registers that balances
+the latency of parallel paths. ``fxp.reshape`` may remain between units: it is wiring only.
+
+The enclosing ``func.func`` carries the design's clock target, estimated fmax, total latency and
+initiation interval as ``circuit.*`` attributes once the scheduling passes have run.
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from xdsl.dialects.builtin import DenseArrayBase, IntegerAttr, StringAttr, TensorType, i64
+from xdsl.ir import Attribute, Block, Dialect, Operation, Region, SSAValue
+from xdsl.irdl import (
+    IRDLOperation,
+    ParsePropInAttrDict,
+    VarConstraint,
+    base,
+    irdl_op_definition,
+    operand_def,
+    prop_def,
+    region_def,
+    result_def,
+    traits_def,
+    var_operand_def,
+    var_result_def,
+)
+from xdsl.traits import HasParent, IsTerminator
+from xdsl.utils.exceptions import VerifyException
+
+from rtlflow.dialects.arrays import int_array
+
+#: Names of the attributes the scheduling passes set on the top-level ``func.func``.
+CLOCK_MHZ = "circuit.clock_mhz"
+FMAX_MHZ = "circuit.estimated_fmax_mhz"
+LATENCY = "circuit.latency"
+II = "circuit.ii"
+
+
+@irdl_op_definition
+class UnitOp(IRDLOperation):
+    """One pipelined hardware unit around the fixed-point op(s) in its region."""
+
+    name = "circuit.unit"
+
+    inputs = var_operand_def(TensorType)
+    outputs = var_result_def(TensorType)
+    body = region_def("single_block")
+    node = prop_def(StringAttr)
+    module = prop_def(StringAttr)
+    registers = prop_def(DenseArrayBase)
+    latency = prop_def(IntegerAttr)
+    ii = prop_def(IntegerAttr)
+
+    irdl_options = (ParsePropInAttrDict(),)
+    assembly_format = (
+        "$inputs attr-dict `:` functional-type($inputs, $outputs) $body"
+    )
+
+    def __init__(
+        self,
+        inputs: list[SSAValue],
+        result_types: list[Attribute],
+        node: str,
+        body: Region,
+        *,
+        module: str = "",
+        registers: tuple[int, ...] = (),
+        latency: int = 0,
+        ii: int = 1,
+    ):
+        super().__init__(
+            operands=[inputs],
+            result_types=[result_types],
+            regions=[body],
+            properties={
+                "node": StringAttr(node),
+                "module": StringAttr(module),
+                "registers": int_array(registers),
+                "latency": IntegerAttr(latency, i64),
+                "ii": IntegerAttr(ii, i64),
+            },
+        )
+
+    @staticmethod
+    def wrap(op: Operation, node: str) -> UnitOp:
+        """A unit whose region holds ``op`` (detached) working on the unit's block arguments."""
+        block = Block(arg_types=[operand.type for operand in op.operands])
+        inner = op.clone()
+        for index, argument in enumerate(block.args):
+            inner.operands[index] = argument
+        block.add_ops([inner, YieldOp(*inner.results)])
+        return UnitOp(
+            list(op.operands), [result.type for result in op.results], node, Region(block)
+        )
+
+    @property
+    def inner(self) -> Operation:
+        """The fixed-point op this unit implements."""
+        first = self.body.block.first_op
+        assert first is not None
+        return first
+
+    @property
+    def node_name(self) -> str:
+        return self.node.data
+
+    @property
+    def register_boundaries(self) -> tuple[int, ...]:
+        return tuple(self.registers.get_values())  # type: ignore[arg-type]
+
+    def set_schedule(self, registers: tuple[int, ...], latency: int, ii: int) -> None:
+        self.registers = int_array(sorted(registers))
+        self.latency = IntegerAttr(latency, i64)
+        self.ii = IntegerAttr(ii, i64)
+
+    def verify_(self) -> None:
+        ops = list(self.body.block.ops)
+        if len(ops) != 2:
+            raise VerifyException("a circuit.unit holds exactly one op and circuit.yield")
+        if [arg.type for arg in self.body.block.args] != [value.type for value in self.inputs]:
+            raise VerifyException("unit block arguments must match the unit's inputs")
+        if self.latency.value.data < 0 or self.ii.value.data < 1:
+            raise VerifyException("latency must be >= 0 and ii >= 1")
+
+
+@irdl_op_definition
+class YieldOp(IRDLOperation):
+    """Ends a unit's region, naming the unit's results."""
+
+    name = "circuit.yield"
+
+    values = var_operand_def()
+    traits = traits_def(IsTerminator(), HasParent(UnitOp))
+    assembly_format = "$values attr-dict `:` type($values)"
+
+    def __init__(self, *values: SSAValue):
+        super().__init__(operands=[list(values)])
+
+
+@irdl_op_definition
+class DelayOp(IRDLOperation):
+    """``cycles`` registers in a row: the input, ``cycles`` clock cycles later."""
+
+    name = "circuit.delay"
+
+    T: ClassVar = VarConstraint("T", base(TensorType))
+    input = operand_def(T)
+    output = result_def(T)
+    cycles = prop_def(IntegerAttr)
+
+    irdl_options = (ParsePropInAttrDict(),)
+    assembly_format = "$input attr-dict `:` type($input)"
+
+    def __init__(self, input: SSAValue, cycles: int):
+        super().__init__(
+            operands=[input],
+            result_types=[input.type],
+            properties={"cycles": IntegerAttr(cycles, i64)},
+        )
+
+    def verify_(self) -> None:
+        if self.cycles.value.data < 1:
+            raise VerifyException("a delay is at least one cycle")
+
+
+Circuit = Dialect("circuit", [UnitOp, YieldOp, DelayOp])

@@ -1,0 +1,370 @@
+"""fxp: the fixed-point dataflow level.
+
+Values are tensors of ``!fxp.fixed<W, I[, unsigned][, rounding, overflow]>`` numbers, ap_fixed
+conventions: W bits in all, I integer bits including the sign bit, value = raw * 2**-(W - I). The
+rounding and overflow modes of a type say how a result is brought *into* that type, as with
+ap_fixed, so every op computes its exact result and then casts it into its result type.
+
+Constants (weights, biases, scales) are stored as raw integers together with their own type.
+Ops carry their parallelism: ``fxp.dense`` has the reuse factor R (R multiplications share one
+multiplier; a new input every R cycles). Every op keeps the ONNX node it came from in ``node``.
+
+Invariants checked by ``verify_``: operand and result element types are ``!fxp.fixed``; constant
+shapes match the tensors they act on; the rounding / overflow names are known.
+"""
+
+from __future__ import annotations
+
+from abc import ABC
+
+import numpy as np
+from xdsl.dialects.builtin import (
+    DenseIntOrFPElementsAttr,
+    FloatAttr,
+    IntAttr,
+    IntegerAttr,
+    StringAttr,
+    TensorType,
+    f64,
+    i64,
+)
+from xdsl.ir import Attribute, Dialect, ParametrizedAttribute, SSAValue, TypeAttribute
+from xdsl.irdl import (
+    IRDLOperation,
+    ParsePropInAttrDict,
+    irdl_attr_definition,
+    irdl_op_definition,
+    operand_def,
+    prop_def,
+    result_def,
+)
+from xdsl.parser import AttrParser
+from xdsl.printer import Printer
+from xdsl.utils.exceptions import VerifyException
+
+from rtlflow.dialects.arrays import numpy_from_dense
+from rtlflow.sim.fixed_point import OVERFLOW_MODES, ROUNDING_MODES, FixedFormat, TableSpec
+
+# ----------------------------------------------------------------------------------- types
+
+
+@irdl_attr_definition
+class FixedType(ParametrizedAttribute, TypeAttribute):
+    """A fixed-point number type: ``!fxp.fixed<16, 6>``, ``!fxp.fixed<8, 2, unsigned, RND, SAT>``."""
+
+    name = "fxp.fixed"
+
+    width: IntAttr
+    int_bits: IntAttr
+    signed: IntAttr
+    rounding: StringAttr
+    overflow: StringAttr
+
+    @staticmethod
+    def from_format(fmt: FixedFormat) -> FixedType:
+        return FixedType(
+            IntAttr(fmt.width),
+            IntAttr(fmt.int_bits),
+            IntAttr(int(fmt.signed)),
+            StringAttr(fmt.rounding),
+            StringAttr(fmt.overflow),
+        )
+
+    @property
+    def format(self) -> FixedFormat:
+        return FixedFormat(
+            self.width.data,
+            self.int_bits.data,
+            bool(self.signed.data),
+            self.rounding.data,  # type: ignore[arg-type]
+            self.overflow.data,  # type: ignore[arg-type]
+        )
+
+    @classmethod
+    def parse_parameters(cls, parser: AttrParser) -> tuple[Attribute, ...]:
+        with parser.in_angle_brackets():
+            width = parser.parse_integer()
+            parser.parse_punctuation(",")
+            int_bits = parser.parse_integer()
+            signed, rounding, overflow = 1, "TRN", "WRAP"
+            while parser.parse_optional_punctuation(",") is not None:
+                word = parser.parse_identifier()
+                if word == "unsigned":
+                    signed = 0
+                elif word in ROUNDING_MODES:
+                    rounding = word
+                elif word in OVERFLOW_MODES:
+                    overflow = word
+                else:
+                    parser.raise_error(f"unknown fixed-point mode {word!r}")
+        return (
+            IntAttr(width),
+            IntAttr(int_bits),
+            IntAttr(signed),
+            StringAttr(rounding),
+            StringAttr(overflow),
+        )
+
+    def print_parameters(self, printer: Printer) -> None:
+        words = [str(self.width.data), str(self.int_bits.data)]
+        if not self.signed.data:
+            words.append("unsigned")
+        if self.rounding.data != "TRN" or self.overflow.data != "WRAP":
+            words += [self.rounding.data, self.overflow.data]
+        printer.print_string("<" + ", ".join(words) + ">")
+
+    def verify(self) -> None:
+        try:
+            self.format  # noqa: B018 - validates width and mode names
+        except ValueError as error:
+            raise VerifyException(str(error)) from error
+
+
+def fixed_tensor(shape: tuple[int, ...] | list[int], fmt: FixedFormat) -> TensorType:
+    """``tensor<shape x !fxp.fixed<...>>``."""
+    return TensorType(FixedType.from_format(fmt), list(shape))
+
+
+def tensor_format(value: SSAValue | Attribute) -> FixedFormat:
+    """The fixed-point format of a tensor value (or tensor type)."""
+    kind = value.type if isinstance(value, SSAValue) else value
+    if not isinstance(kind, TensorType) or not isinstance(kind.element_type, FixedType):
+        raise VerifyException(f"expected a tensor of !fxp.fixed, got {kind}")
+    return kind.element_type.format
+
+
+def tensor_shape(value: SSAValue) -> tuple[int, ...]:
+    assert isinstance(value.type, TensorType)
+    return tuple(value.type.get_shape())
+
+
+def int_prop(value: int) -> IntegerAttr:
+    return IntegerAttr(value, i64)
+
+
+def float_prop(value: float) -> FloatAttr:
+    return FloatAttr(value, f64)
+
+
+# ------------------------------------------------------------------------------------- ops
+
+
+class FxpOp(IRDLOperation, ABC):
+    """An element of the fixed-point dataflow: one tensor in, one tensor out."""
+
+    input = operand_def(TensorType)
+    output = result_def(TensorType)
+    node = prop_def(StringAttr)
+
+    irdl_options = (ParsePropInAttrDict(),)
+    assembly_format = "$input attr-dict `:` type($input) `->` type($output)"
+
+    def __init__(self, input: SSAValue, result_type: Attribute, node: str, **properties):
+        super().__init__(
+            operands=[input],
+            result_types=[result_type],
+            properties={"node": StringAttr(node), **properties},
+        )
+
+    @property
+    def node_name(self) -> str:
+        return self.node.data
+
+    @property
+    def input_format(self) -> FixedFormat:
+        return tensor_format(self.input)
+
+    @property
+    def output_format(self) -> FixedFormat:
+        return tensor_format(self.output)
+
+    def verify_(self) -> None:
+        tensor_format(self.input)
+        tensor_format(self.output)
+
+
+@irdl_op_definition
+class DenseOp(FxpOp):
+    """``y[..., n] = sum_k x[..., k] * weight[n, k] + bias[n]``, computed exactly, cast to y's type.
+
+    The exact sum is first cast into ``accumulator`` (which by default is wide enough never to
+    overflow), then into the result type. ``reuse_factor`` R: each multiplier serves R products,
+    one new input every R cycles.
+    """
+
+    name = "fxp.dense"
+
+    weight = prop_def(DenseIntOrFPElementsAttr)
+    weight_type = prop_def(FixedType)
+    bias = prop_def(DenseIntOrFPElementsAttr)
+    bias_type = prop_def(FixedType)
+    accumulator = prop_def(FixedType)
+    reuse_factor = prop_def(IntegerAttr)
+
+    @property
+    def weights(self) -> np.ndarray:
+        return numpy_from_dense(self.weight)
+
+    @property
+    def biases(self) -> np.ndarray:
+        return numpy_from_dense(self.bias)
+
+    def verify_(self) -> None:
+        super().verify_()
+        n_out, n_in = self.weight.get_shape()
+        if tensor_shape(self.input)[-1] != n_in or tensor_shape(self.output)[-1] != n_out:
+            raise VerifyException(
+                f"weight shape {n_out}x{n_in} does not match {self.input.type} -> {self.output.type}"
+            )
+        if tuple(self.bias.get_shape()) != (n_out,):
+            raise VerifyException(f"bias must have shape ({n_out},)")
+        if self.reuse_factor.value.data < 1:
+            raise VerifyException("reuse_factor must be at least 1")
+
+
+@irdl_op_definition
+class ScaleShiftOp(FxpOp):
+    """``y = x * scale + offset`` element-wise with constant tensors (broadcast to x's shape)."""
+
+    name = "fxp.scale_shift"
+
+    scale = prop_def(DenseIntOrFPElementsAttr)
+    scale_type = prop_def(FixedType)
+    offset = prop_def(DenseIntOrFPElementsAttr)
+    offset_type = prop_def(FixedType)
+
+    def verify_(self) -> None:
+        super().verify_()
+        shape = tensor_shape(self.input)
+        for attr in (self.scale, self.offset):
+            if tuple(attr.get_shape()) != shape:
+                raise VerifyException(f"constant shape {attr.get_shape()} is not {shape}")
+
+
+@irdl_op_definition
+class ReluOp(FxpOp):
+    """``y = max(x, 0)``."""
+
+    name = "fxp.relu"
+
+
+@irdl_op_definition
+class LeakyReluOp(FxpOp):
+    """``y = x if x >= 0 else alpha * x`` with alpha a constant of type ``alpha_type``."""
+
+    name = "fxp.leaky_relu"
+
+    alpha = prop_def(IntegerAttr)
+    alpha_type = prop_def(FixedType)
+
+
+@irdl_op_definition
+class ClipOp(FxpOp):
+    """``y = min(max(x, low), high)``; ``low`` and ``high`` are raw values in the input's LSB."""
+
+    name = "fxp.clip"
+
+    low = prop_def(IntegerAttr)
+    high = prop_def(IntegerAttr)
+
+
+@irdl_op_definition
+class TableOp(FxpOp):
+    """``y = f(x)`` by a lookup table (see ``TableSpec``); entries are in the result type."""
+
+    name = "fxp.table"
+
+    function = prop_def(StringAttr)
+    start = prop_def(FloatAttr)
+    index_bits = prop_def(IntegerAttr)
+    step_log2 = prop_def(IntegerAttr)
+
+    @property
+    def table(self) -> TableSpec:
+        return TableSpec(
+            self.function.data,
+            self.input_format.frac_bits,
+            self.start.value.data,
+            self.index_bits.value.data,
+            self.step_log2.value.data,
+            self.output_format,
+        )
+
+    def verify_(self) -> None:
+        super().verify_()
+        try:
+            self.table  # noqa: B018 - validates the table parameters
+        except ValueError as error:
+            raise VerifyException(str(error)) from error
+
+
+@irdl_op_definition
+class SoftmaxOp(FxpOp):
+    """Numerically stable softmax over the last axis, by two lookup tables.
+
+    ``d_i = max(x) - x_i``; ``e_i = exp_table(d_i)`` (entries ``exp_type``); ``s = sum e_i``;
+    ``r = inv_table(s)`` (entries ``inv_type``, input range from ``inv_start``);
+    ``y_i = e_i * r`` cast to the result type.
+    """
+
+    name = "fxp.softmax"
+
+    exp_index_bits = prop_def(IntegerAttr)
+    exp_step_log2 = prop_def(IntegerAttr)
+    exp_type = prop_def(FixedType)
+    inv_start = prop_def(FloatAttr)
+    inv_index_bits = prop_def(IntegerAttr)
+    inv_step_log2 = prop_def(IntegerAttr)
+    inv_type = prop_def(FixedType)
+
+    @property
+    def exp_table(self) -> TableSpec:
+        return TableSpec(
+            "exp_neg",
+            self.input_format.frac_bits,
+            0.0,
+            self.exp_index_bits.value.data,
+            self.exp_step_log2.value.data,
+            self.exp_type.format,
+        )
+
+    @property
+    def inv_table(self) -> TableSpec:
+        return TableSpec(
+            "reciprocal",
+            self.exp_type.format.frac_bits,
+            self.inv_start.value.data,
+            self.inv_index_bits.value.data,
+            self.inv_step_log2.value.data,
+            self.inv_type.format,
+        )
+
+    def verify_(self) -> None:
+        super().verify_()
+        if self.exp_type.format.signed or self.inv_type.format.signed:
+            raise VerifyException("softmax table types must be unsigned")
+        try:
+            self.exp_table, self.inv_table  # noqa: B018 - validates the table parameters
+        except ValueError as error:
+            raise VerifyException(str(error)) from error
+
+
+@irdl_op_definition
+class ReshapeOp(FxpOp):
+    """The same elements in C order under another shape (no computation)."""
+
+    name = "fxp.reshape"
+
+    def verify_(self) -> None:
+        super().verify_()
+        if self.input_format != self.output_format:
+            raise VerifyException("reshape cannot change the number format")
+        if np.prod(tensor_shape(self.input)) != np.prod(tensor_shape(self.output)):
+            raise VerifyException("reshape must keep the number of elements")
+
+
+Fxp = Dialect(
+    "fxp",
+    [DenseOp, ScaleShiftOp, ReluOp, LeakyReluOp, ClipOp, TableOp, SoftmaxOp, ReshapeOp],
+    [FixedType],
+)

@@ -1,0 +1,315 @@
+"""nn: the tensor level, ONNX semantics on float tensors.
+
+The importer turns each ONNX node that computes on activations into one op here (nodes whose
+inputs are all compile-time constants are folded during import, so shape subgraphs never appear).
+All shapes are static. Operand and result types are ``tensor<... x f32>`` (``i64`` for integer
+tensors). Weights are ``nn.constant`` ops until the canonicalisation passes fold them into
+``nn.dense``, the canonical form of a fully connected layer: ``y = x @ weight.T + bias`` over the
+last axis. Every op records the ONNX node it came from in ``node`` (used in messages and reports).
+"""
+
+from __future__ import annotations
+
+from abc import ABC
+
+import numpy as np
+from xdsl.dialects.builtin import (
+    DenseIntOrFPElementsAttr,
+    FloatAttr,
+    IntegerAttr,
+    StringAttr,
+    TensorType,
+    f64,
+    i64,
+)
+from xdsl.ir import Attribute, Dialect, SSAValue
+from xdsl.irdl import (
+    IRDLOperation,
+    ParsePropInAttrDict,
+    irdl_op_definition,
+    operand_def,
+    opt_operand_def,
+    opt_prop_def,
+    prop_def,
+    result_def,
+    traits_def,
+)
+from xdsl.traits import Pure
+from xdsl.utils.exceptions import VerifyException
+
+from rtlflow.dialects.arrays import dense_from_numpy, numpy_from_dense
+
+
+def shape_of(value: SSAValue) -> tuple[int, ...]:
+    """Static shape of a tensor value."""
+    assert isinstance(value.type, TensorType), value.type
+    return tuple(value.type.get_shape())
+
+
+class NnOp(IRDLOperation, ABC):
+    """An op converted from one ONNX node (side-effect free, so unused ops are dead code)."""
+
+    node = prop_def(StringAttr)
+    irdl_options = (ParsePropInAttrDict(),)
+    traits = traits_def(Pure())
+
+    @property
+    def node_name(self) -> str:
+        return self.node.data
+
+
+@irdl_op_definition
+class ConstantOp(NnOp):
+    """A compile-time constant tensor (weights, biases, folded shape computations)."""
+
+    name = "nn.constant"
+
+    value = prop_def(DenseIntOrFPElementsAttr)
+    output = result_def(TensorType)
+
+    assembly_format = "attr-dict `:` type($output)"
+
+    def __init__(self, array: np.ndarray, node: str):
+        attr = dense_from_numpy(array)
+        super().__init__(
+            result_types=[attr.type], properties={"value": attr, "node": StringAttr(node)}
+        )
+
+    @property
+    def array(self) -> np.ndarray:
+        return numpy_from_dense(self.value)
+
+    def verify_(self) -> None:
+        if self.value.type != self.output.type:
+            raise VerifyException("constant value and result types differ")
+
+
+class UnaryOp(NnOp, ABC):
+    """One tensor in, one tensor out."""
+
+    input = operand_def(TensorType)
+    output = result_def(TensorType)
+
+    assembly_format = "$input attr-dict `:` type($input) `->` type($output)"
+
+    def __init__(self, input: SSAValue, result_type: Attribute, node: str, **properties):
+        super().__init__(
+            operands=[input],
+            result_types=[result_type],
+            properties={"node": StringAttr(node), **properties},
+        )
+
+
+class BinaryOp(NnOp, ABC):
+    """Element-wise op with numpy (multidirectional) broadcasting."""
+
+    lhs = operand_def(TensorType)
+    rhs = operand_def(TensorType)
+    output = result_def(TensorType)
+
+    assembly_format = (
+        "$lhs `,` $rhs attr-dict `:` type($lhs) `,` type($rhs) `->` type($output)"
+    )
+
+    def __init__(self, lhs: SSAValue, rhs: SSAValue, result_type: Attribute, node: str):
+        super().__init__(
+            operands=[lhs, rhs], result_types=[result_type], properties={"node": StringAttr(node)}
+        )
+
+    def verify_(self) -> None:
+        try:
+            shape = np.broadcast_shapes(shape_of(self.lhs), shape_of(self.rhs))
+        except ValueError as error:
+            raise VerifyException(f"operands do not broadcast: {error}") from error
+        if tuple(shape) != shape_of(self.output):
+            raise VerifyException(f"result shape must be the broadcast shape {shape}")
+
+
+@irdl_op_definition
+class AddOp(BinaryOp):
+    name = "nn.add"
+
+
+@irdl_op_definition
+class SubOp(BinaryOp):
+    name = "nn.sub"
+
+
+@irdl_op_definition
+class MulOp(BinaryOp):
+    name = "nn.mul"
+
+
+@irdl_op_definition
+class DivOp(BinaryOp):
+    name = "nn.div"
+
+
+@irdl_op_definition
+class MatMulOp(BinaryOp):
+    """numpy ``matmul`` semantics."""
+
+    name = "nn.matmul"
+
+    def verify_(self) -> None:
+        pass
+
+
+@irdl_op_definition
+class GemmOp(NnOp):
+    """ONNX Gemm: ``alpha * op(a) @ op(b) + beta * c``, op = transpose when ``trans_*`` is 1."""
+
+    name = "nn.gemm"
+
+    a = operand_def(TensorType)
+    b = operand_def(TensorType)
+    c = opt_operand_def(TensorType)
+    output = result_def(TensorType)
+    alpha = prop_def(FloatAttr)
+    beta = prop_def(FloatAttr)
+    trans_a = prop_def(IntegerAttr)
+    trans_b = prop_def(IntegerAttr)
+
+    assembly_format = (
+        "$a `,` $b (`,` $c^)? attr-dict `:` type($a) `,` type($b) (`,` type($c)^)? "
+        "`->` type($output)"
+    )
+
+    def __init__(
+        self,
+        a: SSAValue,
+        b: SSAValue,
+        c: SSAValue | None,
+        result_type: Attribute,
+        node: str,
+        *,
+        alpha: float = 1.0,
+        beta: float = 1.0,
+        trans_a: int = 0,
+        trans_b: int = 0,
+    ):
+        super().__init__(
+            operands=[a, b, c],
+            result_types=[result_type],
+            properties={
+                "node": StringAttr(node),
+                "alpha": FloatAttr(alpha, f64),
+                "beta": FloatAttr(beta, f64),
+                "trans_a": IntegerAttr(trans_a, i64),
+                "trans_b": IntegerAttr(trans_b, i64),
+            },
+        )
+
+
+@irdl_op_definition
+class DenseOp(UnaryOp):
+    """A fully connected layer over the last axis: ``y = x @ weight.T + bias``."""
+
+    name = "nn.dense"
+
+    weight = prop_def(DenseIntOrFPElementsAttr)
+    bias = prop_def(DenseIntOrFPElementsAttr)
+
+    @staticmethod
+    def build(
+        input: SSAValue, weight: np.ndarray, bias: np.ndarray, node: str
+    ) -> DenseOp:
+        weight = np.asarray(weight, dtype=np.float32)
+        shape = (*shape_of(input)[:-1], weight.shape[0])
+        element = input.type.element_type  # type: ignore[attr-defined]
+        return DenseOp(
+            input,
+            TensorType(element, shape),
+            node,
+            weight=dense_from_numpy(weight),
+            bias=dense_from_numpy(np.asarray(bias, dtype=np.float32)),
+        )
+
+    @property
+    def weights(self) -> np.ndarray:
+        return numpy_from_dense(self.weight)
+
+    @property
+    def biases(self) -> np.ndarray:
+        return numpy_from_dense(self.bias)
+
+    def verify_(self) -> None:
+        n_out, n_in = self.weight.get_shape()
+        if shape_of(self.input)[-1] != n_in or shape_of(self.output)[-1] != n_out:
+            raise VerifyException("weight shape does not match input/output shapes")
+        if tuple(self.bias.get_shape()) != (n_out,):
+            raise VerifyException(f"bias must have shape ({n_out},)")
+
+
+@irdl_op_definition
+class ReluOp(UnaryOp):
+    name = "nn.relu"
+
+
+@irdl_op_definition
+class LeakyReluOp(UnaryOp):
+    name = "nn.leaky_relu"
+
+    alpha = prop_def(FloatAttr)
+
+
+@irdl_op_definition
+class SigmoidOp(UnaryOp):
+    name = "nn.sigmoid"
+
+
+@irdl_op_definition
+class TanhOp(UnaryOp):
+    name = "nn.tanh"
+
+
+@irdl_op_definition
+class ClipOp(UnaryOp):
+    """``min(max(x, low), high)``; a missing bound is unbounded."""
+
+    name = "nn.clip"
+
+    low = opt_prop_def(FloatAttr)
+    high = opt_prop_def(FloatAttr)
+
+
+@irdl_op_definition
+class SoftmaxOp(UnaryOp):
+    """Softmax over one axis (ONNX opset >= 13 semantics; older files are rewritten on import)."""
+
+    name = "nn.softmax"
+
+    axis = prop_def(IntegerAttr)
+
+
+@irdl_op_definition
+class ReshapeOp(UnaryOp):
+    """The same elements in C order under the result's static shape."""
+
+    name = "nn.reshape"
+
+    def verify_(self) -> None:
+        if np.prod(shape_of(self.input)) != np.prod(shape_of(self.output)):
+            raise VerifyException("reshape must keep the number of elements")
+
+
+Nn = Dialect(
+    "nn",
+    [
+        ConstantOp,
+        AddOp,
+        SubOp,
+        MulOp,
+        DivOp,
+        MatMulOp,
+        GemmOp,
+        DenseOp,
+        ReluOp,
+        LeakyReluOp,
+        SigmoidOp,
+        TanhOp,
+        ClipOp,
+        SoftmaxOp,
+        ReshapeOp,
+    ],
+)

@@ -1,0 +1,209 @@
+"""Exact-width integer arithmetic for building units: ranged terms, constant products, casts.
+
+Every value carries the exact integer range it can take, so each adder is exactly as wide as its
+values require and no sum can overflow. Signs travel with the terms (``negated``), so a negative
+weight costs nothing: the tree subtracts instead of adding. Each helper also reports the operators
+it used, ``(kind, width)`` pairs, from which the compiler estimates delay and resources.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from amaranth.hdl import Cat, Const, Mux, Shape, Value, signed, unsigned
+
+#: An operator instance: (kind, width, size). Kinds and the meaning of size:
+#: "add" (adder or subtractor), "saturate" (compare and clamp), "max" (compare and select),
+#: "select" (2:1 choice), "mux" (size = inputs), "multiply" (size = second operand's width),
+#: "memory" (a table read port, size = entries).
+Operator = tuple[str, int, int]
+
+
+def shape_for_range(low: int, high: int) -> Shape:
+    """The narrowest Amaranth shape holding every integer in [low, high]."""
+    if low >= 0:
+        return unsigned(max(high.bit_length(), 1))
+    bits = max(_signed_bits(low), _signed_bits(high))
+    return signed(bits)
+
+
+def _signed_bits(value: int) -> int:
+    return (value.bit_length() if value >= 0 else (-value - 1).bit_length()) + 1
+
+
+def fit(value: Value, low: int, high: int) -> Value:
+    """``value`` (known to lie in [low, high]) narrowed to the exact shape of that range."""
+    shape = shape_for_range(low, high)
+    if len(value) <= shape.width:
+        return value
+    narrowed = value[: shape.width]
+    return narrowed.as_signed() if shape.signed else narrowed
+
+
+def extend(value: Value, width: int) -> Value:
+    """``value`` sign- or zero-extended (by its shape) to at least ``width`` bits."""
+    missing = width - len(value)
+    if missing <= 0:
+        return value
+    fill = value[-1].replicate(missing) if value.shape().signed else Const(0, missing)
+    extended = Cat(value, fill)
+    return extended.as_signed() if value.shape().signed else extended
+
+
+@dataclass(frozen=True)
+class Term:
+    """A value in [low, high] whose contribution to a sum is ``-value`` when ``negated``."""
+
+    value: Value
+    low: int
+    high: int
+    negated: bool = False
+
+    @property
+    def contribution(self) -> tuple[int, int]:
+        return (-self.high, -self.low) if self.negated else (self.low, self.high)
+
+    @property
+    def width(self) -> int:
+        return shape_for_range(self.low, self.high).width
+
+    @staticmethod
+    def constant(value: int) -> Term:
+        return Term(Const(abs(value), shape_for_range(abs(value), abs(value))), abs(value),
+                    abs(value), negated=value < 0)
+
+
+def add(a: Term, b: Term) -> tuple[Term, Operator]:
+    """``a + b`` with signs folded into subtraction; exact width."""
+    if a.negated and not b.negated:
+        a, b = b, a
+    if not b.negated or a.negated:  # (+,+) or (-,-): add magnitudes
+        low, high = a.low + b.low, a.high + b.high
+        term = Term(fit(a.value + b.value, low, high), low, high, negated=a.negated)
+    else:  # (+,-): a - b
+        low, high = a.low - b.high, a.high - b.low
+        term = Term(fit(a.value - b.value, low, high), low, high)
+    return term, ("add", term.width, 0)
+
+
+def resolve_sign(term: Term) -> tuple[Term, list[Operator]]:
+    """A term with ``negated`` cleared (a negation when it was set)."""
+    if not term.negated:
+        return term, []
+    low, high = -term.high, -term.low
+    result = Term(fit(-term.value, low, high), low, high)
+    return result, [("add", result.width, 0)]
+
+
+def csd_digits(value: int) -> list[tuple[int, int]]:
+    """Canonical signed digits of ``value`` as (sign, power) pairs, fewest non-zero digits."""
+    digits, power = [], 0
+    while value:
+        if value & 1:
+            digit = 2 - (value & 3)  # +1 or -1
+            digits.append((digit, power))
+            value -= digit
+        value >>= 1
+        power += 1
+    return digits
+
+
+def constant_multiply(x: Term, constant: int) -> tuple[Term | None, list[Operator]]:
+    """``x * constant``: nothing for 0, a shift for ±2^k, one adder for two CSD digits, else a
+    multiplier. The sign of ``constant`` goes into ``negated``."""
+    if constant == 0:
+        return None, []
+    magnitude = abs(constant)
+    negated = (constant < 0) != x.negated
+    low, high = sorted((x.low * magnitude, x.high * magnitude))
+    digits = csd_digits(magnitude)
+    if len(digits) == 1:
+        return Term(x.value << digits[0][1], low, high, negated), []
+    if len(digits) == 2:
+        (small_sign, small), (_, big) = digits  # the leading digit is always +1
+        first = x.value << big
+        second = x.value << small
+        value = first + second if small_sign > 0 else first - second
+        term = Term(fit(value, low, high), low, high, negated)
+        return term, [("add", term.width, 0)]
+    term = Term(fit(x.value * magnitude, low, high), low, high, negated)
+    return term, [("multiply", x.width, magnitude.bit_length())]
+
+
+def adder_tree_levels(count: int) -> int:
+    """Number of pairwise levels that reduce ``count`` terms to one."""
+    levels = 0
+    while count > 1:
+        count = (count + 1) // 2
+        levels += 1
+    return levels
+
+
+def add_level(terms: list[Term]) -> tuple[list[Term], list[Operator]]:
+    """One level of a pairwise adder tree."""
+    result, operators = [], []
+    for index in range(0, len(terms) - 1, 2):
+        term, operator = add(terms[index], terms[index + 1])
+        result.append(term)
+        operators.append(operator)
+    if len(terms) % 2:
+        result.append(terms[-1])
+    return result, operators
+
+
+@dataclass(frozen=True)
+class Cast:
+    """Bring an integer into a W-bit output: drop ``shift`` fractional bits (negative: append),
+    rounding TRN (floor) or RND (add half, floor), then WRAP (keep low bits) or SAT (clamp)."""
+
+    shift: int
+    rounding: str
+    overflow: str
+    width: int
+    signed: bool
+
+    @property
+    def min_raw(self) -> int:
+        return -(1 << (self.width - 1)) if self.signed else 0
+
+    @property
+    def max_raw(self) -> int:
+        return (1 << (self.width - 1)) - 1 if self.signed else (1 << self.width) - 1
+
+    @property
+    def rounding_constant(self) -> int:
+        """What RND adds before the shift (0 otherwise)."""
+        return 1 << (self.shift - 1) if self.rounding == "RND" and self.shift > 0 else 0
+
+    @property
+    def shape(self) -> Shape:
+        return signed(self.width) if self.signed else unsigned(self.width)
+
+
+def apply_cast(term: Term, cast: Cast, *, rounded: bool = False) -> tuple[Term, list[Operator]]:
+    """``term`` through ``cast``; ``rounded`` says the rounding constant was already added."""
+    operators: list[Operator] = []
+    term, negation = resolve_sign(term)
+    operators += negation
+    value, low, high = term.value, term.low, term.high
+    constant = 0 if rounded else cast.rounding_constant
+    if constant:
+        low, high = low + constant, high + constant
+        value = fit(value + constant, low, high)
+        operators.append(("add", shape_for_range(low, high).width, 0))
+    if cast.shift > 0:
+        value, low, high = value >> cast.shift, low >> cast.shift, high >> cast.shift
+    elif cast.shift < 0:
+        value, low, high = value << -cast.shift, low << -cast.shift, high << -cast.shift
+    if low >= cast.min_raw and high <= cast.max_raw:
+        return Term(fit(value, low, high), low, high), operators
+    if cast.overflow == "SAT":
+        if high > cast.max_raw:
+            value = Mux(value > cast.max_raw, cast.max_raw, value)
+        if low < cast.min_raw:
+            value = Mux(value < cast.min_raw, cast.min_raw, value)
+        operators.append(("saturate", shape_for_range(low, high).width, 0))
+        low, high = max(low, cast.min_raw), min(high, cast.max_raw)
+        return Term(fit(value, low, high), low, high), operators
+    wrapped = extend(value, cast.width)[: cast.width]
+    return Term(wrapped.as_signed() if cast.signed else wrapped, cast.min_raw, cast.max_raw), operators

@@ -1,0 +1,250 @@
+"""DenseUnit: a fully connected layer with constant weights, pipelined, any reuse factor.
+
+Reuse factor 1 (II = 1): every product exists in parallel with its weight folded into the logic:
+a zero weight costs nothing, ±2^k is a shift, a two-digit canonical-signed-digit constant is one
+adder, any other weight a constant multiplier. Each neuron sums its products and its constant
+(bias plus the rounding offset of the output cast) in a pairwise adder tree of exact widths.
+
+Reuse factor R > 1 (II = R): the input is latched, each neuron owns ceil(nonzero weights / R)
+multipliers that see a different (input, weight) pair in each of R phases, and an accumulator
+adds the phases' partial sums, starting from the neuron's constant. One input every R cycles.
+
+Both forms end with the output casts (rounding and overflow) and take their registers at the
+boundaries the compiler chose.
+"""
+
+from __future__ import annotations
+
+from amaranth.hdl import Array, Const, Module, Mux, Signal, Value
+
+from rtlflow.rtl.arith import (
+    Cast,
+    Operator,
+    Term,
+    add_level,
+    adder_tree_levels,
+    constant_multiply,
+    fit,
+    shape_for_range,
+)
+from rtlflow.rtl.pipeline import (
+    Pipeline,
+    Unit,
+    cast_stages,
+    cross_groups,
+    cross_terms,
+    start_terms,
+)
+
+
+class DenseUnit(Unit):
+    """``y[r, n] = cast(sum_k x[r, k] * weights[n][k] + bias[n])`` for each of ``rows`` rows.
+
+    Parameters
+    ----------
+    weights : N rows of K integers, in the accumulator's LSB (already aligned).
+    bias : N integers in the accumulator's LSB.
+    input_shape : shape of one input element.
+    casts : casts from the accumulator to the output (the last one gives the output shape).
+    rows : independent input vectors handled in parallel (leading tensor dimensions).
+    reuse_factor : R; one input every R cycles, ceil(nonzero/R) multipliers per neuron.
+    registers : register boundaries of the plan (see ``rtlflow.rtl.pipeline``).
+
+    Members and latency: see :class:`~rtlflow.rtl.pipeline.Unit`; throughput one input per R
+    cycles, latency ``len(registers | forced) + R - 1``.
+    """
+
+    def __init__(
+        self,
+        *,
+        weights: tuple[tuple[int, ...], ...],
+        bias: tuple[int, ...],
+        input_shape,
+        casts: tuple[Cast, ...],
+        rows: int = 1,
+        reuse_factor: int = 1,
+        registers: tuple[int, ...] | frozenset[int] = (),
+    ):
+        if not weights or not weights[0]:
+            raise ValueError("a dense unit needs at least one weight")
+        if any(len(row) != len(weights[0]) for row in weights):
+            raise ValueError("every weight row must have the same length")
+        if len(bias) != len(weights):
+            raise ValueError("one bias per output neuron")
+        if not casts:
+            raise ValueError("at least one output cast")
+        if reuse_factor < 1 or rows < 1:
+            raise ValueError("reuse_factor and rows must be at least 1")
+        self.weights = tuple(tuple(int(w) for w in row) for row in weights)
+        self.bias = tuple(int(b) for b in bias)
+        self.casts = tuple(casts)
+        self.rows = rows
+        self.reuse_factor = reuse_factor
+        self.extra_latency = reuse_factor - 1
+        self.ii = reuse_factor
+        self.n_out, self.n_in = len(weights), len(weights[0])
+        super().__init__(
+            input_shape=input_shape,
+            input_count=rows * self.n_in,
+            output_shape=casts[-1].shape,
+            output_count=rows * self.n_out,
+            registers=registers,
+        )
+
+    def constants(self) -> list[int]:
+        """What each neuron's sum starts from: its bias plus the first cast's rounding offset."""
+        return [b + self.casts[0].rounding_constant for b in self.bias]
+
+    def build(self, m: Module, pipeline: Pipeline, inputs: list[Term]) -> list[Value]:
+        if self.reuse_factor == 1:
+            sums = self._parallel_sums(pipeline, inputs)
+        else:
+            sums = self._reused_sums(m, pipeline, inputs)
+        outputs = cast_stages(pipeline, sums, self.casts, rounded=True)
+        return [term.value for term in outputs]
+
+    # ---- reuse factor 1 ------------------------------------------------------------------
+
+    def _parallel_sums(self, pipeline: Pipeline, inputs: list[Term]) -> list[Term]:
+        inputs = start_terms(pipeline, inputs)
+        trees: list[list[Term]] = []
+        operators: list[Operator] = []
+        for row in range(self.rows):
+            xs = inputs[row * self.n_in : (row + 1) * self.n_in]
+            for weights, constant in zip(self.weights, self.constants(), strict=True):
+                terms = []
+                for x, weight in zip(xs, weights, strict=True):
+                    product, used = constant_multiply(x, weight)
+                    operators += used
+                    if product is not None:
+                        terms.append(product)
+                if constant:
+                    terms.append(Term.constant(constant))
+                trees.append(terms or [Term.constant(0)])
+        trees = cross_groups(pipeline, "multiply", operators, trees)
+        for level in range(max(adder_tree_levels(len(tree)) for tree in trees)):
+            operators = []
+            reduced = []
+            for tree in trees:
+                tree, used = add_level(tree)
+                reduced.append(tree)
+                operators += used
+            trees = cross_groups(pipeline, f"add level {level + 1}", operators, reduced)
+        return [tree[0] for tree in trees]
+
+    # ---- reuse factor R > 1 ----------------------------------------------------------------
+
+    def _reused_sums(self, m: Module, pipeline: Pipeline, inputs: list[Term]) -> list[Term]:
+        reuse = self.reuse_factor
+        # boundary 0: the input latch, held for the R phases of one inference
+        pipeline.stage_forced("", [], 0)
+        held = []
+        for index, term in enumerate(inputs):
+            register = Signal(term.value.shape(), name=f"hold{index}", reset_less=True)
+            with m.If(pipeline.valid):
+                m.d.sync += register.eq(term.value)
+            held.append(Term(register, term.low, term.high))
+        phase = Signal(range(reuse), name="phase")
+        active = Signal(name="active")
+        with m.If(pipeline.valid):
+            m.d.sync += [phase.eq(0), active.eq(1)]
+        with m.Elif(active):
+            m.d.sync += [phase.eq(phase + 1), active.eq(phase != reuse - 1)]
+        pipeline.valid = active
+        pipeline.tags = [phase == 0, phase == reuse - 1]
+
+        # select: every multiplier picks its (input, weight) pair of the current phase
+        selected: list[list[Term]] = []  # per multiplier: [x, weight]
+        owners: list[int] = []  # the (row, neuron) each multiplier works for
+        operators: list[Operator] = []
+        weight_low = min(min(row) for row in self.weights)
+        weight_high = max(max(row) for row in self.weights)
+        weight_shape = shape_for_range(min(weight_low, 0), max(weight_high, 0))
+        for row in range(self.rows):
+            xs = held[row * self.n_in : (row + 1) * self.n_in]
+            for neuron, weights in enumerate(self.weights):
+                nonzero = [k for k, w in enumerate(weights) if w]
+                per_phase = -(-len(nonzero) // reuse)
+                for lane in range(per_phase):
+                    picks = [
+                        nonzero[p * per_phase + lane] if p * per_phase + lane < len(nonzero) else None
+                        for p in range(reuse)
+                    ]
+                    x_choices = Array(
+                        [xs[k].value if k is not None else Const(0, xs[0].value.shape()) for k in picks]
+                    )
+                    w_choices = Array(
+                        [Const(weights[k] if k is not None else 0, weight_shape) for k in picks]
+                    )
+                    x_low = min(xs[0].low, 0)
+                    selected.append(
+                        [
+                            Term(x_choices[phase], x_low, xs[0].high),
+                            Term(w_choices[phase], min(weight_low, 0), max(weight_high, 0)),
+                        ]
+                    )
+                    owners.append(row * self.n_out + neuron)
+                    operators += [
+                        ("mux", len(xs[0].value), reuse),
+                        ("mux", weight_shape.width, reuse),
+                    ]
+        selected = cross_groups(pipeline, "select", operators, selected)
+
+        # multiply
+        products, operators = [], []
+        for x, w in selected:
+            corners = [x.low * w.low, x.low * w.high, x.high * w.low, x.high * w.high]
+            low, high = min(corners), max(corners)
+            products.append(Term(fit(x.value * w.value, low, high), low, high))
+            operators.append(("multiply", x.width, w.width))
+        products = cross_terms(pipeline, "multiply", operators, products)
+
+        # per-neuron adder trees over the neuron's multipliers
+        trees: list[list[Term]] = [[] for _ in range(self.rows * self.n_out)]
+        for owner, product in zip(owners, products, strict=True):
+            trees[owner].append(product)
+        trees = [tree or [Term.constant(0)] for tree in trees]
+        for level in range(max(adder_tree_levels(len(tree)) for tree in trees)):
+            operators, reduced = [], []
+            for tree in trees:
+                tree, used = add_level(tree)
+                reduced.append(tree)
+                operators += used
+            trees = cross_groups(pipeline, f"add level {level + 1}", operators, reduced)
+
+        # accumulate the R partial sums, starting from each neuron's constant
+        first, last = pipeline.tags
+        accumulators, operators = [], []
+        ranges = self._accumulator_ranges(inputs)
+        statements = []
+        for index, (tree, (low, high)) in enumerate(zip(trees, ranges, strict=True)):
+            partial = tree[0]
+            constant = self.constants()[index % self.n_out]
+            accumulator = Signal(shape_for_range(low, high), name=f"acc{index}", reset_less=True)
+            start = Mux(first, constant, accumulator)
+            total = start - partial.value if partial.negated else start + partial.value
+            statements.append(accumulator.eq(total))
+            accumulators.append(Term(accumulator, low, high))
+            operators += [("add", len(accumulator), 0), ("select", len(accumulator), 2)]
+        bits = sum(len(term.value) for term in accumulators)
+        pipeline.stage_forced("accumulate", operators, bits)
+        with m.If(pipeline.valid):
+            m.d.sync += statements
+        done = Signal(name="acc_valid")
+        m.d.sync += done.eq(pipeline.valid & last)
+        pipeline.valid, pipeline.tags = done, []
+        return accumulators
+
+    def _accumulator_ranges(self, inputs: list[Term]) -> list[tuple[int, int]]:
+        """Bounds on every partial sum of each neuron (any subset of its products)."""
+        x_low, x_high = inputs[0].low, inputs[0].high
+        ranges = []
+        for _ in range(self.rows):
+            for weights, constant in zip(self.weights, self.constants(), strict=True):
+                low = high = constant
+                for w in weights:
+                    a, b = w * x_low, w * x_high
+                    low += min(a, b, 0)
+                    high += max(a, b, 0)
+                ranges.append((low, high))
+        return ranges

@@ -1,0 +1,249 @@
+"""Pipeline plans, the helper that places registers while a unit is built, and the unit base class.
+
+A unit describes its combinational logic as a sequence of steps (multiply, one adder-tree level,
+a cast, a table read, ...). Boundary 0 sits before the first step and boundary b after step b, so a
+plan of n steps has n + 1 boundaries. The compiler chooses which boundaries hold registers from its
+delay model; the unit is then built with exactly those registers. Some boundaries are forced: a
+table memory's address register, an accumulator, the input latch of a reuse-factor loop.
+
+Every unit is built by one method, ``build``, run twice: once as a dry run with no registers,
+which records the plan, and once for real. Plan and hardware therefore cannot disagree.
+"""
+
+from __future__ import annotations
+
+from abc import abstractmethod
+from dataclasses import dataclass, field
+
+from amaranth.hdl import Const, Module, Shape, Signal, Value
+from amaranth.lib import data, stream, wiring
+from amaranth.lib.wiring import In, Out
+
+from rtlflow.rtl.arith import Cast, Operator, Term, apply_cast
+
+
+@dataclass(frozen=True)
+class Step:
+    """One step of combinational logic: its operators and the bits alive after it."""
+
+    name: str
+    operators: tuple[Operator, ...]
+    bits_after: int
+
+
+@dataclass(frozen=True)
+class Plan:
+    """A unit's steps, the bits entering it, its forced boundaries and loop latency."""
+
+    steps: tuple[Step, ...]
+    input_bits: int
+    forced: frozenset[int] = frozenset()
+    memory_boundaries: frozenset[int] = frozenset()
+    extra_latency: int = 0
+    ii: int = 1
+
+    @property
+    def boundaries(self) -> int:
+        return len(self.steps) + 1
+
+    def bits_at(self, boundary: int) -> int:
+        """Bits a register at ``boundary`` would hold (memory outputs excluded)."""
+        return self.input_bits if boundary == 0 else self.steps[boundary - 1].bits_after
+
+    def latency(self, registers: frozenset[int]) -> int:
+        return len(registers | self.forced) + self.extra_latency
+
+
+@dataclass
+class Pipeline:
+    """Crosses boundaries while a unit is built, registering values (and valid) where asked."""
+
+    module: Module
+    registers: frozenset[int]
+    valid: Value
+    tags: list[Value] = field(default_factory=list)
+    boundary: int = 0
+    steps: list[Step] = field(default_factory=list)
+    forced: set[int] = field(default_factory=set)
+    memory_boundaries: set[int] = field(default_factory=set)
+    dry_run: bool = False
+
+    def start(self, values: list[Value]) -> list[Value]:
+        """Cross boundary 0 (before the first step)."""
+        assert self.boundary == 0
+        return self._cross(values)
+
+    def stage(
+        self,
+        name: str,
+        operators: list[Operator],
+        values: list[Value],
+        *,
+        memory_reads: int = 0,
+        force: bool = False,
+    ) -> list[Value]:
+        """Record the step that produced ``values`` and cross the boundary after it.
+
+        The first ``memory_reads`` values are outputs of synchronous memory reads whose addresses
+        this step computed: such a boundary is forced and the memory holds those values.
+        ``force`` registers the boundary whatever the schedule says (a delay line).
+        """
+        held = [v for v in values[memory_reads:] if not isinstance(v, Const)]
+        self.steps.append(Step(name, tuple(operators), sum(len(v) for v in held)))
+        if memory_reads:
+            self.memory_boundaries.add(self.boundary)
+        if memory_reads or force:
+            self.forced.add(self.boundary)
+        return self._cross(values, memory_reads=memory_reads)
+
+    def stage_forced(self, name: str, operators: list[Operator], bits: int) -> int:
+        """Record a step whose following boundary the caller registers itself (an accumulator,
+        an input latch); returns that boundary. The caller updates ``valid`` and ``tags``."""
+        if name:
+            self.steps.append(Step(name, tuple(operators), bits))
+        boundary = self.boundary
+        self.forced.add(boundary)
+        self.boundary += 1
+        return boundary
+
+    def plan(self, input_bits: int, extra_latency: int = 0, ii: int = 1) -> Plan:
+        return Plan(
+            tuple(self.steps),
+            input_bits,
+            frozenset(self.forced),
+            frozenset(self.memory_boundaries),
+            extra_latency,
+            ii,
+        )
+
+    def register(self, value: Value, name: str, *, reset: bool = False) -> Signal:
+        register = Signal(value.shape(), name=name, reset_less=not reset)
+        self.module.d.sync += register.eq(value)
+        return register
+
+    def _cross(self, values: list[Value], *, memory_reads: int = 0) -> list[Value]:
+        boundary = self.boundary
+        self.boundary += 1
+        if boundary not in self.registers and boundary not in self.forced:
+            return values
+        self.valid = self.register(self.valid, f"b{boundary}_valid", reset=True)
+        self.tags = [
+            self.register(tag, f"b{boundary}_tag{i}", reset=True) for i, tag in enumerate(self.tags)
+        ]
+        return [
+            value
+            if index < memory_reads or isinstance(value, Const)
+            else self.register(value, f"b{boundary}_v{index}")
+            for index, value in enumerate(values)
+        ]
+
+
+def cross_terms(pipeline: Pipeline, name: str, operators: list[Operator], terms: list[Term]):
+    """``Pipeline.stage`` for ranged terms: the values move, ranges and signs stay."""
+    values = pipeline.stage(name, operators, [term.value for term in terms])
+    return [Term(v, t.low, t.high, t.negated) for v, t in zip(values, terms, strict=True)]
+
+
+def start_terms(pipeline: Pipeline, terms: list[Term]) -> list[Term]:
+    """``Pipeline.start`` for ranged terms."""
+    values = pipeline.start([term.value for term in terms])
+    return [Term(v, t.low, t.high, t.negated) for v, t in zip(values, terms, strict=True)]
+
+
+def cross_groups(
+    pipeline: Pipeline, name: str, operators: list[Operator], groups: list[list[Term]]
+) -> list[list[Term]]:
+    """``cross_terms`` over a list of groups, keeping the grouping."""
+    flat = cross_terms(pipeline, name, operators, [term for group in groups for term in group])
+    result, position = [], 0
+    for group in groups:
+        result.append(flat[position : position + len(group)])
+        position += len(group)
+    return result
+
+
+def cast_stages(
+    pipeline: Pipeline, terms: list[Term], casts: tuple[Cast, ...], *, rounded: bool = False
+) -> list[Term]:
+    """One step per cast; ``rounded``: the first cast's rounding offset is already in the terms."""
+    for index, cast in enumerate(casts):
+        operators: list[Operator] = []
+        results = []
+        for term in terms:
+            result, used = apply_cast(term, cast, rounded=rounded and index == 0)
+            operators += used
+            results.append(result)
+        terms = cross_terms(pipeline, f"cast {index}", operators, results)
+    return terms
+
+
+def vector(shape: Shape, count: int) -> stream.Signature:
+    """An always-ready stream carrying ``count`` elements of ``shape`` (element i at bits i*W)."""
+    return stream.Signature(data.ArrayLayout(shape, count), always_ready=True)
+
+
+class Unit(wiring.Component):
+    """A pipelined unit: ``x`` in, ``y`` out, one input every ``ii`` cycles, fixed latency.
+
+    Members
+    -------
+    x : ``In(stream.Signature(ArrayLayout(input_shape, n_in), always_ready=True))``
+        Input vector; an input is taken whenever ``x.valid`` is high.
+    y : ``Out(stream.Signature(ArrayLayout(output_shape, n_out), always_ready=True))``
+        Output vector, valid ``latency`` cycles after its input.
+
+    Subclasses implement ``build``; ``plan`` describes the steps and ``latency`` the cycles.
+    """
+
+    def __init__(
+        self,
+        *,
+        input_shape: Shape,
+        input_count: int,
+        output_shape: Shape,
+        output_count: int,
+        registers: frozenset[int] | tuple[int, ...] = (),
+    ):
+        self.input_shape, self.input_count = Shape.cast(input_shape), input_count
+        self.output_shape, self.output_count = Shape.cast(output_shape), output_count
+        super().__init__(
+            {"x": In(vector(input_shape, input_count)), "y": Out(vector(output_shape, output_count))}
+        )
+        self.registers = frozenset(registers)
+        dry_run = Pipeline(Module(), frozenset(), Signal(name="dry_valid"), dry_run=True)
+        dry_run.module._MustUse__silence = True  # built only to record the plan
+        self.build(dry_run.module, dry_run, self.input_terms())
+        self.plan = dry_run.plan(
+            self.input_shape.width * input_count, self.extra_latency, self.ii
+        )
+        bad = sorted(b for b in self.registers if not 0 <= b < self.plan.boundaries)
+        if bad:
+            raise ValueError(f"register boundaries {bad} outside 0..{self.plan.boundaries - 1}")
+
+    #: cycles a reuse-factor loop adds beyond the registers; cycles between inputs
+    extra_latency: int = 0
+    ii: int = 1
+
+    @property
+    def latency(self) -> int:
+        return self.plan.latency(self.registers)
+
+    def input_terms(self) -> list[Term]:
+        shape = self.input_shape
+        low = -(1 << (shape.width - 1)) if shape.signed else 0
+        high = (1 << (shape.width - 1)) - 1 if shape.signed else (1 << shape.width) - 1
+        return [Term(self.x.payload[i], low, high) for i in range(self.input_count)]
+
+    @abstractmethod
+    def build(self, m: Module, pipeline: Pipeline, inputs: list[Term]) -> list[Value]:
+        """Build the unit's logic with ``pipeline``; return the output elements."""
+
+    def elaborate(self, platform) -> Module:
+        m = Module()
+        pipeline = Pipeline(m, self.registers, self.x.valid)
+        outputs = self.build(m, pipeline, self.input_terms())
+        assert len(outputs) == self.output_count
+        for index, value in enumerate(outputs):
+            m.d.comb += self.y.payload[index].eq(value)
+        m.d.comb += self.y.valid.eq(pipeline.valid)
+        return m

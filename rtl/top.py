@@ -1,0 +1,140 @@
+"""TopLevel: the design's ports around a netlist of unit instances.
+
+Every unit is its own Verilog module (identical units share one); the top level instantiates them as
+black boxes (:class:`UnitInstance`) and connects their streams. All inputs of one inference arrive
+together under ``in_valid``; when the design accepts a new inference only every ``ii`` cycles it
+has an ``in_ready`` output, high when it can accept, so an inference is taken in a cycle where
+``in_valid`` and ``in_ready`` are both high. All outputs leave together under ``out_valid``.
+Element i of a tensor (C order) sits at bits [i*W, (i+1)*W) of its data port.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from amaranth.hdl import ClockSignal, Instance, Module, ResetSignal, Signal, Value
+from amaranth.lib import stream, wiring
+from amaranth.lib.wiring import In, Out
+
+
+class UnitInstance(wiring.Component):
+    """A unit module generated separately, used by name.
+
+    Members
+    -------
+    x : ``In(stream.Signature(input_width, always_ready=True))``
+    y : ``Out(stream.Signature(output_width, always_ready=True))``
+    """
+
+    def __init__(self, module: str, input_width: int, output_width: int, clocked: bool):
+        self.module, self.clocked = module, clocked
+        super().__init__(
+            {
+                "x": In(stream.Signature(input_width, always_ready=True)),
+                "y": Out(stream.Signature(output_width, always_ready=True)),
+            }
+        )
+
+    def elaborate(self, platform) -> Instance:
+        ports = {
+            "i_x__payload": self.x.payload,
+            "i_x__valid": self.x.valid,
+            "o_y__payload": self.y.payload,
+            "o_y__valid": self.y.valid,
+        }
+        if self.clocked:
+            ports |= {"i_clk": ClockSignal(), "i_rst": ResetSignal()}
+        return Instance(self.module, **ports)
+
+
+@dataclass(frozen=True)
+class InstanceSpec:
+    """One unit of the netlist: ``name`` reads value ``source`` and defines value ``name``."""
+
+    name: str
+    module: str
+    input_width: int
+    output_width: int
+    clocked: bool
+    source: str
+
+
+@dataclass(frozen=True)
+class TopSpec:
+    """The netlist: input ports, unit instances in order, aliases (reshapes), output ports."""
+
+    inputs: tuple[tuple[str, int], ...]  # (port base name, width)
+    instances: tuple[InstanceSpec, ...]
+    aliases: tuple[tuple[str, str], ...]  # (value name, value it renames)
+    outputs: tuple[tuple[str, str], ...]  # (port base name, value name)
+    ii: int = 1
+
+
+class TopLevel(wiring.Component):
+    """The design: ``<input>_data`` and ``in_valid`` (and ``in_ready`` when ii > 1) in,
+    ``<output>_data`` and ``out_valid`` out. Clock ``clk``, synchronous active-high reset ``rst``.
+    """
+
+    def __init__(self, spec: TopSpec):
+        self.spec = spec
+        widths = dict(spec.inputs)
+        for instance in spec.instances:
+            widths[instance.name] = instance.output_width
+        for alias, target in spec.aliases:
+            widths[alias] = widths[target]
+        members: dict[str, wiring.Member] = {}
+        for name, width in spec.inputs:
+            members[f"{name}_data"] = In(width)
+        members["in_valid"] = In(1)
+        if spec.ii > 1:
+            members["in_ready"] = Out(1)
+        for name, source in spec.outputs:
+            members[f"{name}_data"] = Out(widths[source])
+        members["out_valid"] = Out(1)
+        super().__init__(members)
+
+    def elaborate(self, platform) -> Module:
+        m = Module()
+        accepted = self._accept(m)
+        values: dict[str, tuple[Value, Value]] = {
+            name: (getattr(self, f"{name}_data"), accepted) for name, _ in self.spec.inputs
+        }
+        aliases = dict(self.spec.aliases)
+        units: dict[str, UnitInstance] = {}
+        for spec in self.spec.instances:
+            unit = UnitInstance(spec.module, spec.input_width, spec.output_width, spec.clocked)
+            m.submodules[spec.name] = unit
+            source = _resolve(spec.source, aliases)
+            if source in units:
+                wiring.connect(m, units[source].y, unit.x)
+            else:
+                payload, valid = values[source]
+                m.d.comb += [unit.x.payload.eq(payload), unit.x.valid.eq(valid)]
+            units[spec.name] = unit
+            values[spec.name] = (unit.y.payload, unit.y.valid)
+        for index, (name, source) in enumerate(self.spec.outputs):
+            payload, valid = values[_resolve(source, aliases)]
+            m.d.comb += getattr(self, f"{name}_data").eq(payload)
+            if index == 0:
+                m.d.comb += self.out_valid.eq(valid)
+        return m
+
+    def _accept(self, m: Module) -> Value:
+        """The cycles in which an inference is taken: every cycle with in_valid at ii = 1;
+        otherwise at most one every ii cycles, announced by in_ready."""
+        if self.spec.ii == 1:
+            return self.in_valid
+        wait = Signal(range(self.spec.ii), name="ii_wait")
+        accept = self.in_valid & self.in_ready
+        m.d.comb += self.in_ready.eq(wait == 0)
+        with m.If(accept):
+            m.d.sync += wait.eq(self.spec.ii - 1)
+        with m.Elif(wait != 0):
+            m.d.sync += wait.eq(wait - 1)
+        return accept
+
+
+def _resolve(name: str, aliases: dict[str, str]) -> str:
+    while name in aliases:
+        name = aliases[name]
+    return name

@@ -1,0 +1,167 @@
+"""The bit-exact emulator: the golden model of the RTL, interpreting the fxp level.
+
+Every fxp op has one numpy implementation registered with xDSL's interpreter. Values are raw
+integers with a leading sample axis, so a whole data set runs in one pass. The arithmetic follows
+the op definitions in ``rtlflow.dialects.fxp`` exactly: exact products and sums, then one cast into
+the result type with its rounding and overflow modes. The hardware must match this bit for bit.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+
+import numpy as np
+from xdsl.dialects import func
+from xdsl.dialects.builtin import ModuleOp
+from xdsl.interpreter import Interpreter, InterpreterFunctions, PythonValues, impl, register_impls
+from xdsl.interpreters.func import FuncFunctions
+
+from rtlflow.dialects import fxp
+from rtlflow.dialects.arrays import numpy_from_dense
+from rtlflow.sim.fixed_point import INT64_SAFE_BITS, FixedFormat, cast
+
+
+def _max_bits(array: np.ndarray) -> int:
+    if array.size == 0:
+        return 1
+    return max(int(abs(int(array.max()))).bit_length(), int(abs(int(array.min()))).bit_length()) + 1
+
+
+def _widen(array: np.ndarray, bits: int) -> np.ndarray:
+    """``array`` in a dtype whose arithmetic is exact for results of ``bits`` bits."""
+    if bits <= INT64_SAFE_BITS:
+        return array.astype(np.int64)
+    return array.astype(object)
+
+
+@register_impls
+class FxpFunctions(InterpreterFunctions):
+    """One implementation per fxp op. ``overflows`` counts, per node, samples that overflowed."""
+
+    def __init__(self) -> None:
+        self.overflows: Counter[str] = Counter()
+
+    def _cast(self, op: fxp.FxpOp, raw: np.ndarray, frac_bits: int, fmt: FixedFormat):
+        result, overflowed = cast(raw, frac_bits, fmt)
+        if overflowed.any():
+            samples = overflowed.reshape(overflowed.shape[0], -1).any(axis=1)
+            self.overflows[op.node_name] += int(samples.sum())
+        return result
+
+    @impl(fxp.DenseOp)
+    def run_dense(self, interpreter: Interpreter, op: fxp.DenseOp, args: PythonValues):
+        x = args[0]
+        fx, fw, fb = op.input_format, op.weight_type.format, op.bias_type.format
+        frac = max(fx.frac_bits + fw.frac_bits, fb.frac_bits)
+        weights = op.weights.astype(object) << (frac - fx.frac_bits - fw.frac_bits)
+        biases = op.biases.astype(object) << (frac - fb.frac_bits)
+        bits = fx.width + _max_bits(weights) + int(weights.shape[1]).bit_length() + 1
+        bits = max(bits, _max_bits(biases) + 1)
+        acc = _widen(x, bits) @ _widen(weights, bits).T + _widen(biases, bits)
+        accumulator = op.accumulator.format
+        acc = self._cast(op, acc, frac, accumulator)
+        return (self._cast(op, acc, accumulator.frac_bits, op.output_format),)
+
+    @impl(fxp.ScaleShiftOp)
+    def run_scale_shift(self, interpreter: Interpreter, op: fxp.ScaleShiftOp, args: PythonValues):
+        x = args[0]
+        fx, fs, fo = op.input_format, op.scale_type.format, op.offset_type.format
+        frac = max(fx.frac_bits + fs.frac_bits, fo.frac_bits)
+        scale = numpy_from_dense(op.scale).astype(object) << (frac - fx.frac_bits - fs.frac_bits)
+        offset = numpy_from_dense(op.offset).astype(object) << (frac - fo.frac_bits)
+        bits = fx.width + _max_bits(scale) + _max_bits(offset) + 1
+        value = _widen(x, bits) * _widen(scale, bits) + _widen(offset, bits)
+        return (self._cast(op, value, frac, op.output_format),)
+
+    @impl(fxp.ReluOp)
+    def run_relu(self, interpreter: Interpreter, op: fxp.ReluOp, args: PythonValues):
+        x = args[0]
+        return (self._cast(op, np.maximum(x, 0), op.input_format.frac_bits, op.output_format),)
+
+    @impl(fxp.LeakyReluOp)
+    def run_leaky_relu(self, interpreter: Interpreter, op: fxp.LeakyReluOp, args: PythonValues):
+        x = args[0]
+        alpha_format = op.alpha_type.format
+        bits = op.input_format.width + alpha_format.width + 1
+        wide = _widen(x, bits)
+        value = np.where(
+            wide >= 0, wide << alpha_format.frac_bits, wide * op.alpha.value.data
+        )
+        frac = op.input_format.frac_bits + alpha_format.frac_bits
+        return (self._cast(op, value, frac, op.output_format),)
+
+    @impl(fxp.ClipOp)
+    def run_clip(self, interpreter: Interpreter, op: fxp.ClipOp, args: PythonValues):
+        x = args[0]
+        value = np.clip(x, op.low.value.data, op.high.value.data)
+        return (self._cast(op, value, op.input_format.frac_bits, op.output_format),)
+
+    @impl(fxp.TableOp)
+    def run_table(self, interpreter: Interpreter, op: fxp.TableOp, args: PythonValues):
+        return (op.table.lookup(args[0]),)
+
+    @impl(fxp.SoftmaxOp)
+    def run_softmax(self, interpreter: Interpreter, op: fxp.SoftmaxOp, args: PythonValues):
+        x = args[0].astype(np.int64)
+        exp_table, inv_table = op.exp_table, op.inv_table
+        difference = x.max(axis=-1, keepdims=True) - x
+        exponentials = exp_table.lookup(difference).astype(np.int64)
+        reciprocal = inv_table.lookup(exponentials.sum(axis=-1, keepdims=True)).astype(np.int64)
+        bits = exp_table.output.width + inv_table.output.width + 1
+        product = _widen(exponentials, bits) * _widen(reciprocal, bits)
+        frac = exp_table.output.frac_bits + inv_table.output.frac_bits
+        return (self._cast(op, product, frac, op.output_format),)
+
+    @impl(fxp.ReshapeOp)
+    def run_reshape(self, interpreter: Interpreter, op: fxp.ReshapeOp, args: PythonValues):
+        x = args[0]
+        return (x.reshape((x.shape[0], *fxp.tensor_shape(op.output))),)
+
+
+class Emulator:
+    """Runs a fixed-point (or later-level) module on raw integers or on float data."""
+
+    def __init__(self, module: ModuleOp):
+        self.module = module
+        self.function = _fxp_function(module)
+        self.overflows: Counter[str] = Counter()
+
+    @property
+    def input_formats(self) -> list[FixedFormat]:
+        return [fxp.tensor_format(arg) for arg in self.function.body.block.args]
+
+    @property
+    def output_formats(self) -> list[FixedFormat]:
+        return [fxp.tensor_format(t) for t in self.function.function_type.outputs.data]
+
+    def run_raw(self, inputs: list[np.ndarray]) -> list[np.ndarray]:
+        """Raw outputs for raw inputs (each with a leading sample axis)."""
+        functions = FxpFunctions()
+        interpreter = Interpreter(self.module)
+        interpreter.register_implementations(FuncFunctions())
+        interpreter.register_implementations(functions)
+        results = interpreter.call_op(self.function, tuple(np.asarray(x) for x in inputs))
+        self.overflows = functions.overflows
+        return [np.asarray(r) for r in results]
+
+    def quantize_inputs(self, inputs: list[np.ndarray]) -> tuple[list[np.ndarray], list[int]]:
+        """Raw inputs for float data, and how many samples of each input lay outside its format."""
+        raws, outside = [], []
+        for data, fmt in zip(inputs, self.input_formats, strict=True):
+            raw, overflowed = fmt.quantize(data)
+            raws.append(raw)
+            outside.append(int(overflowed.reshape(overflowed.shape[0], -1).any(axis=1).sum()))
+        return raws, outside
+
+    def predict(self, inputs: list[np.ndarray]) -> list[np.ndarray]:
+        """Float outputs for float inputs: quantize, emulate bit-exactly, convert back."""
+        raw_inputs, _ = self.quantize_inputs(inputs)
+        outputs = self.run_raw(raw_inputs)
+        return [fmt.to_float(raw) for raw, fmt in zip(outputs, self.output_formats, strict=True)]
+
+
+def _fxp_function(module: ModuleOp) -> func.FuncOp:
+    functions = [op for op in module.ops if isinstance(op, func.FuncOp)]
+    if len(functions) != 1:
+        raise ValueError("the module must hold exactly one function")
+    return functions[0]

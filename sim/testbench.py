@@ -1,0 +1,25 @@
+"""Write the verification kit into an output directory: testbench, runner and test vectors."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import numpy as np
+
+from rtlflow.sim import cocotb_bench, runner
+
+
+def write_testbench(
+    outdir: Path, inputs: list[np.ndarray], expected: list[np.ndarray]
+) -> list[str]:
+    """``tb/test_design.py``, ``tb/run.py`` and ``tb/vectors.npz`` (raw integer tensors, one
+    sample per row, in the manifest's input and output order). Returns the written paths."""
+    tb = outdir / "tb"
+    tb.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(cocotb_bench.__file__, tb / f"{runner.TEST_MODULE}.py")
+    shutil.copyfile(runner.__file__, tb / "run.py")
+    arrays = {f"input{i}": np.asarray(x, dtype=np.int64) for i, x in enumerate(inputs)}
+    arrays |= {f"output{i}": np.asarray(y, dtype=np.int64) for i, y in enumerate(expected)}
+    np.savez_compressed(tb / "vectors.npz", **arrays)
+    return ["tb/test_design.py", "tb/run.py", "tb/vectors.npz"]
