@@ -153,11 +153,11 @@ def config_from_dict(data: Any, where: str) -> ModelConfig:
     reuse = _positive_int(data.get("reuse_factor", 1), f"{where}: reuse_factor")
     inputs = {
         str(name): parse_format(text, f"{where}: inputs.{name}")
-        for name, text in (data.get("inputs") or {}).items()
+        for name, text in _mapping(data.get("inputs"), f"{where}: inputs").items()
     }
     layers = {
         str(name): _layer_config(settings, f"{where}: layers.{name}")
-        for name, settings in (data.get("layers") or {}).items()
+        for name, settings in _mapping(data.get("layers"), f"{where}: layers").items()
     }
     return ModelConfig(precision, reuse, inputs, layers)
 
@@ -172,15 +172,37 @@ def _layer_config(settings: Any, where: str) -> LayerConfig:
     for key, value in settings.items():
         if key in _FORMAT_KEYS:
             values[key] = parse_format(value, f"{where}.{key}")
-        elif key in ("reuse_factor", "table_size", "exp_table_size", "inv_table_size"):
+        elif key == "reuse_factor":
             values[key] = _positive_int(value, f"{where}.{key}")
+        elif key in ("table_size", "exp_table_size", "inv_table_size"):
+            values[key] = _positive_int(value, f"{where}.{key}")
+            if values[key] < 2 or values[key] & (values[key] - 1):
+                raise RtlflowError(f"{where}.{key}: a table size is a power of two (>= 2)")
         elif key == "table_range":
-            if not (isinstance(value, list | tuple) and len(value) == 2 and value[0] < value[1]):
+            pair = value if isinstance(value, list | tuple) and len(value) == 2 else None
+            low, high = (_number(v, f"{where}.table_range") for v in pair) if pair else (0, 0)
+            if not low < high:
                 raise RtlflowError(f"{where}.table_range: expected [low, high] with low < high")
-            values[key] = (float(value[0]), float(value[1]))
+            values[key] = (low, high)
         elif key == "exp_range":
-            values[key] = float(value)
+            values[key] = _number(value, f"{where}.exp_range")
+            if values[key] <= 0:
+                raise RtlflowError(f"{where}.exp_range: expected a positive number")
     return LayerConfig(**values)
+
+
+def _mapping(value: Any, where: str) -> dict:
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise RtlflowError(f"{where}: expected a mapping of names to settings")
+    return value
+
+
+def _number(value: Any, where: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise RtlflowError(f"{where}: expected a number, got {value!r}")
+    return float(value)
 
 
 def parse_format(text: Any, where: str) -> FixedFormat:

@@ -446,8 +446,8 @@ def _reshape(im: _Importer, node: onnx.NodeProto) -> None:
     shape = nn.shape_of(x)
     try:
         new_shape = _RESHAPES[node.op_type](im, node, shape)
-    except ValueError as error:
-        im.fail(str(error))
+    except (ValueError, IndexError) as error:
+        im.fail(f"cannot reshape {list(shape)}: {error}")
     im.define(node, im.reshape(x, new_shape))
 
 
@@ -481,7 +481,7 @@ def _squeeze_shape(im: _Importer, node: onnx.NodeProto, shape: tuple[int, ...]):
     if axes is None:
         return tuple(d for d in shape if d != 1)
     axes = [a + len(shape) if a < 0 else a for a in axes]
-    if any(shape[a] != 1 for a in axes):
+    if any(not 0 <= a < len(shape) or shape[a] != 1 for a in axes):
         raise ValueError(f"cannot squeeze axes {axes} of shape {list(shape)}")
     return tuple(d for i, d in enumerate(shape) if i not in axes)
 
@@ -492,6 +492,8 @@ def _unsqueeze_shape(im: _Importer, node: onnx.NodeProto, shape: tuple[int, ...]
         raise ValueError("Unsqueeze needs axes")
     rank = len(shape) + len(axes)
     axes = sorted(a + rank if a < 0 else a for a in axes)
+    if any(not 0 <= a < rank for a in axes) or len(set(axes)) != len(axes):
+        raise ValueError(f"Unsqueeze axes {axes} are invalid for a result of rank {rank}")
     result = list(shape)
     for axis in axes:
         result.insert(axis, 1)

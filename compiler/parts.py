@@ -54,7 +54,11 @@ def find_part(name: str) -> Target:
     """Look up a part by short or full name."""
     text = name.strip().lower()
     base = text.split("-")[0]
-    part = PARTS.get(base)
+    # AMD writes 7-series names with the package attached (xc7z020clg400-1): match by prefix
+    matches = [
+        known for known in PARTS if re.fullmatch(re.escape(known) + r"(?:[a-z]+\d+)?", base)
+    ]
+    part = PARTS[max(matches, key=len)] if matches else None
     if part is None:
         raise RtlflowError(
             f"unknown part '{name}' (known: {', '.join(sorted(PARTS))}; full names such as "

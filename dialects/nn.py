@@ -211,7 +211,7 @@ class DenseOp(UnaryOp):
     bias = prop_def(DenseIntOrFPElementsAttr)
 
     @staticmethod
-    def build(
+    def from_arrays(
         input: SSAValue, weight: np.ndarray, bias: np.ndarray, node: str
     ) -> DenseOp:
         weight = np.asarray(weight, dtype=np.float32)

@@ -170,6 +170,8 @@ class DenseUnit(Unit):
                         nonzero[p * per_phase + lane] if p * per_phase + lane < len(nonzero) else None
                         for p in range(reuse)
                     ]
+                    # pad to every value of the phase counter, so each multiplexer is complete
+                    picks += [None] * ((1 << len(phase)) - len(picks))
                     x_choices = Array(
                         [xs[k].value if k is not None else Const(0, xs[0].value.shape()) for k in picks]
                     )

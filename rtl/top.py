@@ -120,18 +120,22 @@ class TopLevel(wiring.Component):
         return m
 
     def _accept(self, m: Module) -> Value:
-        """The cycles in which an inference is taken: every cycle with in_valid at ii = 1;
-        otherwise at most one every ii cycles, announced by in_ready."""
         if self.spec.ii == 1:
             return self.in_valid
-        wait = Signal(range(self.spec.ii), name="ii_wait")
-        accept = self.in_valid & self.in_ready
-        m.d.comb += self.in_ready.eq(wait == 0)
-        with m.If(accept):
-            m.d.sync += wait.eq(self.spec.ii - 1)
-        with m.Elif(wait != 0):
-            m.d.sync += wait.eq(wait - 1)
-        return accept
+        return accept_gate(m, self.in_valid, self.in_ready, self.spec.ii)
+
+
+def accept_gate(m: Module, valid: Value, ready: Value, ii: int) -> Value:
+    """Take at most one input every ``ii`` cycles: drives ``ready`` and returns the cycles in
+    which an input is taken (``valid`` and ``ready`` both high)."""
+    wait = Signal(range(ii), name="ii_wait")
+    accept = valid & ready
+    m.d.comb += ready.eq(wait == 0)
+    with m.If(accept):
+        m.d.sync += wait.eq(ii - 1)
+    with m.Elif(wait != 0):
+        m.d.sync += wait.eq(wait - 1)
+    return accept
 
 
 def _resolve(name: str, aliases: dict[str, str]) -> str:

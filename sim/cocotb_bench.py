@@ -9,6 +9,9 @@ A second pass, with ``RTLFLOW_GAPS`` > 0, leaves random idle cycles between infe
 
 Environment: RTLFLOW_OUTDIR (default: the directory above this file), RTLFLOW_RESULTS (where
 the results JSON goes), RTLFLOW_GAPS (probability of an idle cycle), RTLFLOW_SEED.
+
+Timing: inputs are written just after a rising edge; everything the design presents during a
+cycle (outputs, ``ready``) is sampled at that cycle's falling edge, when it has settled.
 """
 
 from __future__ import annotations
@@ -21,7 +24,7 @@ from pathlib import Path
 import cocotb
 import numpy as np
 from cocotb.clock import Clock
-from cocotb.triggers import ReadOnly, RisingEdge
+from cocotb.triggers import FallingEdge, ReadOnly, RisingEdge
 
 OUTDIR = Path(os.environ.get("RTLFLOW_OUTDIR", Path(__file__).resolve().parent.parent))
 CLOCK_PERIOD_NS = 10
@@ -78,6 +81,7 @@ class Driver:
                 getattr(self.dut, port["data"]).value = pack(tensor, port["format"]["width"])
             self.valid.value = 1
             while True:
+                await FallingEdge(self.dut.clk)
                 await ReadOnly()
                 taken = self.ready is None or int(self.ready.value) == 1
                 cycle = self.cycles.now
@@ -99,7 +103,7 @@ class Monitor:
 
     async def run(self) -> None:
         while True:
-            await RisingEdge(self.dut.clk)
+            await FallingEdge(self.dut.clk)
             await ReadOnly()
             if int(self.valid.value) == 1:
                 tensors = []

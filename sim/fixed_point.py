@@ -90,18 +90,15 @@ class FixedFormat:
         """Raw integers for real ``values`` with this format's rounding and overflow.
 
         Returns ``(raw, overflowed)``; ``overflowed`` marks values outside the format's range.
+        Scaling a float64 by a power of two and taking its floor are exact, so the rounding is.
         """
         scaled = np.asarray(values, dtype=np.float64) * 2.0**self.frac_bits
         if not np.all(np.isfinite(scaled)):
             raise ValueError("cannot quantize NaN or infinite values")
-        if self.rounding == "RND":
-            scaled = scaled + 0.5
         integral = np.floor(scaled)
-        dtype = np.int64 if self.width <= INT64_SAFE_BITS else object
-        if dtype is object:
-            raw = np.vectorize(int, otypes=[object])(integral)
-        else:
-            raw = integral.astype(np.int64)
+        if self.rounding == "RND":
+            integral = integral + (scaled - integral >= 0.5)
+        raw = np.vectorize(int, otypes=[object])(integral) if integral.size else integral.astype(object)
         return apply_overflow(raw, self)
 
     def __str__(self) -> str:
@@ -121,7 +118,8 @@ class FixedFormat:
                 "ufixed<8,3>, fixed<16,6,RND,SAT> or int<8>"
             )
         kind, args = match.group(1), match.group(2).split(",")
-        signed = not kind.lower().removeprefix("ap_").startswith("u")
+        kind = kind.lower()
+        signed = not kind.removeprefix("ap_").startswith("u")
         is_int = kind.endswith("int")
         numbers = [a for a in args if re.fullmatch(r"-?\d+", a)]
         modes = [a.upper().removeprefix("AP_") for a in args[len(numbers) :]]
@@ -183,12 +181,27 @@ def as_raw_array(values, width: int) -> np.ndarray:
     return array.astype(np.int64)
 
 
+def _exact(raw: np.ndarray, bits: int) -> np.ndarray:
+    """``raw`` in a dtype that holds results of ``bits`` bits exactly."""
+    if raw.dtype == object or bits <= INT64_SAFE_BITS:
+        return raw
+    return raw.astype(object)
+
+
+def _bits(raw: np.ndarray) -> int:
+    """Bits of the widest value in ``raw`` (with sign)."""
+    if raw.size == 0:
+        return 1
+    return max(int(raw.max()).bit_length(), int(raw.min()).bit_length()) + 1
+
+
 def shift_right(raw: np.ndarray, shift: int, rounding: Rounding) -> np.ndarray:
     """Drop ``shift`` fractional bits (a negative ``shift`` appends zeros) with ``rounding``."""
+    raw = np.asarray(raw)
     if shift <= 0:
-        return raw << -shift
+        return _exact(raw, _bits(raw) - shift) << -shift
     if rounding == "RND":
-        raw = raw + (1 << (shift - 1))
+        raw = _exact(raw, _bits(raw) + 1) + (1 << (shift - 1))
     return raw >> shift
 
 
@@ -197,17 +210,15 @@ def apply_overflow(raw: np.ndarray, fmt: FixedFormat) -> tuple[np.ndarray, np.nd
 
     Returns ``(raw, overflowed)``.
     """
-    raw = np.asarray(raw)
+    raw = _exact(np.asarray(raw), fmt.width + 1)
     overflowed = (raw < fmt.min_raw) | (raw > fmt.max_raw)
     if fmt.overflow == "SAT":
         fitted = np.where(raw < fmt.min_raw, fmt.min_raw, np.where(raw > fmt.max_raw, fmt.max_raw, raw))
     else:
-        mask = (1 << fmt.width) - 1
-        fitted = raw & mask
+        fitted = raw & ((1 << fmt.width) - 1)
         if fmt.signed:
             fitted = fitted - ((fitted >> (fmt.width - 1)) << fmt.width)
-    dtype = raw_dtype(fmt.width)
-    return np.asarray(fitted).astype(dtype), np.asarray(overflowed, dtype=bool)
+    return np.asarray(fitted).astype(raw_dtype(fmt.width)), np.asarray(overflowed, dtype=bool)
 
 
 def cast(raw: np.ndarray, frac_bits: int, fmt: FixedFormat) -> tuple[np.ndarray, np.ndarray]:

@@ -23,7 +23,7 @@ class WrapInUnit(RewritePattern):
             return
         if isinstance(op.parent_op(), circuit.UnitOp):
             return
-        rewriter.replace_op(op, circuit.UnitOp.wrap(op, op.node_name))
+        rewriter.replace(op, circuit.UnitOp.wrap(op, op.node_name))
 
 
 @dataclass(frozen=True)

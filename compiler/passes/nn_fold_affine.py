@@ -71,8 +71,8 @@ class FoldIntoPrecedingDense(RewritePattern):
             return
         weight = dense.weights.astype(np.float64) * scale[:, np.newaxis]
         bias = dense.biases.astype(np.float64) * scale + shift
-        rewriter.replace_op(op, nn.DenseOp.build(dense.input, weight, bias, dense.node_name))
-        rewriter.erase_op(dense)
+        rewriter.replace(op, nn.DenseOp.from_arrays(dense.input, weight, bias, dense.node_name))
+        rewriter.erase(dense)
 
 
 class FoldIntoFollowingDense(RewritePattern):
@@ -92,9 +92,9 @@ class FoldIntoFollowingDense(RewritePattern):
             return
         weight = dense.weights.astype(np.float64)
         bias = dense.biases.astype(np.float64) + weight @ shift
-        folded = nn.DenseOp.build(affine.input, weight * scale[np.newaxis, :], bias, dense.node_name)
-        rewriter.replace_op(dense, folded)
-        rewriter.erase_op(op)
+        folded = nn.DenseOp.from_arrays(affine.input, weight * scale[np.newaxis, :], bias, dense.node_name)
+        rewriter.replace(dense, folded)
+        rewriter.erase(op)
 
 
 @dataclass(frozen=True)

@@ -28,9 +28,9 @@ class FoldReshape(RewritePattern):
         while isinstance(source.owner, nn.ReshapeOp):
             source = source.owner.input
         if source.type == op.output.type:
-            rewriter.replace_op(op, [], [source])
+            rewriter.replace(op, [], [source])
         elif source is not op.input:
-            rewriter.replace_op(op, nn.ReshapeOp(source, op.output.type, op.node_name))
+            rewriter.replace(op, nn.ReshapeOp(source, op.output.type, op.node_name))
 
 
 @dataclass(frozen=True)

@@ -73,7 +73,7 @@ class GemmToDense(RewritePattern):
                     op="Gemm",
                 )
             bias = feature * op.beta.value.data
-        rewriter.replace_op(op, nn.DenseOp.build(x, weight.T, bias, op.node_name))
+        rewriter.replace(op, nn.DenseOp.from_arrays(x, weight.T, bias, op.node_name))
 
 
 class MatMulToDense(RewritePattern):
@@ -87,8 +87,8 @@ class MatMulToDense(RewritePattern):
                     node=op.node_name,
                     op="MatMul",
                 )
-            dense = nn.DenseOp.build(op.lhs, rhs.T, np.zeros(rhs.shape[1]), op.node_name)
-            rewriter.replace_op(op, dense)
+            dense = nn.DenseOp.from_arrays(op.lhs, rhs.T, np.zeros(rhs.shape[1]), op.node_name)
+            rewriter.replace(op, dense)
         elif lhs is not None and rhs is None:
             # W @ x with x a column: the same as x.T @ W.T on the column's elements
             shape = nn.shape_of(op.rhs)
@@ -100,9 +100,9 @@ class MatMulToDense(RewritePattern):
                     op="MatMul",
                 )
             row = _reshape(rewriter, op, op.rhs, (1, shape[0]))
-            dense = nn.DenseOp.build(row, lhs, np.zeros(lhs.shape[0]), op.node_name)
-            rewriter.insert_op(dense)
-            rewriter.replace_op(op, [], [_reshape(rewriter, op, dense.output, (lhs.shape[0], 1))])
+            dense = nn.DenseOp.from_arrays(row, lhs, np.zeros(lhs.shape[0]), op.node_name)
+            rewriter.insert(dense)
+            rewriter.replace(op, [], [_reshape(rewriter, op, dense.output, (lhs.shape[0], 1))])
 
 
 def _reshape(
@@ -111,7 +111,7 @@ def _reshape(
     reshape = nn.ReshapeOp(
         value, TensorType(value.type.element_type, list(shape)), op.node_name  # type: ignore
     )
-    rewriter.insert_op(reshape)
+    rewriter.insert(reshape)
     return reshape.output
 
 

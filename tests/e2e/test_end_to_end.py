@@ -1,0 +1,103 @@
+"""ONNX → Verilog → Verilator, bit-exact with the emulator; the emulator close to onnxruntime."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import onnx
+import pytest
+
+import rtlflow
+from rtlflow.sim.runner import run_testbench
+from tests.conftest import DATA
+from tests.e2e import models
+
+#: Emulator vs float, default fixed<16,6> (LSB 2^-10): results truncate, tables (sigmoid, tanh,
+#: softmax) step by 2^-6 to 2^-7, and truncated weights err in proportion to the activations.
+#: Bound: 64 LSBs plus 1 % of the value.
+ABSOLUTE, RELATIVE = 64 * 2.0**-10, 0.01
+
+
+def model_inputs(model: onnx.ModelProto, count: int, seed: int = 0) -> dict[str, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    inputs = {}
+    for value in model.graph.input:
+        shape = [d.dim_value for d in value.type.tensor_type.shape.dim]
+        inputs[value.name] = np.clip(rng.normal(0, 1.5, (count, *shape)), -7, 7)
+    return inputs
+
+
+def check_model(model: onnx.ModelProto, directory: Path, **options) -> dict:
+    """Compile, simulate with random idle cycles, compare; returns the report."""
+    compiled = rtlflow.compile(model, part="xcvu13p", **options)
+    inputs = model_inputs(model, 120)
+    report = compiled.write(directory, inputs=inputs)
+    result = run_testbench(directory, gaps=0.25)
+    assert result.mismatches == 0 and result.missing == 0, result.details["first_mismatches"]
+    assert result.latency_cycles == [report["latency_cycles"]]
+    assert result.initiation_interval == report["initiation_interval"]
+    emulated = compiled.predict(inputs)
+    emulated = emulated if isinstance(emulated, list) else [emulated]
+    for ours, reference in zip(emulated, models.onnxruntime_outputs(model, inputs), strict=True):
+        reference = reference.reshape(ours.shape)
+        assert np.all(np.abs(ours - reference) <= ABSOLUTE + RELATIVE * np.abs(reference))
+    return report
+
+
+@pytest.mark.parametrize(
+    "builder", [models.mixed_activations, models.two_outputs, models.elementwise_affine]
+)
+def test_models_built_in_code(builder, tmp_path):
+    report = check_model(builder(), tmp_path)
+    assert report["initiation_interval"] == 1
+
+
+def test_two_outputs_share_valid_and_latency(tmp_path):
+    report = check_model(models.two_outputs(), tmp_path)
+    assert [o["name"] for o in report["outputs"]] == ["score", "embedding"]
+    assert {o["valid"] for o in report["outputs"]} == {"out_valid"}
+    assert any(layer["op"] == "delay" for layer in report["layers"])
+
+
+EXPORTS = sorted(p.stem for p in (DATA / "onnx").glob("*.onnx") if not p.stem.startswith("bad_"))
+
+
+@pytest.mark.parametrize("name", EXPORTS)
+def test_exporter_styles(name, tmp_path):
+    """PyTorch (TorchScript and dynamo), Keras-style MatMul+Add and opset 7/9 files."""
+    check_model(onnx.load(DATA / "onnx" / f"{name}.onnx"), tmp_path)
+
+
+def test_reuse_factor_per_layer(tmp_path):
+    model = models.wide_mlp()
+    first_dense = model.graph.node[0].name
+    config = {"reuse_factor": 3, "layers": {first_dense: {"reuse_factor": 5}}}
+    report = check_model(model, tmp_path, config=config)
+    reuse = {layer["name"]: layer.get("reuse_factor") for layer in report["layers"]}
+    assert reuse[first_dense] == 5
+    assert sorted(r for r in reuse.values() if r) == [3, 3, 5]
+    assert report["initiation_interval"] == 5
+    assert report["inputs"][0]["ready"] == "in_ready"
+
+
+def test_precision_config(tmp_path):
+    """Narrow per-layer formats with rounding and saturation stay bit-exact."""
+    model = models.wide_mlp(seed=5)
+    names = [n.name for n in model.graph.node if n.op_type == "Gemm"]
+    config = {
+        "precision": "fixed<12,5>",
+        "inputs": {"x": "fixed<10,4,RND,SAT>"},
+        "layers": {
+            names[0]: {"weight": "fixed<6,2,RND>", "result": "fixed<10,4,RND,SAT>"},
+            names[1]: {"accumulator": "fixed<14,6,TRN,SAT>", "result": "ufixed<8,4>"},
+        },
+    }
+    compiled = rtlflow.compile(model, config=config)
+    report = compiled.write(tmp_path, vectors=150)
+    result = run_testbench(tmp_path)
+    assert result.passed, result.details
+    layers = {layer["name"]: layer for layer in report["layers"]}
+    assert layers[names[0]]["weight"] == "fixed<6,2,RND,WRAP>"
+    assert layers[names[1]]["accumulator"] == "fixed<14,6,TRN,SAT>"
+    assert report["inputs"][0]["format"] == {"width": 10, "int": 4, "signed": True}

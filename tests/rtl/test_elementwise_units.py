@@ -1,0 +1,76 @@
+"""ActivationUnit (ReLU, leaky ReLU, clip), ScaleShiftUnit and DelayUnit under Verilator."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from amaranth.hdl import signed, unsigned
+
+from rtlflow.rtl.activation import ActivationUnit
+from rtlflow.rtl.arith import Cast
+from rtlflow.rtl.delay import DelayUnit
+from rtlflow.rtl.scale_shift import ScaleShiftUnit
+from tests.rtl.harness import cast, run_unit, signed_range
+
+WIDTH, COUNT = 12, 8
+
+
+def inputs(seed: int) -> np.ndarray:
+    low, high = signed_range(WIDTH)
+    x = np.random.default_rng(seed).integers(low, high, size=(120, COUNT), endpoint=True)
+    x[0], x[1] = low, high
+    return x
+
+
+def apply(c: Cast, value: int) -> int:
+    return cast(value, c.shift, c.rounding, c.overflow, c.width, c.signed)
+
+
+@pytest.mark.parametrize(
+    ("kind", "registers"),
+    [("relu", ()), ("leaky_relu", (1, 2)), ("clip", (0,))],
+)
+def test_activation_unit(kind, registers, tmp_path):
+    alpha, alpha_shift, low, high = 13, 7, -700, 1500
+    if kind == "relu":
+        c, f = Cast(2, "RND", "SAT", 9, False), lambda v: max(v, 0)
+    elif kind == "leaky_relu":
+        c = Cast(alpha_shift + 3, "TRN", "WRAP", 10, True)
+        f = lambda v: v << alpha_shift if v >= 0 else v * alpha  # noqa: E731
+    else:
+        c, f = Cast(-2, "TRN", "SAT", 13, True), lambda v: min(max(v, low), high)
+    unit = ActivationUnit(
+        kind=kind, input_shape=signed(WIDTH), count=COUNT, casts=(c,), alpha=alpha,
+        alpha_shift=alpha_shift, low=low, high=high, registers=registers,
+    )
+    x = inputs(len(kind))
+    expected = [[apply(c, f(v)) for v in sample] for sample in x.tolist()]
+    result = run_unit(unit, x, np.array(expected), tmp_path)
+    assert result.passed, result.details
+    assert result.latency_cycles == [len(registers)]
+
+
+def test_scale_shift_unit(tmp_path):
+    scale = [3, -1, 0, 64, 1000, -7, 5, -96]
+    offset = [5, 0, -9, 100, 0, 3, -4000, 77]
+    c = Cast(4, "RND", "WRAP", 11, True)
+    unit = ScaleShiftUnit(
+        scale=tuple(scale), offset=tuple(offset), input_shape=signed(WIDTH), casts=(c,),
+        registers=(1,),
+    )
+    x = inputs(7)
+    expected = [
+        [apply(c, v * s + o) for v, s, o in zip(sample, scale, offset, strict=True)]
+        for sample in x.tolist()
+    ]
+    result = run_unit(unit, x, np.array(expected), tmp_path)
+    assert result.passed, result.details
+    assert result.latency_cycles == [1]
+
+
+def test_delay_unit(tmp_path):
+    unit = DelayUnit(shape=unsigned(WIDTH), count=COUNT, cycles=3)
+    x = np.random.default_rng(3).integers(0, 1 << WIDTH, size=(60, COUNT))
+    result = run_unit(unit, x, x, tmp_path, gaps=0.3)
+    assert result.passed, result.details
+    assert result.latency_cycles == [3]
