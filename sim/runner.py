@@ -98,9 +98,8 @@ def run_testbench(
         "RTLFLOW_RESULTS": str(results_file),
         "RTLFLOW_GAPS": str(gaps),
         "RTLFLOW_SEED": str(seed),
-        "PYTHONPATH": os.pathsep.join([str(outdir / "tb"), os.environ.get("PYTHONPATH", "")]),
     }
-    try:
+    try:  # the simulator runs in tb/, where it finds the test module
         runner.test(
             test_module=TEST_MODULE,
             hdl_toplevel=manifest["top"],

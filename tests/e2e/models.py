@@ -24,7 +24,10 @@ class Graph:
     def constant(self, array) -> str:
         self.count += 1
         name = f"c{self.count}"
-        self.initializers.append(numpy_helper.from_array(np.asarray(array, dtype=np.float32), name))
+        array = np.asarray(array)
+        if not np.issubdtype(array.dtype, np.integer):
+            array = array.astype(np.float32)
+        self.initializers.append(numpy_helper.from_array(array, name))
         return name
 
     def node(self, op: str, inputs: list[str], **attributes) -> str:

@@ -1,0 +1,122 @@
+"""The command line: exit codes, one-line errors naming node and operator, IR output, report."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from xdsl.parser import Parser
+
+from rtlflow.cli import main
+from rtlflow.dialects import context
+from tests.conftest import DATA
+
+BAD = DATA / "onnx"
+GOOD = DATA / "onnx" / "keras_matmul_add.onnx"
+
+
+def error_line(capsys) -> str:
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1, err
+    return err[0]
+
+
+@pytest.mark.parametrize(
+    ("model", "message"),
+    [
+        ("bad_unsupported_op.onnx", "node 'node_erf' (Erf): operator 'Erf' is not supported"),
+        ("bad_truncated.onnx", "not a valid ONNX file"),
+        ("bad_dynamic_batch.onnx", "input 'input' has a dynamic dimension 'batch'"),
+        ("no_such_file.onnx", "no such ONNX file"),
+    ],
+)
+def test_bad_models_give_one_line_and_exit_2(model, message, tmp_path, capsys):
+    assert main(["compile", str(BAD / model), "-o", str(tmp_path)]) == 2
+    line = error_line(capsys)
+    assert line.startswith("rtlflow: error: ") and message in line
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        (["--part", "xc9000"], "unknown part 'xc9000'"),
+        (["--precision", "fixed<16>"], "cannot read the precision"),
+        (["--reuse-factor", "0"], "reuse factor must be at least 1"),
+        (["--clock-mhz", "-5"], "positive frequency"),
+    ],
+)
+def test_bad_options_exit_2(options, message, tmp_path, capsys):
+    assert main(["compile", str(GOOD), "-o", str(tmp_path), *options]) == 2
+    assert message in error_line(capsys)
+
+
+def test_inputs_outside_the_input_format_exit_2(tmp_path, capsys):
+    data = tmp_path / "big.npz"
+    np.savez(data, dense_input=np.full((3, 1, 7), 100.0))
+    assert main(["compile", str(GOOD), "-o", str(tmp_path / "out"), "--inputs", str(data)]) == 2
+    line = error_line(capsys)
+    assert "input 'dense_input': 3 of 3 samples lie outside fixed<16,6>" in line
+
+
+def test_inputs_missing_an_array_exit_2(tmp_path, capsys):
+    data = tmp_path / "wrong.npz"
+    np.savez(data, other=np.zeros((2, 1, 7)))
+    assert main(["compile", str(GOOD), "-o", str(tmp_path / "out"), "--inputs", str(data)]) == 2
+    assert "no array for input(s) ['dense_input']" in error_line(capsys)
+
+
+@pytest.mark.parametrize("level", ["nn", "fxp", "circuit"])
+def test_stop_at_writes_ir_that_parses_back(level, tmp_path):
+    assert main(["compile", str(GOOD), "-o", str(tmp_path), "--stop-at", level]) == 0
+    (written,) = tmp_path.glob(f"*.{level}.mlir")
+    text = written.read_text().strip()
+    assert str(Parser(context(), text).parse_module()) == text
+    assert f"{level}." in text
+
+
+def test_dump_ir_writes_every_pass(tmp_path):
+    assert main(["compile", str(GOOD), "-o", str(tmp_path / "out"), "--dump-ir", str(tmp_path / "ir")]) == 0
+    names = sorted(p.stem for p in (tmp_path / "ir").glob("*.mlir"))
+    assert names[0] == "00-import" and names[-1].endswith("circuit-balance-latency")
+    assert len(names) == 10
+    for path in (tmp_path / "ir").glob("*.mlir"):
+        text = path.read_text().strip()
+        assert str(Parser(context(), text).parse_module()) == text
+
+
+def test_compile_then_report(tmp_path, capsys):
+    out = tmp_path / "out"
+    assert main(["compile", str(GOOD), "-o", str(out), "--part", "xcvu13p-flga2577-2-e"]) == 0
+    assert "latency" in capsys.readouterr().out
+    report = json.loads((out / "report.json").read_text())
+    assert report["part"]["name"] == "xcvu13p-flga2577-2-e"
+    assert main(["report", str(out)]) == 0
+    text = capsys.readouterr().out
+    assert text == (out / "report.txt").read_text()
+    assert f"{report['latency_cycles']} cycles" in text
+
+
+def test_sim_of_a_directory_without_a_design_exits_2(tmp_path, capsys):
+    assert main(["sim", str(tmp_path)]) == 2
+    assert "not an rtlflow output directory" in error_line(capsys)
+
+
+def test_console_script(tmp_path):
+    beside = Path(sys.executable).parent / "rtlflow"
+    script = str(beside) if beside.exists() else shutil.which("rtlflow")
+    if script is None:
+        pytest.skip("the rtlflow script is not installed")
+    bad = subprocess.run(
+        [script, "compile", str(BAD / "bad_unsupported_op.onnx"), "-o", str(tmp_path)],
+        capture_output=True, text=True, check=False,
+    )
+    assert bad.returncode == 2 and len(bad.stderr.strip().splitlines()) == 1
+    module = subprocess.run(
+        [sys.executable, "-m", "rtlflow.cli", "--help"], capture_output=True, text=True, check=False
+    )
+    assert module.returncode == 0 and "compile" in module.stdout

@@ -1,0 +1,260 @@
+"""One test group per pass: what it changes in the IR, and that it keeps the computation."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from xdsl.dialects import func
+from xdsl.transforms.dead_code_elimination import DeadCodeElimination
+
+from rtlflow.config import ModelConfig, config_from_dict
+from rtlflow.delay_model import DelayModel
+from rtlflow.dialects import circuit, context, fxp, nn
+from rtlflow.errors import RtlflowError
+from rtlflow.onnx_import import import_onnx
+from rtlflow.parts import find_part
+from rtlflow.passes.circuit_balance_latency import CircuitBalanceLatencyPass
+from rtlflow.passes.circuit_insert_registers import CircuitInsertRegistersPass
+from rtlflow.passes.convert_fxp_to_circuit import ConvertFxpToCircuitPass
+from rtlflow.passes.convert_nn_to_fxp import ConvertNnToFxpPass
+from rtlflow.passes.fxp_set_reuse_factor import FxpSetReuseFactorPass
+from rtlflow.passes.nn_fold_affine import NnFoldAffinePass
+from rtlflow.passes.nn_fold_reshapes import NnFoldReshapesPass
+from rtlflow.passes.nn_form_dense import NnFormDensePass
+from rtlflow.pipeline import Options, lower
+from rtlflow.sim.nn_interpreter import run_nn
+from rtlflow.units import unit_spec
+from tests.e2e.models import Graph, two_outputs, wide_mlp
+
+CTX = context()
+
+
+def op_names(module) -> list[str]:
+    return [op.name for op in module.walk() if op.name.split(".")[0] in ("nn", "fxp", "circuit")]
+
+
+def run(module, *passes):
+    for p in passes:
+        p.apply(CTX, module)
+    module.verify()
+    return module
+
+
+def same_function(before, after, shape, seed=0):
+    x = np.random.default_rng(seed).normal(0, 2, (32, *shape))
+    for a, b in zip(run_nn(before, [x]), run_nn(after, [x]), strict=True):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-5)
+
+
+# ---- nn-form-dense ---------------------------------------------------------------------------
+
+
+def test_gemm_with_alpha_beta_and_transposes_becomes_dense():
+    g = Graph("gemm", {"x": [1, 4]}, seed=1)
+    w = g.constant(g.rng.normal(0, 1, (4, 3)))  # [K, N]: transB = 0
+    c = g.constant(g.rng.normal(0, 1, (1, 3)))
+    module = import_onnx(g.model({"y": g.node("Gemm", ["x", w, c], alpha=0.5, beta=2.0)}))
+    before = module.clone()
+    run(module, NnFormDensePass(), DeadCodeElimination())
+    assert op_names(module) == ["nn.dense"]
+    same_function(before, module, (1, 4))
+
+
+def test_matmul_with_constant_left_operand_becomes_reshape_dense_reshape():
+    g = Graph("left", {"x": [4, 1]}, seed=2)
+    w = g.constant(g.rng.normal(0, 1, (3, 4)))
+    module = import_onnx(g.model({"y": g.node("MatMul", [w, "x"])}))
+    before = module.clone()
+    run(module, NnFormDensePass(), DeadCodeElimination())
+    assert op_names(module) == ["nn.reshape", "nn.dense", "nn.reshape"]
+    same_function(before, module, (4, 1))
+
+
+def test_product_of_two_activations_is_left_alone():
+    g = Graph("two", {"a": [2, 3], "b": [3, 2]})
+    module = import_onnx(g.model({"y": g.node("MatMul", ["a", "b"])}))
+    run(module, NnFormDensePass())
+    assert op_names(module) == ["nn.matmul"]
+
+
+# ---- nn-fold-affine --------------------------------------------------------------------------
+
+
+def test_input_normalisation_and_output_scaling_fold_into_the_dense_layer():
+    g = Graph("affine", {"x": [1, 5]}, seed=3)
+    h = g.node("Div", [g.node("Sub", ["x", g.constant(g.rng.normal(0, 1, 5))]), g.constant([2.0] * 5)])
+    h = g.dense(h, 5, 4)
+    h = g.node("Add", [g.node("Mul", [h, g.constant(g.rng.normal(0, 1, 4))]), g.constant([0.25] * 4)])
+    module = import_onnx(g.model({"y": h}))
+    before = module.clone()
+    run(module, NnFormDensePass(), NnFoldAffinePass(), DeadCodeElimination())
+    assert op_names(module) == ["nn.dense"]
+    same_function(before, module, (1, 5))
+
+
+def test_affine_map_that_is_not_per_feature_stays():
+    g = Graph("rows", {"x": [2, 3]}, seed=4)
+    relu = g.node("Relu", ["x"])
+    module = import_onnx(g.model({"y": g.node("Mul", [relu, g.constant([[1.0, 2, 3], [4, 5, 6]])])}))
+    run(module, NnFormDensePass(), NnFoldAffinePass(), DeadCodeElimination())
+    assert sorted(op_names(module)) == ["nn.constant", "nn.mul", "nn.relu"]
+
+
+# ---- nn-fold-reshapes ------------------------------------------------------------------------
+
+
+def test_reshape_chains_collapse_and_identities_vanish():
+    g = Graph("shapes", {"x": [1, 2, 3]})
+    h = g.node("Flatten", ["x"], axis=1)
+    h = g.node("Reshape", [h, g.constant(np.array([3, 2]))])
+    h = g.node("Reshape", [h, g.constant(np.array([1, 6]))])
+    module = import_onnx(g.model({"y": g.node("Relu", [h])}))
+    before = module.clone()
+    run(module, NnFoldReshapesPass(), DeadCodeElimination())
+    assert op_names(module).count("nn.reshape") == 1
+    same_function(before, module, (1, 2, 3))
+    # there and back again: the chain folds to a reshape to the same shape, which vanishes
+    same = Graph("same", {"x": [1, 6]})
+    column = same.node("Reshape", ["x", same.constant(np.array([6, 1]))])
+    row = same.node("Reshape", [column, same.constant(np.array([1, 6]))])
+    identity = import_onnx(same.model({"y": same.node("Relu", [row])}))
+    assert op_names(identity).count("nn.reshape") == 2
+    run(identity, NnFoldReshapesPass(), DeadCodeElimination())
+    assert op_names(identity) == ["nn.relu"]
+
+
+# ---- convert-nn-to-fxp and fxp-set-reuse-factor ----------------------------------------------
+
+
+def to_fxp(model, config: ModelConfig = ModelConfig()):
+    return lower(import_onnx(model), Options(config=config), stop_at="fxp")["fxp"]
+
+
+def test_formats_come_from_defaults_and_per_layer_settings():
+    model = wide_mlp()
+    first = model.graph.node[0].name
+    config = config_from_dict(
+        {"precision": "fixed<12,4>", "layers": {first: {"weight": "fixed<8,2,RND>", "result": "ufixed<10,5>"}}},
+        "test",
+    )
+    module = to_fxp(model, config)
+    dense = [op for op in module.walk() if isinstance(op, fxp.DenseOp)]
+    assert str(dense[0].weight_type.format) == "fixed<8,2,RND,WRAP>"
+    assert str(dense[0].output_format) == "ufixed<10,5>"
+    assert str(dense[1].weight_type.format) == "fixed<12,4>"
+    assert str(dense[1].input_format) == "fixed<12,4>"
+    # the weights are the floats, quantized with the weight format's rounding
+    weights = next(init for init in model.graph.initializer if init.name == model.graph.node[0].input[1])
+    floats = np.frombuffer(weights.raw_data, np.float32).reshape(weights.dims)
+    np.testing.assert_array_equal(dense[0].weights, np.floor(floats * 2**6 + 0.5).astype(np.int64))
+
+
+def test_a_weight_that_would_wrap_is_an_error_naming_the_node():
+    model = wide_mlp()
+    first = model.graph.node[0].name
+    config = config_from_dict({"layers": {first: {"weight": "fixed<4,1>"}}}, "test")
+    with pytest.raises(RtlflowError, match=rf"node '{first}' \(dense\).*weight values reach"):
+        to_fxp(model, config)
+
+
+def test_configuration_for_an_unknown_layer_is_an_error():
+    config = config_from_dict({"layers": {"no_such_layer": {"reuse_factor": 2}}}, "test")
+    with pytest.raises(RtlflowError, match="no_such_layer"):
+        to_fxp(wide_mlp(), config)
+
+
+def test_reuse_factor_default_and_per_layer():
+    model = wide_mlp()
+    last = [node.name for node in model.graph.node if node.op_type == "Gemm"][-1]
+    config = config_from_dict({"reuse_factor": 2, "layers": {last: {"reuse_factor": 7}}}, "test")
+    module = to_fxp(model, config)
+    reuse = [op.reuse_factor.value.data for op in module.walk() if isinstance(op, fxp.DenseOp)]
+    assert reuse == [2, 2, 7]
+    run(module, FxpSetReuseFactorPass(config=ModelConfig(reuse_factor=3).to_json()))
+    assert [op.reuse_factor.value.data for op in module.walk() if isinstance(op, fxp.DenseOp)] == [3, 3, 3]
+
+
+# ---- circuit level -------------------------------------------------------------------------
+
+
+def circuit_module(model, clock_mhz: float = 200.0, part: str = "xcvu13p"):
+    return lower(import_onnx(model), Options(part=part, clock_mhz=clock_mhz))["circuit"]
+
+
+def test_every_fxp_op_with_hardware_becomes_one_unit():
+    g = Graph("wrap", {"x": [1, 2, 3]}, seed=5)
+    h = g.node("Flatten", ["x"], axis=1)
+    h = g.node("Sigmoid", [g.dense(h, 6, 4)])
+    fixed = to_fxp(g.model({"y": h}))
+    kinds = [op.name for op in fixed.walk() if isinstance(op, fxp.FxpOp)]
+    run(fixed, ConvertFxpToCircuitPass())
+    units = [op for op in fixed.walk() if isinstance(op, circuit.UnitOp)]
+    assert [u.inner.name for u in units] == [k for k in kinds if k != "fxp.reshape"]
+    top = [op.name for op in next(iter(fixed.ops)).body.block.ops]
+    assert top == ["fxp.reshape", "circuit.unit", "circuit.unit", "func.return"]
+
+
+def stage_delays(module, model: DelayModel) -> list[tuple[float, int]]:
+    """Every register-to-register path and its number of steps, walking the units in order."""
+    function = next(iter(module.ops))
+    arrival, delays = {a: (0.0, 0) for a in function.body.block.args}, []
+    for op in function.body.block.ops:
+        if isinstance(op, fxp.ReshapeOp):
+            arrival[op.output] = arrival[op.input]
+        elif isinstance(op, circuit.DelayOp):
+            arrival[op.output] = (0.0, 0)
+        elif isinstance(op, circuit.UnitOp):
+            plan = unit_spec(op).plan()
+            registers = set(op.register_boundaries)
+            assert plan.latency(frozenset(registers)) == op.latency.value.data
+            time, steps = max(arrival[v] for v in op.inputs)
+            for boundary in range(plan.boundaries):
+                if boundary in registers:
+                    delays.append((time, steps))
+                    time = model.memory_read if boundary in plan.memory_boundaries else 0.0
+                    steps = 0
+                if boundary < len(plan.steps) and plan.steps[boundary].operators:
+                    time += model.step(plan.steps[boundary])
+                    steps += 1
+            arrival[op.outputs[0]] = (time, steps)
+        elif isinstance(op, func.ReturnOp):
+            assert all(arrival[v][0] == 0.0 for v in op.arguments), "outputs are registered"
+    return delays
+
+
+@pytest.mark.parametrize("clock_mhz", [100.0, 200.0, 350.0])
+def test_registers_keep_every_path_within_the_clock_period(clock_mhz):
+    module = circuit_module(wide_mlp(), clock_mhz)
+    model = DelayModel.for_target(find_part("xcvu13p"))
+    budget = 1000.0 / clock_mhz - model.register
+    delays = stage_delays(module, model)
+    # a stage is within the budget, or it is one step that nothing could split
+    assert all(delay <= budget + 1e-9 or steps == 1 for delay, steps in delays)
+    fmax = next(iter(module.ops)).attributes[circuit.FMAX_MHZ].value.data
+    slowest = max(delay for delay, _ in delays)
+    assert fmax == pytest.approx(1000.0 / (slowest + model.register), abs=0.1)
+
+
+def test_a_faster_clock_needs_more_pipeline_stages():
+    latencies = [
+        next(iter(circuit_module(wide_mlp(), mhz).ops)).attributes[circuit.LATENCY].value.data
+        for mhz in (50.0, 200.0, 400.0)
+    ]
+    assert latencies[0] < latencies[1] < latencies[2]
+
+
+def test_balancing_delays_the_shorter_output():
+    module = circuit_module(two_outputs())
+    function = next(iter(module.ops))
+    ready = {a: 0 for a in function.body.block.args}
+    for op in function.body.block.ops:
+        if isinstance(op, circuit.UnitOp):
+            starts = {ready[v] for v in op.inputs}
+            assert len(starts) == 1
+            ready[op.outputs[0]] = starts.pop() + op.latency.value.data
+        elif isinstance(op, circuit.DelayOp):
+            ready[op.output] = ready[op.input] + op.cycles.value.data
+        elif isinstance(op, func.ReturnOp):
+            cycles = {ready[v] for v in op.arguments}
+    assert any(isinstance(op, circuit.DelayOp) for op in function.body.block.ops)
+    assert cycles == {function.attributes[circuit.LATENCY].value.data}
