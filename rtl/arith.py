@@ -3,7 +3,8 @@
 Every value carries the exact integer range it can take, so each adder is exactly as wide as its
 values require and no sum can overflow. Signs travel with the terms (``negated``), so a negative
 weight costs nothing: the tree subtracts instead of adding. Each helper also reports the operators
-it used, ``(kind, width)`` pairs, from which the compiler estimates delay and resources.
+it used, ``(kind, width, size)`` triples, from which the compiler estimates delay and resources.
+Ranges and casts follow the definitions in ``rtlflow.sim.fixed_point``, which the emulator uses.
 """
 
 from __future__ import annotations
@@ -11,6 +12,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from amaranth.hdl import Cat, Const, Mux, Shape, Value, signed, unsigned
+
+from rtlflow.sim.fixed_point import bits_for_range, raw_range
 
 #: An operator instance: (kind, width, size). Kinds and the meaning of size:
 #: "add" (adder or subtractor), "saturate" (compare and clamp), "max" (compare and select),
@@ -21,14 +24,8 @@ Operator = tuple[str, int, int]
 
 def shape_for_range(low: int, high: int) -> Shape:
     """The narrowest Amaranth shape holding every integer in [low, high]."""
-    if low >= 0:
-        return unsigned(max(high.bit_length(), 1))
-    bits = max(_signed_bits(low), _signed_bits(high))
-    return signed(bits)
-
-
-def _signed_bits(value: int) -> int:
-    return (value.bit_length() if value >= 0 else (-value - 1).bit_length()) + 1
+    width, is_signed = bits_for_range(low, max(high, low))
+    return signed(width) if is_signed else unsigned(width)
 
 
 def fit(value: Value, low: int, high: int) -> Value:
@@ -164,11 +161,11 @@ class Cast:
 
     @property
     def min_raw(self) -> int:
-        return -(1 << (self.width - 1)) if self.signed else 0
+        return raw_range(self.width, self.signed)[0]
 
     @property
     def max_raw(self) -> int:
-        return (1 << (self.width - 1)) - 1 if self.signed else (1 << self.width) - 1
+        return raw_range(self.width, self.signed)[1]
 
     @property
     def rounding_constant(self) -> int:

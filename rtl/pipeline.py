@@ -20,6 +20,7 @@ from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from rtlflow.rtl.arith import Cast, Operator, Term, apply_cast
+from rtlflow.sim.fixed_point import raw_range
 
 
 @dataclass(frozen=True)
@@ -229,9 +230,7 @@ class Unit(wiring.Component):
         return self.plan.latency(self.registers)
 
     def input_terms(self) -> list[Term]:
-        shape = self.input_shape
-        low = -(1 << (shape.width - 1)) if shape.signed else 0
-        high = (1 << (shape.width - 1)) - 1 if shape.signed else (1 << shape.width) - 1
+        low, high = raw_range(self.input_shape.width, self.input_shape.signed)
         return [Term(self.x.payload[i], low, high) for i in range(self.input_count)]
 
     @abstractmethod

@@ -58,11 +58,11 @@ class FixedFormat:
 
     @property
     def min_raw(self) -> int:
-        return -(1 << (self.width - 1)) if self.signed else 0
+        return raw_range(self.width, self.signed)[0]
 
     @property
     def max_raw(self) -> int:
-        return (1 << (self.width - 1)) - 1 if self.signed else (1 << self.width) - 1
+        return raw_range(self.width, self.signed)[1]
 
     @property
     def lsb(self) -> float:
@@ -143,6 +143,13 @@ class FixedFormat:
 
 
 _FORMAT_RE = re.compile(r"((?:ap_)?u?(?:fixed|int))<([-\w,]+)>", re.IGNORECASE)
+
+
+def raw_range(width: int, signed: bool) -> tuple[int, int]:
+    """The smallest and largest raw integer of ``width`` bits."""
+    if signed:
+        return -(1 << (width - 1)), (1 << (width - 1)) - 1
+    return 0, (1 << width) - 1
 
 
 def bits_for_range(low: int, high: int, signed: bool | None = None) -> tuple[int, bool]:

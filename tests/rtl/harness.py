@@ -18,6 +18,7 @@ from amaranth.lib.wiring import In, Out
 from rtlflow.rtl.pipeline import Unit
 from rtlflow.rtl.top import accept_gate
 from rtlflow.rtl.verilog import to_verilog
+from rtlflow.sim.fixed_point import raw_range
 from rtlflow.sim.runner import SimulationResult, run_testbench
 from rtlflow.sim.testbench import write_testbench
 
@@ -86,7 +87,7 @@ def run_unit(
 
 
 def signed_range(width: int) -> tuple[int, int]:
-    return -(1 << (width - 1)), (1 << (width - 1)) - 1
+    return raw_range(width, signed=True)
 
 
 def cast(value: int, shift: int, rounding: str, overflow: str, width: int, signed: bool) -> int:
@@ -97,7 +98,7 @@ def cast(value: int, shift: int, rounding: str, overflow: str, width: int, signe
         value >>= shift  # Python's >> floors, as truncation toward minus infinity does
     else:
         value <<= -shift
-    low, high = ((-(1 << (width - 1)), (1 << (width - 1)) - 1) if signed else (0, (1 << width) - 1))
+    low, high = raw_range(width, signed)
     if overflow == "SAT":
         return min(max(value, low), high)
     value &= (1 << width) - 1

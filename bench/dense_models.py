@@ -1,0 +1,95 @@
+"""Figures for the seed dense networks: compile time, latency, fmax, resources, simulation, fidelity.
+
+    python bench/dense_models.py [--models etx4velo_mlp jet_tagger_mlp] [--reuse 1 4] [--no-sim]
+
+Reads the seed models from ../shared/models (or --models-dir). For each model and reuse factor it
+compiles ONNX → Verilog (timed), simulates every sample of the model's .npz under Verilator
+(build and run timed, bit-exact check, measured latency and II), and compares the emulator with
+the float network (onnxruntime outputs stored in the .npz). Prints one block per configuration
+and the published anchors next to them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+import rtlflow
+from rtlflow.sim.runner import run_testbench
+
+ANCHORS = {
+    "etx4velo_mlp": [
+        "hls4ml, Alveo U250 (HLS estimate), 8-bit: 85 ns; LUT 8396, FF 722, DSP 0",
+        "da4ml 0.6, fixed<16,6>: 7,170 LUT, 1,666 FF, 5 cycles, 0 DSP",
+    ],
+    "jet_tagger_mlp": [
+        "hls4ml, 200 MHz: 'latency on the scale of 100 ns'",
+        "da4ml 0.6, fixed<16,6> to logits: 119,141 LUT, 34,344 FF, 10 cycles, 0 DSP",
+    ],
+}
+
+
+def bench(name: str, models_dir: Path, reuse: int, part: str, simulate: bool) -> None:
+    path = models_dir / f"{name}.onnx"
+    data = np.load(models_dir / f"{name}.npz")
+    inputs = {key: data[key] for key in data.files if not key.startswith("ref_") and key != "labels"}
+    references = [data[key] for key in data.files if key.startswith("ref_")]
+    with tempfile.TemporaryDirectory() as directory:
+        start = time.perf_counter()
+        model = rtlflow.compile(path, part=part, reuse_factor=reuse)
+        report = model.write(directory, inputs=inputs)
+        compile_seconds = time.perf_counter() - start
+        r, u = report["resources"], report["part"]["utilization"]
+        print(f"\n== {name}, reuse factor {reuse}, {part}")
+        print(f"compile (ONNX -> Verilog, {report['test_vectors']['samples']} vectors): {compile_seconds:.1f} s")
+        print(
+            f"latency {report['latency_cycles']} cycles = {report['latency_ns']:g} ns at "
+            f"{report['clock']['target_mhz']:g} MHz ({report['latency_ns_at_estimated_fmax']:g} ns at "
+            f"the estimated fmax {report['clock']['estimated_fmax_mhz']:g} MHz), II {report['initiation_interval']}"
+        )
+        print(
+            f"resources (estimate): LUT {r['lut']} ({u['lut']:.2f} %), FF {r['ff']} ({u['ff']:.2f} %), "
+            f"DSP {r['dsp']} ({u['dsp']:.2f} %), BRAM18 {r['bram18']:g}"
+        )
+        emulated = model.predict(inputs)
+        emulated = emulated if isinstance(emulated, list) else [emulated]
+        for ours, reference in zip(emulated, references, strict=True):
+            error = np.abs(ours.reshape(reference.shape) - reference)
+            line = f"emulator vs onnxruntime: max |error| {error.max():.4g}, mean {error.mean():.4g}"
+            if reference.shape[-1] > 1 and "labels" in data.files and data["labels"].ndim == 1:
+                agreement = np.mean(ours.reshape(reference.shape).argmax(-1) == reference.argmax(-1))
+                line += f", argmax agreement {100 * agreement:.2f} %"
+            print(line)
+        if simulate:
+            result = run_testbench(directory)
+            print(
+                f"verilator: build {result.build_seconds:.1f} s, run {result.run_seconds:.1f} s; "
+                f"{result.samples} samples, {result.mismatches} mismatches; latency measured "
+                f"{result.latency_cycles} (reported {result.reported_latency_cycles}), II measured "
+                f"{result.initiation_interval}: {'PASS' if result.passed else 'FAIL'}"
+            )
+    for anchor in ANCHORS.get(name, []) if reuse == 1 else []:
+        print(f"anchor: {anchor}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--models", nargs="+", default=["etx4velo_mlp", "jet_tagger_mlp"])
+    parser.add_argument(
+        "--models-dir", type=Path, default=Path(__file__).resolve().parents[2] / "shared" / "models"
+    )
+    parser.add_argument("--reuse", type=int, nargs="+", default=[1, 4])
+    parser.add_argument("--part", default="xcvu13p")
+    parser.add_argument("--no-sim", action="store_true", help="skip the Verilator runs")
+    args = parser.parse_args()
+    for name in args.models:
+        for reuse in args.reuse:
+            bench(name, args.models_dir, reuse, args.part, not args.no_sim)
+
+
+if __name__ == "__main__":
+    main()
