@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import math
+import shutil
 from collections.abc import Mapping, Sequence
 from importlib import metadata
 from pathlib import Path
@@ -132,6 +133,8 @@ class CompiledModel:
             raise RtlflowError("the model was stopped before the hardware level: nothing to write")
         outdir = Path(outdir)
         outdir.mkdir(parents=True, exist_ok=True)
+        for owned in ("rtl", "tb", "sim_build"):  # a previous design's files would linger
+            shutil.rmtree(outdir / owned, ignore_errors=True)
         circuit_ir = self.levels["circuit"].clone()
         design = emit_verilog(circuit_ir, outdir, jobs)
         emulator = self._emulator()

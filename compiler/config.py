@@ -3,6 +3,8 @@
 A configuration file (YAML or TOML) looks like::
 
     precision: fixed<16,6>          # default for inputs, weights, biases and results
+    rounding: TRN                   # default modes of that precision (or inside its string)
+    overflow: WRAP
     reuse_factor: 1                 # default for every dense layer
     inputs:
       x: fixed<12,4>
@@ -12,6 +14,8 @@ A configuration file (YAML or TOML) looks like::
         bias: fixed<8,3>
         result: fixed<16,6,RND,SAT>
         accumulator: fixed<32,12>   # default: exact, never overflows
+        rounding: RND               # modes of this layer's result (shorthand)
+        overflow: SAT
         reuse_factor: 4
       node_sigmoid:
         table_size: 2048            # entries (a power of two)
@@ -36,7 +40,7 @@ from pathlib import Path
 from typing import Any
 
 from rtlflow.errors import RtlflowError
-from rtlflow.sim.fixed_point import FixedFormat
+from rtlflow.sim.fixed_point import OVERFLOW_MODES, ROUNDING_MODES, FixedFormat
 
 DEFAULT_PRECISION = FixedFormat(16, 6)
 
@@ -50,6 +54,8 @@ class LayerConfig:
     result: FixedFormat | None = None
     accumulator: FixedFormat | None = None
     reuse_factor: int | None = None
+    rounding: str | None = None
+    overflow: str | None = None
     table_size: int | None = None
     table_range: tuple[float, float] | None = None
     exp_table_size: int | None = None
@@ -77,6 +83,11 @@ class ModelConfig:
 
     def input_format(self, name: str) -> FixedFormat:
         return self.inputs.get(name, self.precision)
+
+    def result_format(self, name: str) -> FixedFormat:
+        """A layer's result format: its own, else the default, with its mode shorthands."""
+        layer = self.layer(name)
+        return (layer.result or self.precision).with_modes(layer.rounding, layer.overflow)
 
     def with_overrides(
         self, precision: FixedFormat | None = None, reuse_factor: int | None = None
@@ -142,13 +153,17 @@ def config_from_dict(data: Any, where: str) -> ModelConfig:
     """Validate a configuration mapping; every mistake is reported with its key."""
     if not isinstance(data, dict):
         raise RtlflowError(f"{where}: the configuration must be a mapping")
-    unknown = set(data) - {"precision", "reuse_factor", "inputs", "layers"}
+    unknown = set(data) - {"precision", "rounding", "overflow", "reuse_factor", "inputs", "layers"}
     if unknown:
         raise RtlflowError(f"{where}: unknown key(s) {sorted(unknown)}")
     precision = (
         parse_format(data["precision"], f"{where}: precision")
         if "precision" in data
         else DEFAULT_PRECISION
+    )
+    precision = precision.with_modes(
+        _mode(data.get("rounding"), ROUNDING_MODES, f"{where}: rounding"),
+        _mode(data.get("overflow"), OVERFLOW_MODES, f"{where}: overflow"),
     )
     reuse = _positive_int(data.get("reuse_factor", 1), f"{where}: reuse_factor")
     inputs = {
@@ -172,6 +187,9 @@ def _layer_config(settings: Any, where: str) -> LayerConfig:
     for key, value in settings.items():
         if key in _FORMAT_KEYS:
             values[key] = parse_format(value, f"{where}.{key}")
+        elif key in ("rounding", "overflow"):
+            modes = ROUNDING_MODES if key == "rounding" else OVERFLOW_MODES
+            values[key] = _mode(value, modes, f"{where}.{key}")
         elif key == "reuse_factor":
             values[key] = _positive_int(value, f"{where}.{key}")
         elif key in ("table_size", "exp_table_size", "inv_table_size"):
@@ -189,6 +207,15 @@ def _layer_config(settings: Any, where: str) -> LayerConfig:
             if values[key] <= 0:
                 raise RtlflowError(f"{where}.exp_range: expected a positive number")
     return LayerConfig(**values)
+
+
+def _mode(value: Any, modes: tuple[str, ...], where: str) -> Any:
+    if value is None:
+        return None
+    text = str(value).upper().removeprefix("AP_")
+    if text not in modes:
+        raise RtlflowError(f"{where}: expected one of {', '.join(modes)}, got {value!r}")
+    return text
 
 
 def _mapping(value: Any, where: str) -> dict:

@@ -95,7 +95,7 @@ class _Converter:
     def convert_op(self, op: Operation) -> Operation:
         assert isinstance(op, nn.NnOp)
         layer = self.config.layer(op.node_name)
-        result = layer.result or self.config.precision
+        result = self.config.result_format(op.node_name)
         match op:
             case nn.DenseOp():
                 return self.dense(op, layer, result)
