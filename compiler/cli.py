@@ -48,6 +48,9 @@ def _parser() -> argparse.ArgumentParser:
     compile_.add_argument(
         "--vectors", type=int, default=200, help="random test vectors when --inputs is not given"
     )
+    compile_.add_argument(
+        "--seed", type=int, default=0, help="seed of the random test vectors (default 0)"
+    )
     compile_.add_argument("--dump-ir", metavar="DIR", help="write the IR after every pass")
     compile_.add_argument(
         "--stop-at",
@@ -62,7 +65,7 @@ def _parser() -> argparse.ArgumentParser:
     sim.add_argument("outdir", help="a directory written by 'rtlflow compile'")
     sim.add_argument("--gaps", type=float, default=0.0, help="add a pass with idle cycles")
     sim.add_argument("--seed", type=int, default=1)
-    sim.add_argument("--waves", action="store_true", help="write a waveform")
+    sim.add_argument("--waves", action="store_true", help="write a waveform (tb/dump.vcd)")
 
     report = commands.add_parser("report", help="print the human-readable report")
     report.add_argument("outdir", help="a directory written by 'rtlflow compile'")
@@ -108,7 +111,9 @@ def _compile(args: argparse.Namespace) -> int:
         print(f"wrote {target}")
         return 0
     inputs = _load_inputs(args.inputs, model.input_names) if args.inputs else None
-    report = model.write(outdir, inputs=inputs, vectors=args.vectors, jobs=args.jobs)
+    report = model.write(
+        outdir, inputs=inputs, vectors=args.vectors, jobs=args.jobs, seed=args.seed
+    )
     elapsed = time.perf_counter() - start
     print(
         f"{report['top']}: latency {report['latency_cycles']} cycles "

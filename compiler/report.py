@@ -108,7 +108,7 @@ def build_report(
             tables += unit_tables
             total = total + resources
     part = target.part
-    used = total.as_dict()
+    used = total.as_dict() | {"bram18": int(total.bram18)}
     available = {"lut": part.lut, "ff": part.ff, "dsp": part.dsp, "bram18": part.bram18}
     return {
         "manifest_version": MANIFEST_VERSION,

@@ -242,6 +242,44 @@ class DenseOp(UnaryOp):
 
 
 @irdl_op_definition
+class ScaleShiftOp(UnaryOp):
+    """Element-wise ``y = x * scale + shift`` with constants of the input's shape (the canonical
+    form of Add/Sub/Mul/Div by constants that could not fold into a dense layer)."""
+
+    name = "nn.scale_shift"
+
+    scale = prop_def(DenseIntOrFPElementsAttr)
+    shift = prop_def(DenseIntOrFPElementsAttr)
+
+    @staticmethod
+    def from_arrays(input: SSAValue, scale: np.ndarray, shift: np.ndarray, node: str):
+        shape = shape_of(input)
+        return ScaleShiftOp(
+            input,
+            input.type,
+            node,
+            scale=dense_from_numpy(np.broadcast_to(np.asarray(scale, np.float32), shape)),
+            shift=dense_from_numpy(np.broadcast_to(np.asarray(shift, np.float32), shape)),
+        )
+
+    @property
+    def scales(self) -> np.ndarray:
+        return numpy_from_dense(self.scale)
+
+    @property
+    def shifts(self) -> np.ndarray:
+        return numpy_from_dense(self.shift)
+
+    def verify_(self) -> None:
+        shape = shape_of(self.input)
+        if shape_of(self.output) != shape:
+            raise VerifyException("scale_shift keeps its input's shape")
+        for attr in (self.scale, self.shift):
+            if tuple(attr.get_shape()) != shape:
+                raise VerifyException(f"constant shape {tuple(attr.get_shape())} is not {shape}")
+
+
+@irdl_op_definition
 class ReluOp(UnaryOp):
     name = "nn.relu"
 
@@ -304,6 +342,7 @@ Nn = Dialect(
         MatMulOp,
         GemmOp,
         DenseOp,
+        ScaleShiftOp,
         ReluOp,
         LeakyReluOp,
         SigmoidOp,

@@ -119,7 +119,7 @@ class FxpFunctions(InterpreterFunctions):
 
 
 class Emulator:
-    """Runs a fixed-point (or later-level) module on raw integers or on float data."""
+    """Runs a fixed-point-level module on raw integers or on float data."""
 
     def __init__(self, module: ModuleOp):
         self.module = module

@@ -72,6 +72,10 @@ class NnFunctions(InterpreterFunctions):
     def run_dense(self, interpreter: Interpreter, op: nn.DenseOp, args: PythonValues):
         return (args[0] @ op.weights.astype(np.float64).T + op.biases.astype(np.float64),)
 
+    @impl(nn.ScaleShiftOp)
+    def run_scale_shift(self, interpreter: Interpreter, op: nn.ScaleShiftOp, args: PythonValues):
+        return (args[0] * op.scales.astype(np.float64) + op.shifts.astype(np.float64),)
+
     @impl(nn.ReluOp)
     def run_relu(self, interpreter: Interpreter, op: nn.ReluOp, args: PythonValues):
         return (np.maximum(args[0], 0.0),)

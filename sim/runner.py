@@ -150,7 +150,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("outdir", nargs="?", default=str(Path(__file__).resolve().parent.parent))
     parser.add_argument("--gaps", type=float, default=0.0, help="probability of idle cycles")
     parser.add_argument("--seed", type=int, default=1)
-    parser.add_argument("--waves", action="store_true", help="write a waveform (FST)")
+    parser.add_argument("--waves", action="store_true", help="write a waveform (tb/dump.vcd)")
     args = parser.parse_args(argv)
     result = run_testbench(args.outdir, gaps=args.gaps, seed=args.seed, waves=args.waves)
     print(summary(result))

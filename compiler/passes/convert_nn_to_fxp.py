@@ -27,7 +27,7 @@ from rtlflow.dialects.arrays import dense_from_numpy
 from rtlflow.config import LayerConfig, ModelConfig, check_layer_names
 from rtlflow.dialects import fxp, nn
 from rtlflow.errors import RtlflowError
-from rtlflow.passes.nn_fold_affine import affine_of
+from rtlflow.passes.nn_form_dense import constant_value
 from rtlflow.sim.fixed_point import FixedFormat, dot_product_format
 
 #: Default lookup-table settings (hls4ml uses 1024-entry tables as well).
@@ -109,13 +109,13 @@ class _Converter:
                 return self.table(op, layer, result)
             case nn.SoftmaxOp():
                 return self.softmax(op, layer, result)
+            case nn.ScaleShiftOp():
+                return self.scale_shift(op, layer, result)
             case nn.ReshapeOp():
                 x = self.input(op)
                 return fxp.ReshapeOp(
                     x, fxp.fixed_tensor(nn.shape_of(op.output), fxp.tensor_format(x)), op.node_name
                 )
-        if (affine := affine_of(op)) is not None:
-            return self.scale_shift(op, affine, layer, result)
         raise RtlflowError(_unsupported_reason(op), node=op.node_name, op=_kind(op))
 
     def input(self, op: nn.NnOp) -> SSAValue:
@@ -145,15 +145,14 @@ class _Converter:
             reuse_factor=fxp.int_prop(1),
         )
 
-    def scale_shift(self, op, affine, layer: LayerConfig, result: FixedFormat) -> fxp.ScaleShiftOp:
-        x = self.values[affine.input]
-        shape = nn.shape_of(op.results[0])
+    def scale_shift(
+        self, op: nn.ScaleShiftOp, layer: LayerConfig, result: FixedFormat
+    ) -> fxp.ScaleShiftOp:
+        x = self.input(op)
         scale_format = layer.weight or self.config.precision
         offset_format = layer.bias or self.config.precision
-        scale = quantize_constant(np.broadcast_to(affine.scale, shape), scale_format, op, "scale")
-        offset = quantize_constant(
-            np.broadcast_to(affine.shift, shape), offset_format, op, "offset"
-        )
+        scale = quantize_constant(op.scales, scale_format, op, "scale")
+        offset = quantize_constant(op.shifts, offset_format, op, "offset")
         return fxp.ScaleShiftOp(
             x,
             self.result_type(op, result),
@@ -283,6 +282,12 @@ def _kind(op: Operation) -> str:
 
 
 def _unsupported_reason(op: Operation) -> str:
+    if isinstance(op, nn.BinaryOp) and (
+        constant_value(op.lhs) is not None or constant_value(op.rhs) is not None
+    ):
+        if isinstance(op, nn.DivOp) and constant_value(op.rhs) is None:
+            return "division by an activation tensor is not supported"
+        return "a constant that broadcasts the activation to a larger shape is not supported"
     if isinstance(op, nn.BinaryOp | nn.GemmOp):
         return f"{_kind(op)} of two activation tensors is not supported yet"
     return f"{_kind(op)} cannot be converted to fixed point"

@@ -1,10 +1,11 @@
-"""nn-fold-affine: constant additions and scalings folded into the neighbouring dense layer.
+"""nn-fold-affine: constant additions and scalings become one ``nn.scale_shift`` or vanish into a
+dense layer.
 
-Input and output level: nn. An element-wise Add/Sub/Mul/Div of an activation and a constant is an
-affine map ``y = x * scale + shift``. When it follows an ``nn.dense`` that has no other user, or
-feeds an ``nn.dense`` as its only user, and its constants are one value per feature, it is folded
-into that layer's weights and bias (input normalisation, output scaling, bias Adds of MatMul+Add
-exports). Affine maps that cannot fold stay and become ``fxp.scale_shift`` units.
+Input and output level: nn. An element-wise Add/Sub/Mul/Div of an activation and a constant is
+an affine map ``y = x * scale + shift``; each becomes an ``nn.scale_shift``, and a chain of them
+merges into one. A scale_shift that follows an ``nn.dense`` with no other user, or feeds an
+``nn.dense`` as its only user, and has one constant per feature, is folded into that layer's
+weights and bias (input normalisation, output scaling, the bias Add of MatMul+Add exports).
 """
 
 from __future__ import annotations
@@ -16,7 +17,12 @@ from xdsl.context import Context
 from xdsl.dialects.builtin import ModuleOp
 from xdsl.ir import Operation, SSAValue
 from xdsl.passes import ModulePass
-from xdsl.pattern_rewriter import PatternRewriter, PatternRewriteWalker, RewritePattern
+from xdsl.pattern_rewriter import (
+    PatternRewriter,
+    PatternRewriteWalker,
+    RewritePattern,
+    op_type_rewrite_pattern,
+)
 
 from rtlflow.dialects import nn
 from rtlflow.passes.nn_form_dense import constant_value, per_feature
@@ -56,17 +62,47 @@ def affine_of(op: Operation) -> Affine | None:
     return None
 
 
-class FoldIntoPrecedingDense(RewritePattern):
-    """``dense(x) * s + t`` → ``dense'(x)``."""
+class ToScaleShift(RewritePattern):
+    """Add/Sub/Mul/Div by a constant → ``nn.scale_shift``."""
 
     def match_and_rewrite(self, op: Operation, rewriter: PatternRewriter) -> None:
         affine = affine_of(op)
-        if affine is None or not isinstance(dense := affine.input.owner, nn.DenseOp):
+        if affine is not None:
+            rewriter.replace(
+                op,
+                nn.ScaleShiftOp.from_arrays(affine.input, affine.scale, affine.shift, op.node_name),
+            )
+
+
+class MergeScaleShifts(RewritePattern):
+    """``(x * a + b) * c + d`` → ``x * (a c) + (b c + d)``."""
+
+    @op_type_rewrite_pattern
+    def match_and_rewrite(self, op: nn.ScaleShiftOp, rewriter: PatternRewriter) -> None:
+        first = op.input.owner
+        if not isinstance(first, nn.ScaleShiftOp) or not first.output.has_one_use():
             return
-        if not affine.input.has_one_use():
+        scale, shift = op.scales.astype(np.float64), op.shifts.astype(np.float64)
+        merged = nn.ScaleShiftOp.from_arrays(
+            first.input,
+            first.scales.astype(np.float64) * scale,
+            first.shifts.astype(np.float64) * scale + shift,
+            first.node_name,
+        )
+        rewriter.replace(op, merged)
+        rewriter.erase(first)
+
+
+class FoldIntoPrecedingDense(RewritePattern):
+    """``dense(x) * s + t`` → ``dense'(x)``."""
+
+    @op_type_rewrite_pattern
+    def match_and_rewrite(self, op: nn.ScaleShiftOp, rewriter: PatternRewriter) -> None:
+        dense = op.input.owner
+        if not isinstance(dense, nn.DenseOp) or not op.input.has_one_use():
             return
-        shape = nn.shape_of(op.results[0])
-        scale, shift = per_feature(affine.scale, shape), per_feature(affine.shift, shape)
+        shape = nn.shape_of(op.output)
+        scale, shift = per_feature(op.scales, shape), per_feature(op.shifts, shape)
         if scale is None or shift is None:
             return
         weight = dense.weights.astype(np.float64) * scale[:, np.newaxis]
@@ -78,21 +114,18 @@ class FoldIntoPrecedingDense(RewritePattern):
 class FoldIntoFollowingDense(RewritePattern):
     """``dense(x * s + t)`` → ``dense'(x)``."""
 
-    def match_and_rewrite(self, op: Operation, rewriter: PatternRewriter) -> None:
-        affine = affine_of(op)
-        use = None if affine is None else op.results[0].get_unique_use()
-        if use is None:
+    @op_type_rewrite_pattern
+    def match_and_rewrite(self, op: nn.ScaleShiftOp, rewriter: PatternRewriter) -> None:
+        use = op.output.get_unique_use()
+        if use is None or not isinstance(dense := use.operation, nn.DenseOp):
             return
-        dense = use.operation
-        if not isinstance(dense, nn.DenseOp):
-            return
-        shape = nn.shape_of(op.results[0])
-        scale, shift = per_feature(affine.scale, shape), per_feature(affine.shift, shape)
+        shape = nn.shape_of(op.output)
+        scale, shift = per_feature(op.scales, shape), per_feature(op.shifts, shape)
         if scale is None or shift is None:
             return
         weight = dense.weights.astype(np.float64)
         bias = dense.biases.astype(np.float64) + weight @ shift
-        folded = nn.DenseOp.from_arrays(affine.input, weight * scale[np.newaxis, :], bias, dense.node_name)
+        folded = nn.DenseOp.from_arrays(op.input, weight * scale[np.newaxis, :], bias, dense.node_name)
         rewriter.replace(dense, folded)
         rewriter.erase(op)
 
@@ -102,5 +135,7 @@ class NnFoldAffinePass(ModulePass):
     name = "nn-fold-affine"
 
     def apply(self, ctx: Context, op: ModuleOp) -> None:
+        PatternRewriteWalker(ToScaleShift()).rewrite_module(op)
+        PatternRewriteWalker(MergeScaleShifts()).rewrite_module(op)
         PatternRewriteWalker(FoldIntoPrecedingDense()).rewrite_module(op)
         PatternRewriteWalker(FoldIntoFollowingDense()).rewrite_module(op)

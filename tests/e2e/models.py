@@ -82,6 +82,14 @@ def elementwise_affine() -> onnx.ModelProto:
     return g.model({"y": g.node("Relu", [h])})
 
 
+def per_row_dense() -> onnx.ModelProto:
+    """MatMul + Add on a [1, 3, 4] input: one dense layer applied to each of three rows."""
+    g = Graph("per_row_dense", {"x": [1, 3, 4]}, seed=6)
+    h = g.node("MatMul", ["x", g.constant(g.rng.normal(0, 0.7, (4, 5)))])
+    h = g.node("Relu", [g.node("Add", [h, g.constant(g.rng.normal(0, 0.3, 5))])])
+    return g.model({"y": g.node("MatMul", [h, g.constant(g.rng.normal(0, 0.7, (5, 2)))])})
+
+
 def wide_mlp(n_in: int = 12, hidden: int = 16, n_out: int = 4, seed: int = 4) -> onnx.ModelProto:
     """A plain MLP for reuse-factor tests."""
     g = Graph("wide_mlp", {"x": [1, n_in]}, seed=seed)

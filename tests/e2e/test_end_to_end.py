@@ -46,7 +46,8 @@ def check_model(model: onnx.ModelProto, directory: Path, **options) -> dict:
 
 
 @pytest.mark.parametrize(
-    "builder", [models.mixed_activations, models.two_outputs, models.elementwise_affine]
+    "builder",
+    [models.mixed_activations, models.two_outputs, models.elementwise_affine, models.per_row_dense],
 )
 def test_models_built_in_code(builder, tmp_path):
     report = check_model(builder(), tmp_path)

@@ -97,7 +97,19 @@ def test_affine_map_that_is_not_per_feature_stays():
     relu = g.node("Relu", ["x"])
     module = import_onnx(g.model({"y": g.node("Mul", [relu, g.constant([[1.0, 2, 3], [4, 5, 6]])])}))
     run(module, NnFormDensePass(), NnFoldAffinePass(), DeadCodeElimination())
-    assert sorted(op_names(module)) == ["nn.constant", "nn.mul", "nn.relu"]
+    assert op_names(module) == ["nn.relu", "nn.scale_shift"]
+
+
+def test_a_chain_of_affine_maps_becomes_one_scale_shift():
+    g = Graph("chain", {"x": [1, 3]}, seed=6)
+    h = g.node("Tanh", ["x"])
+    h = g.node("Mul", [g.node("Sub", [h, g.constant(g.rng.normal(0, 1, 3))]), g.constant(1.75)])
+    h = g.node("Div", [g.node("Add", [h, g.constant([0.5, 0.25, 0.125])]), g.constant(4.0)])
+    module = import_onnx(g.model({"y": h}))
+    before = module.clone()
+    run(module, NnFoldAffinePass(), DeadCodeElimination())
+    assert op_names(module) == ["nn.tanh", "nn.scale_shift"]
+    same_function(before, module, (1, 3))
 
 
 # ---- nn-fold-reshapes ------------------------------------------------------------------------
@@ -147,6 +159,18 @@ def test_formats_come_from_defaults_and_per_layer_settings():
     weights = next(init for init in model.graph.initializer if init.name == model.graph.node[0].input[1])
     floats = np.frombuffer(weights.raw_data, np.float32).reshape(weights.dims)
     np.testing.assert_array_equal(dense[0].weights, np.floor(floats * 2**6 + 0.5).astype(np.int64))
+
+
+def test_rounding_and_overflow_shorthands():
+    model = wide_mlp()
+    first = model.graph.node[0].name
+    config = config_from_dict(
+        {"rounding": "RND", "layers": {first: {"overflow": "SAT", "result": "fixed<10,3>"}}}, "test"
+    )
+    dense = [op for op in to_fxp(model, config).walk() if isinstance(op, fxp.DenseOp)]
+    assert str(dense[0].output_format) == "fixed<10,3,TRN,SAT>"
+    assert str(dense[1].output_format) == "fixed<16,6,RND,WRAP>"
+    assert str(dense[1].weight_type.format) == "fixed<16,6,RND,WRAP>"
 
 
 def test_a_weight_that_would_wrap_is_an_error_naming_the_node():
