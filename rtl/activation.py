@@ -84,7 +84,8 @@ class ActivationUnit(Unit):
         operators: list[Operator] = []
         if low is not None and x.low < low:
             value, new_low = Mux(value < low, low, value), low
-            operators.append(("saturate", x.width, 0))
+            # clamping at zero is an AND of every bit with the inverted sign
+            operators.append(("relu" if low == 0 else "saturate", x.width, 0))
         if high is not None and x.high > high:
             value, new_high = Mux(value > high, high, value), high
             operators.append(("saturate", x.width, 0))

@@ -16,8 +16,10 @@ from amaranth.hdl import Cat, Const, Mux, Shape, Value, signed, unsigned
 from rtlflow.sim.fixed_point import bits_for_range, raw_range
 
 #: An operator instance: (kind, width, size). Kinds and the meaning of size:
-#: "add" (adder or subtractor), "saturate" (compare and clamp), "max" (compare and select),
-#: "select" (2:1 choice), "mux" (size = inputs), "multiply" (size = second operand's width),
+#: "add" (adder or subtractor), "saturate" (compare and clamp), "relu" (clamp at zero),
+#: "max" (compare and select),
+#: "select" (2:1 choice), "mux" (size = inputs), "rom" (a choice among size constants),
+#: "multiply" (size = second operand's width),
 #: "memory" (a table read port, size = entries).
 Operator = tuple[str, int, int]
 

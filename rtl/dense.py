@@ -153,15 +153,20 @@ class DenseUnit(Unit):
         pipeline.valid = active
         pipeline.tags = [phase == 0, phase == reuse - 1]
 
-        # select: every multiplier picks its (input, weight) pair of the current phase
-        selected: list[list[Term]] = []  # per multiplier: [x, weight]
-        owners: list[int] = []  # the (row, neuron) each multiplier works for
-        operators: list[Operator] = []
-        weight_low = min(min(row) for row in self.weights)
-        weight_high = max(max(row) for row in self.weights)
-        weight_shape = shape_for_range(min(weight_low, 0), max(weight_high, 0))
+        # select: every multiplier picks its (input, weight) pair of the current phase; the input
+        # multiplexers are shared by all multipliers that pick the same inputs in the same phases
+        inputs_chosen: list[Term] = []  # one per distinct input multiplexer
+        mux_of: dict[tuple, int] = {}
+        weights_chosen: list[Term] = []  # one per multiplier
+        feeds: list[tuple[int, int]] = []  # per multiplier: (input multiplexer, owning neuron)
+        mux_operators: list[Operator] = []
+        rom_operators: list[Operator] = []
+        weight_low = min(0, min(min(row) for row in self.weights))
+        weight_high = max(0, max(max(row) for row in self.weights))
+        weight_shape = shape_for_range(weight_low, weight_high)
         for row in range(self.rows):
             xs = held[row * self.n_in : (row + 1) * self.n_in]
+            zero = Const(0, xs[0].value.shape())
             for neuron, weights in enumerate(self.weights):
                 nonzero = [k for k, w in enumerate(weights) if w]
                 per_phase = -(-len(nonzero) // reuse)
@@ -172,29 +177,27 @@ class DenseUnit(Unit):
                     ]
                     # pad to every value of the phase counter, so each multiplexer is complete
                     picks += [None] * ((1 << len(phase)) - len(picks))
-                    x_choices = Array(
-                        [xs[k].value if k is not None else Const(0, xs[0].value.shape()) for k in picks]
-                    )
-                    w_choices = Array(
+                    key = (row, tuple(picks))
+                    if key not in mux_of:
+                        mux_of[key] = len(inputs_chosen)
+                        choices = Array([xs[k].value if k is not None else zero for k in picks])
+                        inputs_chosen.append(Term(choices[phase], min(xs[0].low, 0), xs[0].high))
+                        mux_operators.append(("mux", len(xs[0].value), reuse))
+                    constants = Array(
                         [Const(weights[k] if k is not None else 0, weight_shape) for k in picks]
                     )
-                    x_low = min(xs[0].low, 0)
-                    selected.append(
-                        [
-                            Term(x_choices[phase], x_low, xs[0].high),
-                            Term(w_choices[phase], min(weight_low, 0), max(weight_high, 0)),
-                        ]
-                    )
-                    owners.append(row * self.n_out + neuron)
-                    operators += [
-                        ("mux", len(xs[0].value), reuse),
-                        ("mux", weight_shape.width, reuse),
-                    ]
-        selected = cross_groups(pipeline, "select", operators, selected)
+                    weights_chosen.append(Term(constants[phase], weight_low, weight_high))
+                    rom_operators.append(("rom", weight_shape.width, len(picks)))
+                    feeds.append((mux_of[key], row * self.n_out + neuron))
+        crossed = cross_terms(
+            pipeline, "select", mux_operators + rom_operators, inputs_chosen + weights_chosen
+        )
+        inputs_chosen, weights_chosen = crossed[: len(inputs_chosen)], crossed[len(inputs_chosen) :]
 
         # multiply
         products, operators = [], []
-        for x, w in selected:
+        for (mux, _), w in zip(feeds, weights_chosen, strict=True):
+            x = inputs_chosen[mux]
             corners = [x.low * w.low, x.low * w.high, x.high * w.low, x.high * w.high]
             low, high = min(corners), max(corners)
             products.append(Term(fit(x.value * w.value, low, high), low, high))
@@ -203,7 +206,7 @@ class DenseUnit(Unit):
 
         # per-neuron adder trees over the neuron's multipliers
         trees: list[list[Term]] = [[] for _ in range(self.rows * self.n_out)]
-        for owner, product in zip(owners, products, strict=True):
+        for (_, owner), product in zip(feeds, products, strict=True):
             trees[owner].append(product)
         trees = [tree or [Term.constant(0)] for tree in trees]
         for level in range(max(adder_tree_levels(len(tree)) for tree in trees)):
@@ -227,7 +230,7 @@ class DenseUnit(Unit):
             total = start - partial.value if partial.negated else start + partial.value
             statements.append(accumulator.eq(total))
             accumulators.append(Term(accumulator, low, high))
-            operators += [("add", len(accumulator), 0), ("select", len(accumulator), 2)]
+            operators.append(("add", len(accumulator), 0))  # the start choice folds into its LUTs
         bits = sum(len(term.value) for term in accumulators)
         pipeline.stage_forced("accumulate", operators, bits)
         with m.If(pipeline.valid):

@@ -1,5 +1,5 @@
 builtin.module {
-  func.func @etx4velo_mlp(%x: tensor<1x3x!fxp.fixed<16, 6>>) -> tensor<1x3x!fxp.fixed<16, 6>> attributes {onnx.inputs = ["x"], onnx.outputs = ["embedding"], circuit.clock_mhz = 2.000000e+02 : f64, circuit.estimated_fmax_mhz = 2.043000e+02 : f64, circuit.latency = 7 : i64, circuit.ii = 1 : i64} {
+  func.func @etx4velo_mlp(%x: tensor<1x3x!fxp.fixed<16, 6>>) -> tensor<1x3x!fxp.fixed<16, 6>> attributes {onnx.inputs = ["x"], onnx.outputs = ["embedding"], circuit.clock_mhz = 2.000000e+02 : f64, circuit.estimated_fmax_mhz = 2.155000e+02 : f64, circuit.latency = 7 : i64, circuit.ii = 1 : i64} {
     %linear = circuit.unit %x {node = "node_linear", module = "dense_3x8_r1_f87aaa1a", registers = array<i64>, latency = 0 : i64, ii = 1 : i64} : (tensor<1x3x!fxp.fixed<16, 6>>) -> tensor<1x8x!fxp.fixed<16, 6>> {
     ^bb0(%0: tensor<1x3x!fxp.fixed<16, 6>>):
       %linear_1 = fxp.dense %0 {node = "node_linear", weight = dense<[[-1073, -357, 141], [-1262, -1211, -5], [877, -803, 116], [-693, 89, -464], [3, 862, -3], [5, 976, 131], [-184, 1303, -53], [1607, -11, -34]]> : tensor<8x3xi64>, weight_type = !fxp.fixed<16, 6>, bias = dense<[427, 208, 619, 90, -84, 248, 748, 236]> : tensor<8xi64>, bias_type = !fxp.fixed<16, 6>, accumulator = !fxp.fixed<28, 8>, reuse_factor = 1 : i64} : tensor<1x3x!fxp.fixed<16, 6>> -> tensor<1x8x!fxp.fixed<16, 6>>
