@@ -19,7 +19,7 @@ from dataclasses import dataclass
 import numpy as np
 from xdsl.context import Context
 from xdsl.dialects import func
-from xdsl.dialects.builtin import ModuleOp, StringAttr
+from xdsl.dialects.builtin import IntegerType, ModuleOp, StringAttr
 from xdsl.ir import Block, Operation, SSAValue
 from xdsl.passes import ModulePass
 
@@ -70,8 +70,7 @@ class _Converter:
             )
         arg_types = []
         for name, argument in zip(names, old.args, strict=True):
-            element = argument.type.element_type  # type: ignore[attr-defined]
-            if not element.name.startswith("f"):  # integer tensors arrive with graph networks
+            if isinstance(argument.type.element_type, IntegerType):  # type: ignore[attr-defined]
                 raise RtlflowError(f"input '{name}' is an integer tensor, not supported yet")
             arg_types.append(fxp.fixed_tensor(nn.shape_of(argument), self.config.input_format(name)))
         block = Block(arg_types=arg_types)
