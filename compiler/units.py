@@ -16,7 +16,6 @@ from amaranth.hdl import Shape, signed, unsigned
 from xdsl.ir import Operation
 
 from rtlflow.dialects import circuit, fxp
-from rtlflow.dialects.arrays import numpy_from_dense
 from rtlflow.rtl.activation import ActivationUnit
 from rtlflow.rtl.arith import Cast
 from rtlflow.rtl.delay import DelayUnit
@@ -85,9 +84,7 @@ def unit_spec(op: Operation) -> UnitSpec:
 
 def _dense(op: fxp.DenseOp) -> UnitSpec:
     fx, fw, fb = op.input_format, op.weight_type.format, op.bias_type.format
-    frac = max(fx.frac_bits + fw.frac_bits, fb.frac_bits)
-    weights = op.weights.astype(object) << (frac - fx.frac_bits - fw.frac_bits)
-    biases = op.biases.astype(object) << (frac - fb.frac_bits)
+    frac, weights, biases = op.aligned()
     accumulator = op.accumulator.format
     exact = dot_product_format(op.weights, fw, op.biases, fb, fx)
     if accumulator == exact:
@@ -113,10 +110,7 @@ def _dense(op: fxp.DenseOp) -> UnitSpec:
 
 
 def _scale_shift(op: fxp.ScaleShiftOp) -> UnitSpec:
-    fx, fs, fo = op.input_format, op.scale_type.format, op.offset_type.format
-    frac = max(fx.frac_bits + fs.frac_bits, fo.frac_bits)
-    scale = numpy_from_dense(op.scale).astype(object) << (frac - fx.frac_bits - fs.frac_bits)
-    offset = numpy_from_dense(op.offset).astype(object) << (frac - fo.frac_bits)
+    frac, scale, offset = op.aligned()
     return UnitSpec(
         "scale_shift",
         str(scale.size),
@@ -124,7 +118,7 @@ def _scale_shift(op: fxp.ScaleShiftOp) -> UnitSpec:
         {
             "scale": tuple(int(v) for v in scale.reshape(-1)),
             "offset": tuple(int(v) for v in offset.reshape(-1)),
-            "input_shape": shape_of(fx),
+            "input_shape": shape_of(op.input_format),
             "casts": (cast_into(op.output_format, frac),),
         },
     )

@@ -209,6 +209,14 @@ class DenseOp(FxpOp):
     def biases(self) -> np.ndarray:
         return numpy_from_dense(self.bias)
 
+    def aligned(self) -> tuple[int, np.ndarray, np.ndarray]:
+        """``(frac, weights, biases)``: the exact sum's fractional bits, and the constants as
+        Python integers in that LSB, so that ``sum = x @ weights.T + biases`` exactly."""
+        fx, fw, fb = self.input_format, self.weight_type.format, self.bias_type.format
+        frac = max(fx.frac_bits + fw.frac_bits, fb.frac_bits)
+        weights = self.weights.astype(object) << (frac - fx.frac_bits - fw.frac_bits)
+        return frac, weights, self.biases.astype(object) << (frac - fb.frac_bits)
+
     def verify_(self) -> None:
         super().verify_()
         n_out, n_in = self.weight.get_shape()
@@ -232,6 +240,14 @@ class ScaleShiftOp(FxpOp):
     scale_type = prop_def(FixedType)
     offset = prop_def(DenseIntOrFPElementsAttr)
     offset_type = prop_def(FixedType)
+
+    def aligned(self) -> tuple[int, np.ndarray, np.ndarray]:
+        """``(frac, scale, offset)``: the exact result's fractional bits, and the constants as
+        Python integers in that LSB, so that ``y = x * scale + offset`` exactly."""
+        fx, fs, fo = self.input_format, self.scale_type.format, self.offset_type.format
+        frac = max(fx.frac_bits + fs.frac_bits, fo.frac_bits)
+        scale = numpy_from_dense(self.scale).astype(object) << (frac - fx.frac_bits - fs.frac_bits)
+        return frac, scale, numpy_from_dense(self.offset).astype(object) << (frac - fo.frac_bits)
 
     def verify_(self) -> None:
         super().verify_()

@@ -17,21 +17,7 @@ from xdsl.interpreter import Interpreter, InterpreterFunctions, PythonValues, im
 from xdsl.interpreters.func import FuncFunctions
 
 from rtlflow.dialects import fxp
-from rtlflow.dialects.arrays import numpy_from_dense
-from rtlflow.sim.fixed_point import INT64_SAFE_BITS, FixedFormat, cast
-
-
-def _max_bits(array: np.ndarray) -> int:
-    if array.size == 0:
-        return 1
-    return max(int(abs(int(array.max()))).bit_length(), int(abs(int(array.min()))).bit_length()) + 1
-
-
-def _widen(array: np.ndarray, bits: int) -> np.ndarray:
-    """``array`` in a dtype whose arithmetic is exact for results of ``bits`` bits."""
-    if bits <= INT64_SAFE_BITS:
-        return array.astype(np.int64)
-    return array.astype(object)
+from rtlflow.sim.fixed_point import FixedFormat, bits_of, cast, exact
 
 
 @register_impls
@@ -51,13 +37,10 @@ class FxpFunctions(InterpreterFunctions):
     @impl(fxp.DenseOp)
     def run_dense(self, interpreter: Interpreter, op: fxp.DenseOp, args: PythonValues):
         x = args[0]
-        fx, fw, fb = op.input_format, op.weight_type.format, op.bias_type.format
-        frac = max(fx.frac_bits + fw.frac_bits, fb.frac_bits)
-        weights = op.weights.astype(object) << (frac - fx.frac_bits - fw.frac_bits)
-        biases = op.biases.astype(object) << (frac - fb.frac_bits)
-        bits = fx.width + _max_bits(weights) + int(weights.shape[1]).bit_length() + 1
-        bits = max(bits, _max_bits(biases) + 1)
-        acc = _widen(x, bits) @ _widen(weights, bits).T + _widen(biases, bits)
+        frac, weights, biases = op.aligned()
+        bits = op.input_format.width + bits_of(weights) + int(weights.shape[1]).bit_length() + 1
+        bits = max(bits, bits_of(biases) + 1)
+        acc = exact(x, bits) @ exact(weights, bits).T + exact(biases, bits)
         accumulator = op.accumulator.format
         acc = self._cast(op, acc, frac, accumulator)
         return (self._cast(op, acc, accumulator.frac_bits, op.output_format),)
@@ -65,12 +48,9 @@ class FxpFunctions(InterpreterFunctions):
     @impl(fxp.ScaleShiftOp)
     def run_scale_shift(self, interpreter: Interpreter, op: fxp.ScaleShiftOp, args: PythonValues):
         x = args[0]
-        fx, fs, fo = op.input_format, op.scale_type.format, op.offset_type.format
-        frac = max(fx.frac_bits + fs.frac_bits, fo.frac_bits)
-        scale = numpy_from_dense(op.scale).astype(object) << (frac - fx.frac_bits - fs.frac_bits)
-        offset = numpy_from_dense(op.offset).astype(object) << (frac - fo.frac_bits)
-        bits = fx.width + _max_bits(scale) + _max_bits(offset) + 1
-        value = _widen(x, bits) * _widen(scale, bits) + _widen(offset, bits)
+        frac, scale, offset = op.aligned()
+        bits = op.input_format.width + bits_of(scale) + bits_of(offset) + 1
+        value = exact(x, bits) * exact(scale, bits) + exact(offset, bits)
         return (self._cast(op, value, frac, op.output_format),)
 
     @impl(fxp.ReluOp)
@@ -83,7 +63,7 @@ class FxpFunctions(InterpreterFunctions):
         x = args[0]
         alpha_format = op.alpha_type.format
         bits = op.input_format.width + alpha_format.width + 1
-        wide = _widen(x, bits)
+        wide = exact(x, bits)
         value = np.where(
             wide >= 0, wide << alpha_format.frac_bits, wide * op.alpha.value.data
         )
@@ -108,7 +88,7 @@ class FxpFunctions(InterpreterFunctions):
         exponentials = exp_table.lookup(difference).astype(np.int64)
         reciprocal = inv_table.lookup(exponentials.sum(axis=-1, keepdims=True)).astype(np.int64)
         bits = exp_table.output.width + inv_table.output.width + 1
-        product = _widen(exponentials, bits) * _widen(reciprocal, bits)
+        product = exact(exponentials, bits) * exact(reciprocal, bits)
         frac = exp_table.output.frac_bits + inv_table.output.frac_bits
         return (self._cast(op, product, frac, op.output_format),)
 

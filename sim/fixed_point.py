@@ -188,15 +188,18 @@ def as_raw_array(values, width: int) -> np.ndarray:
     return array.astype(np.int64)
 
 
-def _exact(raw: np.ndarray, bits: int) -> np.ndarray:
-    """``raw`` in a dtype that holds results of ``bits`` bits exactly."""
-    if raw.dtype == object or bits <= INT64_SAFE_BITS:
-        return raw
-    return raw.astype(object)
+def exact(raw: np.ndarray, bits: int) -> np.ndarray:
+    """``raw`` in a dtype whose arithmetic is exact for results of ``bits`` bits: int64 while
+    they fit in 62 bits, Python integers beyond."""
+    raw = np.asarray(raw)
+    if bits <= INT64_SAFE_BITS:
+        return raw if raw.dtype != object else raw.astype(np.int64)
+    return raw if raw.dtype == object else raw.astype(object)
 
 
-def _bits(raw: np.ndarray) -> int:
+def bits_of(raw: np.ndarray) -> int:
     """Bits of the widest value in ``raw`` (with sign)."""
+    raw = np.asarray(raw)
     if raw.size == 0:
         return 1
     return max(int(raw.max()).bit_length(), int(raw.min()).bit_length()) + 1
@@ -206,9 +209,9 @@ def shift_right(raw: np.ndarray, shift: int, rounding: Rounding) -> np.ndarray:
     """Drop ``shift`` fractional bits (a negative ``shift`` appends zeros) with ``rounding``."""
     raw = np.asarray(raw)
     if shift <= 0:
-        return _exact(raw, _bits(raw) - shift) << -shift
+        return exact(raw, bits_of(raw) - shift) << -shift
     if rounding == "RND":
-        raw = _exact(raw, _bits(raw) + 1) + (1 << (shift - 1))
+        raw = exact(raw, bits_of(raw) + 1) + (1 << (shift - 1))
     return raw >> shift
 
 
@@ -217,7 +220,8 @@ def apply_overflow(raw: np.ndarray, fmt: FixedFormat) -> tuple[np.ndarray, np.nd
 
     Returns ``(raw, overflowed)``.
     """
-    raw = _exact(np.asarray(raw), fmt.width + 1)
+    raw = np.asarray(raw)
+    raw = exact(raw, max(bits_of(raw), fmt.width + 1))
     overflowed = (raw < fmt.min_raw) | (raw > fmt.max_raw)
     if fmt.overflow == "SAT":
         fitted = np.where(raw < fmt.min_raw, fmt.min_raw, np.where(raw > fmt.max_raw, fmt.max_raw, raw))

@@ -23,7 +23,7 @@ from rtlflow.delay_model import DelayModel
 from rtlflow.dialects import circuit, fxp
 from rtlflow.parts import find_part
 from rtlflow.rtl.pipeline import Plan
-from rtlflow.units import unit_spec
+from rtlflow.units import UnitSpec, unit_spec
 
 
 @dataclass(frozen=True)
@@ -66,7 +66,7 @@ class CircuitInsertRegistersPass(ModulePass):
 
     def _schedule(self, function: func.FuncOp, budget: float, model: DelayModel) -> float:
         arrival: dict[SSAValue, float] = {arg: 0.0 for arg in function.body.block.args}
-        producer: dict[SSAValue, circuit.UnitOp] = {}
+        producer: dict[SSAValue, tuple[circuit.UnitOp, UnitSpec, Plan]] = {}
         slowest = 0.0
         for op in function.body.block.ops:
             if isinstance(op, fxp.ReshapeOp):
@@ -81,21 +81,19 @@ class CircuitInsertRegistersPass(ModulePass):
                 self._set(op, spec, plan, result.registers)
                 slowest = max(slowest, result.slowest)
                 for value in op.outputs:
-                    arrival[value], producer[value] = result.arrival, op
+                    arrival[value], producer[value] = result.arrival, (op, spec, plan)
             elif isinstance(op, circuit.DelayOp):
                 arrival[op.output] = 0.0
             elif isinstance(op, func.ReturnOp):
                 for value in op.arguments:
-                    unit = producer.get(value)
-                    if unit is not None and arrival[value] > 0:
-                        spec = unit_spec(unit)
-                        plan = spec.plan()
+                    if value in producer and arrival[value] > 0:
+                        unit, spec, plan = producer[value]
                         last = plan.boundaries - 1
                         self._set(unit, spec, plan, unit.register_boundaries + (last,))
         return slowest
 
     @staticmethod
-    def _set(unit: circuit.UnitOp, spec, plan: Plan, registers) -> None:
+    def _set(unit: circuit.UnitOp, spec: UnitSpec, plan: Plan, registers) -> None:
         registers = frozenset(registers) | plan.forced
         unit.set_schedule(tuple(sorted(registers)), plan.latency(registers), plan.ii)
         unit.module = StringAttr(spec.module_name(registers))
