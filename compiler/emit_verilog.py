@@ -94,17 +94,24 @@ def emit_verilog(module: ModuleOp, outdir: Path, jobs: int | None = None) -> Ver
         elif isinstance(op, circuit.UnitOp | circuit.DelayOp):
             spec = unit_spec(op)
             if isinstance(op, circuit.UnitOp):
-                registers, source, result = frozenset(op.register_boundaries), op.inputs[0], op.outputs[0]
+                registers, sources, result = frozenset(op.register_boundaries), list(op.inputs), op.outputs[0]
                 label = verilog_identifier(op.node_name)
                 clocked = op.latency.value.data > 0
             else:
-                registers, source, result = frozenset(), op.input, op.output
+                registers, sources, result = frozenset(), [op.input], op.output
                 label, clocked = "delay", True
             name = spec.module_name(registers)
             modules.setdefault(name, (spec, registers))
             instance = f"u{index}_{label}"
             instances.append(
-                InstanceSpec(instance, name, _bits(source), _bits(result), clocked, names[source])
+                InstanceSpec(
+                    instance,
+                    name,
+                    sum(_bits(v) for v in sources),
+                    _bits(result),
+                    clocked,
+                    tuple(names[v] for v in sources),
+                )
             )
             names[result] = instance
     returned = list(function.body.block.last_op.operands)  # type: ignore[union-attr]

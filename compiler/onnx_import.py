@@ -37,7 +37,9 @@ from xdsl.dialects.builtin import (
 from xdsl.ir import Attribute, Block, SSAValue
 
 from rtlflow.dialects import nn
+from rtlflow.dialects.arrays import int_array
 from rtlflow.errors import RtlflowError
+from rtlflow.sim.windows import Window, auto_pads
 
 MIN_OPSET = 7
 
@@ -513,6 +515,189 @@ def _cast(im: _Importer, node: onnx.NodeProto) -> None:
     if int(im.attribute(node, "to", 0)) not in _FLOAT_TYPES:
         im.fail("casting an activation to a non-float type is not supported")
     im.alias(node, node.input[0])
+
+
+# ---- convolutional networks ------------------------------------------------------------------
+
+
+def _spatial(im: _Importer, x: SSAValue) -> tuple[int, ...]:
+    shape = nn.shape_of(x)
+    if len(shape) < 3:
+        im.fail(f"expects an [N, C, spatial...] input, got shape {list(shape)}")
+    return shape[2:]
+
+
+def _window(im: _Importer, node: onnx.NodeProto, x: SSAValue, kernel, ceil_mode=False) -> Window:
+    sizes = _spatial(im, x)
+    rank = len(sizes)
+    kernel = [int(k) for k in kernel]
+    if len(kernel) != rank:
+        im.fail(f"kernel {kernel} does not match the input's {rank} spatial axes")
+    strides = [int(s) for s in im.attribute(node, "strides", [1] * rank)]
+    dilations = [int(d) for d in im.attribute(node, "dilations", [1] * rank)]
+    auto_pad = im.attribute(node, "auto_pad", b"NOTSET")
+    auto_pad = auto_pad.decode() if isinstance(auto_pad, bytes) else str(auto_pad)
+    if auto_pad in ("SAME_UPPER", "SAME_LOWER"):
+        pads = auto_pads(auto_pad, sizes, kernel, strides, dilations)
+    elif auto_pad in ("NOTSET", "VALID"):
+        pads = [int(p) for p in im.attribute(node, "pads", [0] * 2 * rank)]
+        if auto_pad == "VALID":
+            pads = [0] * 2 * rank
+    else:
+        im.fail(f"unknown auto_pad '{auto_pad}'")
+    if min(strides + dilations) < 1 or min(pads) < 0 or len(pads) != 2 * rank:
+        im.fail(f"invalid strides {strides}, dilations {dilations} or pads {pads}")
+    try:
+        return Window.create(sizes, kernel, strides, pads, dilations, bool(ceil_mode))
+    except ValueError as error:
+        im.fail(str(error))
+
+
+@handles("Conv")
+def _conv(im: _Importer, node: onnx.NodeProto) -> None:
+    x = im.activation(node.input[0])
+    weight = im.constant(node.input[1], "Conv's weight").astype(np.float64)
+    c_in = nn.shape_of(x)[1]
+    group = int(im.attribute(node, "group", 1))
+    kernel = im.attribute(node, "kernel_shape", list(weight.shape[2:]))
+    if group < 1 or c_in % group or weight.shape[0] % group or weight.shape[1] * group != c_in:
+        im.fail(f"weight {list(weight.shape)} and group {group} do not fit {c_in} input channels")
+    window = _window(im, node, x, kernel)
+    bias = np.zeros(weight.shape[0])
+    if len(node.input) > 2 and node.input[2]:
+        bias = im.constant(node.input[2], "Conv's bias").astype(np.float64).reshape(-1)
+    im.define(node, nn.ConvOp.from_arrays(x, weight, bias, window, group, im.node_name).output)
+
+
+@handles("MaxPool", "AveragePool")
+def _pool(im: _Importer, node: onnx.NodeProto) -> None:
+    if len([o for o in node.output if o]) > 1:
+        im.fail("MaxPool's Indices output is not supported")
+    x = im.activation(node.input[0])
+    if int(im.attribute(node, "storage_order", 0)):
+        im.fail("storage_order 1 is not supported")
+    window = _window(im, node, x, im.attribute(node, "kernel_shape"), im.attribute(node, "ceil_mode", 0))
+    kind = "max" if node.op_type == "MaxPool" else "average"
+    include = bool(im.attribute(node, "count_include_pad", 0))
+    im.define(node, nn.PoolOp.from_window(x, kind, window, include, im.node_name).output)
+
+
+def _global_pool(im: _Importer, x: SSAValue, kind: str) -> SSAValue:
+    window = Window.create(_spatial(im, x), _spatial(im, x))
+    return nn.PoolOp.from_window(x, kind, window, False, im.node_name).output
+
+
+@handles("GlobalAveragePool", "GlobalMaxPool")
+def _global(im: _Importer, node: onnx.NodeProto) -> None:
+    kind = "max" if node.op_type == "GlobalMaxPool" else "average"
+    im.define(node, _global_pool(im, im.activation(node.input[0]), kind))
+
+
+@handles("ReduceMean", "ReduceMax")
+def _reduce(im: _Importer, node: onnx.NodeProto) -> None:
+    x = im.activation(node.input[0])
+    shape = nn.shape_of(x)
+    rank = len(shape)
+    if im.opset >= 18 or (node.op_type == "ReduceMax" and im.opset >= 18):
+        axes = None
+        if len(node.input) > 1 and node.input[1]:
+            axes = [int(a) for a in im.constant(node.input[1], "axes").reshape(-1)]
+    else:
+        axes = im.attribute(node, "axes")
+    axes = sorted(a % rank for a in (axes if axes else range(rank)))
+    if not axes and int(im.attribute(node, "noop_with_empty_axes", 0)):
+        im.alias(node, node.input[0])
+        return
+    if axes != list(range(2, rank)) or rank < 3:
+        im.fail(
+            f"reducing axes {axes} of a {list(shape)} tensor is not supported: only all "
+            "spatial axes of [N, C, spatial...] (global pooling)"
+        )
+    y = _global_pool(im, x, "max" if node.op_type == "ReduceMax" else "average")
+    if not int(im.attribute(node, "keepdims", 1)):
+        y = im.reshape(y, shape[:2])
+    im.define(node, y)
+
+
+@handles("BatchNormalization")
+def _batch_norm(im: _Importer, node: onnx.NodeProto) -> None:
+    if int(im.attribute(node, "training_mode", 0)) or len([o for o in node.output if o]) > 1:
+        im.fail("BatchNormalization in training mode cannot be built as hardware")
+    x = im.activation(node.input[0])
+    shape = nn.shape_of(x)
+    gamma, beta, mean, var = (
+        im.constant(name, "BatchNormalization's parameters").astype(np.float64)
+        for name in node.input[1:5]
+    )
+    epsilon = float(im.attribute(node, "epsilon", 1e-5))
+    scale = gamma / np.sqrt(var + epsilon)
+    shift = beta - mean * scale
+    per_channel = (1, shape[1]) + (1,) * (len(shape) - 2) if len(shape) > 1 else shape
+    op = nn.ScaleShiftOp.from_arrays(x, scale.reshape(per_channel), shift.reshape(per_channel), im.node_name)
+    im.define(node, op.output)
+
+
+@handles("Pad")
+def _pad(im: _Importer, node: onnx.NodeProto) -> None:
+    x = im.activation(node.input[0])
+    rank = len(nn.shape_of(x))
+    mode = im.attribute(node, "mode", b"constant")
+    mode = mode.decode() if isinstance(mode, bytes) else str(mode)
+    if mode != "constant":
+        im.fail(f"Pad mode '{mode}' is not supported (constant zero padding only)")
+    if im.opset >= 11:
+        pads = [int(p) for p in im.constant(node.input[1], "Pad's pads").reshape(-1)]
+        value = 0.0
+        if len(node.input) > 2 and node.input[2]:
+            value = float(np.asarray(im.constant(node.input[2], "Pad's value")).reshape(-1)[0])
+        if len(node.input) > 3 and node.input[3]:
+            axes = [int(a) % rank for a in im.constant(node.input[3], "Pad's axes").reshape(-1)]
+            full = [0] * 2 * rank
+            for i, axis in enumerate(axes):
+                full[axis], full[rank + axis] = pads[i], pads[len(axes) + i]
+            pads = full
+    else:
+        pads = [int(p) for p in im.attribute(node, "pads", [])]
+        value = float(im.attribute(node, "value", 0.0))
+    if value != 0.0:
+        im.fail(f"padding with {value} is not supported (zero padding only)")
+    if min(pads) < 0:
+        im.fail("negative pads (cropping) are not supported")
+    shape = [d + pads[a] + pads[rank + a] for a, d in enumerate(nn.shape_of(x))]
+    if not any(pads):
+        im.alias(node, node.input[0])
+        return
+    op = nn.PadOp(x, im.float_tensor(shape), im.node_name, pads=int_array(pads))
+    im.define(node, op.output)
+
+
+@handles("Transpose")
+def _transpose(im: _Importer, node: onnx.NodeProto) -> None:
+    x = im.activation(node.input[0])
+    shape = nn.shape_of(x)
+    perm = [int(p) for p in im.attribute(node, "perm", list(range(len(shape)))[::-1])]
+    if sorted(perm) != list(range(len(shape))):
+        im.fail(f"perm {perm} is not a permutation of {len(shape)} axes")
+    if perm == list(range(len(shape))):
+        im.alias(node, node.input[0])
+        return
+    result = im.float_tensor([shape[p] for p in perm])
+    im.define(node, nn.TransposeOp(x, result, im.node_name, perm=int_array(perm)).output)
+
+
+@handles("Concat")
+def _concat(im: _Importer, node: onnx.NodeProto) -> None:
+    values = [im.activation(name) for name in node.input if name]
+    shapes = [nn.shape_of(v) for v in values]
+    axis = int(im.attribute(node, "axis", 0)) % len(shapes[0])
+    try:
+        shape = np.concatenate([np.zeros(s, np.int8) for s in shapes], axis=axis).shape
+    except ValueError as error:
+        im.fail(f"cannot concatenate {[list(s) for s in shapes]}: {error}")
+    if len(values) == 1:
+        im.alias(node, node.input[0])
+        return
+    im.define(node, nn.ConcatOp(values, im.float_tensor(shape), axis, im.node_name).output)
 
 
 def supported_operators() -> list[str]:

@@ -23,6 +23,7 @@ from rtlflow.passes.convert_fxp_to_circuit import ConvertFxpToCircuitPass
 from rtlflow.passes.convert_nn_to_fxp import ConvertNnToFxpPass
 from rtlflow.passes.fxp_set_reuse_factor import FxpSetReuseFactorPass
 from rtlflow.passes.nn_fold_affine import NnFoldAffinePass
+from rtlflow.passes.nn_fold_layout import NnFoldLayoutPass
 from rtlflow.passes.nn_fold_reshapes import NnFoldReshapesPass
 from rtlflow.passes.nn_form_dense import NnFormDensePass
 
@@ -42,9 +43,11 @@ def passes(options: Options) -> dict[str, tuple[ModulePass, ...]]:
     """The passes of each level, in order."""
     config = options.config.to_json()
     return {
-        # tensor level: canonical dense layers, constants folded into them, no redundant reshapes
+        # tensor level: canonical dense layers, transposes and pads folded away, constants
+        # (BatchNormalization too) folded into dense and conv layers, no redundant reshapes
         "nn": (
             NnFormDensePass(),
+            NnFoldLayoutPass(),
             NnFoldAffinePass(),
             NnFoldReshapesPass(),
             DeadCodeElimination(),

@@ -16,11 +16,17 @@ from amaranth.hdl import Shape, signed, unsigned
 from xdsl.ir import Operation
 
 from rtlflow.dialects import circuit, fxp
+import numpy as np
+
 from rtlflow.rtl.activation import ActivationUnit
+from rtlflow.rtl.add import AddUnit
 from rtlflow.rtl.arith import Cast
+from rtlflow.rtl.conv import ConvUnit
 from rtlflow.rtl.delay import DelayUnit
 from rtlflow.rtl.dense import DenseUnit
 from rtlflow.rtl.pipeline import Plan, Unit
+from rtlflow.rtl.pool import PoolUnit
+from rtlflow.rtl.route import RouteUnit
 from rtlflow.rtl.scale_shift import ScaleShiftUnit
 from rtlflow.rtl.softmax import SoftmaxUnit
 from rtlflow.rtl.table import TableUnit
@@ -85,12 +91,7 @@ def unit_spec(op: Operation) -> UnitSpec:
 def _dense(op: fxp.DenseOp) -> UnitSpec:
     fx, fw, fb = op.input_format, op.weight_type.format, op.bias_type.format
     frac, weights, biases = op.aligned()
-    accumulator = op.accumulator.format
-    exact = dot_product_format(op.weights, fw, op.biases, fb, fx)
-    if accumulator == exact:
-        casts = (cast_into(op.output_format, frac),)
-    else:
-        casts = (cast_into(accumulator, frac), cast_into(op.output_format, accumulator.frac_bits))
+    casts = _dense_casts(op, frac, op.weights, fw, op.biases, fb)
     shape = fxp.tensor_shape(op.input)
     n_out, n_in = weights.shape
     reuse = op.reuse_factor.value.data
@@ -184,6 +185,116 @@ def _softmax(op: fxp.SoftmaxOp) -> UnitSpec:
     )
 
 
+def _dense_casts(op, frac: int, weights, weight_format, biases, bias_format) -> tuple[Cast, ...]:
+    accumulator = op.accumulator.format
+    exact = dot_product_format(weights, weight_format, biases, bias_format, op.input_format)
+    if accumulator == exact:
+        return (cast_into(op.output_format, frac),)
+    return (cast_into(accumulator, frac), cast_into(op.output_format, accumulator.frac_bits))
+
+
+def _conv(op: fxp.ConvOp) -> UnitSpec:
+    frac, weights, biases = op.aligned()
+    casts = _dense_casts(
+        op, frac, op.weights.reshape(op.weights.shape[0], -1), op.weight_type.format,
+        op.biases, op.bias_type.format,
+    )
+    window = op.window
+    c_out, per_in = weights.shape[:2]
+    nested = tuple(
+        tuple(tuple(int(w) for w in weights[o, i].reshape(-1)) for i in range(per_in))
+        for o in range(c_out)
+    )
+    return UnitSpec(
+        "conv",
+        f"{'x'.join(map(str, fxp.tensor_shape(op.input)[1:]))}_{c_out}c",
+        ConvUnit,
+        {
+            "weights": nested,
+            "bias": tuple(int(b) for b in biases),
+            "window": window,
+            "channels": fxp.tensor_shape(op.input)[1],
+            "group": op.group.value.data,
+            "input_shape": shape_of(op.input_format),
+            "casts": casts,
+        },
+    )
+
+
+def _pool(op: fxp.PoolOp) -> UnitSpec:
+    frac = op.input_format.frac_bits
+    if op.kind.data == "average":
+        frac += op.scale_type.format.frac_bits
+    return UnitSpec(
+        f"{op.kind.data}pool",
+        "x".join(map(str, fxp.tensor_shape(op.input)[1:])),
+        PoolUnit,
+        {
+            "kind": op.kind.data,
+            "window": op.window,
+            "channels": fxp.tensor_shape(op.input)[1],
+            "scales": tuple(int(v) for v in op.scales),
+            "input_shape": shape_of(op.input_format),
+            "casts": (cast_into(op.output_format, frac),),
+        },
+    )
+
+
+def _add(op: fxp.AddOp) -> UnitSpec:
+    formats = op.input_formats
+    frac = max(f.frac_bits for f in formats)
+    count = math.prod(fxp.tensor_shape(op.output))
+    return UnitSpec(
+        "add",
+        str(count),
+        AddUnit,
+        {
+            "shapes": tuple(shape_of(f) for f in formats),
+            "shifts": tuple(frac - f.frac_bits for f in formats),
+            "count": count,
+            "casts": (cast_into(op.output_format, frac),),
+        },
+    )
+
+
+def _route(op) -> UnitSpec:
+    """Transpose, pad and concat: which input element every output element is."""
+    values = list(op.inputs) if isinstance(op, fxp.MultiInputOp) else [op.input]
+    formats = [fxp.tensor_format(v) for v in values]
+    sizes = [math.prod(fxp.tensor_shape(v)) for v in values]
+    numbered = []
+    offset = 0
+    for value, size in zip(values, sizes, strict=True):
+        numbered.append(np.arange(offset, offset + size).reshape(fxp.tensor_shape(value)))
+        offset += size
+    match op:
+        case fxp.TransposeOp():
+            sources = np.transpose(numbered[0], op.permutation)
+        case fxp.PadOp():
+            pads = op.amounts
+            rank = len(pads) // 2
+            widths = [(pads[a], pads[rank + a]) for a in range(rank)]
+            sources = np.pad(numbered[0], widths, constant_values=-1)
+        case fxp.ConcatOp():
+            sources = np.concatenate(numbered, axis=op.axis.value.data % len(numbered[0].shape))
+    out = op.output_format
+    casts = tuple(
+        None if fmt == out else cast_into(out, fmt.frac_bits) for fmt in formats
+    )
+    kind = op.name.removeprefix("fxp.")
+    return UnitSpec(
+        kind,
+        str(sources.size),
+        RouteUnit,
+        {
+            "input_groups": tuple((shape_of(f), n) for f, n in zip(formats, sizes, strict=True)),
+            "sources": tuple(int(v) for v in sources.reshape(-1)),
+            "casts": casts,
+            "output_shape": shape_of(out),
+        },
+    )
+
+
 _BUILDERS = {
     fxp.DenseOp: _dense,
     fxp.ScaleShiftOp: _scale_shift,
@@ -192,4 +303,10 @@ _BUILDERS = {
     fxp.ClipOp: _activation,
     fxp.TableOp: _table,
     fxp.SoftmaxOp: _softmax,
+    fxp.ConvOp: _conv,
+    fxp.PoolOp: _pool,
+    fxp.AddOp: _add,
+    fxp.TransposeOp: _route,
+    fxp.PadOp: _route,
+    fxp.ConcatOp: _route,
 }

@@ -7,7 +7,10 @@ ap_fixed, so every op computes its exact result and then casts it into its resul
 
 Constants (weights, biases, scales) are stored as raw integers together with their own type.
 Ops carry their parallelism: ``fxp.dense`` has the reuse factor R (R multiplications share one
-multiplier; a new input every R cycles). Every op keeps the ONNX node it came from in ``node``.
+multiplier; a new input every R cycles), window ops (``fxp.conv``, ``fxp.pool``) their ``style``:
+``parallel`` (every output pixel at once) or ``stream`` (one pixel per beat through line
+buffers). Every op keeps the ONNX node it came from in ``node``. ``fxp.transpose``, ``fxp.pad``
+and ``fxp.reshape`` move elements only; ``fxp.add`` and ``fxp.concat`` read several tensors.
 
 Invariants checked by ``verify_``: operand and result element types are ``!fxp.fixed``; constant
 shapes match the tensors they act on; the rounding / overflow names are known.
@@ -19,6 +22,7 @@ from abc import ABC
 
 import numpy as np
 from xdsl.dialects.builtin import (
+    DenseArrayBase,
     DenseIntOrFPElementsAttr,
     FloatAttr,
     IntAttr,
@@ -37,6 +41,7 @@ from xdsl.irdl import (
     operand_def,
     prop_def,
     result_def,
+    var_operand_def,
 )
 from xdsl.parser import AttrParser
 from xdsl.printer import Printer
@@ -44,6 +49,7 @@ from xdsl.utils.exceptions import VerifyException
 
 from rtlflow.dialects.arrays import numpy_from_dense
 from rtlflow.sim.fixed_point import OVERFLOW_MODES, ROUNDING_MODES, FixedFormat, TableSpec
+from rtlflow.sim.windows import Window
 
 # ----------------------------------------------------------------------------------- types
 
@@ -379,8 +385,203 @@ class ReshapeOp(FxpOp):
             raise VerifyException("reshape must keep the number of elements")
 
 
+class WindowOp(FxpOp, ABC):
+    """Convolution and pooling geometry over ``[N, C, *spatial]`` (see ``rtlflow.sim.windows``)."""
+
+    kernel = prop_def(DenseArrayBase)
+    strides = prop_def(DenseArrayBase)
+    pads = prop_def(DenseArrayBase)
+    dilations = prop_def(DenseArrayBase)
+    style = prop_def(StringAttr)
+
+    @property
+    def window(self) -> Window:
+        return Window(
+            tensor_shape(self.input)[2:],
+            tuple(self.kernel.get_values()),  # type: ignore[arg-type]
+            tuple(self.strides.get_values()),  # type: ignore[arg-type]
+            tuple(self.pads.get_values()),  # type: ignore[arg-type]
+            tuple(self.dilations.get_values()),  # type: ignore[arg-type]
+            tensor_shape(self.output)[2:],
+        )
+
+    def verify_(self) -> None:
+        super().verify_()
+        if self.style.data not in STYLES:
+            raise VerifyException(f"style must be one of {', '.join(STYLES)}")
+
+
+#: architectures of window ops
+STYLES = ("parallel", "stream")
+
+
+@irdl_op_definition
+class ConvOp(WindowOp):
+    """``y[co, p] = sum_{ci, t} x[g(co) * Cg + ci, tap(p, t)] * weight[co, ci, t] + bias[co]``
+    (padding taps read zero), computed exactly, cast into ``accumulator`` then into y's type."""
+
+    name = "fxp.conv"
+
+    weight = prop_def(DenseIntOrFPElementsAttr)
+    weight_type = prop_def(FixedType)
+    bias = prop_def(DenseIntOrFPElementsAttr)
+    bias_type = prop_def(FixedType)
+    accumulator = prop_def(FixedType)
+    group = prop_def(IntegerAttr)
+
+    @property
+    def weights(self) -> np.ndarray:
+        return numpy_from_dense(self.weight)
+
+    @property
+    def biases(self) -> np.ndarray:
+        return numpy_from_dense(self.bias)
+
+    def aligned(self) -> tuple[int, np.ndarray, np.ndarray]:
+        """As ``DenseOp.aligned``: weights ``[C_out, C_in / group, *kernel]`` in the sum's LSB."""
+        fx, fw, fb = self.input_format, self.weight_type.format, self.bias_type.format
+        frac = max(fx.frac_bits + fw.frac_bits, fb.frac_bits)
+        weights = self.weights.astype(object) << (frac - fx.frac_bits - fw.frac_bits)
+        return frac, weights, self.biases.astype(object) << (frac - fb.frac_bits)
+
+    def verify_(self) -> None:
+        super().verify_()
+        c_in, c_out = tensor_shape(self.input)[1], tensor_shape(self.output)[1]
+        w = tuple(self.weight.get_shape())
+        if w[0] != c_out or w[1] * self.group.value.data != c_in:
+            raise VerifyException(f"weight shape {list(w)} does not fit {c_in} -> {c_out} channels")
+
+
+@irdl_op_definition
+class PoolOp(WindowOp):
+    """Per-channel max or average over each window.
+
+    max: the largest input tap (padding never wins), cast into y's type. average: the exact sum
+    of the taps times ``scale[p]`` (the reciprocal of position p's tap count, a constant of type
+    ``scale_type``), cast into y's type.
+    """
+
+    name = "fxp.pool"
+
+    kind = prop_def(StringAttr)
+    scale = prop_def(DenseIntOrFPElementsAttr)
+    scale_type = prop_def(FixedType)
+
+    @property
+    def scales(self) -> np.ndarray:
+        return numpy_from_dense(self.scale)
+
+    def verify_(self) -> None:
+        super().verify_()
+        if self.kind.data not in ("max", "average"):
+            raise VerifyException("pool kind must be max or average")
+        if tuple(self.scale.get_shape()) != (self.window.positions,):
+            raise VerifyException("one scale per output position")
+
+
+@irdl_op_definition
+class TransposeOp(FxpOp):
+    """``numpy.transpose(x, perm)``: wiring."""
+
+    name = "fxp.transpose"
+
+    perm = prop_def(DenseArrayBase)
+
+    @property
+    def permutation(self) -> tuple[int, ...]:
+        return tuple(self.perm.get_values())  # type: ignore[arg-type]
+
+
+@irdl_op_definition
+class PadOp(FxpOp):
+    """Zero padding (begins of every axis, then ends): wiring and constant zeros."""
+
+    name = "fxp.pad"
+
+    pads = prop_def(DenseArrayBase)
+
+    @property
+    def amounts(self) -> tuple[int, ...]:
+        return tuple(self.pads.get_values())  # type: ignore[arg-type]
+
+
+class MultiInputOp(IRDLOperation, ABC):
+    """An fxp op reading several tensors."""
+
+    inputs = var_operand_def(TensorType)
+    output = result_def(TensorType)
+    node = prop_def(StringAttr)
+
+    irdl_options = (ParsePropInAttrDict(),)
+    assembly_format = "$inputs attr-dict `:` type($inputs) `->` type($output)"
+
+    def __init__(self, inputs: list[SSAValue], result_type: Attribute, node: str, **properties):
+        super().__init__(
+            operands=[inputs],
+            result_types=[result_type],
+            properties={"node": StringAttr(node), **properties},
+        )
+
+    @property
+    def node_name(self) -> str:
+        return self.node.data
+
+    @property
+    def input_formats(self) -> list[FixedFormat]:
+        return [tensor_format(v) for v in self.inputs]
+
+    @property
+    def input_format(self) -> FixedFormat:
+        return self.input_formats[0]
+
+    @property
+    def output_format(self) -> FixedFormat:
+        return tensor_format(self.output)
+
+    def verify_(self) -> None:
+        for value in (*self.inputs, self.output):
+            tensor_format(value)
+
+
+@irdl_op_definition
+class AddOp(MultiInputOp):
+    """``y = a + b`` element-wise (same shapes), exact, cast into y's type."""
+
+    name = "fxp.add"
+
+    def verify_(self) -> None:
+        super().verify_()
+        shapes = {tensor_shape(v) for v in (*self.inputs, self.output)}
+        if len(self.inputs) != 2 or len(shapes) != 1:
+            raise VerifyException("fxp.add takes two tensors of the result's shape")
+
+
+@irdl_op_definition
+class ConcatOp(MultiInputOp):
+    """Concatenation along ``axis``, each input cast into y's type."""
+
+    name = "fxp.concat"
+
+    axis = prop_def(IntegerAttr)
+
+
 Fxp = Dialect(
     "fxp",
-    [DenseOp, ScaleShiftOp, ReluOp, LeakyReluOp, ClipOp, TableOp, SoftmaxOp, ReshapeOp],
+    [
+        DenseOp,
+        ScaleShiftOp,
+        ReluOp,
+        LeakyReluOp,
+        ClipOp,
+        TableOp,
+        SoftmaxOp,
+        ReshapeOp,
+        ConvOp,
+        PoolOp,
+        TransposeOp,
+        PadOp,
+        AddOp,
+        ConcatOp,
+    ],
     [FixedType],
 )

@@ -5,7 +5,8 @@ inputs are all compile-time constants are folded during import, so shape subgrap
 All shapes are static. Operand and result types are ``tensor<... x f32>`` (``i64`` for integer
 tensors). Weights are ``nn.constant`` ops until the canonicalisation passes fold them into
 ``nn.dense``, the canonical form of a fully connected layer: ``y = x @ weight.T + bias`` over the
-last axis. Every op records the ONNX node it came from in ``node`` (used in messages and reports).
+last axis, and ``nn.conv`` (weights held by the op). Window ops (conv, pool) work on ``[N, C,
+*spatial]`` tensors with explicit pads (``auto_pad`` and ``ceil_mode`` are resolved on import). Every op records the ONNX node it came from in ``node`` (used in messages and reports).
 """
 
 from __future__ import annotations
@@ -14,11 +15,13 @@ from abc import ABC
 
 import numpy as np
 from xdsl.dialects.builtin import (
+    DenseArrayBase,
     DenseIntOrFPElementsAttr,
     FloatAttr,
     IntegerAttr,
     StringAttr,
     TensorType,
+    f32,
     f64,
     i64,
 )
@@ -33,11 +36,13 @@ from xdsl.irdl import (
     prop_def,
     result_def,
     traits_def,
+    var_operand_def,
 )
 from xdsl.traits import Pure
 from xdsl.utils.exceptions import VerifyException
 
-from rtlflow.dialects.arrays import dense_from_numpy, numpy_from_dense
+from rtlflow.dialects.arrays import dense_from_numpy, int_array, numpy_from_dense
+from rtlflow.sim.windows import Window
 
 
 def shape_of(value: SSAValue) -> tuple[int, ...]:
@@ -331,6 +336,162 @@ class ReshapeOp(UnaryOp):
             raise VerifyException("reshape must keep the number of elements")
 
 
+class WindowOp(UnaryOp, ABC):
+    """Shared geometry of convolution and pooling over ``[N, C, *spatial]``."""
+
+    kernel = prop_def(DenseArrayBase)
+    strides = prop_def(DenseArrayBase)
+    pads = prop_def(DenseArrayBase)
+    dilations = prop_def(DenseArrayBase)
+
+    @property
+    def window(self) -> Window:
+        return Window(
+            shape_of(self.input)[2:],
+            tuple(self.kernel.get_values()),  # type: ignore[arg-type]
+            tuple(self.strides.get_values()),  # type: ignore[arg-type]
+            tuple(self.pads.get_values()),  # type: ignore[arg-type]
+            tuple(self.dilations.get_values()),  # type: ignore[arg-type]
+            shape_of(self.output)[2:],
+        )
+
+    def verify_(self) -> None:
+        rank = len(shape_of(self.input)) - 2
+        if rank < 1:
+            raise VerifyException("window ops need [N, C, spatial...] tensors")
+        for name, size in (("kernel", rank), ("strides", rank), ("dilations", rank), ("pads", 2 * rank)):
+            if len(getattr(self, name).get_values()) != size:
+                raise VerifyException(f"{name} must have {size} entries")
+
+
+def window_properties(window: Window) -> dict[str, Attribute]:
+    return {
+        "kernel": int_array(window.kernel),
+        "strides": int_array(window.strides),
+        "pads": int_array(window.pads),
+        "dilations": int_array(window.dilations),
+    }
+
+
+@irdl_op_definition
+class ConvOp(WindowOp):
+    """ONNX Conv with constant weights ``[C_out, C_in / group, *kernel]`` and bias ``[C_out]``."""
+
+    name = "nn.conv"
+
+    weight = prop_def(DenseIntOrFPElementsAttr)
+    bias = prop_def(DenseIntOrFPElementsAttr)
+    group = prop_def(IntegerAttr)
+
+    @staticmethod
+    def from_arrays(
+        input: SSAValue, weight: np.ndarray, bias: np.ndarray, window: Window, group: int, node: str
+    ) -> ConvOp:
+        shape = (shape_of(input)[0], weight.shape[0], *window.output_shape)
+        return ConvOp(
+            input,
+            TensorType(f32, shape),
+            node,
+            weight=dense_from_numpy(np.asarray(weight, np.float32)),
+            bias=dense_from_numpy(np.asarray(bias, np.float32)),
+            group=IntegerAttr(group, i64),
+            **window_properties(window),
+        )
+
+    @property
+    def weights(self) -> np.ndarray:
+        return numpy_from_dense(self.weight)
+
+    @property
+    def biases(self) -> np.ndarray:
+        return numpy_from_dense(self.bias)
+
+    def verify_(self) -> None:
+        super().verify_()
+        c_out, c_in = shape_of(self.output)[1], shape_of(self.input)[1]
+        group = self.group.value.data
+        w = tuple(self.weight.get_shape())
+        if c_in % group or c_out % group or w[0] != c_out or w[1] * group != c_in:
+            raise VerifyException(f"weight shape {list(w)} does not fit {c_in} -> {c_out} channels in {group} groups")
+        if tuple(self.bias.get_shape()) != (c_out,):
+            raise VerifyException(f"bias must have shape ({c_out},)")
+
+
+@irdl_op_definition
+class PoolOp(WindowOp):
+    """Max or average pooling per channel (``kind`` max | average). Padding never wins a max;
+    an average divides by the taps inside the input, plus the padding ones when
+    ``count_include_pad``."""
+
+    name = "nn.pool"
+
+    kind = prop_def(StringAttr)
+    count_include_pad = prop_def(IntegerAttr)
+
+    @staticmethod
+    def from_window(input: SSAValue, kind: str, window: Window, count_include_pad: bool, node: str):
+        shape = (*shape_of(input)[:2], *window.output_shape)
+        return PoolOp(
+            input,
+            TensorType(f32, shape),
+            node,
+            kind=StringAttr(kind),
+            count_include_pad=IntegerAttr(int(count_include_pad), i64),
+            **window_properties(window),
+        )
+
+    def verify_(self) -> None:
+        super().verify_()
+        if self.kind.data not in ("max", "average"):
+            raise VerifyException("pool kind must be max or average")
+
+
+@irdl_op_definition
+class TransposeOp(UnaryOp):
+    """``numpy.transpose(x, perm)``."""
+
+    name = "nn.transpose"
+
+    perm = prop_def(DenseArrayBase)
+
+    @property
+    def permutation(self) -> tuple[int, ...]:
+        return tuple(self.perm.get_values())  # type: ignore[arg-type]
+
+
+@irdl_op_definition
+class ConcatOp(NnOp):
+    """Concatenation of activation tensors along ``axis``."""
+
+    name = "nn.concat"
+
+    inputs = var_operand_def(TensorType)
+    output = result_def(TensorType)
+    axis = prop_def(IntegerAttr)
+
+    assembly_format = "$inputs attr-dict `:` type($inputs) `->` type($output)"
+
+    def __init__(self, inputs: list[SSAValue], result_type: Attribute, axis: int, node: str):
+        super().__init__(
+            operands=[inputs],
+            result_types=[result_type],
+            properties={"node": StringAttr(node), "axis": IntegerAttr(axis, i64)},
+        )
+
+
+@irdl_op_definition
+class PadOp(UnaryOp):
+    """Zero padding: ``pads`` holds the begins of every axis, then the ends."""
+
+    name = "nn.pad"
+
+    pads = prop_def(DenseArrayBase)
+
+    @property
+    def amounts(self) -> tuple[int, ...]:
+        return tuple(self.pads.get_values())  # type: ignore[arg-type]
+
+
 Nn = Dialect(
     "nn",
     [
@@ -350,5 +511,10 @@ Nn = Dialect(
         ClipOp,
         SoftmaxOp,
         ReshapeOp,
+        ConvOp,
+        PoolOp,
+        TransposeOp,
+        ConcatOp,
+        PadOp,
     ],
 )

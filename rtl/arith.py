@@ -206,3 +206,24 @@ def apply_cast(term: Term, cast: Cast, *, rounded: bool = False) -> tuple[Term, 
         return Term(fit(value, low, high), low, high), operators
     wrapped = extend(value, cast.width)[: cast.width]
     return Term(wrapped.as_signed() if cast.signed else wrapped, cast.min_raw, cast.max_raw), operators
+
+
+def maximum(a: Term, b: Term) -> tuple[Term, Operator]:
+    """The larger of two (non-negated) terms."""
+    a, _ = resolve_sign(a)
+    b, _ = resolve_sign(b)
+    low, high = max(a.low, b.low), max(a.high, b.high)
+    term = Term(fit(Mux(a.value > b.value, a.value, b.value), low, high), low, high)
+    return term, ("max", max(a.width, b.width), 0)
+
+
+def max_level(terms: list[Term]) -> tuple[list[Term], list[Operator]]:
+    """One level of a pairwise maximum tree."""
+    result, operators = [], []
+    for index in range(0, len(terms) - 1, 2):
+        term, operator = maximum(terms[index], terms[index + 1])
+        result.append(term)
+        operators.append(operator)
+    if len(terms) % 2:
+        result.append(terms[-1])
+    return result, operators

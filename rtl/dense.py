@@ -106,31 +106,12 @@ class DenseUnit(Unit):
     # ---- reuse factor 1 ------------------------------------------------------------------
 
     def _parallel_sums(self, pipeline: Pipeline, inputs: list[Term]) -> list[Term]:
-        inputs = start_terms(pipeline, inputs)
-        trees: list[list[Term]] = []
-        operators: list[Operator] = []
+        rows = []
         for row in range(self.rows):
-            xs = inputs[row * self.n_in : (row + 1) * self.n_in]
-            for weights, constant in zip(self.weights, self.constants(), strict=True):
-                terms = []
-                for x, weight in zip(xs, weights, strict=True):
-                    product, used = constant_multiply(x, weight)
-                    operators += used
-                    if product is not None:
-                        terms.append(product)
-                if constant:
-                    terms.append(Term.constant(constant))
-                trees.append(terms or [Term.constant(0)])
-        trees = cross_groups(pipeline, "multiply", operators, trees)
-        for level in range(max(adder_tree_levels(len(tree)) for tree in trees)):
-            operators = []
-            reduced = []
-            for tree in trees:
-                tree, used = add_level(tree)
-                reduced.append(tree)
-                operators += used
-            trees = cross_groups(pipeline, f"add level {level + 1}", operators, reduced)
-        return [tree[0] for tree in trees]
+            offset = row * self.n_in
+            for weights in self.weights:
+                rows.append([(offset + k, w) for k, w in enumerate(weights)])
+        return linear_sums(pipeline, inputs, rows, self.constants() * self.rows)
 
     # ---- reuse factor R > 1 ----------------------------------------------------------------
 
@@ -209,21 +190,14 @@ class DenseUnit(Unit):
         for (_, owner), product in zip(feeds, products, strict=True):
             trees[owner].append(product)
         trees = [tree or [Term.constant(0)] for tree in trees]
-        for level in range(max(adder_tree_levels(len(tree)) for tree in trees)):
-            operators, reduced = [], []
-            for tree in trees:
-                tree, used = add_level(tree)
-                reduced.append(tree)
-                operators += used
-            trees = cross_groups(pipeline, f"add level {level + 1}", operators, reduced)
+        sums = reduce_trees(pipeline, trees, add_level, "add level")
 
         # accumulate the R partial sums, starting from each neuron's constant
         first, last = pipeline.tags
         accumulators, operators = [], []
         ranges = self._accumulator_ranges(inputs)
         statements = []
-        for index, (tree, (low, high)) in enumerate(zip(trees, ranges, strict=True)):
-            partial = tree[0]
+        for index, (partial, (low, high)) in enumerate(zip(sums, ranges, strict=True)):
             constant = self.constants()[index % self.n_out]
             accumulator = Signal(shape_for_range(low, high), name=f"acc{index}", reset_less=True)
             start = Mux(first, constant, accumulator)
@@ -253,3 +227,42 @@ class DenseUnit(Unit):
                     high += max(a, b, 0)
                 ranges.append((low, high))
         return ranges
+
+
+def linear_sums(
+    pipeline: Pipeline,
+    inputs: list[Term],
+    rows: list[list[tuple[int, int]]],
+    constants: list[int],
+) -> list[Term]:
+    """Every ``sum_j inputs[index_j] * weight_j + constant`` at once: constant products (zero
+    weights cost nothing), then pairwise adder trees, one pipeline step per level. ``rows`` holds
+    each sum's (input index, weight) pairs. Shared by dense and convolution units."""
+    inputs = start_terms(pipeline, inputs)
+    trees: list[list[Term]] = []
+    operators: list[Operator] = []
+    for pairs, constant in zip(rows, constants, strict=True):
+        terms = []
+        for index, weight in pairs:
+            product, used = constant_multiply(inputs[index], weight)
+            operators += used
+            if product is not None:
+                terms.append(product)
+        if constant:
+            terms.append(Term.constant(constant))
+        trees.append(terms or [Term.constant(0)])
+    trees = cross_groups(pipeline, "multiply", operators, trees)
+    return reduce_trees(pipeline, trees, add_level, "add level")
+
+
+def reduce_trees(pipeline: Pipeline, trees: list[list[Term]], level_of, name: str) -> list[Term]:
+    """Reduce every group to one term, one pipeline step per level of ``level_of`` (pairwise)."""
+    for level in range(max(adder_tree_levels(len(tree)) for tree in trees)):
+        operators: list[Operator] = []
+        reduced = []
+        for tree in trees:
+            tree, used = level_of(tree)
+            reduced.append(tree)
+            operators += used
+        trees = cross_groups(pipeline, f"{name} {level + 1}", operators, reduced)
+    return [tree[0] for tree in trees]

@@ -204,19 +204,29 @@ class Unit(wiring.Component):
         output_shape: Shape,
         output_count: int,
         registers: frozenset[int] | tuple[int, ...] = (),
+        input_groups: tuple[tuple[Shape, int], ...] = (),
     ):
-        self.input_shape, self.input_count = Shape.cast(input_shape), input_count
-        self.output_shape, self.output_count = Shape.cast(output_shape), output_count
-        super().__init__(
-            {"x": In(vector(input_shape, input_count)), "y": Out(vector(output_shape, output_count))}
+        """``input_groups``: for units reading several tensors of different element shapes,
+        ``(shape, count)`` per tensor; the input payload is then their elements packed in
+        order (``input_shape`` and ``input_count`` are ignored)."""
+        self.input_groups = tuple((Shape.cast(shape), count) for shape, count in input_groups)
+        if not self.input_groups:
+            self.input_groups = ((Shape.cast(input_shape), input_count),)
+        self.input_shape, self.input_count = self.input_groups[0][0], sum(
+            count for _, count in self.input_groups
         )
+        self.output_shape, self.output_count = Shape.cast(output_shape), output_count
+        input_bits = sum(shape.width * count for shape, count in self.input_groups)
+        if len(self.input_groups) == 1:
+            payload = vector(self.input_shape, self.input_count)
+        else:
+            payload = stream.Signature(input_bits, always_ready=True)
+        super().__init__({"x": In(payload), "y": Out(vector(output_shape, output_count))})
         self.registers = frozenset(registers)
         dry_run = Pipeline(Module(), frozenset(), Signal(name="dry_valid"), dry_run=True)
         dry_run.module._MustUse__silence = True  # built only to record the plan
         self.build(dry_run.module, dry_run, self.input_terms())
-        self.plan = dry_run.plan(
-            self.input_shape.width * input_count, self.extra_latency, self.ii
-        )
+        self.plan = dry_run.plan(input_bits, self.extra_latency, self.ii)
         bad = sorted(b for b in self.registers if not 0 <= b < self.plan.boundaries)
         if bad:
             raise ValueError(f"register boundaries {bad} outside 0..{self.plan.boundaries - 1}")
@@ -230,8 +240,18 @@ class Unit(wiring.Component):
         return self.plan.latency(self.registers)
 
     def input_terms(self) -> list[Term]:
-        low, high = raw_range(self.input_shape.width, self.input_shape.signed)
-        return [Term(self.x.payload[i], low, high) for i in range(self.input_count)]
+        """One ranged term per input element, groups in order."""
+        if len(self.input_groups) == 1:
+            low, high = raw_range(self.input_shape.width, self.input_shape.signed)
+            return [Term(self.x.payload[i], low, high) for i in range(self.input_count)]
+        terms, offset = [], 0
+        for shape, count in self.input_groups:
+            low, high = raw_range(shape.width, shape.signed)
+            for _ in range(count):
+                bits = self.x.payload[offset : offset + shape.width]
+                terms.append(Term(bits.as_signed() if shape.signed else bits, low, high))
+                offset += shape.width
+        return terms
 
     @abstractmethod
     def build(self, m: Module, pipeline: Pipeline, inputs: list[Term]) -> list[Value]:

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from amaranth.hdl import ClockSignal, Instance, Module, ResetSignal, Signal, Value
+from amaranth.hdl import Cat, ClockSignal, Instance, Module, ResetSignal, Signal, Value
 from amaranth.lib import stream, wiring
 from amaranth.lib.wiring import In, Out
 
@@ -49,14 +49,15 @@ class UnitInstance(wiring.Component):
 
 @dataclass(frozen=True)
 class InstanceSpec:
-    """One unit of the netlist: ``name`` reads value ``source`` and defines value ``name``."""
+    """One unit of the netlist: ``name`` reads the values ``sources`` (their data concatenated,
+    first in the low bits) and defines value ``name``."""
 
     name: str
     module: str
     input_width: int
     output_width: int
     clocked: bool
-    source: str
+    sources: tuple[str, ...]
 
 
 @dataclass(frozen=True)
@@ -104,12 +105,12 @@ class TopLevel(wiring.Component):
         for spec in self.spec.instances:
             unit = UnitInstance(spec.module, spec.input_width, spec.output_width, spec.clocked)
             m.submodules[spec.name] = unit
-            source = _resolve(spec.source, aliases)
-            if source in units:
-                wiring.connect(m, units[source].y, unit.x)
-            else:
-                payload, valid = values[source]
-                m.d.comb += [unit.x.payload.eq(payload), unit.x.valid.eq(valid)]
+            sources = [_resolve(source, aliases) for source in spec.sources]
+            if len(sources) == 1 and sources[0] in units:
+                wiring.connect(m, units[sources[0]].y, unit.x)
+            else:  # several values arrive in the same cycle (latency is balanced): one valid
+                payload = Cat(*(values[source][0] for source in sources))
+                m.d.comb += [unit.x.payload.eq(payload), unit.x.valid.eq(values[sources[0]][1])]
             units[spec.name] = unit
             values[spec.name] = (unit.y.payload, unit.y.valid)
         for index, (name, source) in enumerate(self.spec.outputs):

@@ -18,6 +18,7 @@ from xdsl.interpreters.func import FuncFunctions
 
 from rtlflow.dialects import fxp
 from rtlflow.sim.fixed_point import FixedFormat, bits_of, cast, exact
+from rtlflow.sim.windows import Window
 
 
 @register_impls
@@ -92,10 +93,81 @@ class FxpFunctions(InterpreterFunctions):
         frac = exp_table.output.frac_bits + inv_table.output.frac_bits
         return (self._cast(op, product, frac, op.output_format),)
 
+    @impl(fxp.ConvOp)
+    def run_conv(self, interpreter: Interpreter, op: fxp.ConvOp, args: PythonValues):
+        x = args[0]
+        frac, weights, biases = op.aligned()
+        flat = weights.reshape(weights.shape[0], -1)
+        bits = op.input_format.width + bits_of(flat) + int(flat.shape[1]).bit_length() + 1
+        bits = max(bits, bits_of(biases) + 1)
+        acc = conv_exact(exact(x, bits), exact(weights, bits), exact(biases, bits), op.window,
+                         op.group.value.data)
+        accumulator = op.accumulator.format
+        acc = self._cast(op, acc, frac, accumulator)
+        return (self._cast(op, acc, accumulator.frac_bits, op.output_format),)
+
+    @impl(fxp.PoolOp)
+    def run_pool(self, interpreter: Interpreter, op: fxp.PoolOp, args: PythonValues):
+        x, window = args[0], op.window
+        shape = (x.shape[0], *fxp.tensor_shape(op.output))
+        if op.kind.data == "max":
+            lowest = np.iinfo(np.int64).min
+            result = window.gather(x.astype(np.int64), lowest).max(axis=-1)
+            return (self._cast(op, result.reshape(shape), op.input_format.frac_bits, op.output_format),)
+        scales = op.scales
+        bits = op.input_format.width + window.taps_per_window.bit_length() + bits_of(scales) + 1
+        sums = window.gather(exact(x, bits), 0).sum(axis=-1)
+        frac = op.input_format.frac_bits + op.scale_type.format.frac_bits
+        return (self._cast(op, (sums * exact(scales, bits)).reshape(shape), frac, op.output_format),)
+
+    @impl(fxp.TransposeOp)
+    def run_transpose(self, interpreter: Interpreter, op: fxp.TransposeOp, args: PythonValues):
+        return (np.transpose(args[0], (0, *(p + 1 for p in op.permutation))),)
+
+    @impl(fxp.PadOp)
+    def run_pad(self, interpreter: Interpreter, op: fxp.PadOp, args: PythonValues):
+        pads = op.amounts
+        rank = len(pads) // 2
+        return (np.pad(args[0], [(0, 0)] + [(pads[a], pads[rank + a]) for a in range(rank)]),)
+
+    @impl(fxp.AddOp)
+    def run_add(self, interpreter: Interpreter, op: fxp.AddOp, args: PythonValues):
+        (fa, fb), frac = op.input_formats, max(f.frac_bits for f in op.input_formats)
+        bits = max(fa.width + frac - fa.frac_bits, fb.width + frac - fb.frac_bits) + 2
+        total = (exact(args[0], bits) << (frac - fa.frac_bits)) + (
+            exact(args[1], bits) << (frac - fb.frac_bits)
+        )
+        return (self._cast(op, total, frac, op.output_format),)
+
+    @impl(fxp.ConcatOp)
+    def run_concat(self, interpreter: Interpreter, op: fxp.ConcatOp, args: PythonValues):
+        parts = [
+            self._cast(op, np.asarray(x), fmt.frac_bits, op.output_format)
+            for x, fmt in zip(args, op.input_formats, strict=True)
+        ]
+        return (np.concatenate(parts, axis=op.axis.value.data % len(fxp.tensor_shape(op.output)) + 1),)
+
     @impl(fxp.ReshapeOp)
     def run_reshape(self, interpreter: Interpreter, op: fxp.ReshapeOp, args: PythonValues):
         x = args[0]
         return (x.reshape((x.shape[0], *fxp.tensor_shape(op.output))),)
+
+
+def conv_exact(x: np.ndarray, weight: np.ndarray, bias: np.ndarray, window: Window, group: int):
+    """ONNX Conv on integers (any dtype numpy can multiply: int64 or Python ints), exactly:
+    ``x`` [samples, N, C, *spatial], ``weight`` [C_out, C_in / group, *kernel]."""
+    samples, batch, c_in = x.shape[:3]
+    c_out = weight.shape[0]
+    windows = window.gather(x, 0)  # [samples, N, C, positions, taps]
+    per_in, per_out = c_in // group, c_out // group
+    outputs = []
+    for g in range(group):
+        part = windows[:, :, g * per_in : (g + 1) * per_in]
+        part = np.moveaxis(part, 2, 3).reshape(samples, batch, window.positions, -1)
+        w = weight[g * per_out : (g + 1) * per_out].reshape(per_out, -1)
+        outputs.append(np.moveaxis(part @ w.T, 3, 2))  # [samples, N, per_out, positions]
+    result = np.concatenate(outputs, axis=2) + bias.reshape(-1, 1)
+    return result.reshape(samples, batch, c_out, *window.output_shape)
 
 
 class Emulator:

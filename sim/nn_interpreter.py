@@ -13,6 +13,7 @@ from xdsl.interpreter import Interpreter, InterpreterFunctions, PythonValues, im
 from xdsl.interpreters.func import FuncFunctions
 
 from rtlflow.dialects import nn
+from rtlflow.sim.emulator import conv_exact
 
 
 def _batched_axis(op_axis: int, rank: int) -> int:
@@ -110,6 +111,37 @@ class NnFunctions(InterpreterFunctions):
     def run_reshape(self, interpreter: Interpreter, op: nn.ReshapeOp, args: PythonValues):
         x = args[0]
         return (x.reshape((x.shape[0], *nn.shape_of(op.output))),)
+
+    @impl(nn.ConvOp)
+    def run_conv(self, interpreter: Interpreter, op: nn.ConvOp, args: PythonValues):
+        return (conv_exact(args[0], op.weights.astype(np.float64), op.biases.astype(np.float64),
+                           op.window, op.group.value.data),)
+
+    @impl(nn.PoolOp)
+    def run_pool(self, interpreter: Interpreter, op: nn.PoolOp, args: PythonValues):
+        x, window = args[0], op.window
+        if op.kind.data == "max":
+            result = window.gather(x, -np.inf).max(axis=-1)
+        else:
+            counts = window.counts(bool(op.count_include_pad.value.data))
+            result = window.gather(x, 0.0).sum(axis=-1) / counts
+        return (result.reshape((x.shape[0], *nn.shape_of(op.output))),)
+
+    @impl(nn.TransposeOp)
+    def run_transpose(self, interpreter: Interpreter, op: nn.TransposeOp, args: PythonValues):
+        return (np.transpose(args[0], (0, *(p + 1 for p in op.permutation))),)
+
+    @impl(nn.ConcatOp)
+    def run_concat(self, interpreter: Interpreter, op: nn.ConcatOp, args: PythonValues):
+        rank = len(nn.shape_of(op.output))
+        return (np.concatenate(args, axis=_batched_axis(op.axis.value.data, rank)),)
+
+    @impl(nn.PadOp)
+    def run_pad(self, interpreter: Interpreter, op: nn.PadOp, args: PythonValues):
+        pads = op.amounts
+        rank = len(pads) // 2
+        widths = [(0, 0)] + [(pads[a], pads[rank + a]) for a in range(rank)]
+        return (np.pad(args[0], widths),)
 
 
 def run_nn(module: ModuleOp, inputs: list[np.ndarray]) -> list[np.ndarray]:

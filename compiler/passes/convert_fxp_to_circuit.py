@@ -19,7 +19,7 @@ from rtlflow.dialects import circuit, fxp
 
 class WrapInUnit(RewritePattern):
     def match_and_rewrite(self, op, rewriter: PatternRewriter) -> None:
-        if not isinstance(op, fxp.FxpOp) or isinstance(op, fxp.ReshapeOp):
+        if not isinstance(op, fxp.FxpOp | fxp.MultiInputOp) or isinstance(op, fxp.ReshapeOp):
             return
         if isinstance(op.parent_op(), circuit.UnitOp):
             return

@@ -35,6 +35,8 @@ DEFAULT_TABLE_SIZE = 1024
 DEFAULT_TABLE_RANGES = {"sigmoid": (-8.0, 8.0), "tanh": (-4.0, 4.0)}
 DEFAULT_EXP_RANGE = 16.0
 DEFAULT_SOFTMAX_TYPE = FixedFormat(18, 1, signed=False)
+#: 1 / (taps of a window) for average pooling: exact for power-of-two windows, else rounded
+DEFAULT_AVERAGE_SCALE = FixedFormat(18, 1, signed=False, rounding="RND")
 
 
 @dataclass(frozen=True)
@@ -81,6 +83,10 @@ class _Converter:
             if isinstance(op, func.ReturnOp):
                 block.add_op(func.ReturnOp(*[self.values[v] for v in op.arguments]))
             elif not isinstance(op, nn.ConstantOp):
+                if any(isinstance(v.owner, nn.ConstantOp) for v in op.operands[1:]) and isinstance(
+                    op, nn.AddOp | nn.ConcatOp
+                ):
+                    raise RtlflowError(_unsupported_reason(op), node=op.node_name, op=_kind(op))
                 new_op = self.convert_op(op)
                 block.add_op(new_op)
                 new_op.results[0].name_hint = op.results[0].name_hint
@@ -115,6 +121,37 @@ class _Converter:
                 return fxp.ReshapeOp(
                     x, fxp.fixed_tensor(nn.shape_of(op.output), fxp.tensor_format(x)), op.node_name
                 )
+            case nn.TransposeOp():
+                x = self.input(op)
+                shape = nn.shape_of(op.output)
+                return fxp.TransposeOp(
+                    x, fxp.fixed_tensor(shape, fxp.tensor_format(x)), op.node_name, perm=op.perm
+                )
+            case nn.PadOp():
+                x = self.input(op)
+                shape = nn.shape_of(op.output)
+                return fxp.PadOp(
+                    x, fxp.fixed_tensor(shape, fxp.tensor_format(x)), op.node_name, pads=op.pads
+                )
+            case nn.ConvOp():
+                return self.conv(op, layer, result)
+            case nn.PoolOp():
+                return self.pool(op, layer, result)
+            case nn.AddOp() if all(v in self.values for v in op.operands):
+                if nn.shape_of(op.lhs) != nn.shape_of(op.rhs):
+                    raise RtlflowError(
+                        f"adding activations of shapes {list(nn.shape_of(op.lhs))} and "
+                        f"{list(nn.shape_of(op.rhs))} (broadcasting) is not supported",
+                        node=op.node_name,
+                        op="add",
+                    )
+                inputs = [self.values[v] for v in op.operands]
+                return fxp.AddOp(inputs, self.result_type(op, result), op.node_name)
+            case nn.ConcatOp():
+                inputs = [self.values[v] for v in op.operands]
+                return fxp.ConcatOp(
+                    inputs, self.result_type(op, result), op.node_name, axis=op.axis
+                )
         raise RtlflowError(_unsupported_reason(op), node=op.node_name, op=_kind(op))
 
     def input(self, op: nn.NnOp) -> SSAValue:
@@ -142,6 +179,49 @@ class _Converter:
             bias_type=fxp.FixedType.from_format(bias_format),
             accumulator=fxp.FixedType.from_format(accumulator),
             reuse_factor=fxp.int_prop(1),
+        )
+
+    def conv(self, op: nn.ConvOp, layer: LayerConfig, result: FixedFormat) -> fxp.ConvOp:
+        x = self.input(op)
+        weight_format = layer.weight or self.config.precision
+        bias_format = layer.bias or self.config.precision
+        weights = quantize_constant(op.weights, weight_format, op, "weight")
+        biases = quantize_constant(op.biases, bias_format, op, "bias")
+        accumulator = layer.accumulator or dot_product_format(
+            weights.reshape(weights.shape[0], -1), weight_format, biases, bias_format,
+            fxp.tensor_format(x),
+        )
+        return fxp.ConvOp(
+            x,
+            self.result_type(op, result),
+            op.node_name,
+            weight=dense_from_numpy(weights),
+            weight_type=fxp.FixedType.from_format(weight_format),
+            bias=dense_from_numpy(biases),
+            bias_type=fxp.FixedType.from_format(bias_format),
+            accumulator=fxp.FixedType.from_format(accumulator),
+            group=op.group,
+            style=StringAttr("parallel"),
+            **_window_properties(op),
+        )
+
+    def pool(self, op: nn.PoolOp, layer: LayerConfig, result: FixedFormat) -> fxp.PoolOp:
+        window = op.window
+        scale_format = layer.weight or DEFAULT_AVERAGE_SCALE
+        if op.kind.data == "average":
+            counts = window.counts(bool(op.count_include_pad.value.data))
+            scales = quantize_constant(1.0 / counts, scale_format, op, "scale")
+        else:
+            scales = np.ones(window.positions, dtype=np.int64)
+        return fxp.PoolOp(
+            self.input(op),
+            self.result_type(op, result),
+            op.node_name,
+            kind=op.kind,
+            scale=dense_from_numpy(scales),
+            scale_type=fxp.FixedType.from_format(scale_format),
+            style=StringAttr("parallel"),
+            **_window_properties(op),
         )
 
     def scale_shift(
@@ -250,6 +330,10 @@ class _Converter:
 
 
 # ---- helpers --------------------------------------------------------------------------------
+
+
+def _window_properties(op: nn.WindowOp) -> dict:
+    return {name: getattr(op, name) for name in ("kernel", "strides", "pads", "dilations")}
 
 
 def quantize_constant(values: np.ndarray, fmt: FixedFormat, op: nn.NnOp, what: str) -> np.ndarray:

@@ -6,6 +6,8 @@ an affine map ``y = x * scale + shift``; each becomes an ``nn.scale_shift``, and
 merges into one. A scale_shift that follows an ``nn.dense`` with no other user, or feeds an
 ``nn.dense`` as its only user, and has one constant per feature, is folded into that layer's
 weights and bias (input normalisation, output scaling, the bias Add of MatMul+Add exports).
+The same holds for ``nn.conv`` with one constant per channel (BatchNormalization after a conv;
+before one only when the conv has no padding, since padding zeros are not scaled and shifted).
 """
 
 from __future__ import annotations
@@ -130,6 +132,64 @@ class FoldIntoFollowingDense(RewritePattern):
         rewriter.erase(op)
 
 
+def per_channel(constant: np.ndarray, shape: tuple[int, ...]) -> np.ndarray | None:
+    """``constant`` (of ``shape`` [N, C, ...]) as one value per channel, if it is one."""
+    if len(shape) < 2:
+        return None
+    full = np.broadcast_to(constant, shape).reshape(shape[0], shape[1], -1)
+    first = full[0, :, :1]
+    return full[0, :, 0].copy() if np.all(full == first[np.newaxis]) else None
+
+
+class FoldIntoPrecedingConv(RewritePattern):
+    """``conv(x) * s + t`` → ``conv'(x)`` (BatchNormalization after a convolution)."""
+
+    @op_type_rewrite_pattern
+    def match_and_rewrite(self, op: nn.ScaleShiftOp, rewriter: PatternRewriter) -> None:
+        conv = op.input.owner
+        if not isinstance(conv, nn.ConvOp) or not op.input.has_one_use():
+            return
+        shape = nn.shape_of(op.output)
+        scale, shift = per_channel(op.scales, shape), per_channel(op.shifts, shape)
+        if scale is None or shift is None:
+            return
+        weight = conv.weights.astype(np.float64)
+        weight = weight * scale.reshape((-1,) + (1,) * (weight.ndim - 1))
+        bias = conv.biases.astype(np.float64) * scale + shift
+        folded = nn.ConvOp.from_arrays(
+            conv.input, weight, bias, conv.window, conv.group.value.data, conv.node_name
+        )
+        rewriter.replace(op, folded)
+        rewriter.erase(conv)
+
+
+class FoldIntoFollowingConv(RewritePattern):
+    """``conv(x * s + t)`` → ``conv'(x)`` when the conv has no padding (exact only then)."""
+
+    @op_type_rewrite_pattern
+    def match_and_rewrite(self, op: nn.ScaleShiftOp, rewriter: PatternRewriter) -> None:
+        use = op.output.get_unique_use()
+        if use is None or not isinstance(conv := use.operation, nn.ConvOp) or conv.window.padded:
+            return
+        shape = nn.shape_of(op.output)
+        scale, shift = per_channel(op.scales, shape), per_channel(op.shifts, shape)
+        if scale is None or shift is None:
+            return
+        weight = conv.weights.astype(np.float64)  # [C_out, C_in / group, *kernel]
+        group = conv.group.value.data
+        c_out, per_group = weight.shape[0], weight.shape[1]
+        # input channel of weight[o, i]: (o // (C_out / group)) * per_group + i
+        channel = (np.arange(c_out)[:, None] // (c_out // group)) * per_group + np.arange(per_group)
+        spatial = (1,) * (weight.ndim - 2)
+        bias = conv.biases.astype(np.float64) + (
+            weight * shift[channel].reshape(*channel.shape, *spatial)
+        ).reshape(c_out, -1).sum(axis=1)
+        weight = weight * scale[channel].reshape(*channel.shape, *spatial)
+        folded = nn.ConvOp.from_arrays(op.input, weight, bias, conv.window, group, conv.node_name)
+        rewriter.replace(conv, folded)
+        rewriter.erase(op)
+
+
 @dataclass(frozen=True)
 class NnFoldAffinePass(ModulePass):
     name = "nn-fold-affine"
@@ -139,3 +199,5 @@ class NnFoldAffinePass(ModulePass):
         PatternRewriteWalker(MergeScaleShifts()).rewrite_module(op)
         PatternRewriteWalker(FoldIntoPrecedingDense()).rewrite_module(op)
         PatternRewriteWalker(FoldIntoFollowingDense()).rewrite_module(op)
+        PatternRewriteWalker(FoldIntoPrecedingConv()).rewrite_module(op)
+        PatternRewriteWalker(FoldIntoFollowingConv()).rewrite_module(op)
