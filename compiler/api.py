@@ -19,7 +19,7 @@ import numpy as np
 import onnx
 from xdsl.dialects.builtin import ModuleOp
 
-from rtlflow.config import ModelConfig, config_from_dict, load_config, parse_format
+from rtlflow.config import CONV_STYLES, ModelConfig, config_from_dict, load_config, parse_format
 from rtlflow.emit_verilog import design_function, emit_verilog
 from rtlflow.errors import RtlflowError
 from rtlflow.onnx_import import import_onnx
@@ -190,6 +190,7 @@ def compile(  # noqa: A001 - the hls4ml-style verb is the point
     clock_mhz: float = 200.0,
     precision: str | FixedFormat | None = None,
     reuse_factor: int | None = None,
+    conv_style: str | None = None,
     config: str | Path | ModelConfig | Mapping | None = None,
     stop_at: str = "verilog",
     dump_ir: str | Path | None = None,
@@ -213,7 +214,9 @@ def compile(  # noqa: A001 - the hls4ml-style verb is the point
         model_config = ModelConfig()
     if isinstance(precision, str):
         precision = parse_format(precision, "precision")
-    model_config = model_config.with_overrides(precision, reuse_factor)
+    if conv_style is not None and conv_style not in CONV_STYLES:
+        raise RtlflowError(f"conv_style must be one of {', '.join(CONV_STYLES)}, got '{conv_style}'")
+    model_config = model_config.with_overrides(precision, reuse_factor, conv_style)
     options = Options(part=part, clock_mhz=clock_mhz, config=model_config)
     module = import_onnx(model, name=name)
     dump = dump_to(Path(dump_ir)) if dump_ir is not None else None

@@ -41,6 +41,12 @@ def _parser() -> argparse.ArgumentParser:
     compile_.add_argument(
         "--reuse-factor", type=int, help="default reuse factor R of dense layers (II = R)"
     )
+    compile_.add_argument(
+        "--conv-style",
+        choices=("parallel", "stream"),
+        help="conv/pool architecture: every pixel at once, or a pixel stream through line "
+        "buffers (default: parallel unless it exceeds the part's budget)",
+    )
     compile_.add_argument("--config", help="per-layer configuration (YAML or TOML)")
     compile_.add_argument(
         "--inputs", help="test inputs (.npz, arrays named like the model inputs, samples first)"
@@ -98,6 +104,7 @@ def _compile(args: argparse.Namespace) -> int:
         clock_mhz=args.clock_mhz,
         precision=args.precision,
         reuse_factor=args.reuse_factor,
+        conv_style=args.conv_style,
         config=args.config,
         stop_at=args.stop_at,
         dump_ir=args.dump_ir,

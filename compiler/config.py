@@ -6,6 +6,7 @@ A configuration file (YAML or TOML) looks like::
     rounding: TRN                   # default modes of that precision (or inside its string)
     overflow: WRAP
     reuse_factor: 1                 # default for every dense layer
+    conv_style: parallel            # conv / pool layers: parallel | stream (default: by budget)
     inputs:
       x: fixed<12,4>
     layers:
@@ -17,6 +18,8 @@ A configuration file (YAML or TOML) looks like::
         rounding: RND               # modes of this layer's result (shorthand)
         overflow: SAT
         reuse_factor: 4
+      node_conv:
+        conv_style: stream
       node_sigmoid:
         table_size: 2048            # entries (a power of two)
         table_range: [-8, 8]        # inputs outside read the first / last entry
@@ -63,7 +66,11 @@ class LayerConfig:
     exp_type: FixedFormat | None = None
     inv_table_size: int | None = None
     inv_type: FixedFormat | None = None
+    conv_style: str | None = None
 
+
+#: conv / pool architectures: every output at once, or a pixel stream through line buffers
+CONV_STYLES = ("parallel", "stream")
 
 _FORMAT_KEYS = {"weight", "bias", "result", "accumulator", "exp_type", "inv_type"}
 _LAYER_KEYS = {f.name for f in fields(LayerConfig)}
@@ -77,6 +84,7 @@ class ModelConfig:
     reuse_factor: int = 1
     inputs: dict[str, FixedFormat] = field(default_factory=dict)
     layers: dict[str, LayerConfig] = field(default_factory=dict)
+    conv_style: str | None = None
 
     def layer(self, name: str) -> LayerConfig:
         return self.layers.get(name, LayerConfig())
@@ -90,13 +98,17 @@ class ModelConfig:
         return (layer.result or self.precision).with_modes(layer.rounding, layer.overflow)
 
     def with_overrides(
-        self, precision: FixedFormat | None = None, reuse_factor: int | None = None
+        self,
+        precision: FixedFormat | None = None,
+        reuse_factor: int | None = None,
+        conv_style: str | None = None,
     ) -> ModelConfig:
         """This configuration with command-line defaults replacing the file's."""
         return replace(
             self,
             precision=precision or self.precision,
             reuse_factor=reuse_factor if reuse_factor is not None else self.reuse_factor,
+            conv_style=conv_style or self.conv_style,
         )
 
     # ---- JSON form (pass options) -----------------------------------------------------------
@@ -118,6 +130,7 @@ class ModelConfig:
         data = {
             "precision": str(self.precision),
             "reuse_factor": self.reuse_factor,
+            "conv_style": self.conv_style,
             "inputs": {name: str(fmt) for name, fmt in self.inputs.items()},
             "layers": layers,
         }
@@ -153,7 +166,9 @@ def config_from_dict(data: Any, where: str) -> ModelConfig:
     """Validate a configuration mapping; every mistake is reported with its key."""
     if not isinstance(data, dict):
         raise RtlflowError(f"{where}: the configuration must be a mapping")
-    unknown = set(data) - {"precision", "rounding", "overflow", "reuse_factor", "inputs", "layers"}
+    unknown = set(data) - {
+        "precision", "rounding", "overflow", "reuse_factor", "conv_style", "inputs", "layers"
+    }
     if unknown:
         raise RtlflowError(f"{where}: unknown key(s) {sorted(unknown)}")
     precision = (
@@ -174,7 +189,16 @@ def config_from_dict(data: Any, where: str) -> ModelConfig:
         str(name): _layer_config(settings, f"{where}: layers.{name}")
         for name, settings in _mapping(data.get("layers"), f"{where}: layers").items()
     }
-    return ModelConfig(precision, reuse, inputs, layers)
+    style = _conv_style(data.get("conv_style"), f"{where}: conv_style")
+    return ModelConfig(precision, reuse, inputs, layers, style)
+
+
+def _conv_style(value: Any, where: str) -> str | None:
+    if value is None:
+        return None
+    if value not in CONV_STYLES:
+        raise RtlflowError(f"{where}: expected one of {', '.join(CONV_STYLES)}, got {value!r}")
+    return str(value)
 
 
 def _layer_config(settings: Any, where: str) -> LayerConfig:
@@ -202,6 +226,8 @@ def _layer_config(settings: Any, where: str) -> LayerConfig:
             if not low < high:
                 raise RtlflowError(f"{where}.table_range: expected [low, high] with low < high")
             values[key] = (low, high)
+        elif key == "conv_style":
+            values[key] = _conv_style(value, f"{where}.conv_style")
         elif key == "exp_range":
             values[key] = _number(value, f"{where}.exp_range")
             if values[key] <= 0:

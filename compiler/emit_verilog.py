@@ -44,6 +44,12 @@ class VerilogDesign:
     inputs: tuple[Port, ...]
     outputs: tuple[Port, ...]
     ii: int
+    input_beats: tuple[int, ...] = ()
+
+    @property
+    def streaming(self) -> bool:
+        """Inputs arrive as pixel streams, with backpressure from the outputs' ready."""
+        return max(self.input_beats, default=1) > 1
 
 
 def design_function(module: ModuleOp) -> func.FuncOp:
@@ -72,8 +78,11 @@ def interface(function: func.FuncOp) -> tuple[tuple[Port, ...], tuple[Port, ...]
     return inputs, outputs
 
 
-def _bits(value: SSAValue) -> int:
-    return math.prod(fxp.tensor_shape(value)) * fxp.tensor_format(value).width
+def _bits(value: SSAValue, streamed: set[SSAValue] = frozenset()) -> int:  # type: ignore[assignment]
+    """Data bits of a value: the whole tensor, or one pixel (all channels) when streamed."""
+    shape = fxp.tensor_shape(value)
+    elements = shape[1] if value in streamed else math.prod(shape)
+    return elements * fxp.tensor_format(value).width
 
 
 def emit_verilog(module: ModuleOp, outdir: Path, jobs: int | None = None) -> VerilogDesign:
@@ -86,12 +95,20 @@ def emit_verilog(module: ModuleOp, outdir: Path, jobs: int | None = None) -> Ver
         names[argument] = port.base
     instances: list[InstanceSpec] = []
     aliases: list[tuple[str, str]] = []
-    modules: dict[str, tuple[UnitSpec, frozenset[int]]] = {}
+    modules: dict[str, tuple[UnitSpec, frozenset[int], bool]] = {}
+    beats_attr = function.attributes.get(circuit.INPUT_BEATS)
+    input_beats = tuple(int(v) for v in beats_attr.get_values()) if beats_attr else (1,) * len(inputs)  # type: ignore[attr-defined]
+    stall = max(input_beats, default=1) > 1
+    streamed: set[SSAValue] = {
+        a for a, beats in zip(function.body.block.args, input_beats, strict=True) if beats > 1
+    }
     for index, op in enumerate(function.body.block.ops):
+        if isinstance(op, circuit.UnitOp) and circuit.beats_of(op.inner) > 1:
+            streamed.add(op.outputs[0])
         if isinstance(op, fxp.ReshapeOp):
             names[op.output] = f"v{index}"
             aliases.append((f"v{index}", names[op.input]))
-        elif isinstance(op, circuit.UnitOp | circuit.DelayOp):
+        elif isinstance(op, circuit.UnitOp | circuit.DelayOp | circuit.CollectOp):
             spec = unit_spec(op)
             if isinstance(op, circuit.UnitOp):
                 registers, sources, result = frozenset(op.register_boundaries), list(op.inputs), op.outputs[0]
@@ -99,28 +116,33 @@ def emit_verilog(module: ModuleOp, outdir: Path, jobs: int | None = None) -> Ver
                 clocked = op.latency.value.data > 0
             else:
                 registers, sources, result = frozenset(), [op.input], op.output
-                label, clocked = "delay", True
-            name = spec.module_name(registers)
-            modules.setdefault(name, (spec, registers))
+                label, clocked = spec.kind, True
+            name = spec.module_name(registers, stall and clocked)
+            modules.setdefault(name, (spec, registers, stall and clocked))
             instance = f"u{index}_{label}"
             instances.append(
                 InstanceSpec(
                     instance,
                     name,
-                    sum(_bits(v) for v in sources),
-                    _bits(result),
+                    sum(_bits(v, streamed) for v in sources),
+                    _bits(result, streamed),
                     clocked,
                     tuple(names[v] for v in sources),
+                    stall and clocked,
                 )
             )
             names[result] = instance
     returned = list(function.body.block.last_op.operands)  # type: ignore[union-attr]
     spec = TopSpec(
-        inputs=tuple((p.base, _bits(a)) for p, a in zip(inputs, function.body.block.args, strict=True)),
+        inputs=tuple(
+            (p.base, _bits(a, streamed))
+            for p, a in zip(inputs, function.body.block.args, strict=True)
+        ),
         instances=tuple(instances),
         aliases=tuple(aliases),
         outputs=tuple((p.base, names[v]) for p, v in zip(outputs, returned, strict=True)),
         ii=function.attributes[circuit.II].value.data,  # type: ignore[attr-defined]
+        stream=stall,
     )
     if top in modules:
         top += "_top"
@@ -132,15 +154,15 @@ def emit_verilog(module: ModuleOp, outdir: Path, jobs: int | None = None) -> Ver
     for name in [*sorted(modules), top]:
         (rtl_dir / f"{name}.v").write_text(texts[name])
         sources.append(f"{RTL_DIR}/{name}.v")
-    return VerilogDesign(top, tuple(sources), inputs, outputs, spec.ii)
+    return VerilogDesign(top, tuple(sources), inputs, outputs, spec.ii, input_beats)
 
 
-def _convert_one(spec: UnitSpec, registers: frozenset[int], name: str) -> str:
-    return to_verilog(spec.build(registers), name)
+def _convert_one(spec: UnitSpec, registers: frozenset[int], stall: bool, name: str) -> str:
+    return to_verilog(spec.build(registers, stall), name)
 
 
 def _convert_all(
-    modules: dict[str, tuple[UnitSpec, frozenset[int]]], jobs: int | None
+    modules: dict[str, tuple[UnitSpec, frozenset[int], bool]], jobs: int | None
 ) -> dict[str, str]:
     """Verilog text of every module, converted in parallel when it pays."""
     order = sorted(modules, key=lambda name: -_size(modules[name][0]))

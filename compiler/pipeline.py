@@ -21,6 +21,7 @@ from rtlflow.passes.circuit_balance_latency import CircuitBalanceLatencyPass
 from rtlflow.passes.circuit_insert_registers import CircuitInsertRegistersPass
 from rtlflow.passes.convert_fxp_to_circuit import ConvertFxpToCircuitPass
 from rtlflow.passes.convert_nn_to_fxp import ConvertNnToFxpPass
+from rtlflow.passes.fxp_set_conv_style import FxpSetConvStylePass
 from rtlflow.passes.fxp_set_reuse_factor import FxpSetReuseFactorPass
 from rtlflow.passes.nn_fold_affine import NnFoldAffinePass
 from rtlflow.passes.nn_fold_layout import NnFoldLayoutPass
@@ -52,10 +53,12 @@ def passes(options: Options) -> dict[str, tuple[ModulePass, ...]]:
             NnFoldReshapesPass(),
             DeadCodeElimination(),
         ),
-        # fixed point: formats from the configuration, then each layer's parallelism
+        # fixed point: formats from the configuration, then each layer's parallelism (reuse
+        # factor of dense layers, parallel or streaming convolutions)
         "fxp": (
             ConvertNnToFxpPass(config=config),
             FxpSetReuseFactorPass(config=config),
+            FxpSetConvStylePass(config=config, part=options.part),
         ),
         # hardware: units, registers from the delay model, balanced latency
         "circuit": (

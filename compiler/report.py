@@ -20,8 +20,8 @@ def _format(fmt: fxp.FixedFormat) -> dict[str, Any]:
     return {"width": fmt.width, "int": fmt.int_bits, "signed": fmt.signed}
 
 
-def _port(port: Port, valid: str, ready: str | None) -> dict[str, Any]:
-    return {
+def _port(port: Port, valid: str, ready: str | None, beats: int = 1) -> dict[str, Any]:
+    entry = {
         "name": port.name,
         "shape": list(port.shape),
         "format": _format(port.format),
@@ -29,8 +29,12 @@ def _port(port: Port, valid: str, ready: str | None) -> dict[str, Any]:
         "data": f"{port.base}_data",
         "valid": valid,
         "ready": ready,
-        "beats": 1,
+        "beats": beats,
     }
+    if beats > 1:  # a pixel per beat: channels last, pixels in raster order
+        rank = len(port.shape)
+        entry["order"] = [0, *range(2, rank), 1]
+    return entry
 
 
 def _layer(op, family: str) -> tuple[dict[str, Any], Resources, list[dict[str, Any]]]:
@@ -40,6 +44,10 @@ def _layer(op, family: str) -> tuple[dict[str, Any], Resources, list[dict[str, A
         registers = plan.forced
         entry = {"name": "latency balance", "op": "delay", "latency_cycles": op.cycles.value.data}
         entry["ii"] = 1
+    elif isinstance(op, circuit.CollectOp):
+        registers = plan.forced
+        entry = {"name": "collect stream", "op": "collect", "latency_cycles": 1, "ii": 1}
+        entry["beats"] = op.beats.value.data
     else:
         registers = frozenset(op.register_boundaries)
         inner = op.inner
@@ -60,6 +68,25 @@ def _layer(op, family: str) -> tuple[dict[str, Any], Resources, list[dict[str, A
                 "reuse_factor": inner.reuse_factor.value.data,
                 "zero_weights": int((inner.weights == 0).sum()),
             }
+        if isinstance(inner, fxp.WindowOp):
+            window = inner.window
+            entry |= {
+                "style": inner.style.data,
+                "kernel": list(window.kernel),
+                "strides": list(window.strides),
+                "pads": list(window.pads),
+                "dilations": list(window.dilations),
+            }
+            if isinstance(inner, fxp.ConvOp):
+                entry |= {
+                    "weight": str(inner.weight_type.format),
+                    "bias": str(inner.bias_type.format),
+                    "accumulator": str(inner.accumulator.format),
+                    "group": inner.group.value.data,
+                    "zero_weights": int((inner.weights == 0).sum()),
+                }
+        if circuit.beats_of(inner) > 1:
+            entry["beats"] = circuit.beats_of(inner)
     resources = plan_resources(plan, registers, family)
     resources = Resources(resources.lut, resources.ff, resources.dsp, math.ceil(resources.bram18))
     entry["module"] = spec.module_name(registers)
@@ -99,10 +126,11 @@ def build_report(
     clock_mhz = attrs[circuit.CLOCK_MHZ].value.data  # type: ignore[attr-defined]
     fmax = attrs[circuit.FMAX_MHZ].value.data  # type: ignore[attr-defined]
     latency = attrs[circuit.LATENCY].value.data  # type: ignore[attr-defined]
-    ready = "in_ready" if design.ii > 1 else None
+    ready = "in_ready" if design.ii > 1 or design.streaming else None
+    beats = design.input_beats or (1,) * len(design.inputs)
     layers, tables, total = [], [], Resources()
     for op in function.body.block.ops:
-        if isinstance(op, circuit.UnitOp | circuit.DelayOp):
+        if isinstance(op, circuit.UnitOp | circuit.DelayOp | circuit.CollectOp):
             entry, resources, unit_tables = _layer(op, target.part.family)
             layers.append(entry)
             tables += unit_tables
@@ -117,8 +145,13 @@ def build_report(
         "sources": list(design.sources),
         "clock": {"port": "clk", "target_mhz": clock_mhz, "estimated_fmax_mhz": fmax},
         "reset": {"port": "rst", "active": "high", "synchronous": True},
-        "inputs": [_port(p, "in_valid", ready) for p in design.inputs],
-        "outputs": [_port(p, "out_valid", None) for p in design.outputs],
+        "inputs": [
+            _port(p, "in_valid", ready, b) for p, b in zip(design.inputs, beats, strict=True)
+        ],
+        "outputs": [
+            _port(p, "out_valid", "out_ready" if design.streaming else None)
+            for p in design.outputs
+        ],
         "latency_cycles": latency,
         "latency_ns": round(latency * 1000.0 / clock_mhz, 3),
         "latency_ns_at_estimated_fmax": round(latency * 1000.0 / fmax, 3),

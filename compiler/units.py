@@ -28,6 +28,7 @@ from rtlflow.rtl.pipeline import Plan, Unit
 from rtlflow.rtl.pool import PoolUnit
 from rtlflow.rtl.route import RouteUnit
 from rtlflow.rtl.scale_shift import ScaleShiftUnit
+from rtlflow.rtl.stream import CollectUnit, StreamWindowUnit
 from rtlflow.rtl.softmax import SoftmaxUnit
 from rtlflow.rtl.table import TableUnit
 from rtlflow.sim.fixed_point import FixedFormat, dot_product_format
@@ -42,10 +43,12 @@ class UnitSpec:
     unit_class: type[Unit]
     params: dict[str, Any]
 
-    def build(self, registers: frozenset[int] | tuple[int, ...] = ()) -> Unit:
-        if self.unit_class is DelayUnit:
-            return DelayUnit(**self.params)
-        return self.unit_class(**self.params, registers=frozenset(registers))
+    def build(self, registers: frozenset[int] | tuple[int, ...] = (), stall: bool = False) -> Unit:
+        """The unit; ``stall``: with an ``en`` input holding every register (backpressure)."""
+        extra = {"stall": True} if stall else {}
+        if self.unit_class in (DelayUnit, CollectUnit):
+            return self.unit_class(**self.params, **extra)
+        return self.unit_class(**self.params, registers=frozenset(registers), **extra)
 
     def plan(self) -> Plan:
         """The unit's plan (steps, forced boundaries), from a unit built only to be asked."""
@@ -53,9 +56,10 @@ class UnitSpec:
         unit._MustUse__silence = True  # never elaborated
         return unit.plan
 
-    def module_name(self, registers: frozenset[int] | tuple[int, ...] = ()) -> str:
+    def module_name(self, registers: frozenset[int] | tuple[int, ...] = (), stall: bool = False) -> str:
         """A deterministic Verilog module name: identical units get identical names."""
         key = repr((self.unit_class.__name__, sorted(self.params.items()), sorted(registers)))
+        key += " stall" if stall else ""
         digest = hashlib.sha1(key.encode()).hexdigest()[:8]
         return f"{self.kind}_{self.summary}_{digest}"
 
@@ -80,8 +84,20 @@ def unit_spec(op: Operation) -> UnitSpec:
             DelayUnit,
             {"shape": shape_of(fmt), "count": count, "cycles": op.cycles.value.data},
         )
+    if isinstance(op, circuit.CollectOp):
+        fmt = fxp.tensor_format(op.input)
+        channels = fxp.tensor_shape(op.input)[1]
+        beats = op.beats.value.data
+        return UnitSpec(
+            "collect",
+            f"{beats}x{channels}",
+            CollectUnit,
+            {"shape": shape_of(fmt), "channels": channels, "beats": beats},
+        )
     if isinstance(op, circuit.UnitOp):
         op = op.inner
+    if isinstance(op, fxp.WindowOp) and op.style.data == "stream":
+        return _stream_window(op)
     builder = _BUILDERS.get(type(op))
     if builder is None:
         raise NotImplementedError(f"no hardware unit for {op.name}")
@@ -110,8 +126,18 @@ def _dense(op: fxp.DenseOp) -> UnitSpec:
     )
 
 
+def _elements(op) -> int:
+    """Elements the unit sees at once: the whole tensor, or one pixel's channels per beat."""
+    shape = fxp.tensor_shape(op.input)
+    return shape[1] if circuit.beats_of(op) > 1 else math.prod(shape)
+
+
 def _scale_shift(op: fxp.ScaleShiftOp) -> UnitSpec:
     frac, scale, offset = op.aligned()
+    if circuit.beats_of(op) > 1:  # per channel: the constants of the first pixel serve all
+        shape = fxp.tensor_shape(op.input)
+        scale = scale.reshape(shape[0], shape[1], -1)[0, :, 0]
+        offset = offset.reshape(shape[0], shape[1], -1)[0, :, 0]
     return UnitSpec(
         "scale_shift",
         str(scale.size),
@@ -127,7 +153,7 @@ def _scale_shift(op: fxp.ScaleShiftOp) -> UnitSpec:
 
 def _activation(op: fxp.FxpOp) -> UnitSpec:
     fx = op.input_format
-    count = math.prod(fxp.tensor_shape(op.input))
+    count = _elements(op)
     params: dict[str, Any] = {"input_shape": shape_of(fx), "count": count}
     frac = fx.frac_bits
     match op:
@@ -145,7 +171,7 @@ def _activation(op: fxp.FxpOp) -> UnitSpec:
 
 def _table(op: fxp.TableOp) -> UnitSpec:
     table = op.table
-    count = math.prod(fxp.tensor_shape(op.input))
+    count = _elements(op)
     return UnitSpec(
         f"table_{table.function}",
         str(count),
@@ -238,6 +264,30 @@ def _pool(op: fxp.PoolOp) -> UnitSpec:
             "casts": (cast_into(op.output_format, frac),),
         },
     )
+
+
+def _stream_window(op: fxp.WindowOp) -> UnitSpec:
+    """A window op on a pixel stream: line buffer, then one output pixel per window."""
+    window, channels = op.window, fxp.tensor_shape(op.input)[1]
+    params: dict[str, Any] = {
+        "window": window,
+        "channels": channels,
+        "input_shape": shape_of(op.input_format),
+    }
+    if isinstance(op, fxp.ConvOp):
+        conv = _conv(op).params
+        params |= {
+            "kind": "conv",
+            "weights": conv["weights"],
+            "bias": conv["bias"],
+            "group": conv["group"],
+            "casts": conv["casts"],
+        }
+    else:
+        pool = _pool(op).params
+        params |= {"kind": pool["kind"], "casts": pool["casts"], "scale": pool["scales"][0]}
+    summary = f"{'x'.join(map(str, fxp.tensor_shape(op.input)[1:]))}"
+    return UnitSpec(f"stream_{params['kind']}", summary, StreamWindowUnit, params)
 
 
 def _add(op: fxp.AddOp) -> UnitSpec:

@@ -8,6 +8,11 @@ before step b of the unit's plan), ``latency`` (cycles from an accepted input to
 ``ii`` (cycles between accepted inputs). ``circuit.delay`` is a chain of registers that balances
 the latency of parallel paths. ``fxp.reshape`` may remain between units: it is wiring only.
 
+Pixel streams: a unit whose input arrives as beats (one pixel, all channels, per beat) carries
+the discardable attribute ``circuit.beats`` (the beats of one input tensor); ``circuit.collect``
+gathers a stream back into a whole tensor. The function's ``circuit.input_beats`` gives the beats
+of every design input (1: the whole tensor at once).
+
 The enclosing ``func.func`` carries the design's clock target, estimated fmax, total latency and
 initiation interval as ``circuit.*`` attributes once the scheduling passes have run.
 """
@@ -42,6 +47,8 @@ CLOCK_MHZ = "circuit.clock_mhz"
 FMAX_MHZ = "circuit.estimated_fmax_mhz"
 LATENCY = "circuit.latency"
 II = "circuit.ii"
+BEATS = "circuit.beats"
+INPUT_BEATS = "circuit.input_beats"
 
 
 @irdl_op_definition
@@ -171,4 +178,33 @@ class DelayOp(IRDLOperation):
             raise VerifyException("a delay is at least one cycle")
 
 
-Circuit = Dialect("circuit", [UnitOp, YieldOp, DelayOp])
+@irdl_op_definition
+class CollectOp(IRDLOperation):
+    """A pixel stream of ``beats`` beats gathered into the whole tensor, one cycle after its
+    last beat."""
+
+    name = "circuit.collect"
+
+    T: ClassVar = VarConstraint("T", base(TensorType))
+    input = operand_def(T)
+    output = result_def(T)
+    beats = prop_def(IntegerAttr)
+
+    irdl_options = (ParsePropInAttrDict(),)
+    assembly_format = "$input attr-dict `:` type($input)"
+
+    def __init__(self, input: SSAValue, beats: int):
+        super().__init__(
+            operands=[input],
+            result_types=[input.type],
+            properties={"beats": IntegerAttr(beats, i64)},
+        )
+
+
+def beats_of(op: Operation) -> int:
+    """Beats per input tensor of a unit (1 unless it works on a pixel stream)."""
+    attr = op.attributes.get(BEATS)
+    return attr.value.data if isinstance(attr, IntegerAttr) else 1
+
+
+Circuit = Dialect("circuit", [UnitOp, YieldOp, DelayOp, CollectOp])

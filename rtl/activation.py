@@ -33,6 +33,7 @@ class ActivationUnit(Unit):
         low: int = 0,
         high: int = 0,
         registers: tuple[int, ...] | frozenset[int] = (),
+        stall: bool = False,
     ):
         if kind not in KINDS:
             raise ValueError(f"kind must be one of {KINDS}, got {kind!r}")
@@ -46,6 +47,7 @@ class ActivationUnit(Unit):
             output_shape=casts[-1].shape,
             output_count=count,
             registers=registers,
+            stall=stall,
         )
 
     def build(self, m: Module, pipeline: Pipeline, inputs: list[Term]) -> list[Value]:

@@ -30,6 +30,7 @@ class AddUnit(Unit):
         count: int,
         casts: tuple[Cast, ...],
         registers: tuple[int, ...] | frozenset[int] = (),
+        stall: bool = False,
     ):
         self.shifts, self.count, self.casts = tuple(shifts), count, tuple(casts)
         super().__init__(
@@ -38,6 +39,7 @@ class AddUnit(Unit):
             output_shape=casts[-1].shape,
             output_count=count,
             registers=registers,
+            stall=stall,
             input_groups=((shapes[0], count), (shapes[1], count)),
         )
 

@@ -68,6 +68,7 @@ class ConvUnit(Unit):
         input_shape,
         casts: tuple[Cast, ...],
         registers: tuple[int, ...] | frozenset[int] = (),
+        stall: bool = False,
     ):
         if len(bias) != len(weights) or not casts:
             raise ValueError("one bias per output channel and at least one cast")
@@ -80,6 +81,7 @@ class ConvUnit(Unit):
             output_shape=casts[-1].shape,
             output_count=len(weights) * window.positions,
             registers=registers,
+            stall=stall,
         )
 
     def build(self, m: Module, pipeline: Pipeline, inputs: list[Term]) -> list[Value]:

@@ -64,6 +64,7 @@ class DenseUnit(Unit):
         rows: int = 1,
         reuse_factor: int = 1,
         registers: tuple[int, ...] | frozenset[int] = (),
+        stall: bool = False,
     ):
         if not weights or not weights[0]:
             raise ValueError("a dense unit needs at least one weight")
@@ -89,6 +90,7 @@ class DenseUnit(Unit):
             output_shape=casts[-1].shape,
             output_count=rows * self.n_out,
             registers=registers,
+            stall=stall,
         )
 
     def constants(self) -> list[int]:
@@ -234,11 +236,15 @@ def linear_sums(
     inputs: list[Term],
     rows: list[list[tuple[int, int]]],
     constants: list[int],
+    *,
+    started: bool = False,
 ) -> list[Term]:
     """Every ``sum_j inputs[index_j] * weight_j + constant`` at once: constant products (zero
     weights cost nothing), then pairwise adder trees, one pipeline step per level. ``rows`` holds
-    each sum's (input index, weight) pairs. Shared by dense and convolution units."""
-    inputs = start_terms(pipeline, inputs)
+    each sum's (input index, weight) pairs. Shared by dense and convolution units.
+    ``started``: the pipeline is already past boundary 0 (the inputs come from a line buffer)."""
+    if not started:
+        inputs = start_terms(pipeline, inputs)
     trees: list[list[Term]] = []
     operators: list[Operator] = []
     for pairs, constant in zip(rows, constants, strict=True):

@@ -15,7 +15,7 @@ from __future__ import annotations
 from abc import abstractmethod
 from dataclasses import dataclass, field
 
-from amaranth.hdl import Const, Module, Shape, Signal, Value
+from amaranth.hdl import Const, EnableInserter, Module, Shape, Signal, Value
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
@@ -205,10 +205,13 @@ class Unit(wiring.Component):
         output_count: int,
         registers: frozenset[int] | tuple[int, ...] = (),
         input_groups: tuple[tuple[Shape, int], ...] = (),
+        stall: bool = False,
     ):
         """``input_groups``: for units reading several tensors of different element shapes,
         ``(shape, count)`` per tensor; the input payload is then their elements packed in
-        order (``input_shape`` and ``input_count`` are ignored)."""
+        order (``input_shape`` and ``input_count`` are ignored). ``stall``: the unit has an
+        ``en`` input; while it is low every register of the unit holds (backpressure)."""
+        self.stall = stall
         self.input_groups = tuple((Shape.cast(shape), count) for shape, count in input_groups)
         if not self.input_groups:
             self.input_groups = ((Shape.cast(input_shape), input_count),)
@@ -221,12 +224,19 @@ class Unit(wiring.Component):
             payload = vector(self.input_shape, self.input_count)
         else:
             payload = stream.Signature(input_bits, always_ready=True)
-        super().__init__({"x": In(payload), "y": Out(vector(output_shape, output_count))})
+        members = {"x": In(payload), "y": Out(vector(output_shape, output_count))}
+        if stall:
+            members["en"] = In(1)
+        super().__init__(members)
         self.registers = frozenset(registers)
         dry_run = Pipeline(Module(), frozenset(), Signal(name="dry_valid"), dry_run=True)
         dry_run.module._MustUse__silence = True  # built only to record the plan
         self.build(dry_run.module, dry_run, self.input_terms())
-        self.plan = dry_run.plan(input_bits, self.extra_latency, self.ii)
+        self.plan = dry_run.plan(
+            self.held_bits if self.held_bits is not None else input_bits,
+            self.extra_latency,
+            self.ii,
+        )
         bad = sorted(b for b in self.registers if not 0 <= b < self.plan.boundaries)
         if bad:
             raise ValueError(f"register boundaries {bad} outside 0..{self.plan.boundaries - 1}")
@@ -234,6 +244,8 @@ class Unit(wiring.Component):
     #: cycles a reuse-factor loop adds beyond the registers; cycles between inputs
     extra_latency: int = 0
     ii: int = 1
+    #: bits a register at boundary 0 holds, when not the input (a line buffer, a collector)
+    held_bits: int | None = None
 
     @property
     def latency(self) -> int:
@@ -265,4 +277,4 @@ class Unit(wiring.Component):
         for index, value in enumerate(outputs):
             m.d.comb += self.y.payload[index].eq(value)
         m.d.comb += self.y.valid.eq(pipeline.valid)
-        return m
+        return EnableInserter(self.en)(m) if self.stall else m

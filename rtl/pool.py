@@ -39,6 +39,7 @@ class PoolUnit(Unit):
         input_shape,
         casts: tuple[Cast, ...],
         registers: tuple[int, ...] | frozenset[int] = (),
+        stall: bool = False,
     ):
         if kind not in ("max", "average"):
             raise ValueError("kind is max or average")
@@ -52,6 +53,7 @@ class PoolUnit(Unit):
             output_shape=casts[-1].shape,
             output_count=channels * window.positions,
             registers=registers,
+            stall=stall,
         )
 
     def build(self, m: Module, pipeline: Pipeline, inputs: list[Term]) -> list[Value]:

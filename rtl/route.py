@@ -32,6 +32,7 @@ class RouteUnit(Unit):
         casts: tuple[Cast | None, ...],
         output_shape: Shape,
         registers: tuple[int, ...] | frozenset[int] = (),
+        stall: bool = False,
     ):
         if len(casts) != len(input_groups):
             raise ValueError("one cast (or None) per input group")
@@ -42,6 +43,7 @@ class RouteUnit(Unit):
             output_shape=output_shape,
             output_count=len(sources),
             registers=registers,
+            stall=stall,
             input_groups=input_groups,
         )
 

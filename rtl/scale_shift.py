@@ -27,6 +27,7 @@ class ScaleShiftUnit(Unit):
         input_shape,
         casts: tuple[Cast, ...],
         registers: tuple[int, ...] | frozenset[int] = (),
+        stall: bool = False,
     ):
         if len(scale) != len(offset):
             raise ValueError("one scale and one offset per element")
@@ -39,6 +40,7 @@ class ScaleShiftUnit(Unit):
             output_shape=casts[-1].shape,
             output_count=len(scale),
             registers=registers,
+            stall=stall,
         )
 
     def build(self, m: Module, pipeline: Pipeline, inputs: list[Term]) -> list[Value]:

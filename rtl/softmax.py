@@ -45,6 +45,7 @@ class SoftmaxUnit(Unit):
         inv_shift: int,
         casts: tuple[Cast, ...],
         registers: tuple[int, ...] | frozenset[int] = (),
+        stall: bool = False,
     ):
         for entries in (exp_entries, inv_entries):
             if len(entries) < 2 or len(entries) & (len(entries) - 1):
@@ -62,6 +63,7 @@ class SoftmaxUnit(Unit):
             output_shape=casts[-1].shape,
             output_count=rows * n,
             registers=registers,
+            stall=stall,
         )
 
     def build(self, m: Module, pipeline: Pipeline, inputs: list[Term]) -> list[Value]:

@@ -65,6 +65,7 @@ class TableUnit(Unit):
         input_shape,
         count: int,
         registers: tuple[int, ...] | frozenset[int] = (),
+        stall: bool = False,
     ):
         size = len(entries)
         if size < 2 or size & (size - 1):
@@ -79,6 +80,7 @@ class TableUnit(Unit):
             output_shape=entry_shape,
             output_count=count,
             registers=registers,
+            stall=stall,
         )
 
     def build(self, m: Module, pipeline: Pipeline, inputs: list[Term]) -> list[Value]:

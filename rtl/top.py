@@ -5,6 +5,10 @@ black boxes (:class:`UnitInstance`) and connects their streams. All inputs of on
 together under ``in_valid``; when the design accepts a new inference only every ``ii`` cycles it
 has an ``in_ready`` output, high when it can accept, so an inference is taken in a cycle where
 ``in_valid`` and ``in_ready`` are both high. All outputs leave together under ``out_valid``.
+
+Streaming designs take their inputs as pixel beats, one per cycle at most, and have ``in_ready``
+and ``out_ready``: while ``out_valid`` is high and ``out_ready`` low, every unit holds (its
+registers are enabled by ``en``) and ``in_ready`` is low.
 Element i of a tensor (C order) sits at bits [i*W, (i+1)*W) of its data port.
 """
 
@@ -26,14 +30,17 @@ class UnitInstance(wiring.Component):
     y : ``Out(stream.Signature(output_width, always_ready=True))``
     """
 
-    def __init__(self, module: str, input_width: int, output_width: int, clocked: bool):
-        self.module, self.clocked = module, clocked
-        super().__init__(
-            {
-                "x": In(stream.Signature(input_width, always_ready=True)),
-                "y": Out(stream.Signature(output_width, always_ready=True)),
-            }
-        )
+    def __init__(
+        self, module: str, input_width: int, output_width: int, clocked: bool, stall: bool = False
+    ):
+        self.module, self.clocked, self.stall = module, clocked, stall
+        members = {
+            "x": In(stream.Signature(input_width, always_ready=True)),
+            "y": Out(stream.Signature(output_width, always_ready=True)),
+        }
+        if stall:
+            members["en"] = In(1)
+        super().__init__(members)
 
     def elaborate(self, platform) -> Instance:
         ports = {
@@ -44,6 +51,8 @@ class UnitInstance(wiring.Component):
         }
         if self.clocked:
             ports |= {"i_clk": ClockSignal(), "i_rst": ResetSignal()}
+        if self.stall:
+            ports["i_en"] = self.en
         return Instance(self.module, **ports)
 
 
@@ -58,6 +67,7 @@ class InstanceSpec:
     output_width: int
     clocked: bool
     sources: tuple[str, ...]
+    stall: bool = False
 
 
 @dataclass(frozen=True)
@@ -69,6 +79,7 @@ class TopSpec:
     aliases: tuple[tuple[str, str], ...]  # (value name, value it renames)
     outputs: tuple[tuple[str, str], ...]  # (port base name, value name)
     ii: int = 1
+    stream: bool = False  # pixel-stream inputs: in_ready and out_ready, every unit stalls
 
 
 class TopLevel(wiring.Component):
@@ -87,24 +98,31 @@ class TopLevel(wiring.Component):
         for name, width in spec.inputs:
             members[f"{name}_data"] = In(width)
         members["in_valid"] = In(1)
-        if spec.ii > 1:
+        if spec.ii > 1 or spec.stream:
             members["in_ready"] = Out(1)
         for name, source in spec.outputs:
             members[f"{name}_data"] = Out(widths[source])
         members["out_valid"] = Out(1)
+        if spec.stream:
+            members["out_ready"] = In(1)
         super().__init__(members)
 
     def elaborate(self, platform) -> Module:
         m = Module()
-        accepted = self._accept(m)
+        enable = Signal(name="en")
+        accepted = self._accept(m, enable)
         values: dict[str, tuple[Value, Value]] = {
             name: (getattr(self, f"{name}_data"), accepted) for name, _ in self.spec.inputs
         }
         aliases = dict(self.spec.aliases)
         units: dict[str, UnitInstance] = {}
         for spec in self.spec.instances:
-            unit = UnitInstance(spec.module, spec.input_width, spec.output_width, spec.clocked)
+            unit = UnitInstance(
+                spec.module, spec.input_width, spec.output_width, spec.clocked, spec.stall
+            )
             m.submodules[spec.name] = unit
+            if spec.stall:
+                m.d.comb += unit.en.eq(enable)
             sources = [_resolve(source, aliases) for source in spec.sources]
             if len(sources) == 1 and sources[0] in units:
                 wiring.connect(m, units[sources[0]].y, unit.x)
@@ -120,7 +138,11 @@ class TopLevel(wiring.Component):
                 m.d.comb += self.out_valid.eq(valid)
         return m
 
-    def _accept(self, m: Module) -> Value:
+    def _accept(self, m: Module, enable: Signal) -> Value:
+        if self.spec.stream:
+            # every register holds while an output waits for ready; a beat is taken when enabled
+            m.d.comb += [enable.eq(~self.out_valid | self.out_ready), self.in_ready.eq(enable)]
+            return self.in_valid & enable
         if self.spec.ii == 1:
             return self.in_valid
         return accept_gate(m, self.in_valid, self.in_ready, self.spec.ii)

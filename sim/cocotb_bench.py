@@ -5,7 +5,13 @@ rtlflow. It drives the inference inputs back to back at the design's full rate, 
 output bit for bit against the expected vectors (the bit-exact emulator's outputs), and measures
 latency and initiation interval as report.json defines them: an inference accepted in cycle t
 (valid and ready high) whose output is presented with valid high in cycle t + L has latency L.
-A second pass, with ``RTLFLOW_GAPS`` > 0, leaves random idle cycles between inferences.
+A second pass, with ``RTLFLOW_GAPS`` > 0, leaves random idle cycles between inferences (and
+between beats), and, when the outputs have ``ready``, holds ``ready`` low in random cycles
+(backpressure).
+
+Streamed inputs (``beats`` > 1) are sent as ``beats`` chunks of the tensor after transposing it
+by the port's ``order`` (a pixel with all its channels per beat); latency counts from the first
+beat of an inference.
 
 Environment: RTLFLOW_OUTDIR (default: the directory above this file), RTLFLOW_RESULTS (where
 the results JSON goes), RTLFLOW_GAPS (probability of an idle cycle), RTLFLOW_SEED.
@@ -61,8 +67,15 @@ class Cycles:
             self.now += 1
 
 
+def beats_of(port: dict, tensor: np.ndarray) -> list[np.ndarray]:
+    """The chunks of a tensor as the port takes them, first beat first."""
+    order = port.get("order")
+    flat = np.transpose(np.asarray(tensor), order).reshape(-1) if order else np.asarray(tensor).reshape(-1)
+    return np.split(flat, port.get("beats", 1))
+
+
 class Driver:
-    """Presents one inference per transfer on the input ports, honouring ``ready`` if present."""
+    """Presents each inference (beat by beat when streamed), honouring ``ready`` if present."""
 
     def __init__(self, dut, manifest: dict, cycles: Cycles):
         self.dut, self.cycles = dut, cycles
@@ -70,26 +83,51 @@ class Driver:
         self.valid = getattr(dut, self.inputs[0]["valid"])
         ready = self.inputs[0]["ready"]
         self.ready = getattr(dut, ready) if ready else None
-        self.accepted: list[int] = []
+        self.accepted: list[int] = []  # cycle of each inference's first beat
 
     async def send(self, samples: list[list[np.ndarray]], gaps: float, rng: random.Random) -> None:
         for sample in samples:
-            while gaps and rng.random() < gaps:
-                self.valid.value = 0
-                await RisingEdge(self.dut.clk)
-            for port, tensor in zip(self.inputs, sample, strict=True):
-                getattr(self.dut, port["data"]).value = pack(tensor, port["format"]["width"])
-            self.valid.value = 1
-            while True:
-                await FallingEdge(self.dut.clk)
-                await ReadOnly()
-                taken = self.ready is None or int(self.ready.value) == 1
-                cycle = self.cycles.now
-                await RisingEdge(self.dut.clk)
-                if taken:
+            chunks = [beats_of(port, tensor) for port, tensor in zip(self.inputs, sample, strict=True)]
+            for beat in range(len(chunks[0])):
+                while gaps and rng.random() < gaps:
+                    self.valid.value = 0
+                    await RisingEdge(self.dut.clk)
+                for port, parts in zip(self.inputs, chunks, strict=True):
+                    getattr(self.dut, port["data"]).value = pack(parts[beat], port["format"]["width"])
+                self.valid.value = 1
+                cycle = await self._transfer()
+                if beat == 0:
                     self.accepted.append(cycle)
-                    break
         self.valid.value = 0
+
+    async def _transfer(self) -> int:
+        """Hold valid until the design takes the data; the cycle in which it did."""
+        while True:
+            await FallingEdge(self.dut.clk)
+            await ReadOnly()
+            taken = self.ready is None or int(self.ready.value) == 1
+            cycle = self.cycles.now
+            await RisingEdge(self.dut.clk)
+            if taken:
+                return cycle
+
+
+class Backpressure:
+    """Drives the outputs' ``ready``: always high, or low in random cycles."""
+
+    def __init__(self, dut, manifest: dict):
+        ready = manifest["outputs"][0].get("ready")
+        self.ready = getattr(dut, ready) if ready else None
+        self.dut = dut
+
+    def set(self, value: int) -> None:
+        if self.ready is not None:
+            self.ready.value = value
+
+    async def run(self, probability: float, rng: random.Random) -> None:
+        while self.ready is not None:
+            await RisingEdge(self.dut.clk)
+            self.ready.value = 0 if rng.random() < probability else 1
 
 
 class Monitor:
@@ -99,13 +137,16 @@ class Monitor:
         self.dut, self.cycles = dut, cycles
         self.outputs = manifest["outputs"]
         self.valid = getattr(dut, self.outputs[0]["valid"])
+        ready = self.outputs[0].get("ready")
+        self.ready = getattr(dut, ready) if ready else None
         self.seen: list[tuple[int, list[list[int]]]] = []
 
     async def run(self) -> None:
         while True:
             await FallingEdge(self.dut.clk)
             await ReadOnly()
-            if int(self.valid.value) == 1:
+            taken = self.ready is None or int(self.ready.value) == 1
+            if int(self.valid.value) == 1 and taken:
                 tensors = []
                 for port in self.outputs:
                     fmt = port["format"]
@@ -146,11 +187,18 @@ def load_vectors(manifest: dict) -> tuple[list[list[np.ndarray]], list[list[np.n
 async def run_pass(dut, manifest, cycles, samples, gaps, rng):
     """Send ``samples``; wait for their outputs (or for a generous timeout)."""
     driver, monitor = Driver(dut, manifest, cycles), Monitor(dut, manifest, cycles)
+    backpressure = Backpressure(dut, manifest)
+    backpressure.set(1)
     watch = cocotb.start_soon(monitor.run())
+    pressure = cocotb.start_soon(backpressure.run(gaps, rng)) if gaps > 0 else None
     await driver.send(samples, gaps, rng)
-    deadline = cycles.now + manifest["latency_cycles"] + 4 * manifest["initiation_interval"] + 20
+    slack = 4 if gaps > 0 else 1  # cycles with ready low stretch the tail
+    deadline = cycles.now + slack * (manifest["latency_cycles"] + 4 * manifest["initiation_interval"]) + 20
     while len(monitor.seen) < len(samples) and cycles.now < deadline:
         await RisingEdge(dut.clk)
+    if pressure is not None:
+        pressure.cancel()
+    backpressure.set(1)
     for _ in range(3):  # outputs beyond the expected ones would be a fault too
         await RisingEdge(dut.clk)
     watch.cancel()
@@ -170,6 +218,7 @@ async def test_design(dut):
     reset = getattr(dut, manifest["reset"]["port"])
     active = 1 if manifest["reset"]["active"] == "high" else 0
     getattr(dut, manifest["inputs"][0]["valid"]).value = 0
+    Backpressure(dut, manifest).set(1)
     reset.value = active
     for _ in range(3):
         await RisingEdge(dut.clk)

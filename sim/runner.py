@@ -133,9 +133,13 @@ def run_testbench(
 def summary(result: SimulationResult) -> str:
     """The lines ``rtlflow sim`` prints."""
     latency = ",".join(str(v) for v in result.latency_cycles) or "-"
+    gaps = result.details.get("gaps", 0.0)
+    passes = "one pass at full rate" + (
+        f", one with idle cycles and backpressure (p = {gaps:g})" if gaps else ""
+    )
     lines = [
-        f"samples:   {result.samples} checked bit-exact, {result.mismatches} mismatches, "
-        f"{result.missing} missing",
+        f"samples:   {result.samples} ({passes}): {result.details.get('checked', 0)} outputs "
+        f"checked bit-exact, {result.mismatches} mismatches, {result.missing} missing",
         f"latency:   measured {latency} cycles, reported {result.reported_latency_cycles}",
         f"II:        measured {result.initiation_interval}, "
         f"reported {result.reported_initiation_interval}",

@@ -130,3 +130,9 @@ class Window:
         flat = x.reshape(*x.shape[: x.ndim - self.rank], -1)
         values = flat[..., np.maximum(index, 0)]
         return np.where(index >= 0, values, np.asarray(fill, dtype=values.dtype))
+
+    def completing(self) -> np.ndarray:
+        """Per output position, the flat input position of its last tap inside the input (in
+        raster order: the pixel whose arrival completes the window on a stream)."""
+        index, _ = self._table
+        return index.max(axis=1)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
 from xdsl.context import Context
 from xdsl.dialects import func
 from xdsl.dialects.builtin import IntegerAttr, ModuleOp, i64
@@ -18,6 +19,7 @@ from xdsl.passes import ModulePass
 from xdsl.rewriter import InsertPoint, Rewriter
 
 from rtlflow.dialects import circuit, fxp
+from rtlflow.errors import RtlflowError
 
 
 @dataclass(frozen=True)
@@ -31,12 +33,37 @@ class CircuitBalanceLatencyPass(ModulePass):
 
 
 def _balance(function: func.FuncOp) -> None:
-    ready: dict[SSAValue, int] = {arg: 0 for arg in function.body.block.args}
-    ii = 1
+    beats = _input_beats(function)
+    ready: dict[SSAValue, int] = {}
+    beat_times: dict[SSAValue, np.ndarray] = {}
+    for argument, count in zip(function.body.block.args, beats, strict=True):
+        ready[argument] = 0
+        if count > 1:
+            beat_times[argument] = np.arange(count)
+    ii = max(beats)
     for op in list(function.body.block.ops):
+        if isinstance(op, circuit.UnitOp) and op.inputs[0] in beat_times:
+            times = beat_times[op.inputs[0]] + op.latency.value.data
+            inner = op.inner
+            if isinstance(inner, fxp.WindowOp):
+                times = times[inner.window.completing()]
+            beat_times[op.outputs[0]] = times
+            ready[op.outputs[0]] = int(times[-1])
+            if op.ii.value.data > 1:
+                raise ValueError("units on a pixel stream take a beat every cycle")
+            continue
+        if isinstance(op, circuit.CollectOp):
+            ready[op.output] = int(beat_times[op.input].max()) + 1
+            continue
         if isinstance(op, func.ReturnOp):
             latency = max((ready[v] for v in op.arguments), default=0)
             _align(op, ready, latency)
+            if max(beats) > 1 and ii > max(beats):
+                raise RtlflowError(
+                    f"a layer takes a new input only every {ii} cycles (its reuse factor), "
+                    f"slower than the stream's {max(beats)} beats per inference: lower its reuse "
+                    "factor"
+                )
             function.attributes[circuit.LATENCY] = IntegerAttr(latency, i64)
             function.attributes[circuit.II] = IntegerAttr(ii, i64)
             continue
@@ -53,6 +80,13 @@ def _balance(function: func.FuncOp) -> None:
             raise ValueError(f"unexpected {op.name} at the circuit level")
         for result in op.results:
             ready[result] = start + extra
+
+
+def _input_beats(function: func.FuncOp) -> list[int]:
+    attr = function.attributes.get(circuit.INPUT_BEATS)
+    if attr is None:
+        return [1] * len(function.body.block.args)
+    return [int(v) for v in attr.get_values()]  # type: ignore[attr-defined]
 
 
 def _align(op: Operation, ready: dict[SSAValue, int], cycle: int) -> None:

@@ -82,7 +82,8 @@ class CircuitInsertRegistersPass(ModulePass):
                 slowest = max(slowest, result.slowest)
                 for value in op.outputs:
                     arrival[value], producer[value] = result.arrival, (op, spec, plan)
-            elif isinstance(op, circuit.DelayOp):
+            elif isinstance(op, circuit.DelayOp | circuit.CollectOp):  # registered inside
+                slowest = max(slowest, arrival[op.input])
                 arrival[op.output] = 0.0
             elif isinstance(op, func.ReturnOp):
                 for value in op.arguments:

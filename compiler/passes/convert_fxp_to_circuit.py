@@ -3,18 +3,30 @@
 Input level: fxp. Output level: circuit (units wrapping fxp ops; ``fxp.reshape`` stays, being
 wiring only). Units start unscheduled: no registers, latency 0; ``circuit-insert-registers``
 gives them their pipeline.
+
+Pixel streams: a design input read by a window op of style ``stream`` arrives as beats (one
+pixel per beat); every unit on the stream gets ``circuit.beats``, and where a streamed tensor
+meets an op that needs the whole tensor a ``circuit.collect`` gathers it.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
+import math
+
 from xdsl.context import Context
-from xdsl.dialects.builtin import ModuleOp
+from xdsl.dialects import func
+from xdsl.dialects.builtin import IntegerAttr, ModuleOp, i64
+from xdsl.ir import SSAValue
+from xdsl.rewriter import InsertPoint, Rewriter
 from xdsl.passes import ModulePass
 from xdsl.pattern_rewriter import PatternRewriter, PatternRewriteWalker, RewritePattern
 
 from rtlflow.dialects import circuit, fxp
+from rtlflow.dialects.arrays import int_array
+from rtlflow.errors import RtlflowError
+from rtlflow.passes.fxp_set_conv_style import streamable
 
 
 class WrapInUnit(RewritePattern):
@@ -31,4 +43,60 @@ class ConvertFxpToCircuitPass(ModulePass):
     name = "convert-fxp-to-circuit"
 
     def apply(self, ctx: Context, op: ModuleOp) -> None:
+        for function in op.ops:
+            assert isinstance(function, func.FuncOp)
+            _mark_streams(function)
         PatternRewriteWalker(WrapInUnit(), walk_regions_first=False).rewrite_module(op)
+
+
+def _beats(value: SSAValue) -> int:
+    return math.prod(fxp.tensor_shape(value)[2:])
+
+
+def _mark_streams(function: func.FuncOp) -> None:
+    """Find the pixel streams, mark the ops on them, insert collects where they end."""
+    block = function.body.block
+    streamed: set[SSAValue] = set()
+    for argument in block.args:
+        users = [use.operation for use in argument.uses]
+        stream_users = [
+            u for u in users if isinstance(u, fxp.WindowOp) and u.style.data == "stream"
+        ]
+        if stream_users and len(fxp.tensor_shape(argument)) >= 3:
+            streamed.add(argument)
+    input_beats = [_beats(a) if a in streamed else 1 for a in block.args]
+    if streamed and len(streamed) != len(block.args):
+        raise RtlflowError(
+            "a design with a streamed input (a stream-style layer reads it) must stream all its "
+            "inputs; stream-style layers here read only some of them"
+        )
+    if streamed:
+        function.attributes[circuit.INPUT_BEATS] = int_array(input_beats)
+    for op in list(block.ops):
+        if isinstance(op, fxp.WindowOp) and op.style.data == "stream" and op.input not in streamed:
+            raise RtlflowError(
+                "a stream-style layer must be fed by a pixel stream (a design input, or another "
+                "stream-style layer through element-wise layers); make the layers before it "
+                "stream-style too, or this one parallel",
+                node=op.node_name,
+                op=op.name.removeprefix("fxp."),
+            )
+        operands = list(op.operands)
+        if not any(v in streamed for v in operands):
+            continue
+        if isinstance(op, fxp.FxpOp) and streamable(op):
+            op.attributes[circuit.BEATS] = IntegerAttr(_beats(op.input), i64)
+            streamed.add(op.output)
+            continue
+        for index, value in enumerate(operands):
+            if value in streamed:
+                collect = circuit.CollectOp(value, _beats(value))
+                Rewriter.insert_op(collect, InsertPoint.before(op))
+                op.operands[index] = collect.output
+    returned = block.last_op
+    assert isinstance(returned, func.ReturnOp)
+    for index, value in enumerate(list(returned.operands)):
+        if value in streamed:
+            collect = circuit.CollectOp(value, _beats(value))
+            Rewriter.insert_op(collect, InsertPoint.before(returned))
+            returned.operands[index] = collect.output

@@ -1,0 +1,119 @@
+"""fxp-set-conv-style: choose each convolution and pooling layer's architecture.
+
+Input and output level: fxp. Sets ``style`` on every window op (``fxp.conv``, ``fxp.pool``):
+
+- ``parallel``: every output pixel at once, II = 1 — the low-latency choice for trigger-sized
+  images (a 9x16 hit map);
+- ``stream``: one pixel per beat through line buffers, II = pixels of the input image — the
+  choice when computing every pixel at once does not fit the part.
+
+The layer's own ``conv_style`` wins, then the model's. Without either the choice follows a
+resource budget: when the parallel form of all window layers would need more multiplications
+than the part has DSP slices, the window layers that can stream (unpadded, 1-D or 2-D, reached
+from a design input through streamable layers) stream, and the rest stay parallel.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+from xdsl.context import Context
+from xdsl.dialects import func
+from xdsl.dialects.builtin import ModuleOp, StringAttr
+from xdsl.ir import Operation, SSAValue
+from xdsl.passes import ModulePass
+
+from rtlflow.config import ModelConfig
+from rtlflow.dialects import fxp
+from rtlflow.errors import RtlflowError
+from rtlflow.parts import find_part
+
+#: element-wise ops that work beat by beat on a pixel stream
+STREAMABLE_ELEMENTWISE = (fxp.ReluOp, fxp.LeakyReluOp, fxp.ClipOp, fxp.TableOp)
+
+
+def per_channel(op: fxp.ScaleShiftOp) -> bool:
+    """Whether a scale_shift has one scale and one offset per channel (works per beat)."""
+    shape = fxp.tensor_shape(op.input)
+    if len(shape) < 3:
+        return False
+    for attr in (op.scale, op.offset):
+        values = fxp.numpy_from_dense(attr).reshape(shape[0], shape[1], -1)
+        if not np.all(values == values[:, :, :1]):
+            return False
+    return True
+
+
+def streamable(op: Operation) -> bool:
+    """Whether ``op`` can work on a pixel stream, given its input is one."""
+    if isinstance(op, fxp.WindowOp):
+        return op.style.data == "stream"
+    if isinstance(op, fxp.ScaleShiftOp):
+        return per_channel(op)
+    return isinstance(op, STREAMABLE_ELEMENTWISE) and len(fxp.tensor_shape(op.input)) >= 3
+
+
+def can_stream(op: fxp.WindowOp) -> bool:
+    return not op.window.padded and op.window.rank <= 2
+
+
+def parallel_products(op: fxp.WindowOp) -> int:
+    """Multiplications of the parallel form (zero weights and padding taps aside)."""
+    if not isinstance(op, fxp.ConvOp):
+        return 0
+    taps_inside = int((op.window.taps()[0] >= 0).sum())  # over all output positions
+    weights = op.weights
+    c_out, per_in = weights.shape[:2]
+    nonzero = float((weights != 0).mean())
+    return math.ceil(taps_inside * c_out * per_in * nonzero)
+
+
+@dataclass(frozen=True)
+class FxpSetConvStylePass(ModulePass):
+    name = "fxp-set-conv-style"
+
+    config: str = ""
+    """The ModelConfig as JSON text: its conv_style and per-layer conv_style entries."""
+    part: str = "xcvu13p"
+
+    def apply(self, ctx: Context, op: ModuleOp) -> None:
+        config = ModelConfig.from_json(self.config)
+        for function in op.ops:
+            assert isinstance(function, func.FuncOp)
+            windows = [o for o in function.body.block.ops if isinstance(o, fxp.WindowOp)]
+            chosen = {w: config.layer(w.node_name).conv_style or config.conv_style for w in windows}
+            products = sum(parallel_products(w) for w in windows)
+            budget = find_part(self.part).part.dsp
+            for window in windows:
+                style = chosen[window]
+                if style is None:
+                    style = "stream" if products > budget and can_stream(window) else "parallel"
+                if style == "stream" and not can_stream(window):
+                    raise RtlflowError(
+                        "streaming is supported for unpadded 1-D and 2-D windows; give this "
+                        "layer conv_style: parallel",
+                        node=window.node_name,
+                        op=window.name.removeprefix("fxp."),
+                    )
+                window.style = StringAttr(style)
+            if any(chosen[w] is None for w in windows):
+                _keep_streams_reachable(function, {w for w in windows if chosen[w] is None})
+
+
+def _keep_streams_reachable(function: func.FuncOp, automatic: set[fxp.WindowOp]) -> None:
+    """Automatically chosen stream layers must be fed by a stream: those that are not (a
+    parallel layer before them) go back to parallel."""
+    streamed: set[SSAValue] = set(function.body.block.args)
+    for op in function.body.block.ops:
+        if isinstance(op, fxp.WindowOp) and op.style.data == "stream" and op.input not in streamed:
+            if op in automatic:
+                op.style = StringAttr("parallel")
+        if (
+            isinstance(op, fxp.FxpOp)
+            and op.input in streamed
+            and streamable(op)
+            and len(fxp.tensor_shape(op.input)) >= 3
+        ):
+            streamed.add(op.output)

@@ -1,0 +1,211 @@
+"""Streaming units: one pixel (all its channels) per beat, line buffers build the windows.
+
+The streaming architecture for images too large to compute at once. A tensor ``[C, *spatial]``
+travels as ``prod(spatial)`` beats in raster order, beat ``p`` holding the C channels of pixel
+``p``. :class:`StreamWindowUnit` shifts every accepted beat into a line buffer that holds the
+last ``(K_h - 1) d_h W + (K_w - 1) d_w + 1`` pixels; when the newest pixel completes a window
+whose position the strides select, the window is presented (one cycle later, registered) to the
+window's arithmetic: a convolution (one output pixel, all output channels, as the dense unit
+builds it) or a pooling tree per channel. :class:`CollectUnit` gathers a stream back into a
+whole tensor for the layers that need all of it (a dense head).
+
+Backpressure: in a streaming design every unit is built with ``stall``, and a low ``en`` holds
+every register; the top level lowers ``en`` while an output waits for ``ready``.
+"""
+
+from __future__ import annotations
+
+import math
+
+from amaranth.hdl import Array, Const, Module, Mux, Shape, Signal, Value
+
+from rtlflow.rtl.arith import Cast, Term, add_level, constant_multiply, max_level
+from rtlflow.rtl.dense import linear_sums, reduce_trees
+from rtlflow.rtl.pipeline import Pipeline, Unit, cast_stages, cross_terms
+from rtlflow.sim.windows import Window
+
+
+def _flags(values: list[bool]) -> Array:
+    """A constant table of flags, padded to a power of two (complete multiplexers)."""
+    size = 1 << max(1, (len(values) - 1).bit_length())
+    return Array([Const(int(v), 1) for v in values + [False] * (size - len(values))])
+
+
+def selected_positions(window: Window) -> list[tuple[list[bool], ...]]:
+    """Per spatial axis (rows, columns): for each input coordinate, whether a window whose last
+    tap sits there is an output position."""
+    flags = []
+    for axis in range(window.rank):
+        span = window.dilations[axis] * (window.kernel[axis] - 1)
+        stride, out = window.strides[axis], window.output_shape[axis]
+        flags.append([
+            c >= span and (c - span) % stride == 0 and (c - span) // stride < out
+            for c in range(window.input_shape[axis])
+        ])
+    return flags
+
+
+class StreamWindowUnit(Unit):
+    """A convolution or pooling layer on a pixel stream (1-D or 2-D, no padding).
+
+    Parameters
+    ----------
+    kind : "conv", "max" or "average".
+    window : the geometry (unpadded).
+    channels : C_in (elements per input beat).
+    weights : conv only, [C_out][C_in / group][taps] integers in the accumulator's LSB.
+    bias : conv only, C_out integers in the accumulator's LSB.
+    group : conv only.
+    scale : average only, the constant the window sum is multiplied by.
+    input_shape, casts, registers, stall : as for the other units.
+
+    Latency: 1 (the line buffer) plus the registered boundaries after it; one beat per cycle.
+    """
+
+    def __init__(
+        self,
+        *,
+        kind: str,
+        window: Window,
+        channels: int,
+        input_shape,
+        casts: tuple[Cast, ...],
+        weights: tuple = (),
+        bias: tuple[int, ...] = (),
+        group: int = 1,
+        scale: int = 1,
+        registers: tuple[int, ...] | frozenset[int] = (),
+        stall: bool = False,
+    ):
+        if window.padded or window.rank > 2:
+            raise ValueError("streaming windows are 1-D or 2-D and unpadded")
+        if kind not in ("conv", "max", "average"):
+            raise ValueError("kind is conv, max or average")
+        self.kind, self.window, self.channels = kind, window, channels
+        self.weights, self.bias, self.group, self.scale = weights, tuple(bias), group, scale
+        self.casts = tuple(casts)
+        shape = (1,) * (2 - window.rank) + tuple(window.input_shape)
+        kernel = (1,) * (2 - window.rank) + tuple(window.kernel)
+        dilation = (1,) * (2 - window.rank) + tuple(window.dilations)
+        self.width = shape[1]
+        # offsets (in pixels, back from the newest) of every tap, taps in C order
+        self.offsets = [
+            ((kernel[0] - 1 - i) * dilation[0]) * shape[1] + (kernel[1] - 1 - j) * dilation[1]
+            for i in range(kernel[0])
+            for j in range(kernel[1])
+        ]
+        self.depth = max(self.offsets) + 1
+        self.held_bits = self.depth * channels * Shape.cast(input_shape).width
+        outputs = len(weights) if kind == "conv" else channels
+        super().__init__(
+            input_shape=input_shape,
+            input_count=channels,
+            output_shape=casts[-1].shape,
+            output_count=outputs,
+            registers=registers,
+            stall=stall,
+        )
+
+    def build(self, m: Module, pipeline: Pipeline, inputs: list[Term]) -> list[Value]:
+        window_terms = self._line_buffer(m, pipeline, inputs)
+        taps = self.window.taps_per_window
+        if self.kind == "conv":
+            per_out = len(self.weights) // self.group
+            per_in = len(self.weights[0])
+            rows = []
+            for co, planes in enumerate(self.weights):
+                first = (co // per_out) * per_in
+                rows.append([
+                    ((first + ci) * taps + t, w)
+                    for ci in range(per_in)
+                    for t, w in enumerate(planes[ci])
+                ])
+            rounding = self.casts[0].rounding_constant
+            sums = linear_sums(
+                pipeline, window_terms, rows, [b + rounding for b in self.bias], started=True
+            )
+            return [t.value for t in cast_stages(pipeline, sums, self.casts, rounded=True)]
+        groups = [window_terms[c * taps : (c + 1) * taps] for c in range(self.channels)]
+        if self.kind == "max":
+            results = reduce_trees(pipeline, groups, max_level, "max level")
+        else:
+            sums = reduce_trees(pipeline, groups, add_level, "add level")
+            products, operators = [], []
+            for total in sums:
+                product, used = constant_multiply(total, self.scale)
+                operators += used
+                products.append(product if product is not None else Term.constant(0))
+            results = cross_terms(pipeline, "scale", operators, products)
+        return [t.value for t in cast_stages(pipeline, results, self.casts)]
+
+    def _line_buffer(self, m: Module, pipeline: Pipeline, inputs: list[Term]) -> list[Term]:
+        """Boundary 0: the line buffer. Returns the window as terms [C_in, taps] (C order)."""
+        pipeline.stage_forced("", [], 0)
+        beat = [term.value for term in inputs]
+        pixels = [
+            [Signal(value.shape(), name=f"line{d}_c{c}", reset_less=True) for c, value in enumerate(beat)]
+            for d in range(self.depth)
+        ]
+        accept = pipeline.valid
+        with m.If(accept):
+            m.d.sync += [register.eq(value) for register, value in zip(pixels[0], beat, strict=True)]
+            for d in range(1, self.depth):
+                m.d.sync += [a.eq(b) for a, b in zip(pixels[d], pixels[d - 1], strict=True)]
+        # the newest pixel's coordinates (counted over accepted beats, wrapping per image)
+        shape = (1,) * (2 - self.window.rank) + tuple(self.window.input_shape)
+        row = Signal(range(max(2, shape[0])), name="row")
+        column = Signal(range(max(2, shape[1])), name="column")
+        last_column = column == shape[1] - 1
+        with m.If(accept):
+            m.d.sync += column.eq(Mux(last_column, 0, column + 1))
+            with m.If(last_column):
+                m.d.sync += row.eq(Mux(row == shape[0] - 1, 0, row + 1))
+        flags = selected_positions(self.window)
+        row_flags = [True] * shape[0] if self.window.rank == 1 else flags[0]
+        column_flags = flags[-1]
+        valid = Signal(name="window_valid")
+        m.d.sync += valid.eq(accept & _flags(row_flags)[row] & _flags(column_flags)[column])
+        pipeline.valid = valid
+        low, high = inputs[0].low, inputs[0].high
+        return [
+            Term(pixels[offset][c], low, high)
+            for c in range(self.channels)
+            for offset in self.offsets
+        ]
+
+
+class CollectUnit(Unit):
+    """A stream of ``beats`` beats of ``channels`` elements gathered into one ``[C, beats]``
+    tensor, presented for one cycle after its last beat arrives. Latency 1 (from the last beat).
+    """
+
+    def __init__(self, *, shape, channels: int, beats: int, stall: bool = False):
+        self.channels, self.beats = channels, beats
+        self.held_bits = beats * channels * Shape.cast(shape).width
+        super().__init__(
+            input_shape=shape,
+            input_count=channels,
+            output_shape=shape,
+            output_count=channels * beats,
+            stall=stall,
+        )
+
+    def build(self, m: Module, pipeline: Pipeline, inputs: list[Term]) -> list[Value]:
+        pipeline.stage_forced("", [], 0)
+        beat = [term.value for term in inputs]
+        slots = [
+            [Signal(v.shape(), name=f"slot{b}_c{c}", reset_less=True) for c, v in enumerate(beat)]
+            for b in range(self.beats)
+        ]
+        accept = pipeline.valid
+        count = Signal(range(max(2, self.beats)), name="count")
+        last = count == self.beats - 1
+        with m.If(accept):
+            m.d.sync += [a.eq(b) for a, b in zip(slots[-1], beat, strict=True)]
+            for b in range(self.beats - 1):
+                m.d.sync += [x.eq(y) for x, y in zip(slots[b], slots[b + 1], strict=True)]
+            m.d.sync += count.eq(Mux(last, 0, count + 1))
+        valid = Signal(name="collected")
+        m.d.sync += valid.eq(accept & last)
+        pipeline.valid = valid
+        return [slots[b][c] for c in range(self.channels) for b in range(self.beats)]
