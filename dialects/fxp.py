@@ -155,6 +155,15 @@ def float_prop(value: float) -> FloatAttr:
 # ------------------------------------------------------------------------------------- ops
 
 
+def align_constants(op) -> tuple[int, np.ndarray, np.ndarray]:
+    """``(frac, weights, biases)`` of a dense or conv op: the exact sum's fractional bits, and
+    its constants as Python integers in that LSB."""
+    fx, fw, fb = op.input_format, op.weight_type.format, op.bias_type.format
+    frac = max(fx.frac_bits + fw.frac_bits, fb.frac_bits)
+    weights = op.weights.astype(object) << (frac - fx.frac_bits - fw.frac_bits)
+    return frac, weights, op.biases.astype(object) << (frac - fb.frac_bits)
+
+
 class FxpOp(IRDLOperation, ABC):
     """An element of the fixed-point dataflow: one tensor in, one tensor out."""
 
@@ -218,10 +227,7 @@ class DenseOp(FxpOp):
     def aligned(self) -> tuple[int, np.ndarray, np.ndarray]:
         """``(frac, weights, biases)``: the exact sum's fractional bits, and the constants as
         Python integers in that LSB, so that ``sum = x @ weights.T + biases`` exactly."""
-        fx, fw, fb = self.input_format, self.weight_type.format, self.bias_type.format
-        frac = max(fx.frac_bits + fw.frac_bits, fb.frac_bits)
-        weights = self.weights.astype(object) << (frac - fx.frac_bits - fw.frac_bits)
-        return frac, weights, self.biases.astype(object) << (frac - fb.frac_bits)
+        return align_constants(self)
 
     def verify_(self) -> None:
         super().verify_()
@@ -439,10 +445,7 @@ class ConvOp(WindowOp):
 
     def aligned(self) -> tuple[int, np.ndarray, np.ndarray]:
         """As ``DenseOp.aligned``: weights ``[C_out, C_in / group, *kernel]`` in the sum's LSB."""
-        fx, fw, fb = self.input_format, self.weight_type.format, self.bias_type.format
-        frac = max(fx.frac_bits + fw.frac_bits, fb.frac_bits)
-        weights = self.weights.astype(object) << (frac - fx.frac_bits - fw.frac_bits)
-        return frac, weights, self.biases.astype(object) << (frac - fb.frac_bits)
+        return align_constants(self)
 
     def verify_(self) -> None:
         super().verify_()

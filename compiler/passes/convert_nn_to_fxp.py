@@ -160,46 +160,40 @@ class _Converter:
     def result_type(self, op: nn.NnOp, fmt: FixedFormat):
         return fxp.fixed_tensor(nn.shape_of(op.results[0]), fmt)
 
-    def dense(self, op: nn.DenseOp, layer: LayerConfig, result: FixedFormat) -> fxp.DenseOp:
-        x = self.input(op)
-        weight_format = layer.weight or self.config.precision
-        bias_format = layer.bias or self.config.precision
-        weights = quantize_constant(op.weights, weight_format, op, "weight")
-        biases = quantize_constant(op.biases, bias_format, op, "bias")
-        accumulator = layer.accumulator or dot_product_format(
-            weights, weight_format, biases, bias_format, fxp.tensor_format(x)
-        )
-        return fxp.DenseOp(
-            x,
-            self.result_type(op, result),
-            op.node_name,
-            weight=dense_from_numpy(weights),
-            weight_type=fxp.FixedType.from_format(weight_format),
-            bias=dense_from_numpy(biases),
-            bias_type=fxp.FixedType.from_format(bias_format),
-            accumulator=fxp.FixedType.from_format(accumulator),
-            reuse_factor=fxp.int_prop(1),
-        )
-
-    def conv(self, op: nn.ConvOp, layer: LayerConfig, result: FixedFormat) -> fxp.ConvOp:
-        x = self.input(op)
+    def weighted(self, op: nn.DenseOp | nn.ConvOp, layer: LayerConfig) -> dict:
+        """The quantized weights and biases of a dense or conv layer and its exact
+        accumulator (or the configured one), as fxp properties."""
         weight_format = layer.weight or self.config.precision
         bias_format = layer.bias or self.config.precision
         weights = quantize_constant(op.weights, weight_format, op, "weight")
         biases = quantize_constant(op.biases, bias_format, op, "bias")
         accumulator = layer.accumulator or dot_product_format(
             weights.reshape(weights.shape[0], -1), weight_format, biases, bias_format,
-            fxp.tensor_format(x),
+            fxp.tensor_format(self.input(op)),
         )
-        return fxp.ConvOp(
-            x,
+        return {
+            "weight": dense_from_numpy(weights),
+            "weight_type": fxp.FixedType.from_format(weight_format),
+            "bias": dense_from_numpy(biases),
+            "bias_type": fxp.FixedType.from_format(bias_format),
+            "accumulator": fxp.FixedType.from_format(accumulator),
+        }
+
+    def dense(self, op: nn.DenseOp, layer: LayerConfig, result: FixedFormat) -> fxp.DenseOp:
+        return fxp.DenseOp(
+            self.input(op),
             self.result_type(op, result),
             op.node_name,
-            weight=dense_from_numpy(weights),
-            weight_type=fxp.FixedType.from_format(weight_format),
-            bias=dense_from_numpy(biases),
-            bias_type=fxp.FixedType.from_format(bias_format),
-            accumulator=fxp.FixedType.from_format(accumulator),
+            **self.weighted(op, layer),
+            reuse_factor=fxp.int_prop(1),
+        )
+
+    def conv(self, op: nn.ConvOp, layer: LayerConfig, result: FixedFormat) -> fxp.ConvOp:
+        return fxp.ConvOp(
+            self.input(op),
+            self.result_type(op, result),
+            op.node_name,
+            **self.weighted(op, layer),
             group=op.group,
             style=StringAttr("parallel"),
             **_window_properties(op),

@@ -1,0 +1,104 @@
+"""Streaming convolutions: pixel beats through line buffers, bit-exact under backpressure."""
+
+from __future__ import annotations
+
+import numpy as np
+import onnx
+import pytest
+
+import rtlflow
+from rtlflow.errors import RtlflowError
+from rtlflow.sim.runner import run_testbench
+from tests.e2e import models
+from tests.e2e.test_end_to_end import ABSOLUTE, RELATIVE, model_inputs
+
+
+def stream_cnn(size: int, channels: int, widths: list[int], classes: int, seed: int = 3):
+    """Conv 3x3 (no padding) + ReLU + 2x2 max pooling per entry of ``widths`` (the last conv
+    without pooling), then a dense head: the streaming architecture's target shape."""
+    g = models.Graph(f"stream_cnn_{size}", {"x": [1, channels, size, size]}, seed=seed)
+    h, c = "x", channels
+    for index, width in enumerate(widths):
+        w = g.constant(g.rng.normal(0, 0.6 / np.sqrt(9 * c), (width, c, 3, 3)))
+        b = g.constant(g.rng.normal(0, 0.1, width))
+        h = g.node("Relu", [g.node("Conv", [h, w, b], kernel_shape=[3, 3])])
+        size -= 2
+        if index < len(widths) - 1:
+            h = g.node("MaxPool", [h], kernel_shape=[2, 2], strides=[2, 2])
+            size //= 2
+        c = width
+    h = g.node("Flatten", [h], axis=1)
+    return g.model({"y": g.dense(h, c * size * size, classes, scale=0.2)})
+
+
+def stream_conv1d() -> onnx.ModelProto:
+    """A 1-D stream: dilated and strided convs, a per-channel scale (BatchNormalization that
+    cannot fold: between a ReLU and a pooling), average pooling, a dense head."""
+    g = models.Graph("stream_conv1d", {"x": [1, 2, 24]}, seed=5)
+    w = g.constant(g.rng.normal(0, 0.4, (4, 2, 3)))
+    h = g.node("Relu", [g.node("Conv", ["x", w], kernel_shape=[3], dilations=[2])])
+    gamma, beta = g.constant(g.rng.uniform(0.5, 1.5, 4)), g.constant(g.rng.normal(0, 0.2, 4))
+    mean, var = g.constant(g.rng.normal(0, 0.2, 4)), g.constant(g.rng.uniform(0.5, 2, 4))
+    h = g.node("BatchNormalization", [h, gamma, beta, mean, var])
+    h = g.node("AveragePool", [h], kernel_shape=[2], strides=[2])
+    w2, b2 = g.constant(g.rng.normal(0, 0.4, (4, 4, 2))), g.constant(g.rng.normal(0, 0.1, 4))
+    h = g.node("Conv", [h, w2, b2], kernel_shape=[2], strides=[2])
+    h = g.node("Flatten", [h], axis=1)
+    return g.model({"y": g.dense(h, 4 * 5, 3, scale=0.3)})
+
+
+def check_stream(model: onnx.ModelProto, directory, samples: int) -> dict:
+    compiled = rtlflow.compile(model, part="xcvu13p", conv_style="stream")
+    inputs = model_inputs(model, samples)
+    report = compiled.write(directory, inputs=inputs)
+    port = report["inputs"][0]
+    shape = port["shape"]
+    assert port["beats"] == int(np.prod(shape[2:])) and port["ready"] == "in_ready"
+    assert port["order"] == [0, *range(2, len(shape)), 1]
+    assert report["outputs"][0]["ready"] == "out_ready"
+    assert report["initiation_interval"] == port["beats"]
+    assert all(l.get("style", "stream") == "stream" for l in report["layers"])
+    result = run_testbench(directory, gaps=0.3)
+    assert result.mismatches == 0 and result.missing == 0, result.details["first_mismatches"]
+    assert result.details["checked"] == 2 * samples  # full rate, then gaps and backpressure
+    assert result.latency_cycles == [report["latency_cycles"]]
+    assert result.initiation_interval == report["initiation_interval"]
+    ours = compiled.predict(inputs)
+    (reference,) = models.onnxruntime_outputs(model, inputs)
+    reference = reference.reshape(ours.shape)
+    assert np.all(np.abs(ours - reference) <= ABSOLUTE + RELATIVE * np.abs(reference))
+    return report
+
+
+def test_small_2d_stream_under_backpressure(tmp_path):
+    report = check_stream(stream_cnn(10, 2, [4, 4], 3), tmp_path, samples=12)
+    # 10x10 → conv 8x8 → pool 4x4 → conv 2x2: the last output pixel needs pool pixel (3, 3),
+    # conv pixel (7, 7), input pixel (9, 9): the image's last beat (99)
+    assert report["latency_cycles"] > 99
+
+
+def test_1d_stream_with_dilation_stride_and_per_channel_scale(tmp_path):
+    report = check_stream(stream_conv1d(), tmp_path, samples=12)
+    assert any(l["op"] == "scale_shift" and l.get("beats") == 20 for l in report["layers"])
+
+
+@pytest.mark.slow
+def test_32x32x3_three_convs_streamed(tmp_path):
+    report = check_stream(stream_cnn(32, 3, [8, 8, 8], 10), tmp_path, samples=16)
+    assert report["initiation_interval"] == 32 * 32
+
+
+def test_budget_chooses_stream_for_large_images_and_parallel_for_small():
+    large = rtlflow.compile(stream_cnn(32, 3, [16, 16, 16], 10), stop_at="fxp").ir("fxp")
+    assert large.count('style = "stream"') == 5 and 'style = "parallel"' not in large
+    small = rtlflow.compile(stream_cnn(10, 1, [4, 4], 3), stop_at="fxp").ir("fxp")
+    assert small.count('style = "parallel"') == 3 and 'style = "stream"' not in small
+
+
+def test_streaming_a_padded_conv_is_refused_with_the_node():
+    g = models.Graph("padded", {"x": [1, 1, 8, 8]})
+    h = g.node("Conv", ["x", g.constant(np.ones((2, 1, 3, 3)))], kernel_shape=[3, 3], pads=[1, 1, 1, 1])
+    model = g.model({"y": g.dense(g.node("Flatten", [h], axis=1), 128, 2)})
+    with pytest.raises(RtlflowError, match="unpadded") as error:
+        rtlflow.compile(model, conv_style="stream")
+    assert "Conv" in str(error.value)
