@@ -598,7 +598,7 @@ def _reduce(im: _Importer, node: onnx.NodeProto) -> None:
     x = im.activation(node.input[0])
     shape = nn.shape_of(x)
     rank = len(shape)
-    if im.opset >= 18 or (node.op_type == "ReduceMax" and im.opset >= 18):
+    if im.opset >= 18:  # axes became an input
         axes = None
         if len(node.input) > 1 and node.input[1]:
             axes = [int(a) for a in im.constant(node.input[1], "axes").reshape(-1)]

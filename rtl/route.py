@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from amaranth.hdl import Module, Shape, Value
 
-from rtlflow.rtl.arith import Cast, Term, apply_cast
+from rtlflow.rtl.arith import Cast, Term, apply_cast, extend
 from rtlflow.rtl.pipeline import Pipeline, Unit, cross_terms, start_terms
 
 
@@ -64,7 +64,7 @@ class RouteUnit(Unit):
         for source in self.sources:
             if source < 0:
                 outputs.append(Term.constant(0).value)
-            else:
-                value = inputs[source].value
+            else:  # extended by its own sign to the output width (a cast may leave it narrower)
+                value = extend(inputs[source].value, shape.width)[: shape.width]
                 outputs.append(value.as_signed() if shape.signed else value)
         return outputs

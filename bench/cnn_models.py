@@ -1,0 +1,170 @@
+"""Figures for the seed CNN: compile time, latency, fmax, resources, simulation, anchors.
+
+    python bench/cnn_models.py [--models muon_cnn] [--configs default hitmap] [--no-sim] [--synth]
+
+Reads the seed models from ../shared/models (or --models-dir). Each model is compiled in two
+configurations: "default" (the default precision everywhere) and "hitmap", where the input is
+declared 1-bit unsigned (``ufixed<1,1>``): the muon CNN's inputs are 0/1 hit maps, so that is
+exact, and the first convolution's products become selections. For each it compiles ONNX →
+Verilog (timed), prints latency (cycles; ns at the target clock and at the estimated fmax), II,
+the resource estimate with its utilization of the part, and the emulator against the float network
+(onnxruntime outputs stored in the .npz); unless --no-sim it simulates every sample of the .npz
+under Verilator (bit-exact check, measured latency and II). The published figures for the ATLAS
+L0 muon CNN (../shared/ANCHORS.md) are printed next to ours. With --synth (needs
+``pip install -e ".[synth]"``) it also synthesizes with Yosys ``synth_xilinx -flatten``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+import rtlflow
+from rtlflow.sim.runner import run_testbench
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from dense_models import synthesize  # noqa: E402  (the same Yosys run as the dense bench)
+
+#: per configuration name: the ``config`` given to rtlflow.compile (None: the defaults)
+CONFIGS = {
+    "default": None,
+    "hitmap": {"inputs": {"x": "ufixed<1,1>"}},
+}
+
+#: ATLAS L0 muon CNN student, 9x16 hits, ~700 parameters (../shared/ANCHORS.md, [seed])
+MUON_LATENCY_NS = {"hand-written VHDL, xcvu13p": 84.0, "hls4ml + Vivado, xcvu13p": 438.0}
+MUON_RESOURCES_PERCENT = {"lut": 1.7, "ff": 0.4, "dsp": 0.05, "bram18": 0.2}
+ANCHORS = {"muon_cnn": (MUON_LATENCY_NS, MUON_RESOURCES_PERCENT)}
+
+
+def r2_text(predicted: np.ndarray, truth: np.ndarray) -> str:
+    """Coefficient of determination per output column."""
+    predicted = predicted.reshape(truth.shape)
+    residual = ((predicted - truth) ** 2).sum(0)
+    total = ((truth - truth.mean(0)) ** 2).sum(0)
+    return " / ".join(f"{v:.4f}" for v in 1 - residual / total)
+
+
+def print_anchors(name: str, report: dict) -> None:
+    anchors = ANCHORS.get(name)
+    if anchors is None:
+        return
+    latency_anchors, resource_anchors = anchors
+    ours = report["latency_ns"]
+    for label, ns in latency_anchors.items():
+        print(f"anchor: {label}: {ns:g} ns (ours {ours:g} ns at the target clock: "
+              f"{ours / ns:.2f}x)")
+    used = report["part"]["utilization"]
+    print(
+        "anchor: 4-bit QStudent resources, xcvu13p: "
+        + ", ".join(f"{key.upper()} {value:g} %" for key, value in resource_anchors.items())
+        + " (ours: "
+        + ", ".join(f"{key.upper()} {used[key]:.2f} %" for key in resource_anchors)
+        + ")"
+    )
+
+
+def bench(
+    name: str,
+    config_name: str,
+    models_dir: Path,
+    part: str,
+    clock_mhz: float,
+    simulate: bool,
+    synth: bool = False,
+) -> None:
+    path = models_dir / f"{name}.onnx"
+    data = np.load(models_dir / f"{name}.npz")
+    inputs = {
+        key: data[key] for key in data.files if not key.startswith("ref_") and key != "labels"
+    }
+    config = CONFIGS[config_name]
+    with tempfile.TemporaryDirectory() as directory:
+        start = time.perf_counter()
+        model = rtlflow.compile(path, part=part, clock_mhz=clock_mhz, config=config)
+        report = model.write(directory, inputs=inputs)
+        compile_seconds = time.perf_counter() - start
+        r, u = report["resources"], report["part"]["utilization"]
+        formats = ", ".join(f"{port['name']} {port['precision']}" for port in report["inputs"])
+        print(f"\n== {name}, {config_name} configuration (inputs {formats}), {part}")
+        print(
+            f"compile (ONNX -> Verilog, {report['test_vectors']['samples']} vectors): "
+            f"{compile_seconds:.1f} s; {len(report['sources']) - 1} unit modules"
+        )
+        print(
+            f"latency {report['latency_cycles']} cycles = {report['latency_ns']:g} ns at "
+            f"{report['clock']['target_mhz']:g} MHz "
+            f"({report['latency_ns_at_estimated_fmax']:g} ns at the estimated fmax "
+            f"{report['clock']['estimated_fmax_mhz']:g} MHz), "
+            f"II {report['initiation_interval']}"
+        )
+        print(
+            f"resources (estimate): LUT {r['lut']} ({u['lut']:.2f} %), "
+            f"FF {r['ff']} ({u['ff']:.2f} %), DSP {r['dsp']} ({u['dsp']:.2f} %), "
+            f"BRAM18 {r['bram18']:g} ({u['bram18']:.2f} %) of {part}"
+        )
+        emulated = model.predict(inputs)
+        emulated = emulated if isinstance(emulated, list) else [emulated]
+        for output, ours in zip(model.output_names, emulated, strict=True):
+            if f"ref_{output}" not in data.files:
+                continue
+            reference = data[f"ref_{output}"]
+            ours = ours.reshape(reference.shape)
+            error = np.abs(ours - reference)
+            line = (
+                f"emulator vs onnxruntime: max |error| {error.max():.4g}, "
+                f"mean {error.mean():.4g}"
+            )
+            labels = data["labels"] if "labels" in data.files else None
+            if labels is not None and labels.size == reference.size and labels.ndim > 1:
+                truth = labels.reshape(len(labels), -1)
+                line += (
+                    f"; R² against the labels: emulator {r2_text(ours, truth)}, "
+                    f"float {r2_text(reference, truth)}"
+                )
+            print(line)
+        for warning in report["warnings"]:
+            print(f"warning: {warning}")
+        if synth:
+            print(synthesize(directory, report, model.target.part.family))
+        if simulate:
+            result = run_testbench(directory)
+            print(
+                f"verilator: build {result.build_seconds:.1f} s, run {result.run_seconds:.1f} s; "
+                f"{result.samples} samples, {result.mismatches} mismatches, "
+                f"{result.missing} missing; latency measured {result.latency_cycles} "
+                f"(reported {result.reported_latency_cycles}), "
+                f"II measured {result.initiation_interval}: {'PASS' if result.passed else 'FAIL'}"
+            )
+    print_anchors(name, report)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--models", nargs="+", default=["muon_cnn"])
+    parser.add_argument(
+        "--models-dir", type=Path, default=Path(__file__).resolve().parents[2] / "shared" / "models"
+    )
+    parser.add_argument(
+        "--configs", nargs="+", choices=sorted(CONFIGS), default=["default", "hitmap"]
+    )
+    parser.add_argument("--part", default="xcvu13p")
+    parser.add_argument("--clock-mhz", type=float, default=200.0)
+    parser.add_argument("--no-sim", action="store_true", help="skip the Verilator runs")
+    parser.add_argument("--synth", action="store_true", help="also synthesize with Yosys")
+    args = parser.parse_args()
+    for name in args.models:
+        for config_name in args.configs:
+            bench(
+                name, config_name, args.models_dir, args.part, args.clock_mhz,
+                not args.no_sim, args.synth,
+            )
+
+
+if __name__ == "__main__":
+    main()
