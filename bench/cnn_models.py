@@ -1,6 +1,7 @@
 """Figures for the seed CNN: compile time, latency, fmax, resources, simulation, anchors.
 
     python bench/cnn_models.py [--models muon_cnn] [--configs default hitmap] [--no-sim] [--synth]
+    python bench/cnn_models.py --stream [--no-sim]
 
 Reads the seed models from ../shared/models (or --models-dir). Each model is compiled in two
 configurations: "default" (the default precision everywhere) and "hitmap", where the input is
@@ -12,6 +13,11 @@ the resource estimate with its utilization of the part, and the emulator against
 under Verilator (bit-exact check, measured latency and II). The published figures for the ATLAS
 L0 muon CNN (../shared/ANCHORS.md) are printed next to ours. With --synth (needs
 ``pip install -e ".[synth]"``) it also synthesizes with Yosys ``synth_xilinx -flatten``.
+
+``--stream`` benches the streaming architecture instead, on the shape of the hls4ml tutorial CNN
+(32x32x3, conv 3x3 16/16/24 each with ReLU and 2x2 max pooling, dense 42-64-10; random weights,
+half of them zero, 16-bit; unpadded convolutions, as rtlflow streams them) on the tutorial's part
+(xcu250), next to the tutorial's io_stream figures.
 """
 
 from __future__ import annotations
@@ -144,6 +150,85 @@ def bench(
     print_anchors(name, report)
 
 
+#: hls4ml tutorial CNN, 16-bit, 50 % pruned, io_stream, xcu250 at 5 ns (../shared/ANCHORS.md)
+TUTORIAL_ANCHOR = "1044 cycles (5.22 us), II 1028; DSP 5386, LUT 123,948 (post-synthesis)"
+
+
+def tutorial_cnn(seed: int = 0):
+    """The tutorial CNN's shape as ONNX, built in code (random weights, half of them zero)."""
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+
+    rng = np.random.default_rng(seed)
+    nodes, constants = [], []
+
+    def constant(array) -> str:
+        name = f"c{len(constants)}"
+        pruned = np.where(rng.random(array.shape) < 0.5, 0.0, array)
+        constants.append(numpy_helper.from_array(pruned.astype(np.float32), name))
+        return name
+
+    def node(op: str, inputs: list[str], **attributes) -> str:
+        output = f"t{len(nodes)}"
+        nodes.append(helper.make_node(op, inputs, [output], name=f"{op}_{len(nodes)}", **attributes))
+        return output
+
+    h, channels, size = "x", 3, 32
+    for width in (16, 16, 24):
+        w = constant(rng.normal(0, 1.0 / np.sqrt(9 * channels), (width, channels, 3, 3)))
+        h = node("Relu", [node("Conv", [h, w, constant(rng.normal(0, 0.1, width))])])
+        h = node("MaxPool", [h], kernel_shape=[2, 2], strides=[2, 2])
+        channels, size = width, (size - 2) // 2
+    h = node("Flatten", [h], axis=1)
+    features = channels * size * size
+    for width in (42, 64, 10):
+        w = constant(rng.normal(0, 1.0 / np.sqrt(features), (width, features)))
+        h = node("Gemm", [h, w, constant(rng.normal(0, 0.1, width))], transB=1)
+        h = node("Relu", [h]) if width != 10 else node("Softmax", [h], axis=-1)
+        features = width
+    graph = helper.make_graph(
+        nodes,
+        "tutorial_cnn",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 3, 32, 32])],
+        [helper.make_tensor_value_info(h, TensorProto.FLOAT, [1, 10])],
+        constants,
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 8
+    return model
+
+
+def bench_stream(simulate: bool, clock_mhz: float) -> None:
+    part = "xcu250"
+    with tempfile.TemporaryDirectory() as directory:
+        start = time.perf_counter()
+        model = rtlflow.compile(tutorial_cnn(), part=part, clock_mhz=clock_mhz, conv_style="stream")
+        report = model.write(directory, vectors=8)
+        compile_seconds = time.perf_counter() - start
+        r, u = report["resources"], report["part"]["utilization"]
+        print(f"\n== tutorial-shaped CNN, streaming, 32x32x3, fixed<16,6>, {part}")
+        print(f"compile (ONNX -> Verilog): {compile_seconds:.1f} s")
+        print(
+            f"latency {report['latency_cycles']} cycles = {report['latency_ns']:g} ns at "
+            f"{clock_mhz:g} MHz ({report['latency_ns_at_estimated_fmax']:g} ns at the estimated "
+            f"fmax {report['clock']['estimated_fmax_mhz']:g} MHz), II {report['initiation_interval']}"
+        )
+        print(
+            f"resources (estimate): LUT {r['lut']} ({u['lut']:.2f} %), FF {r['ff']}, "
+            f"DSP {r['dsp']} ({u['dsp']:.2f} %), BRAM18 {r['bram18']:g}"
+        )
+        if simulate:
+            result = run_testbench(directory, gaps=0.2)
+            print(
+                f"verilator (random stimulus, idle cycles and backpressure): build "
+                f"{result.build_seconds:.1f} s, run {result.run_seconds:.1f} s; "
+                f"{result.details['checked']} outputs, {result.mismatches} mismatches; latency "
+                f"measured {result.latency_cycles} (reported {result.reported_latency_cycles}), "
+                f"II measured {result.initiation_interval}: {'PASS' if result.passed else 'FAIL'}"
+            )
+    print(f"anchor: hls4ml tutorial CNN, io_stream, xcu250: {TUTORIAL_ANCHOR}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--models", nargs="+", default=["muon_cnn"])
@@ -157,7 +242,13 @@ def main() -> None:
     parser.add_argument("--clock-mhz", type=float, default=200.0)
     parser.add_argument("--no-sim", action="store_true", help="skip the Verilator runs")
     parser.add_argument("--synth", action="store_true", help="also synthesize with Yosys")
+    parser.add_argument(
+        "--stream", action="store_true", help="bench the streaming architecture instead"
+    )
     args = parser.parse_args()
+    if args.stream:
+        bench_stream(not args.no_sim, args.clock_mhz)
+        return
     for name in args.models:
         for config_name in args.configs:
             bench(
