@@ -155,15 +155,6 @@ def float_prop(value: float) -> FloatAttr:
 # ------------------------------------------------------------------------------------- ops
 
 
-def align_constants(op) -> tuple[int, np.ndarray, np.ndarray]:
-    """``(frac, weights, biases)`` of a dense or conv op: the exact sum's fractional bits, and
-    its constants as Python integers in that LSB."""
-    fx, fw, fb = op.input_format, op.weight_type.format, op.bias_type.format
-    frac = max(fx.frac_bits + fw.frac_bits, fb.frac_bits)
-    weights = op.weights.astype(object) << (frac - fx.frac_bits - fw.frac_bits)
-    return frac, weights, op.biases.astype(object) << (frac - fb.frac_bits)
-
-
 class FxpOp(IRDLOperation, ABC):
     """An element of the fixed-point dataflow: one tensor in, one tensor out."""
 
@@ -198,23 +189,15 @@ class FxpOp(IRDLOperation, ABC):
         tensor_format(self.output)
 
 
-@irdl_op_definition
-class DenseOp(FxpOp):
-    """``y[..., n] = sum_k x[..., k] * weight[n, k] + bias[n]``, computed exactly, cast to y's type.
-
-    The exact sum is first cast into ``accumulator`` (which by default is wide enough never to
-    overflow), then into the result type. ``reuse_factor`` R: each multiplier serves R products,
-    one new input every R cycles.
-    """
-
-    name = "fxp.dense"
+class WeightedOp(FxpOp, ABC):
+    """A layer with constant weights and biases (raw integers with their types) and an
+    accumulator type: dense and conv."""
 
     weight = prop_def(DenseIntOrFPElementsAttr)
     weight_type = prop_def(FixedType)
     bias = prop_def(DenseIntOrFPElementsAttr)
     bias_type = prop_def(FixedType)
     accumulator = prop_def(FixedType)
-    reuse_factor = prop_def(IntegerAttr)
 
     @property
     def weights(self) -> np.ndarray:
@@ -227,7 +210,24 @@ class DenseOp(FxpOp):
     def aligned(self) -> tuple[int, np.ndarray, np.ndarray]:
         """``(frac, weights, biases)``: the exact sum's fractional bits, and the constants as
         Python integers in that LSB, so that ``sum = x @ weights.T + biases`` exactly."""
-        return align_constants(self)
+        fx, fw, fb = self.input_format, self.weight_type.format, self.bias_type.format
+        frac = max(fx.frac_bits + fw.frac_bits, fb.frac_bits)
+        weights = self.weights.astype(object) << (frac - fx.frac_bits - fw.frac_bits)
+        return frac, weights, self.biases.astype(object) << (frac - fb.frac_bits)
+
+
+@irdl_op_definition
+class DenseOp(WeightedOp):
+    """``y[..., n] = sum_k x[..., k] * weight[n, k] + bias[n]``, computed exactly, cast to y's type.
+
+    The exact sum is first cast into ``accumulator`` (which by default is wide enough never to
+    overflow), then into the result type. ``reuse_factor`` R: each multiplier serves R products,
+    one new input every R cycles.
+    """
+
+    name = "fxp.dense"
+
+    reuse_factor = prop_def(IntegerAttr)
 
     def verify_(self) -> None:
         super().verify_()
@@ -422,30 +422,14 @@ STYLES = ("parallel", "stream")
 
 
 @irdl_op_definition
-class ConvOp(WindowOp):
+class ConvOp(WeightedOp, WindowOp):
     """``y[co, p] = sum_{ci, t} x[g(co) * Cg + ci, tap(p, t)] * weight[co, ci, t] + bias[co]``
-    (padding taps read zero), computed exactly, cast into ``accumulator`` then into y's type."""
+    (padding taps read zero), computed exactly, cast into ``accumulator`` then into y's type.
+    ``aligned`` gives the weights as ``[C_out, C_in / group, *kernel]``."""
 
     name = "fxp.conv"
 
-    weight = prop_def(DenseIntOrFPElementsAttr)
-    weight_type = prop_def(FixedType)
-    bias = prop_def(DenseIntOrFPElementsAttr)
-    bias_type = prop_def(FixedType)
-    accumulator = prop_def(FixedType)
     group = prop_def(IntegerAttr)
-
-    @property
-    def weights(self) -> np.ndarray:
-        return numpy_from_dense(self.weight)
-
-    @property
-    def biases(self) -> np.ndarray:
-        return numpy_from_dense(self.bias)
-
-    def aligned(self) -> tuple[int, np.ndarray, np.ndarray]:
-        """As ``DenseOp.aligned``: weights ``[C_out, C_in / group, *kernel]`` in the sum's LSB."""
-        return align_constants(self)
 
     def verify_(self) -> None:
         super().verify_()

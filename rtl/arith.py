@@ -138,16 +138,21 @@ def adder_tree_levels(count: int) -> int:
     return levels
 
 
-def add_level(terms: list[Term]) -> tuple[list[Term], list[Operator]]:
-    """One level of a pairwise adder tree."""
+def pairwise_level(terms: list[Term], combine) -> tuple[list[Term], list[Operator]]:
+    """One level of a pairwise tree of ``combine`` (terms 2k and 2k+1; an odd one passes)."""
     result, operators = [], []
     for index in range(0, len(terms) - 1, 2):
-        term, operator = add(terms[index], terms[index + 1])
+        term, operator = combine(terms[index], terms[index + 1])
         result.append(term)
         operators.append(operator)
     if len(terms) % 2:
         result.append(terms[-1])
     return result, operators
+
+
+def add_level(terms: list[Term]) -> tuple[list[Term], list[Operator]]:
+    """One level of a pairwise adder tree."""
+    return pairwise_level(terms, add)
 
 
 @dataclass(frozen=True)
@@ -219,11 +224,4 @@ def maximum(a: Term, b: Term) -> tuple[Term, Operator]:
 
 def max_level(terms: list[Term]) -> tuple[list[Term], list[Operator]]:
     """One level of a pairwise maximum tree."""
-    result, operators = [], []
-    for index in range(0, len(terms) - 1, 2):
-        term, operator = maximum(terms[index], terms[index + 1])
-        result.append(term)
-        operators.append(operator)
-    if len(terms) % 2:
-        result.append(terms[-1])
-    return result, operators
+    return pairwise_level(terms, maximum)
