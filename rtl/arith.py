@@ -158,7 +158,9 @@ def add_level(terms: list[Term]) -> tuple[list[Term], list[Operator]]:
 @dataclass(frozen=True)
 class Cast:
     """Bring an integer into a W-bit output: drop ``shift`` fractional bits (negative: append),
-    rounding TRN (floor) or RND (add half, floor), then WRAP (keep low bits) or SAT (clamp)."""
+    rounding TRN (floor), RND (add half, floor) or RND_CONV (add half - 1 and the kept LSB,
+    floor: ties to even), then WRAP (keep low bits), SAT (clamp) or SAT_SYM (clamp, never the
+    most negative code)."""
 
     shift: int
     rounding: str
@@ -173,6 +175,11 @@ class Cast:
     @property
     def max_raw(self) -> int:
         return raw_range(self.width, self.signed)[1]
+
+    @property
+    def low_bound(self) -> int:
+        """The smallest value the cast produces (one above min_raw under SAT_SYM)."""
+        return self.min_raw + 1 if self.overflow == "SAT_SYM" and self.signed else self.min_raw
 
     @property
     def rounding_constant(self) -> int:
@@ -191,7 +198,12 @@ def apply_cast(term: Term, cast: Cast, *, rounded: bool = False) -> tuple[Term, 
     operators += negation
     value, low, high = term.value, term.low, term.high
     constant = 0 if rounded else cast.rounding_constant
-    if constant:
+    if cast.rounding == "RND_CONV" and cast.shift > 0:  # half - 1, plus the LSB that is kept
+        constant = (1 << (cast.shift - 1)) - 1
+        low, high = low + constant, high + constant + 1
+        value = fit(value + constant + value[cast.shift], low, high)
+        operators.append(("add", shape_for_range(low, high).width, 0))
+    elif constant:
         low, high = low + constant, high + constant
         value = fit(value + constant, low, high)
         operators.append(("add", shape_for_range(low, high).width, 0))
@@ -199,15 +211,15 @@ def apply_cast(term: Term, cast: Cast, *, rounded: bool = False) -> tuple[Term, 
         value, low, high = value >> cast.shift, low >> cast.shift, high >> cast.shift
     elif cast.shift < 0:
         value, low, high = value << -cast.shift, low << -cast.shift, high << -cast.shift
-    if low >= cast.min_raw and high <= cast.max_raw:
+    if low >= cast.low_bound and high <= cast.max_raw:
         return Term(fit(value, low, high), low, high), operators
-    if cast.overflow == "SAT":
+    if cast.overflow in ("SAT", "SAT_SYM"):
         if high > cast.max_raw:
             value = Mux(value > cast.max_raw, cast.max_raw, value)
-        if low < cast.min_raw:
-            value = Mux(value < cast.min_raw, cast.min_raw, value)
+        if low < cast.low_bound:
+            value = Mux(value < cast.low_bound, cast.low_bound, value)
         operators.append(("saturate", shape_for_range(low, high).width, 0))
-        low, high = max(low, cast.min_raw), min(high, cast.max_raw)
+        low, high = max(low, cast.low_bound), min(high, cast.max_raw)
         return Term(fit(value, low, high), low, high), operators
     wrapped = extend(value, cast.width)[: cast.width]
     return Term(wrapped.as_signed() if cast.signed else wrapped, cast.min_raw, cast.max_raw), operators

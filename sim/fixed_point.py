@@ -7,11 +7,14 @@ every rounding and overflow rule. Arrays use int64 while the widths involved fit
 Python integers (``dtype=object``) beyond that, so no computation here ever overflows silently.
 
 Rounding (applied when fractional bits are dropped):
-    TRN  truncate toward minus infinity (ap_fixed AP_TRN, the default)
-    RND  round half up, toward plus infinity (ap_fixed AP_RND)
+    TRN       truncate toward minus infinity (ap_fixed AP_TRN, the default)
+    RND       round half up, toward plus infinity (ap_fixed AP_RND)
+    RND_CONV  round half to even (ap_fixed AP_RND_CONV; QONNX ROUND, ONNX QuantizeLinear)
 Overflow (applied when the integer part does not fit):
-    WRAP keep the low W bits (ap_fixed AP_WRAP, the default)
-    SAT  clamp to the largest / smallest representable value (ap_fixed AP_SAT)
+    WRAP     keep the low W bits (ap_fixed AP_WRAP, the default)
+    SAT      clamp to the largest / smallest representable value (ap_fixed AP_SAT)
+    SAT_SYM  clamp symmetrically: a signed format's most negative code is never produced
+             (ap_fixed AP_SAT_SYM; QONNX narrow); the same as SAT for unsigned formats
 """
 
 from __future__ import annotations
@@ -24,10 +27,10 @@ from typing import Literal
 
 import numpy as np
 
-Rounding = Literal["TRN", "RND"]
-Overflow = Literal["WRAP", "SAT"]
-ROUNDING_MODES: tuple[str, ...] = ("TRN", "RND")
-OVERFLOW_MODES: tuple[str, ...] = ("WRAP", "SAT")
+Rounding = Literal["TRN", "RND", "RND_CONV"]
+Overflow = Literal["WRAP", "SAT", "SAT_SYM"]
+ROUNDING_MODES: tuple[str, ...] = ("TRN", "RND", "RND_CONV")
+OVERFLOW_MODES: tuple[str, ...] = ("WRAP", "SAT", "SAT_SYM")
 
 #: Widest value, in bits, that numpy int64 arithmetic handles here without risk of overflow.
 INT64_SAFE_BITS = 62
@@ -65,6 +68,11 @@ class FixedFormat:
         return raw_range(self.width, self.signed)[1]
 
     @property
+    def saturation_low(self) -> int:
+        """The smallest raw value a result is brought into (one above min_raw under SAT_SYM)."""
+        return self.min_raw + 1 if self.overflow == "SAT_SYM" and self.signed else self.min_raw
+
+    @property
     def lsb(self) -> float:
         return 2.0 ** -self.frac_bits
 
@@ -98,6 +106,9 @@ class FixedFormat:
         integral = np.floor(scaled)
         if self.rounding == "RND":
             integral = integral + (scaled - integral >= 0.5)
+        elif self.rounding == "RND_CONV":
+            rest = scaled - integral
+            integral = integral + ((rest > 0.5) | ((rest == 0.5) & (np.fmod(integral, 2) != 0)))
         raw = np.vectorize(int, otypes=[object])(integral) if integral.size else integral.astype(object)
         return apply_overflow(raw, self)
 
@@ -217,6 +228,9 @@ def shift_right(raw: np.ndarray, shift: int, rounding: Rounding) -> np.ndarray:
         return exact(raw, bits_of(raw) - shift) << -shift
     if rounding == "RND":
         raw = exact(raw, bits_of(raw) + 1) + (1 << (shift - 1))
+    elif rounding == "RND_CONV":  # add half - 1 and the kept LSB: ties go to the even result
+        raw = exact(raw, bits_of(raw) + 1)
+        raw = raw + ((1 << (shift - 1)) - 1) + ((raw >> shift) & 1)
     return raw >> shift
 
 
@@ -227,9 +241,10 @@ def apply_overflow(raw: np.ndarray, fmt: FixedFormat) -> tuple[np.ndarray, np.nd
     """
     raw = np.asarray(raw)
     raw = exact(raw, max(bits_of(raw), fmt.width + 1))
-    overflowed = (raw < fmt.min_raw) | (raw > fmt.max_raw)
-    if fmt.overflow == "SAT":
-        fitted = np.where(raw < fmt.min_raw, fmt.min_raw, np.where(raw > fmt.max_raw, fmt.max_raw, raw))
+    low = fmt.saturation_low
+    overflowed = (raw < low) | (raw > fmt.max_raw)
+    if fmt.overflow in ("SAT", "SAT_SYM"):
+        fitted = np.where(raw < low, low, np.where(raw > fmt.max_raw, fmt.max_raw, raw))
     else:
         fitted = raw & ((1 << fmt.width) - 1)
         if fmt.signed:

@@ -93,13 +93,20 @@ def signed_range(width: int) -> tuple[int, int]:
 def cast(value: int, shift: int, rounding: str, overflow: str, width: int, signed: bool) -> int:
     """Exact integer reference of a cast (written from the ap_fixed definitions)."""
     if shift > 0:
+        kept, rest = value >> shift, value & ((1 << shift) - 1)
+        half = 1 << (shift - 1)
         if rounding == "RND":
-            value += 1 << (shift - 1)
-        value >>= shift  # Python's >> floors, as truncation toward minus infinity does
+            value = (value + half) >> shift  # Python's >> floors, as truncation does
+        elif rounding == "RND_CONV":  # nearest, ties to the even result
+            value = kept + (rest > half or (rest == half and kept % 2 == 1))
+        else:
+            value = kept
     else:
         value <<= -shift
     low, high = raw_range(width, signed)
-    if overflow == "SAT":
+    if overflow == "SAT_SYM" and signed:
+        low += 1
+    if overflow in ("SAT", "SAT_SYM"):
         return min(max(value, low), high)
     value &= (1 << width) - 1
     return value - (1 << width) if signed and value > high else value

@@ -37,8 +37,10 @@ def reference(weights, bias, casts, x):
         (1, 2, (), (Cast(6, "TRN", "WRAP", 10, True), Cast(-1, "RND", "SAT", 8, False))),
         (3, 1, (2, 5), (Cast(8, "TRN", "WRAP", 16, True),)),
         (4, 1, (), (Cast(7, "RND", "SAT", 10, True),)),
+        (1, 1, (1, 2), (Cast(8, "RND_CONV", "SAT_SYM", 6, True),)),
+        (3, 1, (), (Cast(5, "RND_CONV", "WRAP", 9, True), Cast(2, "RND_CONV", "SAT_SYM", 5, True))),
     ],
-    ids=["r1-registered", "r1-two-rows-two-casts", "r3", "r4-sparse"],
+    ids=["r1-registered", "r1-two-rows-two-casts", "r3", "r4-sparse", "r1-rnd-conv-sat-sym", "r3-rnd-conv"],
 )
 def test_dense_unit_matches_integer_arithmetic(reuse, rows, registers, casts, tmp_path):
     rng = np.random.default_rng(reuse * 10 + rows)

@@ -1,8 +1,9 @@
 """Fixed-point formats, quantization, casts and lookup tables (rtlflow.sim.fixed_point).
 
 Every expectation comes from a small exact reference written here from the ap_fixed definitions
-with Python integers and fractions: TRN = floor, RND = floor(x + 1/2), WRAP = the low W bits read
-as two's complement (or unsigned), SAT = clamp to the raw range.
+with Python integers and fractions: TRN = floor, RND = floor(x + 1/2), RND_CONV = nearest with ties
+to even, WRAP = the low W bits read as two's complement (or unsigned), SAT = clamp to the raw
+range, SAT_SYM = clamp to the symmetric range of a signed format.
 """
 
 import itertools
@@ -33,7 +34,9 @@ def ref_range(width, signed):
 def ref_fit(value, width, signed, overflow):
     """(raw, overflowed) of an integer brought into ``width`` bits."""
     low, high = ref_range(width, signed)
-    if overflow == "SAT":
+    if overflow == "SAT_SYM" and signed:
+        low += 1  # symmetric: the most negative code is never produced
+    if overflow in ("SAT", "SAT_SYM"):
         return min(max(value, low), high), not low <= value <= high
     wrapped = value % 2**width
     if signed and wrapped >= 2 ** (width - 1):
@@ -42,6 +45,8 @@ def ref_fit(value, width, signed, overflow):
 
 
 def ref_round(value: Fraction, rounding):
+    if rounding == "RND_CONV":
+        return round(value)  # Python rounds a Fraction half to even
     return math.floor(value + Fraction(1, 2)) if rounding == "RND" else math.floor(value)
 
 
@@ -65,8 +70,8 @@ def random_format(rng, max_width=20, modes=True):
         width,
         int(rng.integers(-4, width + 5)),
         bool(rng.integers(2)),
-        str(rng.choice(["TRN", "RND"])) if modes else "TRN",
-        str(rng.choice(["WRAP", "SAT"])) if modes else "WRAP",
+        str(rng.choice(["TRN", "RND", "RND_CONV"])) if modes else "TRN",
+        str(rng.choice(["WRAP", "SAT", "SAT_SYM"])) if modes else "WRAP",
     )
 
 
@@ -122,6 +127,7 @@ def test_format_str(fmt, text):
         ("ufixed<8,3>", FixedFormat(8, 3, signed=False)),
         ("fixed<16,6,RND,SAT>", FixedFormat(16, 6, True, "RND", "SAT")),
         ("ap_fixed<16,6,AP_RND,AP_SAT>", FixedFormat(16, 6, True, "RND", "SAT")),
+        ("ap_fixed<8,2,AP_RND_CONV,AP_SAT_SYM>", FixedFormat(8, 2, True, "RND_CONV", "SAT_SYM")),
         ("ap_ufixed<8,2,AP_SAT>", FixedFormat(8, 2, False, "TRN", "SAT")),
         ("fixed<16,6,SAT>", FixedFormat(16, 6, True, "TRN", "SAT")),
         ("fixed<16,6,SAT,RND>", FixedFormat(16, 6, True, "RND", "SAT")),
@@ -173,7 +179,7 @@ def test_parse_upper_case_int(text):
 @pytest.mark.parametrize(
     "kwargs",
     [{"width": 0, "int_bits": 0}, {"width": 8, "int_bits": 2, "rounding": "RNE"},
-     {"width": 8, "int_bits": 2, "overflow": "SAT_SYM"}],
+     {"width": 8, "int_bits": 2, "overflow": "SAT_ZERO"}],
 )
 def test_format_validation(kwargs):
     with pytest.raises(ValueError):
