@@ -13,8 +13,10 @@ Identity and Dropout (inference) disappear. Anything else is reported with the n
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Callable
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -37,8 +39,9 @@ from xdsl.dialects.builtin import (
 from xdsl.ir import Attribute, Block, SSAValue
 
 from rtlflow.dialects import nn
-from rtlflow.dialects.arrays import int_array
+from rtlflow.dialects.arrays import dense_from_numpy, int_array
 from rtlflow.errors import RtlflowError
+from rtlflow.sim import quantization
 from rtlflow.sim.windows import Window, auto_pads
 
 MIN_OPSET = 7
@@ -78,12 +81,30 @@ def load_model(source: str | Path | onnx.ModelProto) -> onnx.ModelProto:
             ) from None
     if not model.graph.node and not model.graph.output:
         raise RtlflowError("the ONNX model has an empty graph (truncated or damaged file?)")
+    model = _quantizers_in_own_domain(model)
     try:
         onnx.checker.check_model(model)
     except Exception as error:
         raise RtlflowError(f"malformed ONNX model: {_first_line(error)}") from None
     if model.functions:
         model = onnx.inliner.inline_local_functions(model)
+    return model
+
+
+def _quantizers_in_own_domain(model: onnx.ModelProto) -> onnx.ModelProto:
+    """Some exporters write QONNX quantizers into the default domain, where ONNX's checker
+    knows no such operator: move them to the QONNX domain (a copy of the model)."""
+    misplaced = [
+        n for n in model.graph.node if n.domain in ("", "ai.onnx") and n.op_type in _QUANTIZERS
+    ]
+    if not misplaced:
+        return model
+    model = onnx.ModelProto.FromString(model.SerializeToString())
+    for node in model.graph.node:
+        if node.domain in ("", "ai.onnx") and node.op_type in _QUANTIZERS:
+            node.domain = QUANT_DOMAINS[2]
+    if all(o.domain != QUANT_DOMAINS[2] for o in model.opset_import):
+        model.opset_import.append(onnx.helper.make_opsetid(QUANT_DOMAINS[2], 1))
     return model
 
 
@@ -127,6 +148,8 @@ class _Importer:
         self.constants: dict[str, np.ndarray] = {}
         self.values: dict[str, SSAValue] = {}
         self.materialized: dict[str, SSAValue] = {}
+        #: QuantizeLinear results on activations, waiting for their DequantizeLinear
+        self.integers: dict[str, PendingQuantize] = {}
         self.node_name = ""
         self.op_type = ""
 
@@ -198,6 +221,9 @@ class _Importer:
     def _import_node(self, node: onnx.NodeProto, index: int) -> None:
         self.node_name = node.name or (node.output[0] if node.output else f"{node.op_type}_{index}")
         self.op_type = node.op_type
+        if node.domain in QUANT_DOMAINS and node.op_type in _QUANTIZERS:
+            _quantizer(self, node)
+            return
         if node.domain not in ("", "ai.onnx"):
             self.fail(
                 f"operator '{node.op_type}' of domain '{node.domain}' is not supported"
@@ -210,7 +236,12 @@ class _Importer:
             self._fold(node)
             return
         for name in inputs:
-            if name not in self.constants and name not in self.values:
+            if name in self.integers and node.op_type not in ("Clip", "DequantizeLinear"):
+                self.fail(
+                    f"reads '{name}', the integers of a QuantizeLinear: only "
+                    "QuantizeLinear → [Clip →] DequantizeLinear chains are supported"
+                )
+            if name not in self.constants and name not in self.values and name not in self.integers:
                 self.fail(f"input '{name}' is not produced by any earlier node")
         handler = _HANDLERS.get(node.op_type)
         if handler is None:
@@ -236,7 +267,13 @@ class _Importer:
             [onnx.helper.make_empty_tensor_value_info(name) for name in feeds],
             [onnx.helper.make_empty_tensor_value_info(name) for name in node.output if name],
         )
-        model = onnx.helper.make_model(graph, opset_imports=list(self.model.opset_import))
+        opsets = list(self.model.opset_import)
+        if node.op_type in ("QuantizeLinear", "DequantizeLinear") and self.opset < 19:
+            # the reference evaluator implements these from opset 19 on; int8/uint8 semantics
+            # have not changed since opset 13
+            opsets = [o for o in opsets if o.domain not in ("", "ai.onnx")]
+            opsets.append(onnx.helper.make_opsetid("", 19))
+        model = onnx.helper.make_model(graph, opset_imports=opsets)
         try:
             results = ReferenceEvaluator(model).run(None, feeds)
         except Exception as error:
@@ -294,6 +331,19 @@ class _Importer:
             return value
         element = value.type.element_type  # type: ignore[attr-defined]
         return nn.ReshapeOp(value, TensorType(element, list(shape)), self.node_name).output
+
+
+@dataclass(frozen=True)
+class PendingQuantize:
+    """``clamp(round(x / scale) + zero_point, low, high)`` of an activation (QuantizeLinear, maybe
+    narrowed by a Clip), to become one ``nn.quant`` at its DequantizeLinear."""
+
+    source: str
+    scale: np.ndarray
+    zero_point: np.ndarray
+    low: int
+    high: int
+    axis: int
 
 
 def _name_hint(name: str) -> str | None:
@@ -405,6 +455,9 @@ def _leaky_relu(im: _Importer, node: onnx.NodeProto) -> None:
 
 @handles("Clip")
 def _clip(im: _Importer, node: onnx.NodeProto) -> None:
+    if node.input[0] in im.integers:  # QuantizeLinear → Clip → DequantizeLinear
+        _clip_integers(im, node)
+        return
     x = im.activation(node.input[0])
     if im.opset < 11:
         low, high = im.attribute(node, "min"), im.attribute(node, "max")
@@ -698,6 +751,168 @@ def _concat(im: _Importer, node: onnx.NodeProto) -> None:
         im.alias(node, node.input[0])
         return
     im.define(node, nn.ConcatOp(values, im.float_tensor(shape), axis, im.node_name).output)
+
+
+
+# ---- quantization-aware exports -----------------------------------------------------------
+
+#: domains under which exporters write QONNX quantizers
+QUANT_DOMAINS = ("", "ai.onnx", "qonnx.custom_op.general", "finn.custom_op.general", "onnx.brevitas")
+_QUANTIZERS = ("Quant", "IntQuant", "BipolarQuant", "Trunc")
+
+
+def _scalar(im: _Importer, name: str, what: str) -> float:
+    value = np.asarray(im.constant(name, what), dtype=np.float64)
+    if value.size != 1:
+        im.fail(f"{what} must be a scalar, got shape {list(value.shape)}")
+    return float(value.reshape(-1)[0])
+
+
+def _attribute_text(im: _Importer, node: onnx.NodeProto, name: str, default: str) -> str:
+    value = im.attribute(node, name, default)
+    return (value.decode() if isinstance(value, bytes) else str(value)).upper()
+
+
+def _quantizer(im: _Importer, node: onnx.NodeProto) -> None:
+    """QONNX Quant / BipolarQuant / Trunc: folded on constants, ``nn.quant`` on activations."""
+    inputs = [name for name in node.input if name]
+    for name in inputs[1:]:
+        im.constant(name, f"{node.op_type}'s quantization parameter '{name}'")
+    if node.op_type == "BipolarQuant":
+        if inputs[0] not in im.constants:
+            im.fail("BipolarQuant on activations is not supported yet (only on weights)")
+        scale = im.constants[inputs[1]]
+        im.constants[node.output[0]] = quantization.bipolar(im.constants[inputs[0]], scale).astype(np.float32)
+        return
+    rounding = _attribute_text(im, node, "rounding_mode", "ROUND" if node.op_type != "Trunc" else "FLOOR")
+    if rounding not in quantization.ROUNDING:
+        im.fail(f"rounding_mode '{rounding}' is unknown (known: {', '.join(quantization.ROUNDING)})")
+    if node.op_type == "Trunc":
+        if len(inputs) != 5:
+            im.fail("only the five-input Trunc (input and output bit widths) is supported")
+        if inputs[0] not in im.constants:
+            im.fail("Trunc on activations is not supported yet")
+        x, scale, zero_point = (im.constants[n] for n in inputs[:3])
+        bits_in, bits_out = (int(_scalar(im, n, "bit width")) for n in inputs[3:5])
+        im.constants[node.output[0]] = quantization.trunc(
+            x, scale, zero_point, bits_in, bits_out, rounding
+        ).astype(np.float32)
+        return
+    bits = _scalar(im, inputs[3], "Quant's bit width")
+    if bits != int(bits) or bits < 1:
+        im.fail(f"bit width must be a positive integer, got {bits:g}")
+    signed = bool(im.attribute(node, "signed", 1))
+    narrow = bool(im.attribute(node, "narrow", 0))
+    if signed and bits == 1:  # QONNX treats a signed 1-bit Quant as bipolar
+        if inputs[0] not in im.constants:
+            im.fail("a signed 1-bit (bipolar) Quant on activations is not supported yet")
+        value = im.constants[inputs[0]] / im.constants[inputs[1]] + im.constants[inputs[2]]
+        bipolar = np.where(value >= 0, 1.0, -1.0)
+        result = (bipolar - im.constants[inputs[2]]) * im.constants[inputs[1]]
+        im.constants[node.output[0]] = np.asarray(result, dtype=np.float32)
+        return
+    low, high = quantization.integer_bounds(int(bits), signed, narrow)
+    scale, zero_point = im.constants[inputs[1]], im.constants[inputs[2]]
+    if np.any(np.asarray(scale) <= 0):
+        im.fail("scales must be positive")
+    if inputs[0] in im.constants:  # weights: quantized now
+        value = quantization.quantize(im.constants[inputs[0]], scale, zero_point, low, high, rounding)
+        im.constants[node.output[0]] = value.astype(np.float32)
+        return
+    _define_quant(im, node, im.activation(inputs[0]), scale, zero_point, low, high, rounding)
+
+
+def _define_quant(im, node, x: SSAValue, scale, zero_point, low: int, high: int, rounding: str) -> None:
+    shape = nn.shape_of(x)
+    try:
+        np.broadcast_to(np.asarray(scale), shape)
+        np.broadcast_to(np.asarray(zero_point), shape)
+    except ValueError:
+        im.fail(f"scale / zero point of shape {list(np.shape(scale))} do not broadcast to {list(shape)}")
+    op = nn.QuantOp(
+        x,
+        x.type,
+        im.node_name,
+        scale=dense_from_numpy(np.asarray(scale, dtype=np.float32)),
+        zero_point=dense_from_numpy(np.asarray(zero_point, dtype=np.float32)),
+        low=IntegerAttr(low, i64),
+        high=IntegerAttr(high, i64),
+        rounding=StringAttr(rounding),
+    )
+    im.define(node, op.output)
+
+
+_INTEGER_RANGES = {
+    onnx.TensorProto.INT8: (-128, 127),
+    onnx.TensorProto.UINT8: (0, 255),
+    onnx.TensorProto.INT16: (-(2**15), 2**15 - 1),
+    onnx.TensorProto.UINT16: (0, 2**16 - 1),
+    onnx.TensorProto.INT4: (-8, 7),
+    onnx.TensorProto.UINT4: (0, 15),
+}
+
+
+def _per_axis(value: np.ndarray, axis: int, rank: int) -> np.ndarray:
+    """A per-axis (1-D) QDQ parameter reshaped to broadcast along ``axis``."""
+    value = np.asarray(value)
+    if value.ndim == 0 or value.size == 1:
+        return value.reshape(())
+    shape = [1] * rank
+    shape[axis] = value.size
+    return value.reshape(shape)
+
+
+@handles("QuantizeLinear")
+def _quantize_linear(im: _Importer, node: onnx.NodeProto) -> None:
+    x = im.activation(node.input[0])
+    rank = len(nn.shape_of(x))
+    if im.attribute(node, "block_size", 0):
+        im.fail("blocked quantization (block_size) is not supported")
+    axis = int(im.attribute(node, "axis", 1)) % max(rank, 1)
+    scale = im.constant(node.input[1], "QuantizeLinear's scale")
+    if len(node.input) > 2 and node.input[2]:
+        zero_point = im.constant(node.input[2], "QuantizeLinear's zero point")
+        dtype = onnx.helper.np_dtype_to_tensor_dtype(zero_point.dtype) if zero_point.dtype != object else 0
+    else:
+        zero_point, dtype = np.zeros(()), int(im.attribute(node, "output_dtype", onnx.TensorProto.UINT8))
+    if dtype not in _INTEGER_RANGES:
+        im.fail(f"QuantizeLinear to {onnx.TensorProto.DataType.Name(dtype)} is not supported")
+    low, high = _INTEGER_RANGES[dtype]
+    im.integers[node.output[0]] = PendingQuantize(
+        node.input[0],
+        _per_axis(scale, axis, rank).astype(np.float64),
+        _per_axis(zero_point, axis, rank).astype(np.float64),
+        low,
+        high,
+        axis,
+    )
+
+
+@handles("DequantizeLinear")
+def _dequantize_linear(im: _Importer, node: onnx.NodeProto) -> None:
+    if node.input[0] not in im.integers:
+        im.fail("DequantizeLinear of an activation must read a QuantizeLinear result")
+    pending = im.integers[node.input[0]]
+    x = im.activation(pending.source)
+    rank = len(nn.shape_of(x))
+    scale = _per_axis(im.constant(node.input[1], "DequantizeLinear's scale"), pending.axis, rank)
+    zero_point = np.zeros(())
+    if len(node.input) > 2 and node.input[2]:
+        zero_point = _per_axis(im.constant(node.input[2], "zero point"), pending.axis, rank)
+    if not (np.array_equal(scale, pending.scale) and np.array_equal(zero_point, pending.zero_point)):
+        im.fail("DequantizeLinear must use its QuantizeLinear's scale and zero point")
+    _define_quant(im, node, x, scale, zero_point, pending.low, pending.high, "ROUND")
+
+
+def _clip_integers(im: _Importer, node: onnx.NodeProto) -> None:
+    pending = im.integers[node.input[0]]
+    bounds = [
+        float(np.asarray(im.constant(name, "Clip's bound")).reshape(-1)[0]) if name else None
+        for name in (list(node.input[1:3]) + ["", ""])[:2]
+    ]
+    low = pending.low if bounds[0] is None else max(pending.low, math.ceil(bounds[0]))
+    high = pending.high if bounds[1] is None else min(pending.high, math.floor(bounds[1]))
+    im.integers[node.output[0]] = replace(pending, low=low, high=high)
 
 
 def supported_operators() -> list[str]:

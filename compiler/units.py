@@ -165,6 +165,8 @@ def _activation(op: fxp.FxpOp) -> UnitSpec:
             frac += alpha_frac
         case fxp.ClipOp():
             params |= {"kind": "clip", "low": op.low.value.data, "high": op.high.value.data}
+        case fxp.CastOp():  # a clip that never clamps: only the cast
+            params |= {"kind": "clip", "low": fx.min_raw, "high": fx.max_raw}
     params["casts"] = (cast_into(op.output_format, frac),)
     return UnitSpec(params["kind"], str(count), ActivationUnit, params)
 
@@ -351,6 +353,7 @@ _BUILDERS = {
     fxp.ReluOp: _activation,
     fxp.LeakyReluOp: _activation,
     fxp.ClipOp: _activation,
+    fxp.CastOp: _activation,
     fxp.TableOp: _table,
     fxp.SoftmaxOp: _softmax,
     fxp.ConvOp: _conv,

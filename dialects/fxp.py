@@ -287,6 +287,13 @@ class LeakyReluOp(FxpOp):
 
 
 @irdl_op_definition
+class CastOp(FxpOp):
+    """``y = x`` brought into y's type with its rounding and overflow (a quantizer)."""
+
+    name = "fxp.cast"
+
+
+@irdl_op_definition
 class ClipOp(FxpOp):
     """``y = min(max(x, low), high)``; ``low`` and ``high`` are raw values in the input's LSB."""
 
@@ -560,6 +567,7 @@ Fxp = Dialect(
         ReluOp,
         LeakyReluOp,
         ClipOp,
+        CastOp,
         TableOp,
         SoftmaxOp,
         ReshapeOp,

@@ -492,6 +492,34 @@ class PadOp(UnaryOp):
         return tuple(self.pads.get_values())  # type: ignore[arg-type]
 
 
+
+@irdl_op_definition
+class QuantOp(UnaryOp):
+    """A quantizer of a quantization-aware export (QONNX Quant, QuantizeLinear → [Clip →]
+    DequantizeLinear): ``y = (clamp(round(x / scale + zero_point), low, high) - zero_point) *
+    scale`` with ``rounding`` a QONNX rounding mode (ROUND: ties to even)."""
+
+    name = "nn.quant"
+
+    scale = prop_def(DenseIntOrFPElementsAttr)
+    zero_point = prop_def(DenseIntOrFPElementsAttr)
+    low = prop_def(IntegerAttr)
+    high = prop_def(IntegerAttr)
+    rounding = prop_def(StringAttr)
+
+    @property
+    def scales(self) -> np.ndarray:
+        return numpy_from_dense(self.scale)
+
+    @property
+    def zero_points(self) -> np.ndarray:
+        return numpy_from_dense(self.zero_point)
+
+    @property
+    def bounds(self) -> tuple[int, int]:
+        return self.low.value.data, self.high.value.data
+
+
 Nn = Dialect(
     "nn",
     [
@@ -516,5 +544,6 @@ Nn = Dialect(
         TransposeOp,
         ConcatOp,
         PadOp,
+        QuantOp,
     ],
 )

@@ -23,14 +23,15 @@ from rtlflow.sim.windows import Window
 
 @register_impls
 class FxpFunctions(InterpreterFunctions):
-    """One implementation per fxp op. ``overflows`` counts, per node, samples that overflowed."""
+    """One implementation per fxp op. ``overflows`` counts, per node, samples that overflowed
+    (not counting the model's own quantizers, whose saturation is part of the model)."""
 
     def __init__(self) -> None:
         self.overflows: Counter[str] = Counter()
 
     def _cast(self, op: fxp.FxpOp, raw: np.ndarray, frac_bits: int, fmt: FixedFormat):
         result, overflowed = cast(raw, frac_bits, fmt)
-        if overflowed.any():
+        if overflowed.any() and not isinstance(op, fxp.CastOp):  # a quantizer saturates by design
             samples = overflowed.reshape(overflowed.shape[0], -1).any(axis=1)
             self.overflows[op.node_name] += int(samples.sum())
         return result
@@ -70,6 +71,10 @@ class FxpFunctions(InterpreterFunctions):
         )
         frac = op.input_format.frac_bits + alpha_format.frac_bits
         return (self._cast(op, value, frac, op.output_format),)
+
+    @impl(fxp.CastOp)
+    def run_cast(self, interpreter: Interpreter, op: fxp.CastOp, args: PythonValues):
+        return (self._cast(op, args[0], op.input_format.frac_bits, op.output_format),)
 
     @impl(fxp.ClipOp)
     def run_clip(self, interpreter: Interpreter, op: fxp.ClipOp, args: PythonValues):

@@ -14,6 +14,7 @@ from xdsl.interpreters.func import FuncFunctions
 
 from rtlflow.dialects import nn
 from rtlflow.sim.emulator import conv_exact
+from rtlflow.sim.quantization import quantize
 
 
 def _batched_axis(op_axis: int, rank: int) -> int:
@@ -142,6 +143,11 @@ class NnFunctions(InterpreterFunctions):
         rank = len(pads) // 2
         widths = [(0, 0)] + [(pads[a], pads[rank + a]) for a in range(rank)]
         return (np.pad(args[0], widths),)
+
+    @impl(nn.QuantOp)
+    def run_quant(self, interpreter: Interpreter, op: nn.QuantOp, args: PythonValues):
+        low, high = op.bounds
+        return (quantize(args[0], op.scales, op.zero_points, low, high, op.rounding.data),)
 
 
 def run_nn(module: ModuleOp, inputs: list[np.ndarray]) -> list[np.ndarray]:

@@ -28,7 +28,8 @@ from rtlflow.config import LayerConfig, ModelConfig, check_layer_names
 from rtlflow.dialects import fxp, nn
 from rtlflow.errors import RtlflowError
 from rtlflow.passes.nn_form_dense import constant_value
-from rtlflow.sim.fixed_point import FixedFormat, dot_product_format
+from rtlflow.sim.fixed_point import FixedFormat, bits_for_range, dot_product_format, raw_range
+from rtlflow.sim.quantization import exact_format, power_of_two_exponent
 
 #: Default lookup-table settings (hls4ml uses 1024-entry tables as well).
 DEFAULT_TABLE_SIZE = 1024
@@ -57,6 +58,8 @@ class _Converter:
     def __init__(self, config: ModelConfig):
         self.config = config
         self.values: dict[SSAValue, SSAValue] = {}
+        #: a quantization-aware model: formats are exact unless configured (see ``exact_mode``)
+        self.exact = False
 
     def convert(self, function: func.FuncOp) -> None:
         old = function.body.block
@@ -70,11 +73,16 @@ class _Converter:
                 f"the configuration names input(s) {unknown_inputs} that the model does not "
                 f"have (its inputs: {', '.join(names)})"
             )
+        self.exact = any(isinstance(op, nn.QuantOp) for op in old.ops)
         arg_types = []
         for name, argument in zip(names, old.args, strict=True):
             if isinstance(argument.type.element_type, IntegerType):  # type: ignore[attr-defined]
                 raise RtlflowError(f"input '{name}' is an integer tensor, not supported yet")
-            arg_types.append(fxp.fixed_tensor(nn.shape_of(argument), self.config.input_format(name)))
+            fmt = self.config.input_format(name)
+            quantizer = _first_quantizer(argument)
+            if quantizer is not None and name not in self.config.inputs:
+                fmt = quant_format(quantizer)  # the input is quantized as the model says
+            arg_types.append(fxp.fixed_tensor(nn.shape_of(argument), fmt))
         block = Block(arg_types=arg_types)
         for new, argument in zip(block.args, old.args, strict=True):
             new.name_hint = argument.name_hint
@@ -88,6 +96,9 @@ class _Converter:
                 ):
                     raise RtlflowError(_unsupported_reason(op), node=op.node_name, op=_kind(op))
                 new_op = self.convert_op(op)
+                if new_op is None:  # a quantizer into the format its input already has
+                    self.values[op.results[0]] = self.values[op.operands[0]]
+                    continue
                 block.add_op(new_op)
                 new_op.results[0].name_hint = op.results[0].name_hint
                 self.values[op.results[0]] = new_op.results[0]
@@ -97,11 +108,18 @@ class _Converter:
 
     # ---- one op ---------------------------------------------------------------------------
 
-    def convert_op(self, op: Operation) -> Operation:
+    def convert_op(self, op: Operation) -> Operation | None:
         assert isinstance(op, nn.NnOp)
         layer = self.config.layer(op.node_name)
         result = self.config.result_format(op.node_name)
+        if self.exact and layer.result is None and op.results:
+            result = self.exact_result(op) or result
         match op:
+            case nn.QuantOp():
+                fmt = quant_format(op)
+                if fmt == fxp.tensor_format(self.input(op)):
+                    return None
+                return fxp.CastOp(self.input(op), self.result_type(op, fmt), op.node_name)
             case nn.DenseOp():
                 return self.dense(op, layer, result)
             case nn.ReluOp():
@@ -160,11 +178,35 @@ class _Converter:
     def result_type(self, op: nn.NnOp, fmt: FixedFormat):
         return fxp.fixed_tensor(nn.shape_of(op.results[0]), fmt)
 
+    def exact_result(self, op: nn.NnOp) -> FixedFormat | None:
+        """In a quantization-aware model, the format that loses nothing: a dense or conv layer's
+        exact accumulator, the input's format for ReLU, max pooling and reshapes (the model's
+        quantizers do all the rounding). None where there is no such rule."""
+        match op:
+            case nn.DenseOp() | nn.ConvOp():
+                return self.weighted(op, self.config.layer(op.node_name))["accumulator"].format
+            case nn.ReluOp() | nn.ReshapeOp() | nn.TransposeOp() | nn.PadOp():
+                return fxp.tensor_format(self.input(op))
+            case nn.PoolOp() if op.kind.data == "max":
+                return fxp.tensor_format(self.input(op))
+        return None
+
+    def constant_format(self, values: np.ndarray, configured: FixedFormat | None) -> FixedFormat:
+        """A constant's format: configured, exact in a quantization-aware model, else the
+        default precision."""
+        if configured is not None:
+            return configured
+        if self.exact:
+            exact = exact_format(values)
+            if exact is not None:
+                return exact
+        return self.config.precision
+
     def weighted(self, op: nn.DenseOp | nn.ConvOp, layer: LayerConfig) -> dict:
         """The quantized weights and biases of a dense or conv layer and its exact
         accumulator (or the configured one), as fxp properties."""
-        weight_format = layer.weight or self.config.precision
-        bias_format = layer.bias or self.config.precision
+        weight_format = self.constant_format(op.weights, layer.weight)
+        bias_format = self.constant_format(op.biases, layer.bias)
         weights = quantize_constant(op.weights, weight_format, op, "weight")
         biases = quantize_constant(op.biases, bias_format, op, "bias")
         accumulator = layer.accumulator or dot_product_format(
@@ -324,6 +366,53 @@ class _Converter:
 
 
 # ---- helpers --------------------------------------------------------------------------------
+
+
+_ROUNDING_MODES = {"ROUND": "RND_CONV", "HALF_EVEN": "RND_CONV", "FLOOR": "TRN"}
+
+
+def quant_format(op: nn.QuantOp) -> FixedFormat:
+    """The fixed-point format a quantizer produces exactly: power-of-two scale, zero point 0,
+    the integer bounds of a (narrow) signed or unsigned type."""
+    exponent = power_of_two_exponent(op.scales)
+    if exponent is None or np.any(op.zero_points != 0):
+        raise RtlflowError(
+            "only power-of-two scales with zero point 0 are supported so far (scale "
+            f"{np.unique(op.scales)[:4].tolist()}, zero point {np.unique(op.zero_points)[:4].tolist()})",
+            node=op.node_name,
+            op="quant",
+        )
+    rounding = _ROUNDING_MODES.get(op.rounding.data)
+    if rounding is None:
+        raise RtlflowError(
+            f"rounding mode {op.rounding.data} is not supported on activations yet "
+            f"(supported: {', '.join(_ROUNDING_MODES)})",
+            node=op.node_name,
+            op="quant",
+        )
+    low, high = op.bounds
+    width, signed = bits_for_range(min(low, 0), max(high, 0))
+    full_low, full_high = raw_range(width, signed)
+    if (low, high) == (full_low, full_high):
+        overflow = "SAT"
+    elif signed and (low, high) == (full_low + 1, full_high):
+        overflow = "SAT_SYM"
+    else:
+        raise RtlflowError(
+            f"integer bounds [{low}, {high}] are not those of a {width}-bit type",
+            node=op.node_name,
+            op="quant",
+        )
+    return FixedFormat(width, width + exponent, signed, rounding, overflow)  # type: ignore[arg-type]
+
+
+def _first_quantizer(argument: SSAValue) -> nn.QuantOp | None:
+    """The quantizer a design input goes through first, if every use of it is one."""
+    users = [use.operation for use in argument.uses]
+    if users and all(isinstance(u, nn.QuantOp) for u in users):
+        formats = {quant_format(u) for u in users}
+        return users[0] if len(formats) == 1 else None
+    return None
 
 
 def _window_properties(op: nn.WindowOp) -> dict:

@@ -31,7 +31,7 @@ from rtlflow.errors import RtlflowError
 from rtlflow.parts import find_part
 
 #: element-wise ops that work beat by beat on a pixel stream
-STREAMABLE_ELEMENTWISE = (fxp.ReluOp, fxp.LeakyReluOp, fxp.ClipOp, fxp.TableOp)
+STREAMABLE_ELEMENTWISE = (fxp.ReluOp, fxp.LeakyReluOp, fxp.ClipOp, fxp.CastOp, fxp.TableOp)
 
 
 def per_channel(op: fxp.ScaleShiftOp) -> bool:
