@@ -117,8 +117,8 @@ class _Converter:
         match op:
             case nn.QuantOp():
                 fmt = quant_format(op)
-                if fmt == fxp.tensor_format(self.input(op)):
-                    return None
+                if represents(fmt, fxp.tensor_format(self.input(op))):
+                    return None  # every input value is already a value of the quantizer
                 return fxp.CastOp(self.input(op), self.result_type(op, fmt), op.node_name)
             case nn.DenseOp():
                 return self.dense(op, layer, result)
@@ -206,9 +206,15 @@ class _Converter:
         """The quantized weights and biases of a dense or conv layer and its exact
         accumulator (or the configured one), as fxp properties."""
         weight_format = self.constant_format(op.weights, layer.weight)
-        bias_format = self.constant_format(op.biases, layer.bias)
+        bias_values = op.biases
+        sticky = None
+        if self.exact and layer.bias is None:
+            sticky = sticky_bias_bits(op, fxp.tensor_format(self.input(op)).frac_bits + weight_format.frac_bits)
+        if sticky is not None:
+            bias_values = sticky_values(bias_values, sticky)
+        bias_format = self.constant_format(bias_values, layer.bias)
         weights = quantize_constant(op.weights, weight_format, op, "weight")
-        biases = quantize_constant(op.biases, bias_format, op, "bias")
+        biases = quantize_constant(bias_values, bias_format, op, "bias")
         accumulator = layer.accumulator or dot_product_format(
             weights.reshape(weights.shape[0], -1), weight_format, biases, bias_format,
             fxp.tensor_format(self.input(op)),
@@ -404,6 +410,58 @@ def quant_format(op: nn.QuantOp) -> FixedFormat:
             op="quant",
         )
     return FixedFormat(width, width + exponent, signed, rounding, overflow)  # type: ignore[arg-type]
+
+
+#: ops a value may pass on its way to a quantizer without changing which side of a grid point
+#: it lies on (compare with zero, maximum within a channel, moves, zero padding)
+_GRID_SAFE = (nn.ReluOp, nn.ReshapeOp, nn.TransposeOp, nn.PadOp)
+
+
+def sticky_bias_bits(op: nn.DenseOp | nn.ConvOp, product_frac: int) -> int | None:
+    """Fractional bits enough for the bias of a layer whose every result reaches quantizers
+    (through ReLU, max pooling and moves): with G the finer of the products' LSB and half the
+    quantizers' LSB, a float bias may be replaced by its value on the grid G plus half a step
+    when it lies between grid points ("sticky" bit). Every sum then stays strictly between the
+    same two multiples of G, and every later decision (ReLU, maxima, rounding ties, saturation
+    bounds) sits on a multiple of G: the model's outputs do not change. None when the results
+    go anywhere else."""
+    pending, seen, finest = [op.output], set(), product_frac
+    while pending:
+        value = pending.pop()
+        for use in value.uses:
+            user = use.operation
+            if user in seen:
+                continue
+            seen.add(user)
+            if isinstance(user, nn.QuantOp):
+                exponent = power_of_two_exponent(user.scales)
+                if exponent is None or np.any(user.zero_points != 0):
+                    return None
+                finest = max(finest, -exponent + 1)
+            elif isinstance(user, _GRID_SAFE) or (
+                isinstance(user, nn.PoolOp) and user.kind.data == "max"
+            ):
+                pending.append(user.output)
+            else:
+                return None
+    return finest + 1
+
+
+def sticky_values(values: np.ndarray, frac: int) -> np.ndarray:
+    """Each value on the grid 2^-(frac - 1), plus half a step when it lay between grid points."""
+    step = 2.0 ** -(frac - 1)
+    floor = np.floor(np.asarray(values, dtype=np.float64) / step) * step
+    return floor + np.where(floor != values, step / 2, 0.0)
+
+
+def represents(fmt: FixedFormat, other: FixedFormat) -> bool:
+    """Whether every value of ``other`` is a value of ``fmt`` (no rounding, no saturation)."""
+    low = fmt.saturation_low * fmt.lsb
+    return (
+        other.frac_bits <= fmt.frac_bits
+        and other.min_value >= low
+        and other.max_value <= fmt.max_value
+    )
 
 
 def _first_quantizer(argument: SSAValue) -> nn.QuantOp | None:

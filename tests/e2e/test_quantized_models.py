@@ -58,3 +58,30 @@ def test_rtl_bit_exact_on_all_samples(file, tmp_path):
     assert result.samples == 2000 and result.mismatches == 0 and result.missing == 0
     assert result.latency_cycles == [report["latency_cycles"]]
     assert report["warnings"] == []  # quantizers saturate by design: no overflow warnings
+
+
+def test_qcdq_graph_by_the_spec_is_the_quantized_forward():
+    """onnxruntime without its graph optimisations (one of which rounds hidden-layer biases to
+    the accumulator grid) computes the QCDQ graph as the spec says: the same as ``ref_out``,
+    and so does rtlflow; ``ref_qcdq`` (onnxruntime, optimised) differs."""
+    import onnxruntime
+
+    path, inputs, data = load("muon_cnn_w4a4.qcdq")
+    options = onnxruntime.SessionOptions()
+    options.graph_optimization_level = onnxruntime.GraphOptimizationLevel.ORT_DISABLE_ALL
+    session = onnxruntime.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+    x = data["x"][:300].astype(np.float32)
+    plain = np.stack([session.run(None, {"x": sample})[0] for sample in x])
+    assert np.array_equal(plain.reshape(-1), data["ref_out"][:300].reshape(-1))
+    assert not np.array_equal(data["ref_qcdq"], data["ref_out"])
+
+
+def test_hidden_biases_take_the_sticky_grid_not_float_precision():
+    """A float bias before a quantizer needs only the grid of the decisions after it (plus a
+    sticky bit): hidden accumulators stay narrow, the output layer keeps the float bias."""
+    path, inputs, data = load("muon_cnn_w4a4.qonnx")
+    compiled = rtlflow.compile(path, stop_at="fxp")
+    fxp = compiled.ir("fxp")
+    assert "accumulator = !fxp.fixed<10, 4>" in fxp  # conv1: 4-bit x 4-bit, 9 taps, bias
+    emulated = compiled.predict(inputs)
+    assert np.array_equal(emulated.astype(np.float32), data["ref_out"].reshape(emulated.shape))
