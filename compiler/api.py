@@ -212,7 +212,7 @@ def compile(  # noqa: A001 - the hls4ml-style verb is the point
         model_config = load_config(config)
     else:
         model_config = ModelConfig()
-    if isinstance(precision, str):
+    if isinstance(precision, str) and precision != "auto":
         precision = parse_format(precision, "precision")
     if conv_style is not None and conv_style not in CONV_STYLES:
         raise RtlflowError(f"conv_style must be one of {', '.join(CONV_STYLES)}, got '{conv_style}'")

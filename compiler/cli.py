@@ -36,7 +36,9 @@ def _parser() -> argparse.ArgumentParser:
         "--clock-mhz", type=float, default=200.0, help="target clock in MHz (default 200)"
     )
     compile_.add_argument(
-        "--precision", help="default number format, e.g. 'fixed<16,6>' (the default)"
+        "--precision",
+        help="default number format, e.g. 'fixed<16,6>' (the default), or 'auto': results "
+        "sized from their exact ranges (interval arithmetic over the weights)",
     )
     compile_.add_argument(
         "--reuse-factor", type=int, help="default reuse factor R of dense layers (II = R)"

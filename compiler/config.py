@@ -2,7 +2,8 @@
 
 A configuration file (YAML or TOML) looks like::
 
-    precision: fixed<16,6>          # default for inputs, weights, biases and results
+    precision: fixed<16,6>          # default for inputs, weights, biases and results; "auto":
+                                    # results sized from their exact ranges (interval arithmetic)
     rounding: TRN                   # default modes of that precision (or inside its string)
     overflow: WRAP
     reuse_factor: 1                 # default for every dense layer
@@ -85,6 +86,9 @@ class ModelConfig:
     inputs: dict[str, FixedFormat] = field(default_factory=dict)
     layers: dict[str, LayerConfig] = field(default_factory=dict)
     conv_style: str | None = None
+    infer_precision: bool = False
+    """``precision: auto``: dense, conv and ReLU results take the integer bits of their exact
+    range (the precision's fractional bits), so they never overflow."""
 
     def layer(self, name: str) -> LayerConfig:
         return self.layers.get(name, LayerConfig())
@@ -99,14 +103,17 @@ class ModelConfig:
 
     def with_overrides(
         self,
-        precision: FixedFormat | None = None,
+        precision: FixedFormat | str | None = None,
         reuse_factor: int | None = None,
         conv_style: str | None = None,
     ) -> ModelConfig:
-        """This configuration with command-line defaults replacing the file's."""
+        """This configuration with command-line defaults replacing the file's (``precision``
+        may be ``"auto"``)."""
+        if precision == "auto":
+            return replace(self, infer_precision=True).with_overrides(None, reuse_factor, conv_style)
         return replace(
             self,
-            precision=precision or self.precision,
+            precision=precision or self.precision,  # type: ignore[arg-type]
             reuse_factor=reuse_factor if reuse_factor is not None else self.reuse_factor,
             conv_style=conv_style or self.conv_style,
         )
@@ -131,6 +138,7 @@ class ModelConfig:
             "precision": str(self.precision),
             "reuse_factor": self.reuse_factor,
             "conv_style": self.conv_style,
+            "infer_precision": self.infer_precision,
             "inputs": {name: str(fmt) for name, fmt in self.inputs.items()},
             "layers": layers,
         }
@@ -167,13 +175,15 @@ def config_from_dict(data: Any, where: str) -> ModelConfig:
     if not isinstance(data, dict):
         raise RtlflowError(f"{where}: the configuration must be a mapping")
     unknown = set(data) - {
-        "precision", "rounding", "overflow", "reuse_factor", "conv_style", "inputs", "layers"
+        "precision", "rounding", "overflow", "reuse_factor", "conv_style", "inputs", "layers",
+        "infer_precision",
     }
     if unknown:
         raise RtlflowError(f"{where}: unknown key(s) {sorted(unknown)}")
+    infer = bool(data.get("infer_precision", False)) or data.get("precision") == "auto"
     precision = (
         parse_format(data["precision"], f"{where}: precision")
-        if "precision" in data
+        if "precision" in data and data["precision"] != "auto"
         else DEFAULT_PRECISION
     )
     precision = precision.with_modes(
@@ -190,7 +200,7 @@ def config_from_dict(data: Any, where: str) -> ModelConfig:
         for name, settings in _mapping(data.get("layers"), f"{where}: layers").items()
     }
     style = _conv_style(data.get("conv_style"), f"{where}: conv_style")
-    return ModelConfig(precision, reuse, inputs, layers, style)
+    return ModelConfig(precision, reuse, inputs, layers, style, infer)
 
 
 def _conv_style(value: Any, where: str) -> str | None:

@@ -10,6 +10,7 @@ from xdsl.dialects.builtin import ModuleOp
 from rtlflow.delay_model import Resources, plan_resources
 from rtlflow.dialects import circuit, fxp
 from rtlflow.emit_verilog import Port, VerilogDesign, design_function
+from rtlflow.sim.fixed_point import worst_case_bits
 from rtlflow.parts import Target
 from rtlflow.units import unit_spec
 
@@ -65,6 +66,9 @@ def _layer(op, family: str) -> tuple[dict[str, Any], Resources, list[dict[str, A
                 "weight": str(inner.weight_type.format),
                 "bias": str(inner.bias_type.format),
                 "accumulator": str(inner.accumulator.format),
+                "accumulator_worst_case_bits": worst_case_bits(
+                    inner.input_format, inner.weight_type.format, inner.weight.get_shape()[1]
+                ),
                 "reuse_factor": inner.reuse_factor.value.data,
                 "zero_weights": int((inner.weights == 0).sum()),
             }

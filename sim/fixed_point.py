@@ -260,6 +260,24 @@ def cast(raw: np.ndarray, frac_bits: int, fmt: FixedFormat) -> tuple[np.ndarray,
     return apply_overflow(shift_right(np.asarray(raw), frac_bits - fmt.frac_bits, fmt.rounding), fmt)
 
 
+def dot_product_range(
+    weights: np.ndarray,
+    weight_format: FixedFormat,
+    biases: np.ndarray,
+    bias_format: FixedFormat,
+    input_format: FixedFormat,
+) -> tuple[int, int, int]:
+    """``(frac, low, high)``: every dense sum for inputs in range lies in [low, high] * 2^-frac
+    (interval arithmetic over the actual weights, one row per output)."""
+    frac = max(input_format.frac_bits + weight_format.frac_bits, bias_format.frac_bits)
+    w = weights.astype(object) * (1 << (frac - input_format.frac_bits - weight_format.frac_bits))
+    b = biases.astype(object) * (1 << (frac - bias_format.frac_bits))
+    low_x, high_x = input_format.min_raw, input_format.max_raw
+    products_high = np.maximum(w * low_x, w * high_x)
+    products_low = np.minimum(w * low_x, w * high_x)
+    return frac, int(min(products_low.sum(axis=1) + b)), int(max(products_high.sum(axis=1) + b))
+
+
 def dot_product_format(
     weights: np.ndarray,
     weight_format: FixedFormat,
@@ -268,14 +286,18 @@ def dot_product_format(
     input_format: FixedFormat,
 ) -> FixedFormat:
     """The narrowest format that holds every dense sum exactly for any input in range."""
-    frac = max(input_format.frac_bits + weight_format.frac_bits, bias_format.frac_bits)
-    w = weights.astype(object) * (1 << (frac - input_format.frac_bits - weight_format.frac_bits))
-    b = biases.astype(object) * (1 << (frac - bias_format.frac_bits))
-    low_x, high_x = input_format.min_raw, input_format.max_raw
-    products_high = np.maximum(w * low_x, w * high_x)
-    products_low = np.minimum(w * low_x, w * high_x)
-    high = int(max(products_high.sum(axis=1) + b))
-    low = int(min(products_low.sum(axis=1) + b))
+    frac, low, high = dot_product_range(weights, weight_format, biases, bias_format, input_format)
+    return range_format(low, high, frac)
+
+
+def worst_case_bits(input_format: FixedFormat, weight_format: FixedFormat, terms: int) -> int:
+    """Accumulator width by worst-case bit growth: input + weight widths + log2(terms) + 1 (for
+    the bias) — what a compiler that ignores the weights' values must use."""
+    return input_format.width + weight_format.width + math.ceil(math.log2(max(terms, 1))) + 1
+
+
+def range_format(low: int, high: int, frac: int) -> FixedFormat:
+    """The narrowest format holding raw values [low, high] with ``frac`` fractional bits."""
     width, signed = bits_for_range(min(low, 0), max(high, 0))
     return FixedFormat(width, width - frac, signed)
 

@@ -23,12 +23,19 @@ from xdsl.dialects.builtin import IntegerType, ModuleOp, StringAttr
 from xdsl.ir import Block, Operation, SSAValue
 from xdsl.passes import ModulePass
 
-from rtlflow.dialects.arrays import dense_from_numpy
+from rtlflow.dialects.arrays import dense_from_numpy, numpy_from_dense
 from rtlflow.config import LayerConfig, ModelConfig, check_layer_names
 from rtlflow.dialects import fxp, nn
 from rtlflow.errors import RtlflowError
 from rtlflow.passes.nn_form_dense import constant_value
-from rtlflow.sim.fixed_point import FixedFormat, bits_for_range, dot_product_format, raw_range
+from rtlflow.sim.fixed_point import (
+    FixedFormat,
+    bits_for_range,
+    dot_product_format,
+    dot_product_range,
+    range_format,
+    raw_range,
+)
 from rtlflow.sim.quantization import exact_format, power_of_two_exponent
 
 #: Default lookup-table settings (hls4ml uses 1024-entry tables as well).
@@ -114,6 +121,8 @@ class _Converter:
         result = self.config.result_format(op.node_name)
         if self.exact and layer.result is None and op.results:
             result = self.exact_result(op) or result
+        elif self.config.infer_precision and layer.result is None and op.results:
+            result = self.inferred_result(op) or result
         match op:
             case nn.QuantOp():
                 fmt = quant_format(op)
@@ -190,6 +199,37 @@ class _Converter:
             case nn.PoolOp() if op.kind.data == "max":
                 return fxp.tensor_format(self.input(op))
         return None
+
+    def inferred_result(self, op: nn.NnOp) -> FixedFormat | None:
+        """``precision: auto``: the default precision's fractional bits, and the integer bits
+        of the exact range of the result (interval arithmetic over the actual weights and the
+        input's range), so that the result can never overflow. None: the default precision."""
+        frac = self.config.precision.frac_bits
+        modes = (self.config.precision.rounding, self.config.precision.overflow)
+        match op:
+            case nn.DenseOp() | nn.ConvOp():
+                props = self.weighted(op, self.config.layer(op.node_name))
+                weights = numpy_from_dense(props["weight"])
+                acc_frac, low, high = dot_product_range(
+                    weights.reshape(weights.shape[0], -1),
+                    props["weight_type"].format,
+                    numpy_from_dense(props["bias"]),
+                    props["bias_type"].format,
+                    fxp.tensor_format(self.input(op)),
+                )
+                drop = max(0, acc_frac - frac)  # truncation keeps the range within floor bounds
+                fmt = range_format(low >> drop, high >> drop, acc_frac - drop)
+            case nn.ReluOp():
+                fx = fxp.tensor_format(self.input(op))
+                fmt = range_format(0, max(fx.max_raw, 0), fx.frac_bits)
+                fmt = FixedFormat(fmt.width, fmt.int_bits, signed=False)
+            case nn.ReshapeOp() | nn.TransposeOp() | nn.PadOp():
+                return fxp.tensor_format(self.input(op))
+            case nn.PoolOp() if op.kind.data == "max":
+                return fxp.tensor_format(self.input(op))
+            case _:
+                return None
+        return fmt.with_modes(*modes)  # type: ignore[arg-type]
 
     def constant_format(self, values: np.ndarray, configured: FixedFormat | None) -> FixedFormat:
         """A constant's format: configured, exact in a quantization-aware model, else the

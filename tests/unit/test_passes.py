@@ -282,3 +282,31 @@ def test_balancing_delays_the_shorter_output():
             cycles = {ready[v] for v in op.arguments}
     assert any(isinstance(op, circuit.DelayOp) for op in function.body.block.ops)
     assert cycles == {function.attributes[circuit.LATENCY].value.data}
+
+
+def test_precision_auto_sizes_results_from_exact_ranges():
+    """``precision: auto``: dense results take the integer bits of their exact range, so no
+    sample can overflow, and the accumulators stay below worst-case bit growth."""
+    import rtlflow
+    from rtlflow.sim.fixed_point import worst_case_bits
+    from tests.conftest import DATA
+
+    data = np.load(DATA / "models" / "jet_tagger_mlp.npz")
+    compiled = rtlflow.compile(DATA / "models" / "jet_tagger_mlp.onnx", precision="auto", stop_at="fxp")
+    compiled.predict({"x": data["x"]})
+    assert not compiled.emulator.overflows
+    ours = worst = 0
+    for op in compiled.levels["fxp"].walk():
+        if op.name == "fxp.dense":
+            weights = op.weights.astype(object)
+            fx, fw = op.input_format, op.weight_type.format
+            # the exact range of every neuron's sum, by hand, over the whole input format
+            low = (np.minimum(weights * fx.min_raw, weights * fx.max_raw)).sum(axis=1)
+            high = (np.maximum(weights * fx.min_raw, weights * fx.max_raw)).sum(axis=1)
+            shift = fx.frac_bits + fw.frac_bits - op.output_format.frac_bits
+            bias = op.biases.astype(object) << (fx.frac_bits + fw.frac_bits - op.bias_type.format.frac_bits)
+            assert (min(low + bias) >> shift) >= op.output_format.min_raw
+            assert (max(high + bias) >> shift) <= op.output_format.max_raw
+            ours += op.accumulator.format.width
+            worst += worst_case_bits(fx, fw, op.weights.shape[1])
+    assert ours < worst
