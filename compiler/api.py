@@ -19,6 +19,7 @@ import numpy as np
 import onnx
 from xdsl.dialects.builtin import ModuleOp
 
+from rtlflow import calibration, fidelity
 from rtlflow.config import CONV_STYLES, ModelConfig, config_from_dict, load_config, parse_format
 from rtlflow.emit_verilog import design_function, emit_verilog
 from rtlflow.errors import RtlflowError
@@ -54,6 +55,8 @@ class CompiledModel:
         self.input_names = [a.data for a in function.attributes["onnx.inputs"]]  # type: ignore
         self.output_names = [a.data for a in function.attributes["onnx.outputs"]]  # type: ignore
         self.report: dict[str, Any] | None = None
+        #: what calibration saw and chose, per tensor (empty without calibration)
+        self.calibration: list[calibration.TensorRange] = []
 
     # ---- emulation -----------------------------------------------------------------------------
 
@@ -68,33 +71,7 @@ class CompiledModel:
 
     def samples(self, data: ArrayInput) -> list[np.ndarray]:
         """Inputs as arrays with a leading sample axis, in the model's input order."""
-        if isinstance(data, Mapping):
-            missing = [n for n in self.input_names if n not in data]
-            if missing:
-                raise RtlflowError(f"no data for input(s) {missing}")
-            arrays = [np.asarray(data[n]) for n in self.input_names]
-        elif isinstance(data, np.ndarray):
-            arrays = [data]
-        else:
-            arrays = [np.asarray(a) for a in data]
-        if len(arrays) != len(self.input_names):
-            raise RtlflowError(
-                f"the model has {len(self.input_names)} input(s), got {len(arrays)} array(s)"
-            )
-        result = []
-        for name, array, shape in zip(self.input_names, arrays, self.input_shapes(), strict=True):
-            if array.shape == shape:
-                array = array[np.newaxis]
-            elif array.shape[1:] != shape:
-                if shape[0] == 1 and array.shape[1:] == shape[1:]:
-                    array = array.reshape((array.shape[0], *shape))
-                else:
-                    raise RtlflowError(
-                        f"input '{name}': data of shape {list(array.shape)} does not match the "
-                        f"model's {list(shape)} (samples along a first axis)"
-                    )
-            result.append(array.astype(np.float64))
-        return result
+        return stack_samples(data, self.input_names, self.input_shapes())
 
     def predict(self, data: ArrayInput) -> np.ndarray | list[np.ndarray]:
         """Bit-exact emulation on float data: one array per output (one sample per row)."""
@@ -127,8 +104,11 @@ class CompiledModel:
         vectors: int = DEFAULT_VECTORS,
         jobs: int | None = None,
         seed: int = 0,
+        labels: np.ndarray | None = None,
     ) -> dict[str, Any]:
-        """Write Verilog, testbench, test vectors and the report; return the report."""
+        """Write Verilog, testbench, test vectors and the report; return the report. With
+        ``inputs`` the report holds the fidelity on them (emulator against the float model;
+        accuracy, AUC or R² when ``labels`` are given)."""
         if "circuit" not in self.levels:
             raise RtlflowError("the model was stopped before the hardware level: nothing to write")
         outdir = Path(outdir)
@@ -145,6 +125,10 @@ class CompiledModel:
         expected = emulator.run_raw(raw_inputs)
         write_testbench(outdir, raw_inputs, expected)
         report = build_report(circuit_ir, design, self.target, __version__)
+        if self.calibration:
+            report["calibration"] = [entry.as_dict() for entry in self.calibration]
+        if inputs is not None:
+            report["fidelity"] = fidelity.compare(self, self.samples(inputs), labels)
         report["test_vectors"] = {
             "samples": len(raw_inputs[0]),
             "source": "user data" if inputs is not None else f"random (seed {seed})",
@@ -166,6 +150,50 @@ class CompiledModel:
         if level not in self.levels:
             raise RtlflowError(f"no IR at level '{level}' (have: {', '.join(self.levels)})")
         return str(self.levels[level])
+
+
+def stack_samples(
+    data: ArrayInput, names: list[str], shapes: list[tuple[int, ...]]
+) -> list[np.ndarray]:
+    """Float arrays with a leading sample axis, one per model input, from a mapping by input
+    name, one array, or a sequence in input order."""
+    if isinstance(data, Mapping):
+        missing = [n for n in names if n not in data]
+        if missing:
+            raise RtlflowError(f"no data for input(s) {missing}")
+        arrays = [np.asarray(data[n]) for n in names]
+    elif isinstance(data, np.ndarray):
+        arrays = [data]
+    else:
+        arrays = [np.asarray(a) for a in data]
+    if len(arrays) != len(names):
+        raise RtlflowError(f"the model has {len(names)} input(s), got {len(arrays)} array(s)")
+    result = []
+    for name, array, shape in zip(names, arrays, shapes, strict=True):
+        if array.shape == shape:
+            array = array[np.newaxis]
+        elif array.shape[1:] != shape:
+            if shape[0] == 1 and array.shape[1:] == shape[1:]:
+                array = array.reshape((array.shape[0], *shape))
+            else:
+                raise RtlflowError(
+                    f"input '{name}': data of shape {list(array.shape)} does not match the "
+                    f"model's {list(shape)} (samples along a first axis)"
+                )
+        result.append(array.astype(np.float64))
+    return result
+
+
+def load_arrays(path: str | Path) -> dict[str, np.ndarray]:
+    """The arrays of an .npz file by name."""
+    file = Path(path)
+    if not file.is_file():
+        raise RtlflowError(f"no such data file: {file}")
+    try:
+        with np.load(file) as data:
+            return {key: data[key] for key in data.files}
+    except Exception as error:
+        raise RtlflowError(f"cannot read {file} as .npz: {error}") from None
 
 
 def random_inputs(
@@ -192,6 +220,8 @@ def compile(  # noqa: A001 - the hls4ml-style verb is the point
     reuse_factor: int | None = None,
     conv_style: str | None = None,
     config: str | Path | ModelConfig | Mapping | None = None,
+    calibrate: ArrayInput | str | Path | None = None,
+    calibration_margin: int = 1,
     stop_at: str = "verilog",
     dump_ir: str | Path | None = None,
     name: str | None = None,
@@ -219,7 +249,20 @@ def compile(  # noqa: A001 - the hls4ml-style verb is the point
     model_config = model_config.with_overrides(precision, reuse_factor, conv_style)
     options = Options(part=part, clock_mhz=clock_mhz, config=model_config)
     module = import_onnx(model, name=name)
+    table: list[calibration.TensorRange] = []
+    if calibrate is not None:
+        nn_level = lower(module.clone(), options, stop_at="nn")["nn"]
+        function = design_function(nn_level)
+        names = [a.data for a in function.attributes["onnx.inputs"]]  # type: ignore[attr-defined]
+        shapes = [tuple(a.type.get_shape()) for a in function.body.block.args]  # type: ignore
+        data = load_arrays(calibrate) if isinstance(calibrate, str | Path) else calibrate
+        samples = stack_samples(data, names, shapes)
+        ranges = calibration.measure(nn_level, samples)
+        model_config, table = calibration.apply(model_config, ranges, calibration_margin)
+        options = Options(part=part, clock_mhz=clock_mhz, config=model_config)
     dump = dump_to(Path(dump_ir)) if dump_ir is not None else None
     level = "circuit" if stop_at == "verilog" else stop_at
     levels = lower(module, options, stop_at=level, dump=dump)
-    return CompiledModel(levels, options)
+    compiled = CompiledModel(levels, options)
+    compiled.calibration = table
+    return compiled

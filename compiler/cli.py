@@ -54,6 +54,26 @@ def _parser() -> argparse.ArgumentParser:
         "--inputs", help="test inputs (.npz, arrays named like the model inputs, samples first)"
     )
     compile_.add_argument(
+        "--labels",
+        nargs="?",
+        const="labels",
+        metavar="KEY",
+        help="with --inputs: the array of the .npz holding labels (default 'labels'); the "
+        "report then gives accuracy / AUC / R2 of the hardware next to the float model",
+    )
+    compile_.add_argument(
+        "--calibrate",
+        metavar="DATA.npz",
+        help="set integer bits of inputs, results, weights and biases from the float model's "
+        "ranges on this data (arrays named like the model inputs)",
+    )
+    compile_.add_argument(
+        "--calibration-margin",
+        type=int,
+        default=1,
+        help="extra integer bits of headroom over the calibrated ranges (default 1)",
+    )
+    compile_.add_argument(
         "--vectors", type=int, default=200, help="random test vectors when --inputs is not given"
     )
     compile_.add_argument(
@@ -108,6 +128,8 @@ def _compile(args: argparse.Namespace) -> int:
         reuse_factor=args.reuse_factor,
         conv_style=args.conv_style,
         config=args.config,
+        calibrate=args.calibrate,
+        calibration_margin=args.calibration_margin,
         stop_at=args.stop_at,
         dump_ir=args.dump_ir,
         name=args.name,
@@ -120,8 +142,16 @@ def _compile(args: argparse.Namespace) -> int:
         print(f"wrote {target}")
         return 0
     inputs = _load_inputs(args.inputs, model.input_names) if args.inputs else None
+    labels = None
+    if args.labels is not None:
+        if not args.inputs:
+            raise RtlflowError("--labels needs --inputs (the labels are an array of that file)")
+        with np.load(args.inputs) as data:
+            if args.labels not in data.files:
+                raise RtlflowError(f"{args.inputs} has no array '{args.labels}' (arrays: {data.files})")
+            labels = data[args.labels]
     report = model.write(
-        outdir, inputs=inputs, vectors=args.vectors, jobs=args.jobs, seed=args.seed
+        outdir, inputs=inputs, vectors=args.vectors, jobs=args.jobs, seed=args.seed, labels=labels
     )
     elapsed = time.perf_counter() - start
     print(
@@ -132,6 +162,15 @@ def _compile(args: argparse.Namespace) -> int:
     )
     r = report["resources"]
     print(f"resources (estimate): LUT {r['lut']}, FF {r['ff']}, DSP {r['dsp']}, BRAM18 {r['bram18']:g}")
+    for entry in report.get("fidelity", {}).get("outputs", []):
+        quality = "".join(
+            f", {key} {entry['emulated'][key]:.4g} (float {entry['float'][key]:.4g})"
+            for key in entry.get("emulated", {})
+        )
+        print(
+            f"fidelity {entry['output']}: max |error| {entry['max_error']:.3g}, mean "
+            f"{entry['mean_error']:.3g} against the float model{quality}"
+        )
     for warning in report["warnings"]:
         print(f"warning: {warning}")
     print(f"wrote {outdir} in {elapsed:.1f} s ({report['test_vectors']['samples']} test vectors)")

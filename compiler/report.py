@@ -228,6 +228,33 @@ def render_text(report: dict[str, Any]) -> str:
                 f"  {table['layer']:<22s} {table['function']:<10s} [{low:g}, {high:g}) "
                 f"{table['entries']} entries of {table['format']}"
             )
+    if report.get("calibration"):
+        lines += ["", "calibration (float model on the given data)"]
+        for entry in report["calibration"]:
+            low, high = entry["range"]
+            mark = "  (the default precision overflows here)" if entry["default_would_overflow"] else ""
+            lines.append(
+                f"  {entry['tensor'][:30]:<30s} {entry['kind']:<10s} [{low:.4g}, {high:.4g}] "
+                f"-> {entry['format']}{mark}"
+            )
+    if report.get("fidelity"):
+        fid = report["fidelity"]
+        lines += ["", f"fidelity (emulator against the float model, {fid['samples']} samples)"]
+        for entry in fid["outputs"]:
+            extra = ""
+            if "argmax_agreement" in entry:
+                extra += f", argmax agreement {100 * entry['argmax_agreement']:.2f} %"
+            for key, value in entry.get("emulated", {}).items():
+                extra += f", {key} {value:.4g} (float {entry['float'][key]:.4g})"
+            lines.append(
+                f"  {entry['output']:<22s} max |error| {entry['max_error']:.4g}, mean "
+                f"{entry['mean_error']:.4g}{extra}"
+            )
+        for layer in fid.get("layers", []):
+            lines.append(
+                f"    {layer['layer'][:26]:<26s} {layer['op']:<10s} {layer['format']:<22s} "
+                f"max {layer['max_error']:.3g}, mean {layer['mean_error']:.3g}"
+            )
     if report.get("warnings"):
         lines += ["", "warnings"] + [f"  {w}" for w in report["warnings"]]
     lines += ["", "sources    " + " ".join(report["sources"])]
