@@ -1,6 +1,7 @@
 """Figures for the seed CNN: compile time, latency, fmax, resources, simulation, anchors.
 
-    python bench/cnn_models.py [--models muon_cnn] [--configs default hitmap] [--no-sim] [--synth]
+    python bench/cnn_models.py [--models muon_cnn muon_cnn_w4a4.qonnx] [--configs default hitmap]
+                               [--no-sim] [--synth]
     python bench/cnn_models.py --stream [--no-sim]
 
 Reads the seed models from ../shared/models (or --models-dir). Each model is compiled in two
@@ -45,7 +46,10 @@ CONFIGS = {
 #: ATLAS L0 muon CNN student, 9x16 hits, ~700 parameters (../shared/ANCHORS.md, [seed])
 MUON_LATENCY_NS = {"hand-written VHDL, xcvu13p": 84.0, "hls4ml + Vivado, xcvu13p": 438.0}
 MUON_RESOURCES_PERCENT = {"lut": 1.7, "ff": 0.4, "dsp": 0.05, "bram18": 0.2}
-ANCHORS = {"muon_cnn": (MUON_LATENCY_NS, MUON_RESOURCES_PERCENT)}
+ANCHORS = {
+    name: (MUON_LATENCY_NS, MUON_RESOURCES_PERCENT)
+    for name in ("muon_cnn", "muon_cnn_w4a4.qonnx", "muon_cnn_w4a4.qcdq")
+}
 
 
 def r2_text(predicted: np.ndarray, truth: np.ndarray) -> str:
@@ -85,7 +89,7 @@ def bench(
     synth: bool = False,
 ) -> None:
     path = models_dir / f"{name}.onnx"
-    data = np.load(models_dir / f"{name}.npz")
+    data = np.load(models_dir / f"{name.split('.')[0]}.npz")  # muon_cnn_w4a4.qonnx: one .npz
     inputs = {
         key: data[key] for key in data.files if not key.startswith("ref_") and key != "labels"
     }
@@ -117,15 +121,19 @@ def bench(
         emulated = model.predict(inputs)
         emulated = emulated if isinstance(emulated, list) else [emulated]
         for output, ours in zip(model.output_names, emulated, strict=True):
-            if f"ref_{output}" not in data.files:
+            key = f"ref_{output}" if f"ref_{output}" in data.files else "ref_out"
+            if key not in data.files:
                 continue
-            reference = data[f"ref_{output}"]
+            reference = data[key]  # ref_out: the quantized framework forward (float32)
             ours = ours.reshape(reference.shape)
             error = np.abs(ours - reference)
             line = (
-                f"emulator vs onnxruntime: max |error| {error.max():.4g}, "
-                f"mean {error.mean():.4g}"
+                f"emulator vs {'onnxruntime' if key != 'ref_out' else 'the quantized forward'}: "
+                f"max |error| {error.max():.4g}, mean {error.mean():.4g}"
             )
+            if key == "ref_out":
+                exact = np.mean(np.all(ours.astype(np.float32) == reference, axis=-1))
+                line += f"; equal in float32 on {100 * exact:.2f} % of the samples"
             labels = data["labels"] if "labels" in data.files else None
             if labels is not None and labels.size == reference.size and labels.ndim > 1:
                 truth = labels.reshape(len(labels), -1)

@@ -1,4 +1,4 @@
-"""The ``rtlflow`` command: compile, sim, report.
+"""The ``rtlflow`` command: compile, sim, report, scan.
 
 Exit status: 0 success; 1 the simulation found a difference; 2 a problem with the model, options
 or data (one line naming the node and operator where there is one); 3 an internal error.
@@ -97,6 +97,42 @@ def _parser() -> argparse.ArgumentParser:
 
     report = commands.add_parser("report", help="print the human-readable report")
     report.add_argument("outdir", help="a directory written by 'rtlflow compile'")
+
+    scan = commands.add_parser(
+        "scan", help="compile at a range of bit widths and reuse factors: fidelity vs resources"
+    )
+    scan.add_argument("model", help="the ONNX file")
+    scan.add_argument(
+        "--bits",
+        required=True,
+        help="total bits W of the precision fixed<W,I>: A:B (A to B inclusive), A:B:STEP or a "
+        "comma list (e.g. 4:16, 6:16:2, 6,8,12)",
+    )
+    scan.add_argument(
+        "--int-bits",
+        type=int,
+        help="integer bits I, sign included (default 6, as in fixed<16,6>; never more than W)",
+    )
+    scan.add_argument("--reuse", default="1", help="reuse factors, a comma list (default 1)")
+    scan.add_argument(
+        "--inputs", help="data for the fidelity (.npz, arrays named like the model inputs)"
+    )
+    scan.add_argument(
+        "--labels",
+        nargs="?",
+        const="labels",
+        metavar="KEY",
+        help="with --inputs: the array of the .npz holding labels (default 'labels'): "
+        "accuracy / AUC / R2 of the hardware and of the float model",
+    )
+    scan.add_argument("--part", default="xcvu13p", help="FPGA part (default xcvu13p)")
+    scan.add_argument(
+        "--clock-mhz", type=float, default=200.0, help="target clock in MHz (default 200)"
+    )
+    scan.add_argument(
+        "-o", "--output", help="output directory for scan.csv, scan.md, scan.png "
+        "(default: <model name>_scan)"
+    )
     return parser
 
 
@@ -202,9 +238,33 @@ def _report(args: argparse.Namespace) -> int:
     return 0
 
 
+def _scan(args: argparse.Namespace) -> int:
+    from rtlflow.scan import parse_bits, parse_reuse, render_table, scan
+
+    bits, reuse = parse_bits(args.bits), parse_reuse(args.reuse)
+    if args.labels is not None and not args.inputs:
+        raise RtlflowError("--labels needs --inputs (the labels are an array of that file)")
+    outdir = Path(args.output) if args.output else Path(f"{Path(args.model).stem}_scan")
+    start = time.perf_counter()
+    rows = scan(
+        args.model, bits, args.int_bits, reuse, args.inputs, args.labels, args.part,
+        args.clock_mhz, outdir,
+    )  # fmt: skip
+    print(render_table(rows), end="")
+    failed = [row for row in rows if "error" in row]
+    elapsed = time.perf_counter() - start
+    print(
+        f"wrote {outdir / 'scan.csv'}, {outdir / 'scan.md'}, {outdir / 'scan.png'}: "
+        f"{len(rows)} points ({len(failed)} without a design) in {elapsed:.1f} s"
+    )
+    if len(failed) == len(rows):
+        raise RtlflowError(f"no point of the scan compiled (first: {failed[0]['error']})")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    handler = {"compile": _compile, "sim": _sim, "report": _report}[args.command]
+    handler = {"compile": _compile, "sim": _sim, "report": _report, "scan": _scan}[args.command]
     try:
         return handler(args)
     except RtlflowError as error:

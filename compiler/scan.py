@@ -1,0 +1,406 @@
+"""Design-space scan: compile a model at a range of bit widths and reuse factors, and tabulate
+fidelity against latency and resources (``rtlflow scan``).
+
+Every point (total bits W, reuse factor R) is compiled with the default precision
+``fixed<W, I>`` and reuse factor R. I, the integer bits (sign included), is the same at every
+point: by default ``DEFAULT_INT_BITS`` = 6, as in the compiler's default ``fixed<16,6>`` (so the
+16-bit point is the default design), but never more than W. Keeping I fixed means the scan varies
+the resolution (fractional bits) only; the range a model needs does not depend on W, so it is
+chosen once (``--int-bits``, or per tensor with ``rtlflow compile --calibrate``).
+
+Latency, II, fmax and resources come from the report (the analytical estimate), built without
+emitting Verilog: the numbers are those of ``CompiledModel.write``'s report.json, in a fraction
+of the time. With inputs, the fidelity is the bit-exact emulator's against the float model
+(``fidelity.compare``). A point whose compilation fails (an RtlflowError, e.g. weights outside
+``fixed<W, I>``) becomes a row with an ``error`` field; the scan goes on.
+"""
+
+from __future__ import annotations
+
+import csv
+import math
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import onnx
+
+from rtlflow import fidelity
+from rtlflow.api import ArrayInput, CompiledModel, __version__, load_arrays
+from rtlflow.api import compile as compile_model
+from rtlflow.dialects import circuit
+from rtlflow.emit_verilog import VerilogDesign, design_function, interface
+from rtlflow.errors import RtlflowError
+from rtlflow.parts import find_part
+from rtlflow.report import build_report
+
+DEFAULT_INT_BITS = 6
+
+#: scan.csv's columns, in order; a row leaves empty what does not apply to it
+COLUMNS = [
+    "bits", "int_bits", "reuse", "precision",
+    "latency_cycles", "latency_ns", "ii", "fmax_mhz",
+    "lut", "ff", "dsp", "bram18", "lut_pct", "ff_pct", "dsp_pct", "bram18_pct",
+    "samples", "max_error", "mean_error", "argmax_agreement", "inputs_outside", "overflow_layers",
+    "accuracy", "auc", "r2", "float_accuracy", "float_auc", "float_r2",
+    "error",
+]  # fmt: skip
+
+#: quality metrics of the plot's left axis, best first, with their axis names
+METRICS = {"auc": "AUC", "accuracy": "accuracy", "r2": "R²"}
+
+
+# ---- option parsing --------------------------------------------------------------------------
+
+
+def _integer(text: str, what: str) -> int:
+    try:
+        return int(text.strip())
+    except ValueError:
+        raise RtlflowError(f"{what}: '{text.strip()}' is not an integer") from None
+
+
+def parse_bits(text: str) -> list[int]:
+    """Total bit widths from ``A:B`` (A to B inclusive), ``A:B:STEP`` or a comma list ``6,8,12``;
+    sorted, without repeats."""
+    what = f"--bits '{text}'"
+    if ":" in text:
+        parts = [_integer(p, what) for p in text.split(":")]
+        if len(parts) not in (2, 3):
+            raise RtlflowError(f"{what}: write A:B, A:B:STEP or a comma list")
+        low, high, step = (*parts, 1) if len(parts) == 2 else parts
+        if step < 1:
+            raise RtlflowError(f"{what}: the step must be at least 1")
+        if low > high:
+            raise RtlflowError(f"{what}: the range is empty ({low} > {high})")
+        values = list(range(low, high + 1, step))
+    else:
+        values = [_integer(p, what) for p in text.split(",") if p.strip()]
+    if not values:
+        raise RtlflowError(f"{what}: no bit widths")
+    if min(values) < 1:
+        raise RtlflowError(f"{what}: bit widths must be at least 1")
+    return sorted(set(values))
+
+
+def parse_reuse(text: str) -> list[int]:
+    """Reuse factors from a comma list ``1,4``; sorted, without repeats."""
+    what = f"--reuse '{text}'"
+    values = [_integer(p, what) for p in text.split(",") if p.strip()]
+    if not values:
+        raise RtlflowError(f"{what}: no reuse factors")
+    if min(values) < 1:
+        raise RtlflowError(f"{what}: reuse factors must be at least 1")
+    return sorted(set(values))
+
+
+# ---- one point -------------------------------------------------------------------------------
+
+
+def estimate_report(compiled: CompiledModel) -> dict[str, Any]:
+    """The report (report.json) of a compiled model without emitting Verilog: the same latency,
+    II, clock, resources and utilization as ``CompiledModel.write``'s (``sources`` is empty)."""
+    if "circuit" not in compiled.levels:
+        raise RtlflowError("the model was stopped before the hardware level: nothing to report")
+    module = compiled.levels["circuit"]
+    function = design_function(module)
+    inputs, outputs = interface(function)
+    beats_attr = function.attributes.get(circuit.INPUT_BEATS)
+    beats = (
+        tuple(int(v) for v in beats_attr.get_values())  # type: ignore[attr-defined]
+        if beats_attr
+        else (1,) * len(inputs)
+    )
+    ii = function.attributes[circuit.II].value.data  # type: ignore[attr-defined]
+    design = VerilogDesign(function.sym_name.data, (), inputs, outputs, ii, beats)
+    return build_report(module, design, compiled.target, __version__)
+
+
+def _hardware(report: dict[str, Any]) -> dict[str, Any]:
+    resources, util = report["resources"], report["part"]["utilization"]
+    row = {
+        "latency_cycles": report["latency_cycles"],
+        "latency_ns": report["latency_ns_at_estimated_fmax"],
+        "ii": report["initiation_interval"],
+        "fmax_mhz": report["clock"]["estimated_fmax_mhz"],
+    }
+    for key in ("lut", "ff", "dsp", "bram18"):
+        row[key] = resources[key]
+        row[f"{key}_pct"] = util[key]
+    return row
+
+
+def _fidelity(
+    compiled: CompiledModel, samples: list[np.ndarray], labels: np.ndarray | None
+) -> dict[str, Any]:
+    """Fidelity columns; with several outputs the largest max error, the mean of the mean
+    errors and the smallest argmax agreement (labels apply to one-output models only)."""
+    emulator = compiled.emulator
+    assert emulator is not None
+    _, outside = emulator.quantize_inputs(samples)
+    result = fidelity.compare(compiled, samples, labels, per_layer=False)
+    outputs = result["outputs"]
+    row: dict[str, Any] = {
+        "samples": result["samples"],
+        "max_error": max(o["max_error"] for o in outputs),
+        "mean_error": float(np.mean([o["mean_error"] for o in outputs])),
+        "inputs_outside": max(outside, default=0),
+        "overflow_layers": sum(1 for count in emulator.overflows.values() if count),
+    }
+    agreements = [o["argmax_agreement"] for o in outputs if "argmax_agreement" in o]
+    if agreements:
+        row["argmax_agreement"] = min(agreements)
+    if len(outputs) == 1:
+        for key, value in outputs[0].get("emulated", {}).items():
+            row[key] = value
+        for key, value in outputs[0].get("float", {}).items():
+            row[f"float_{key}"] = value
+    return row
+
+
+def _data(
+    inputs: ArrayInput | str | Path | None, labels: np.ndarray | str | None
+) -> tuple[ArrayInput | None, np.ndarray | None, str]:
+    """The input data and labels; ``inputs`` may be an .npz file and ``labels`` its array name."""
+    source = "the inputs"
+    data: Any = inputs
+    if isinstance(inputs, str | Path):
+        source = str(inputs)
+        data = load_arrays(inputs)
+    if isinstance(labels, str):
+        if not isinstance(data, Mapping):
+            raise RtlflowError(f"labels '{labels}' name an array of the inputs' .npz: give inputs")
+        if labels not in data:
+            raise RtlflowError(f"{source} has no array '{labels}' (arrays: {', '.join(data)})")
+        labels = data[labels]
+    elif labels is not None and data is None:
+        raise RtlflowError("labels need inputs (the samples they label)")
+    return data, (np.asarray(labels) if labels is not None else None), source
+
+
+def _samples(compiled: CompiledModel, data: ArrayInput, source: str) -> list[np.ndarray]:
+    if isinstance(data, Mapping):
+        missing = [n for n in compiled.input_names if n not in data]
+        if missing:
+            raise RtlflowError(
+                f"{source} has no array for input(s) {missing} (it holds: {', '.join(data)})"
+            )
+    return compiled.samples(data)
+
+
+# ---- the scan --------------------------------------------------------------------------------
+
+
+def scan(
+    model: str | Path | onnx.ModelProto,
+    bits: Sequence[int],
+    int_bits: int | None = None,
+    reuse: Sequence[int] = (1,),
+    inputs: ArrayInput | str | Path | None = None,
+    labels: np.ndarray | str | None = None,
+    part: str = "xcvu13p",
+    clock_mhz: float = 200.0,
+    outdir: str | Path | None = None,
+) -> list[dict[str, Any]]:
+    """Compile ``model`` at every (total bits W, reuse factor R) and return one row per point
+    (keys of ``COLUMNS``, only those that apply), W-major. ``int_bits`` defaults to
+    ``DEFAULT_INT_BITS``; at each point I = min(int_bits, W). ``inputs``: data (as for
+    ``CompiledModel.predict``) or an .npz file; ``labels``: an array, or the name of an array of
+    that file. With ``outdir``, writes scan.csv, scan.md and scan.png there."""
+    bits, reuse = sorted(set(bits)), sorted(set(reuse))
+    if not bits or min(bits) < 1:
+        raise RtlflowError(f"bit widths must be at least 1, got {bits}")
+    if not reuse or min(reuse) < 1:
+        raise RtlflowError(f"reuse factors must be at least 1, got {reuse}")
+    if not math.isfinite(clock_mhz) or clock_mhz <= 0:
+        raise RtlflowError(f"the clock must be a positive frequency in MHz, got {clock_mhz}")
+    find_part(part)
+    data, label_array, source = _data(inputs, labels)
+    # problems of the model itself (file, operators) are errors of the scan, not of a point
+    compile_model(model, part=part, clock_mhz=clock_mhz, stop_at="nn")
+    requested = DEFAULT_INT_BITS if int_bits is None else int_bits
+    rows: list[dict[str, Any]] = []
+    samples: list[np.ndarray] | None = None
+    for width in bits:
+        int_part = min(requested, width)
+        precision = f"fixed<{width},{int_part}>"
+        for factor in reuse:
+            row: dict[str, Any] = {
+                "bits": width, "int_bits": int_part, "reuse": factor, "precision": precision
+            }  # fmt: skip
+            rows.append(row)
+            try:
+                compiled = compile_model(
+                    model, part=part, clock_mhz=clock_mhz, precision=precision, reuse_factor=factor
+                )
+            except RtlflowError as error:
+                row["error"] = str(error)
+                continue
+            row |= _hardware(estimate_report(compiled))
+            if data is not None:
+                if samples is None:
+                    samples = _samples(compiled, data, source)
+                    if label_array is not None and len(label_array) != len(samples[0]):
+                        raise RtlflowError(
+                            f"{len(label_array)} labels for {len(samples[0])} samples"
+                        )
+                row |= _fidelity(compiled, samples, label_array)
+    if outdir is not None:
+        write(rows, outdir, title=_title(model, part, clock_mhz, requested))
+    return rows
+
+
+def _title(model: Any, part: str, clock_mhz: float, int_bits: int) -> str:
+    name = Path(model).name if isinstance(model, str | Path) else (model.graph.name or "model")
+    return (
+        f"{name} on {part}, target clock {clock_mhz:g} MHz: precision fixed<W,I> with "
+        f"I = min({int_bits}, W)"
+    )
+
+
+# ---- outputs ---------------------------------------------------------------------------------
+
+
+def write(rows: list[dict[str, Any]], outdir: str | Path, title: str = "rtlflow scan") -> None:
+    """OUTDIR/scan.csv, scan.md and scan.png."""
+    outdir = Path(outdir)
+    outdir.mkdir(parents=True, exist_ok=True)
+    with (outdir / "scan.csv").open("w", newline="") as file:
+        writer = csv.DictWriter(file, fieldnames=COLUMNS, restval="")
+        writer.writeheader()
+        writer.writerows(rows)
+    (outdir / "scan.md").write_text(f"# {title}\n\n{render_table(rows)}")
+    plot(rows, outdir / "scan.png", title)
+
+
+def metric(rows: list[dict[str, Any]]) -> tuple[str, str] | None:
+    """The fidelity plotted: (row key, axis label) of AUC, else accuracy, else R², else the mean
+    error; None without fidelity."""
+    good = [r for r in rows if "error" not in r]
+    for key, name in METRICS.items():
+        if any(key in r for r in good):
+            return key, f"{name} of the hardware (emulated)"
+    if any("mean_error" in r for r in good):
+        return "mean_error", "mean |error| against the float model"
+    return None
+
+
+def _float_reference(rows: list[dict[str, Any]]) -> str:
+    good = [r for r in rows if "error" not in r and "samples" in r]
+    if not good:
+        return ""
+    first = good[0]
+    quality = [
+        f"{name} {first[f'float_{key}']:.4g}"
+        for key, name in METRICS.items()
+        if f"float_{key}" in first
+    ]
+    text = f"fidelity on {first['samples']} samples, emulated hardware against the float model"
+    if quality:
+        text += f"; float model: {', '.join(quality)}"
+    return text + "\n\n"
+
+
+def render_table(rows: list[dict[str, Any]]) -> str:
+    """A Markdown table of the rows (columns that are empty throughout are left out)."""
+
+    def resource(key: str):
+        return lambda r: f"{r[key]:g} ({r[f'{key}_pct']:.3g} %)"
+
+    columns: list[tuple[str, str, Any]] = [
+        ("W", "bits", None),
+        ("I", "int_bits", None),
+        ("R", "reuse", None),
+        ("cycles", "latency_cycles", None),
+        ("ns @ fmax", "latency_ns", lambda r: f"{r['latency_ns']:.1f}"),
+        ("II", "ii", None),
+        ("fmax MHz", "fmax_mhz", lambda r: f"{r['fmax_mhz']:.1f}"),
+        ("LUT", "lut", resource("lut")),
+        ("FF", "ff", resource("ff")),
+        ("DSP", "dsp", resource("dsp")),
+        ("BRAM18", "bram18", resource("bram18")),
+        ("max err", "max_error", lambda r: f"{r['max_error']:.3g}"),
+        ("mean err", "mean_error", lambda r: f"{r['mean_error']:.3g}"),
+        ("argmax agree", "argmax_agreement", lambda r: f"{100 * r['argmax_agreement']:.2f} %"),
+        ("inputs outside", "inputs_outside", None),
+        ("overflowing layers", "overflow_layers", None),
+        ("accuracy", "accuracy", lambda r: f"{r['accuracy']:.4f}"),
+        ("AUC", "auc", lambda r: f"{r['auc']:.4f}"),
+        ("R²", "r2", lambda r: f"{r['r2']:.4f}"),
+        ("error", "error", lambda r: r["error"].replace("|", "\\|")),
+    ]
+    columns = [c for c in columns if any(c[1] in r for r in rows)]
+    lines = [
+        "| " + " | ".join(name for name, _, _ in columns) + " |",
+        "|" + "|".join("---" if key == "error" else "---:" for _, key, _ in columns) + "|",
+    ]
+    for row in rows:
+        cells = [
+            "–" if key not in row else show(row) if show else str(row[key])
+            for _, key, show in columns
+        ]
+        lines.append("| " + " | ".join(cells) + " |")
+    return _float_reference(rows) + "\n".join(lines) + "\n"
+
+
+def plot(rows: list[dict[str, Any]], path: str | Path, title: str = "rtlflow scan") -> None:
+    """Total bits across; the fidelity metric on the left axis (a line per reuse factor, the
+    float model's value dashed), LUT and DSP on a logarithmic right axis."""
+    import matplotlib
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    chosen = metric(rows)
+    good = [r for r in rows if "error" not in r]
+    reuses = sorted({r["reuse"] for r in rows})
+    colours = matplotlib.rcParams["axes.prop_cycle"].by_key()["color"]
+    figure = Figure(figsize=(9, 5.5))
+    FigureCanvasAgg(figure)  # the Agg backend, without pyplot's global state
+    left = figure.add_subplot()
+    right = left.twinx() if chosen else left
+    for index, factor in enumerate(reuses):
+        points = sorted((r for r in good if r["reuse"] == factor), key=lambda r: r["bits"])
+        colour = colours[index % len(colours)]
+        if chosen:
+            key, name = chosen
+            shown = [r for r in points if key in r]
+            left.plot(
+                [r["bits"] for r in shown], [r[key] for r in shown], "o-", color=colour,
+                label=f"{METRICS.get(key, 'mean error')}, R={factor}",
+            )  # fmt: skip
+        x = [r["bits"] for r in points]
+        right.plot(x, [r["lut"] for r in points], "s-.", color=colour, alpha=0.7,
+                   label=f"LUT, R={factor}")  # fmt: skip
+        right.plot(x, [r["dsp"] for r in points], "^:", color=colour, alpha=0.7,
+                   label=f"DSP, R={factor}")  # fmt: skip
+    if chosen:
+        key, name = chosen
+        if key == "mean_error":
+            reference = 0.0
+        else:
+            values = [r[f"float_{key}"] for r in good if f"float_{key}" in r]
+            reference = values[0] if values else None
+        if reference is not None:
+            left.axhline(
+                reference, color="grey", linestyle="--", label=f"float model ({reference:.4g})"
+            )
+        left.set_ylabel(name)
+    if good:
+        right.set_yscale("log")
+    right.set_ylabel("LUT and DSP (estimate, log scale)")
+    left.set_xlabel("total bits W of fixed<W,I>")
+    left.set_xticks(sorted({r["bits"] for r in rows}))
+    left.grid(True, alpha=0.3)
+    failed = sorted({r["bits"] for r in rows if "error" in r})
+    if failed:
+        title += f"\n(no design at W = {', '.join(map(str, failed))}: see scan.md)"
+    left.set_title(title, fontsize=10)
+    handles, labels = left.get_legend_handles_labels()
+    if right is not left:
+        more = right.get_legend_handles_labels()
+        handles, labels = handles + more[0], labels + more[1]
+    if handles:
+        left.legend(handles, labels, fontsize=8, loc="center right")
+    figure.tight_layout()
+    figure.savefig(path, dpi=120)
