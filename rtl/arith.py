@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from amaranth.hdl import Cat, Const, Mux, Shape, Value, signed, unsigned
 
-from rtlflow.sim.fixed_point import bits_for_range, raw_range
+from rtlflow.sim.fixed_point import bits_for_range, raw_range, saturation_low
 
 #: An operator instance: (kind, width, size). Kinds and the meaning of size:
 #: "add" (adder or subtractor), "saturate" (compare and clamp), "relu" (clamp at zero),
@@ -177,9 +177,8 @@ class Cast:
         return raw_range(self.width, self.signed)[1]
 
     @property
-    def low_bound(self) -> int:
-        """The smallest value the cast produces (one above min_raw under SAT_SYM)."""
-        return self.min_raw + 1 if self.overflow == "SAT_SYM" and self.signed else self.min_raw
+    def saturation_low(self) -> int:
+        return saturation_low(self.width, self.signed, self.overflow)
 
     @property
     def rounding_constant(self) -> int:
@@ -211,15 +210,15 @@ def apply_cast(term: Term, cast: Cast, *, rounded: bool = False) -> tuple[Term, 
         value, low, high = value >> cast.shift, low >> cast.shift, high >> cast.shift
     elif cast.shift < 0:
         value, low, high = value << -cast.shift, low << -cast.shift, high << -cast.shift
-    if low >= cast.low_bound and high <= cast.max_raw:
+    if low >= cast.saturation_low and high <= cast.max_raw:
         return Term(fit(value, low, high), low, high), operators
     if cast.overflow in ("SAT", "SAT_SYM"):
         if high > cast.max_raw:
             value = Mux(value > cast.max_raw, cast.max_raw, value)
-        if low < cast.low_bound:
-            value = Mux(value < cast.low_bound, cast.low_bound, value)
+        if low < cast.saturation_low:
+            value = Mux(value < cast.saturation_low, cast.saturation_low, value)
         operators.append(("saturate", shape_for_range(low, high).width, 0))
-        low, high = max(low, cast.low_bound), min(high, cast.max_raw)
+        low, high = max(low, cast.saturation_low), min(high, cast.max_raw)
         return Term(fit(value, low, high), low, high), operators
     wrapped = extend(value, cast.width)[: cast.width]
     return Term(wrapped.as_signed() if cast.signed else wrapped, cast.min_raw, cast.max_raw), operators

@@ -69,8 +69,7 @@ class FixedFormat:
 
     @property
     def saturation_low(self) -> int:
-        """The smallest raw value a result is brought into (one above min_raw under SAT_SYM)."""
-        return self.min_raw + 1 if self.overflow == "SAT_SYM" and self.signed else self.min_raw
+        return saturation_low(self.width, self.signed, self.overflow)
 
     @property
     def lsb(self) -> float:
@@ -159,6 +158,12 @@ def mode_name(text: str) -> str:
 
 
 _FORMAT_RE = re.compile(r"((?:ap_)?u?(?:fixed|int))<([-\w,]+)>", re.IGNORECASE)
+
+
+def saturation_low(width: int, signed: bool, overflow: str) -> int:
+    """The smallest raw value a result is brought into: min_raw, or one above it under SAT_SYM."""
+    low = raw_range(width, signed)[0]
+    return low + 1 if overflow == "SAT_SYM" and signed else low
 
 
 def raw_range(width: int, signed: bool) -> tuple[int, int]:
