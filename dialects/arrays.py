@@ -15,6 +15,8 @@ from xdsl.dialects.builtin import (
     i64,
 )
 
+from rtlflow.sim.windows import Window
+
 
 
 def dense_from_numpy(array: np.ndarray) -> DenseIntOrFPElementsAttr:
@@ -55,3 +57,23 @@ def numpy_from_dense(attr: DenseIntOrFPElementsAttr) -> np.ndarray:
 def int_array(values) -> DenseArrayBase:
     """``array<i64: ...>`` from Python integers."""
     return DenseArrayBase.from_list(i64, [int(v) for v in values])
+
+
+def int_tuple(attr: DenseArrayBase) -> tuple[int, ...]:
+    """The integers of an ``array<i64: ...>``."""
+    return tuple(int(v) for v in attr.get_values())  # type: ignore[arg-type]
+
+
+#: the array properties that hold a window op's geometry (conv and pooling, both levels)
+WINDOW_PROPERTIES = ("kernel", "strides", "pads", "dilations")
+
+
+def window_properties(window: Window) -> dict[str, DenseArrayBase]:
+    """The array properties of a window op from its geometry."""
+    return {name: int_array(getattr(window, name)) for name in WINDOW_PROPERTIES}
+
+
+def window_of(op, input_shape: tuple[int, ...], output_shape: tuple[int, ...]) -> Window:
+    """The geometry of a window op from its array properties and its tensors' spatial shapes."""
+    kernel, strides, pads, dilations = (int_tuple(getattr(op, n)) for n in WINDOW_PROPERTIES)
+    return Window(tuple(input_shape[2:]), kernel, strides, pads, dilations, tuple(output_shape[2:]))

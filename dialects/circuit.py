@@ -40,7 +40,7 @@ from xdsl.irdl import (
 from xdsl.traits import HasParent, IsTerminator
 from xdsl.utils.exceptions import VerifyException
 
-from rtlflow.dialects.arrays import int_array
+from rtlflow.dialects.arrays import int_array, int_tuple
 
 #: Names of the attributes the scheduling passes set on the top-level ``func.func``.
 CLOCK_MHZ = "circuit.clock_mhz"
@@ -121,7 +121,7 @@ class UnitOp(IRDLOperation):
 
     @property
     def register_boundaries(self) -> tuple[int, ...]:
-        return tuple(self.registers.get_values())  # type: ignore[arg-type]
+        return int_tuple(self.registers)
 
     def set_schedule(self, registers: tuple[int, ...], latency: int, ii: int) -> None:
         self.registers = int_array(sorted(registers))

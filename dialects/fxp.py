@@ -47,7 +47,7 @@ from xdsl.parser import AttrParser
 from xdsl.printer import Printer
 from xdsl.utils.exceptions import VerifyException
 
-from rtlflow.dialects.arrays import numpy_from_dense
+from rtlflow.dialects.arrays import int_tuple, numpy_from_dense, window_of
 from rtlflow.sim.fixed_point import OVERFLOW_MODES, ROUNDING_MODES, FixedFormat, TableSpec
 from rtlflow.sim.windows import Window
 
@@ -409,14 +409,7 @@ class WindowOp(FxpOp, ABC):
 
     @property
     def window(self) -> Window:
-        return Window(
-            tensor_shape(self.input)[2:],
-            tuple(self.kernel.get_values()),  # type: ignore[arg-type]
-            tuple(self.strides.get_values()),  # type: ignore[arg-type]
-            tuple(self.pads.get_values()),  # type: ignore[arg-type]
-            tuple(self.dilations.get_values()),  # type: ignore[arg-type]
-            tensor_shape(self.output)[2:],
-        )
+        return window_of(self, tensor_shape(self.input), tensor_shape(self.output))
 
     def verify_(self) -> None:
         super().verify_()
@@ -483,7 +476,7 @@ class TransposeOp(FxpOp):
 
     @property
     def permutation(self) -> tuple[int, ...]:
-        return tuple(self.perm.get_values())  # type: ignore[arg-type]
+        return int_tuple(self.perm)
 
 
 @irdl_op_definition
@@ -496,7 +489,7 @@ class PadOp(FxpOp):
 
     @property
     def amounts(self) -> tuple[int, ...]:
-        return tuple(self.pads.get_values())  # type: ignore[arg-type]
+        return int_tuple(self.pads)
 
 
 class MultiInputOp(IRDLOperation, ABC):

@@ -41,7 +41,13 @@ from xdsl.irdl import (
 from xdsl.traits import Pure
 from xdsl.utils.exceptions import VerifyException
 
-from rtlflow.dialects.arrays import dense_from_numpy, int_array, numpy_from_dense
+from rtlflow.dialects.arrays import (
+    dense_from_numpy,
+    int_tuple,
+    numpy_from_dense,
+    window_of,
+    window_properties,
+)
 from rtlflow.sim.windows import Window
 
 
@@ -346,14 +352,7 @@ class WindowOp(UnaryOp, ABC):
 
     @property
     def window(self) -> Window:
-        return Window(
-            shape_of(self.input)[2:],
-            tuple(self.kernel.get_values()),  # type: ignore[arg-type]
-            tuple(self.strides.get_values()),  # type: ignore[arg-type]
-            tuple(self.pads.get_values()),  # type: ignore[arg-type]
-            tuple(self.dilations.get_values()),  # type: ignore[arg-type]
-            shape_of(self.output)[2:],
-        )
+        return window_of(self, shape_of(self.input), shape_of(self.output))
 
     def verify_(self) -> None:
         rank = len(shape_of(self.input)) - 2
@@ -362,15 +361,6 @@ class WindowOp(UnaryOp, ABC):
         for name, size in (("kernel", rank), ("strides", rank), ("dilations", rank), ("pads", 2 * rank)):
             if len(getattr(self, name).get_values()) != size:
                 raise VerifyException(f"{name} must have {size} entries")
-
-
-def window_properties(window: Window) -> dict[str, Attribute]:
-    return {
-        "kernel": int_array(window.kernel),
-        "strides": int_array(window.strides),
-        "pads": int_array(window.pads),
-        "dilations": int_array(window.dilations),
-    }
 
 
 @irdl_op_definition
@@ -456,7 +446,7 @@ class TransposeOp(UnaryOp):
 
     @property
     def permutation(self) -> tuple[int, ...]:
-        return tuple(self.perm.get_values())  # type: ignore[arg-type]
+        return int_tuple(self.perm)
 
 
 @irdl_op_definition
@@ -489,7 +479,7 @@ class PadOp(UnaryOp):
 
     @property
     def amounts(self) -> tuple[int, ...]:
-        return tuple(self.pads.get_values())  # type: ignore[arg-type]
+        return int_tuple(self.pads)
 
 
 

@@ -23,7 +23,7 @@ from xdsl.dialects.builtin import IntegerType, ModuleOp, StringAttr
 from xdsl.ir import Block, Operation, SSAValue
 from xdsl.passes import ModulePass
 
-from rtlflow.dialects.arrays import dense_from_numpy, numpy_from_dense
+from rtlflow.dialects.arrays import WINDOW_PROPERTIES, dense_from_numpy, numpy_from_dense
 from rtlflow.config import LayerConfig, ModelConfig, check_layer_names
 from rtlflow.dialects import fxp, nn
 from rtlflow.errors import RtlflowError
@@ -514,7 +514,7 @@ def _first_quantizer(argument: SSAValue) -> nn.QuantOp | None:
 
 
 def _window_properties(op: nn.WindowOp) -> dict:
-    return {name: getattr(op, name) for name in ("kernel", "strides", "pads", "dilations")}
+    return {name: getattr(op, name) for name in WINDOW_PROPERTIES}
 
 
 def quantize_constant(values: np.ndarray, fmt: FixedFormat, op: nn.NnOp, what: str) -> np.ndarray:
