@@ -31,6 +31,28 @@ def _flags(values: list[bool]) -> Array:
     return Array([Const(int(v), 1) for v in values + [False] * (size - len(values))])
 
 
+def beat_history(m: Module, accept: Value, beat: list[Value], depth: int, name: str):
+    """A shift register of the last ``depth`` accepted beats, newest first."""
+    history = [
+        [Signal(v.shape(), name=f"{name}{d}_c{c}", reset_less=True) for c, v in enumerate(beat)]
+        for d in range(depth)
+    ]
+    with m.If(accept):
+        m.d.sync += [register.eq(value) for register, value in zip(history[0], beat, strict=True)]
+        for d in range(1, depth):
+            m.d.sync += [a.eq(b) for a, b in zip(history[d], history[d - 1], strict=True)]
+    return history
+
+
+def wrapping_counter(m: Module, advance: Value, size: int, name: str) -> tuple[Signal, Value]:
+    """A counter 0 .. size - 1 that steps when ``advance`` and wraps; and its last value."""
+    counter = Signal(range(max(2, size)), name=name)
+    last = counter == size - 1
+    with m.If(advance):
+        m.d.sync += counter.eq(Mux(last, 0, counter + 1))
+    return counter, last
+
+
 def selected_positions(window: Window) -> list[tuple[list[bool], ...]]:
     """Per spatial axis (rows, columns): for each input coordinate, whether a window whose last
     tap sits there is an output position."""
@@ -141,25 +163,12 @@ class StreamWindowUnit(Unit):
     def _line_buffer(self, m: Module, pipeline: Pipeline, inputs: list[Term]) -> list[Term]:
         """Boundary 0: the line buffer. Returns the window as terms [C_in, taps] (C order)."""
         pipeline.stage_forced("", [], 0)
-        beat = [term.value for term in inputs]
-        pixels = [
-            [Signal(value.shape(), name=f"line{d}_c{c}", reset_less=True) for c, value in enumerate(beat)]
-            for d in range(self.depth)
-        ]
         accept = pipeline.valid
-        with m.If(accept):
-            m.d.sync += [register.eq(value) for register, value in zip(pixels[0], beat, strict=True)]
-            for d in range(1, self.depth):
-                m.d.sync += [a.eq(b) for a, b in zip(pixels[d], pixels[d - 1], strict=True)]
+        pixels = beat_history(m, accept, [term.value for term in inputs], self.depth, "line")
         # the newest pixel's coordinates (counted over accepted beats, wrapping per image)
         shape = (1,) * (2 - self.window.rank) + tuple(self.window.input_shape)
-        row = Signal(range(max(2, shape[0])), name="row")
-        column = Signal(range(max(2, shape[1])), name="column")
-        last_column = column == shape[1] - 1
-        with m.If(accept):
-            m.d.sync += column.eq(Mux(last_column, 0, column + 1))
-            with m.If(last_column):
-                m.d.sync += row.eq(Mux(row == shape[0] - 1, 0, row + 1))
+        column, last_column = wrapping_counter(m, accept, shape[1], "column")
+        row, _ = wrapping_counter(m, accept & last_column, shape[0], "row")
         flags = selected_positions(self.window)
         row_flags = [True] * shape[0] if self.window.rank == 1 else flags[0]
         column_flags = flags[-1]
@@ -192,19 +201,10 @@ class CollectUnit(Unit):
 
     def build(self, m: Module, pipeline: Pipeline, inputs: list[Term]) -> list[Value]:
         pipeline.stage_forced("", [], 0)
-        beat = [term.value for term in inputs]
-        slots = [
-            [Signal(v.shape(), name=f"slot{b}_c{c}", reset_less=True) for c, v in enumerate(beat)]
-            for b in range(self.beats)
-        ]
         accept = pipeline.valid
-        count = Signal(range(max(2, self.beats)), name="count")
-        last = count == self.beats - 1
-        with m.If(accept):
-            m.d.sync += [a.eq(b) for a, b in zip(slots[-1], beat, strict=True)]
-            for b in range(self.beats - 1):
-                m.d.sync += [x.eq(y) for x, y in zip(slots[b], slots[b + 1], strict=True)]
-            m.d.sync += count.eq(Mux(last, 0, count + 1))
+        history = beat_history(m, accept, [term.value for term in inputs], self.beats, "slot")
+        slots = history[::-1]  # slots[b]: beat b of the image, once the last one is in
+        _, last = wrapping_counter(m, accept, self.beats, "count")
         valid = Signal(name="collected")
         m.d.sync += valid.eq(accept & last)
         pipeline.valid = valid
