@@ -20,6 +20,7 @@ from xdsl.dialects.builtin import ModuleOp
 
 from rtlflow.config import ModelConfig
 from rtlflow.dialects import nn
+from rtlflow.fidelity import every_result
 from rtlflow.sim.fixed_point import FixedFormat
 from rtlflow.sim.nn_interpreter import run_nn
 
@@ -47,22 +48,16 @@ class TensorRange:
 
 def measure(module: ModuleOp, inputs: list[np.ndarray]) -> dict[str, tuple[str, float, float]]:
     """``{name: (kind, low, high)}`` for every design input and every nn op result, from a
-    run of the float model with every result returned (a clone of the function); and, under
+    run of the float model with every result returned; and, under
     ``<node>/weight`` and ``<node>/bias``, the ranges of dense and conv constants."""
-    module = module.clone()
+    clone, ops = every_result(module, (nn.NnOp,))
+    values = run_nn(clone, inputs)
     function = next(op for op in module.ops if isinstance(op, func.FuncOp))
-    block = function.body.block
-    ops = [op for op in block.ops if isinstance(op, nn.NnOp) and not isinstance(op, nn.ConstantOp)]
-    returned = block.last_op
-    assert isinstance(returned, func.ReturnOp)
-    returned.operands = [*block.args, *(op.results[0] for op in ops)]
-    function.update_function_type()
-    values = run_nn(module, inputs)
     names = [a.data for a in function.attributes["onnx.inputs"]]  # type: ignore[attr-defined]
     ranges: dict[str, tuple[str, float, float]] = {}
-    for name, value in zip(names, values, strict=False):
+    for name, value in zip(names, inputs, strict=True):
         ranges[name] = ("input", float(np.min(value)), float(np.max(value)))
-    for op, value in zip(ops, values[len(names) :], strict=True):
+    for op, value in zip(ops, values, strict=True):
         low, high = float(np.min(value)), float(np.max(value))
         if op.node_name in ranges:  # several ops of one node (a reshape around a softmax)
             _, old_low, old_high = ranges[op.node_name]

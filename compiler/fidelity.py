@@ -73,12 +73,17 @@ def _quality(values: np.ndarray, labels: np.ndarray | None) -> dict[str, float]:
     return result
 
 
-def _all_results(module: ModuleOp, kinds: tuple[type, ...]) -> tuple[ModuleOp, list]:
-    """A clone whose function returns the result of every op of ``kinds``, and those ops."""
+def every_result(module: ModuleOp, kinds: tuple[type, ...]) -> tuple[ModuleOp, list]:
+    """A clone whose function returns the result of every op of ``kinds`` (constants aside),
+    and those ops: running it shows every intermediate tensor."""
     module = module.clone()
     function = next(op for op in module.ops if isinstance(op, func.FuncOp))
     block = function.body.block
-    ops = [op for op in block.ops if isinstance(op, kinds) and op.results]
+    ops = [
+        op
+        for op in block.ops
+        if isinstance(op, kinds) and op.results and not isinstance(op, nn.ConstantOp)
+    ]
     returned = block.last_op
     assert isinstance(returned, func.ReturnOp)
     returned.operands = [op.results[0] for op in ops]
@@ -88,13 +93,10 @@ def _all_results(module: ModuleOp, kinds: tuple[type, ...]) -> tuple[ModuleOp, l
 
 def layer_errors(compiled: CompiledModel, samples: list[np.ndarray]) -> list[dict[str, Any]]:
     """Per layer (node), the emulated result against the float one: max and mean error."""
-    float_module, float_ops = _all_results(compiled.levels["nn"], (nn.NnOp,))
+    float_module, float_ops = every_result(compiled.levels["nn"], (nn.NnOp,))
     float_values = run_nn(float_module, samples)
-    by_node = {}
-    for op, value in zip(float_ops, float_values, strict=True):
-        if not isinstance(op, nn.ConstantOp):
-            by_node[op.node_name] = value
-    fixed_module, fixed_ops = _all_results(compiled.levels["fxp"], (fxp.FxpOp, fxp.MultiInputOp))
+    by_node = {op.node_name: value for op, value in zip(float_ops, float_values, strict=True)}
+    fixed_module, fixed_ops = every_result(compiled.levels["fxp"], (fxp.FxpOp, fxp.MultiInputOp))
     emulator = Emulator(fixed_module)
     raw_inputs, _ = compiled.emulator.quantize_inputs(samples)  # type: ignore[union-attr]
     fixed_values = emulator.run_raw(raw_inputs)
