@@ -18,6 +18,7 @@ from xdsl.ir import Operation
 from rtlflow.dialects import circuit, fxp
 import numpy as np
 
+from rtlflow.passes.nn_fold_affine import per_channel
 from rtlflow.rtl.activation import ActivationUnit
 from rtlflow.rtl.add import AddUnit
 from rtlflow.rtl.arith import Cast
@@ -134,10 +135,9 @@ def _elements(op) -> int:
 
 def _scale_shift(op: fxp.ScaleShiftOp) -> UnitSpec:
     frac, scale, offset = op.aligned()
-    if circuit.beats_of(op) > 1:  # per channel: the constants of the first pixel serve all
+    if circuit.beats_of(op) > 1:  # on a pixel stream: one constant per channel serves all
         shape = fxp.tensor_shape(op.input)
-        scale = scale.reshape(shape[0], shape[1], -1)[0, :, 0]
-        offset = offset.reshape(shape[0], shape[1], -1)[0, :, 0]
+        scale, offset = per_channel(scale, shape), per_channel(offset, shape)
     return UnitSpec(
         "scale_shift",
         str(scale.size),

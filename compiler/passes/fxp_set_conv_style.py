@@ -18,7 +18,6 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-import numpy as np
 from xdsl.context import Context
 from xdsl.dialects import func
 from xdsl.dialects.builtin import ModuleOp, StringAttr
@@ -29,21 +28,18 @@ from rtlflow.config import ModelConfig
 from rtlflow.dialects import fxp
 from rtlflow.errors import RtlflowError
 from rtlflow.parts import find_part
+from rtlflow.passes.nn_fold_affine import per_channel
 
 #: element-wise ops that work beat by beat on a pixel stream
 STREAMABLE_ELEMENTWISE = (fxp.ReluOp, fxp.LeakyReluOp, fxp.ClipOp, fxp.CastOp, fxp.TableOp)
 
 
-def per_channel(op: fxp.ScaleShiftOp) -> bool:
+def channelwise(op: fxp.ScaleShiftOp) -> bool:
     """Whether a scale_shift has one scale and one offset per channel (works per beat)."""
     shape = fxp.tensor_shape(op.input)
-    if len(shape) < 3:
-        return False
-    for attr in (op.scale, op.offset):
-        values = fxp.numpy_from_dense(attr).reshape(shape[0], shape[1], -1)
-        if not np.all(values == values[:, :, :1]):
-            return False
-    return True
+    return len(shape) >= 3 and all(
+        per_channel(fxp.numpy_from_dense(attr), shape) is not None for attr in (op.scale, op.offset)
+    )
 
 
 def streamable(op: Operation) -> bool:
@@ -51,7 +47,7 @@ def streamable(op: Operation) -> bool:
     if isinstance(op, fxp.WindowOp):
         return op.style.data == "stream"
     if isinstance(op, fxp.ScaleShiftOp):
-        return per_channel(op)
+        return channelwise(op)
     return isinstance(op, STREAMABLE_ELEMENTWISE) and len(fxp.tensor_shape(op.input)) >= 3
 
 
