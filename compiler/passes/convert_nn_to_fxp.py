@@ -65,8 +65,10 @@ class _Converter:
     def __init__(self, config: ModelConfig):
         self.config = config
         self.values: dict[SSAValue, SSAValue] = {}
-        #: a quantization-aware model: formats are exact unless configured (see ``exact_mode``)
+        #: a quantization-aware model: formats are exact unless configured (see ``exact_result``)
         self.exact = False
+        #: each dense / conv layer's quantized constants, computed once (``weighted``)
+        self.constants: dict[Operation, dict] = {}
 
     def convert(self, function: func.FuncOp) -> None:
         old = function.body.block
@@ -245,6 +247,11 @@ class _Converter:
     def weighted(self, op: nn.DenseOp | nn.ConvOp, layer: LayerConfig) -> dict:
         """The quantized weights and biases of a dense or conv layer and its exact
         accumulator (or the configured one), as fxp properties."""
+        if op not in self.constants:
+            self.constants[op] = self._weighted(op, layer)
+        return self.constants[op]
+
+    def _weighted(self, op: nn.DenseOp | nn.ConvOp, layer: LayerConfig) -> dict:
         weight_format = self.constant_format(op.weights, layer.weight)
         bias_values = op.biases
         sticky = None
