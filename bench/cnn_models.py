@@ -35,7 +35,7 @@ import rtlflow
 from rtlflow.sim.runner import run_testbench
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from dense_models import synthesize  # noqa: E402  (the same Yosys run as the dense bench)
+from dense_models import simulation_line, synthesize  # noqa: E402  (shared with the dense bench)
 
 #: per configuration name: the ``config`` given to rtlflow.compile (None: the defaults)
 CONFIGS = {
@@ -147,14 +147,7 @@ def bench(
         if synth:
             print(synthesize(directory, report, model.target.part.family))
         if simulate:
-            result = run_testbench(directory)
-            print(
-                f"verilator: build {result.build_seconds:.1f} s, run {result.run_seconds:.1f} s; "
-                f"{result.samples} samples, {result.mismatches} mismatches, "
-                f"{result.missing} missing; latency measured {result.latency_cycles} "
-                f"(reported {result.reported_latency_cycles}), "
-                f"II measured {result.initiation_interval}: {'PASS' if result.passed else 'FAIL'}"
-            )
+            print(simulation_line(run_testbench(directory)))
     print_anchors(name, report)
 
 
@@ -226,14 +219,8 @@ def bench_stream(simulate: bool, clock_mhz: float) -> None:
             f"DSP {r['dsp']} ({u['dsp']:.2f} %), BRAM18 {r['bram18']:g}"
         )
         if simulate:
-            result = run_testbench(directory, gaps=0.2)
-            print(
-                f"verilator (random stimulus, idle cycles and backpressure): build "
-                f"{result.build_seconds:.1f} s, run {result.run_seconds:.1f} s; "
-                f"{result.details['checked']} outputs, {result.mismatches} mismatches; latency "
-                f"measured {result.latency_cycles} (reported {result.reported_latency_cycles}), "
-                f"II measured {result.initiation_interval}: {'PASS' if result.passed else 'FAIL'}"
-            )
+            # random stimulus, then a pass with idle cycles and backpressure
+            print(simulation_line(run_testbench(directory, gaps=0.2)))
     print(f"anchor: hls4ml tutorial CNN, io_stream, xcu250: {TUTORIAL_ANCHOR}")
 
 

