@@ -18,30 +18,14 @@ import rtlflow
 from rtlflow.sim.nn_interpreter import run_nn
 from rtlflow.sim.runner import run_testbench
 from tests.e2e import cnn_models, models
+# Emulator vs float: the bound of test_end_to_end (64 LSBs of fixed<16,6> plus 1 % of the value)
+# also covers an average over n taps, which divides by a rounded 1/n constant.
+from tests.e2e.test_end_to_end import ABSOLUTE, RELATIVE, model_inputs
 
-#: Emulator vs float at the default fixed<16,6> (LSB 2^-10), as in test_end_to_end: results and
-#: weights truncate, and an average over a window of n divides by a rounded 1/n constant.
-#: Bound: 64 LSBs plus 1 % of the value.
-ABSOLUTE, RELATIVE = 64 * 2.0**-10, 0.01
 #: The float nn level (after BatchNormalization folding, transpose cancelling, pad folding) is the
 #: same network in float64: it matches onnxruntime's float32 up to float32 rounding.
 FLOAT_TOLERANCE = 1e-5
 SAMPLES = 100
-
-
-def model_inputs(model: onnx.ModelProto, count: int, seed: int = 0) -> dict[str, np.ndarray]:
-    """Random inputs inside fixed<16,6> (|x| <= 7), one sample per row."""
-    rng = np.random.default_rng(seed)
-    inputs = {}
-    for value in model.graph.input:
-        shape = [d.dim_value for d in value.type.tensor_type.shape.dim]
-        inputs[value.name] = np.clip(rng.normal(0, 1.5, (count, *shape)), -7, 7)
-    return inputs
-
-
-def reference(model: onnx.ModelProto, inputs: dict[str, np.ndarray]) -> list[np.ndarray]:
-    """onnxruntime outputs with the sample axis first (each sample run at batch size 1)."""
-    return models.onnxruntime_outputs(model, inputs)
 
 
 def nn_ops(compiled) -> Counter:
@@ -56,7 +40,7 @@ def check_float_nn(compiled, model: onnx.ModelProto, inputs: dict[str, np.ndarra
     """The optimised nn level, interpreted in float, equals onnxruntime."""
     arrays = [inputs[name] for name in compiled.input_names]
     outputs = run_nn(compiled.levels["nn"], arrays)
-    expected = reference(model, inputs)
+    expected = models.onnxruntime_outputs(model, inputs)
     assert len(outputs) == len(expected)
     for ours, ref in zip(outputs, expected, strict=True):
         np.testing.assert_allclose(ours, ref.reshape(ours.shape), rtol=0, atol=FLOAT_TOLERANCE)
@@ -75,7 +59,7 @@ def check_cnn(model: onnx.ModelProto, directory: Path, **options):
     assert result.initiation_interval == report["initiation_interval"]
     emulated = compiled.predict(inputs)
     emulated = emulated if isinstance(emulated, list) else [emulated]
-    expected = reference(model, inputs)
+    expected = models.onnxruntime_outputs(model, inputs)
     assert len(emulated) == len(expected)
     for ours, ref in zip(emulated, expected, strict=True):
         ref = ref.reshape(ours.shape)
@@ -128,7 +112,7 @@ def test_depthwise_auto_pad_variants_match_onnxruntime(auto_pad, stride):
     compiled = rtlflow.compile(model)
     inputs = model_inputs(model, 40, seed=3)
     check_float_nn(compiled, model, inputs)
-    (expected,) = reference(model, inputs)
+    (expected,) = models.onnxruntime_outputs(model, inputs)
     emulated = compiled.predict(inputs)
     assert emulated.shape == expected.shape
     assert np.all(np.abs(emulated - expected) <= ABSOLUTE + RELATIVE * np.abs(expected))
@@ -197,7 +181,7 @@ def test_batchnorm_after_conv_folds(tmp_path):
     assert nn_ops(compiled) == Counter({"nn.conv": 1, "nn.relu": 1})
     inputs = model_inputs(model, 50, seed=7)
     (outputs,) = run_nn(compiled.levels["nn"], [inputs["x"]])
-    (expected,) = reference(model, inputs)
+    (expected,) = models.onnxruntime_outputs(model, inputs)
     np.testing.assert_allclose(outputs, expected.reshape(outputs.shape), rtol=0, atol=1e-5)
     _, report = check_cnn(model, tmp_path)
     assert "scale_shift" not in layer_ops(report)
@@ -211,7 +195,7 @@ def test_batchnorm_before_padded_conv_stays_scale_shift(tmp_path):
     assert ops["nn.scale_shift"] == 1 and ops["nn.conv"] == 1
     inputs = model_inputs(model, 50, seed=8)
     (outputs,) = run_nn(compiled.levels["nn"], [inputs["x"]])
-    (expected,) = reference(model, inputs)
+    (expected,) = models.onnxruntime_outputs(model, inputs)
     np.testing.assert_allclose(outputs, expected.reshape(outputs.shape), rtol=0, atol=1e-5)
     _, report = check_cnn(model, tmp_path)
     assert layer_ops(report)["scale_shift"] == 1
@@ -256,7 +240,7 @@ def test_maxpool_padding_is_not_zero():
     inputs = model_inputs(model, 30, seed=9)
     check_float_nn(compiled, model, inputs)
     pooled = dict(zip(compiled.output_names, compiled.predict(inputs), strict=True))["pooled"]
-    (reference_pooled, *_) = reference(model, inputs)
+    (reference_pooled, *_) = models.onnxruntime_outputs(model, inputs)
     assert np.any(reference_pooled[..., 0, 0] < 0)  # some corner windows are all negative
     np.testing.assert_allclose(pooled, reference_pooled.reshape(pooled.shape),
                                atol=ABSOLUTE + RELATIVE * np.abs(reference_pooled).max())
@@ -269,7 +253,7 @@ def test_pad_folds_into_conv_with_its_own_pads():
     assert nn_ops(compiled) == Counter({"nn.conv": 1, "nn.relu": 1})
     inputs = model_inputs(model, 40, seed=10)
     check_float_nn(compiled, model, inputs)
-    (expected,) = reference(model, inputs)
+    (expected,) = models.onnxruntime_outputs(model, inputs)
     # rows: 4 + 2 + 1 (Pad) + 0 + 0 (conv) - 3 + 1 = 5; columns: 4 + 0 + 1 (Pad) + 1 + 1 (conv)
     # - 3 + 1 = 5
     assert expected.shape == (40, 1, 3, 5, 5)
@@ -285,7 +269,7 @@ def test_ceil_mode_drops_a_window_starting_in_end_padding():
     compiled = rtlflow.compile(model)
     inputs = model_inputs(model, 30, seed=11)
     check_float_nn(compiled, model, inputs)
-    expected = reference(model, inputs)
+    expected = models.onnxruntime_outputs(model, inputs)
     assert [r.shape for r in expected] == [(30, 1, 1, 2, 2)] * 2
     for ours, ref in zip(compiled.predict(inputs), expected, strict=True):
         assert ours.shape == ref.shape
