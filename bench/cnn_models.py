@@ -157,7 +157,6 @@ TUTORIAL_ANCHOR = "1044 cycles (5.22 us), II 1028; DSP 5386, LUT 123,948 (post-s
 
 def tutorial_cnn(seed: int = 0):
     """The tutorial CNN's shape as ONNX, built in code (random weights, half of them zero)."""
-    import onnx
     from onnx import TensorProto, helper, numpy_helper
 
     rng = np.random.default_rng(seed)

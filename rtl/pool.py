@@ -65,15 +65,20 @@ class PoolUnit(Unit):
             for position in range(self.window.positions):
                 taps = [int(i) for i in index[position] if i >= 0]
                 groups.append([inputs[channel * pixels + i] for i in taps] or [Term.constant(0)])
-        if self.kind == "max":
-            results = reduce_trees(pipeline, groups, max_level, "max level")
-        else:
-            sums = reduce_trees(pipeline, groups, add_level, "add level")
-            products, operators = [], []
-            for number, total in enumerate(sums):
-                scale = self.scales[number % self.window.positions]
-                product, used = constant_multiply(total, scale)
-                operators += used
-                products.append(product if product is not None else Term.constant(0))
-            results = cross_terms(pipeline, "scale", operators, products)
+        scales = [self.scales[n % self.window.positions] for n in range(len(groups))]
+        results = pool_groups(pipeline, groups, self.kind, scales)
         return [t.value for t in cast_stages(pipeline, results, self.casts)]
+
+
+def pool_groups(pipeline: Pipeline, groups: list[list[Term]], kind: str, scales: list[int]):
+    """Each group's maximum (a compare-and-select tree), or its sum (an adder tree) times its
+    constant scale; one pipeline step per tree level and one for the scaling."""
+    if kind == "max":
+        return reduce_trees(pipeline, groups, max_level, "max level")
+    sums = reduce_trees(pipeline, groups, add_level, "add level")
+    products, operators = [], []
+    for total, scale in zip(sums, scales, strict=True):
+        product, used = constant_multiply(total, scale)
+        operators += used
+        products.append(product if product is not None else Term.constant(0))
+    return cross_terms(pipeline, "scale", operators, products)

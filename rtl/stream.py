@@ -15,13 +15,13 @@ every register; the top level lowers ``en`` while an output waits for ``ready``.
 
 from __future__ import annotations
 
-import math
 
 from amaranth.hdl import Array, Const, Module, Mux, Shape, Signal, Value
 
-from rtlflow.rtl.arith import Cast, Term, add_level, constant_multiply, max_level
-from rtlflow.rtl.dense import linear_sums, reduce_trees
-from rtlflow.rtl.pipeline import Pipeline, Unit, cast_stages, cross_terms
+from rtlflow.rtl.arith import Cast, Term
+from rtlflow.rtl.dense import linear_sums
+from rtlflow.rtl.pipeline import Pipeline, Unit, cast_stages
+from rtlflow.rtl.pool import pool_groups
 from rtlflow.sim.windows import Window
 
 
@@ -148,16 +148,7 @@ class StreamWindowUnit(Unit):
             )
             return [t.value for t in cast_stages(pipeline, sums, self.casts, rounded=True)]
         groups = [window_terms[c * taps : (c + 1) * taps] for c in range(self.channels)]
-        if self.kind == "max":
-            results = reduce_trees(pipeline, groups, max_level, "max level")
-        else:
-            sums = reduce_trees(pipeline, groups, add_level, "add level")
-            products, operators = [], []
-            for total in sums:
-                product, used = constant_multiply(total, self.scale)
-                operators += used
-                products.append(product if product is not None else Term.constant(0))
-            results = cross_terms(pipeline, "scale", operators, products)
+        results = pool_groups(pipeline, groups, self.kind, [self.scale] * self.channels)
         return [t.value for t in cast_stages(pipeline, results, self.casts)]
 
     def _line_buffer(self, m: Module, pipeline: Pipeline, inputs: list[Term]) -> list[Term]:

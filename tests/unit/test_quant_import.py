@@ -4,7 +4,6 @@ semantics in ``tests/unit/quant_reference.py`` (written from the QONNX and ONNX 
 from __future__ import annotations
 
 import numpy as np
-import onnx
 import pytest
 from onnx import TensorProto, helper, numpy_helper
 
