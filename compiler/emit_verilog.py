@@ -96,8 +96,7 @@ def emit_verilog(module: ModuleOp, outdir: Path, jobs: int | None = None) -> Ver
     instances: list[InstanceSpec] = []
     aliases: list[tuple[str, str]] = []
     modules: dict[str, tuple[UnitSpec, frozenset[int], bool]] = {}
-    beats_attr = function.attributes.get(circuit.INPUT_BEATS)
-    input_beats = tuple(int(v) for v in beats_attr.get_values()) if beats_attr else (1,) * len(inputs)  # type: ignore[attr-defined]
+    input_beats = circuit.input_beats(function)
     stall = max(input_beats, default=1) > 1
     streamed: set[SSAValue] = {
         a for a, beats in zip(function.body.block.args, input_beats, strict=True) if beats > 1

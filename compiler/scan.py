@@ -106,14 +106,10 @@ def estimate_report(compiled: CompiledModel) -> dict[str, Any]:
     module = compiled.levels["circuit"]
     function = design_function(module)
     inputs, outputs = interface(function)
-    beats_attr = function.attributes.get(circuit.INPUT_BEATS)
-    beats = (
-        tuple(int(v) for v in beats_attr.get_values())  # type: ignore[attr-defined]
-        if beats_attr
-        else (1,) * len(inputs)
-    )
     ii = function.attributes[circuit.II].value.data  # type: ignore[attr-defined]
-    design = VerilogDesign(function.sym_name.data, (), inputs, outputs, ii, beats)
+    design = VerilogDesign(
+        function.sym_name.data, (), inputs, outputs, ii, circuit.input_beats(function)
+    )
     return build_report(module, design, compiled.target, __version__)
 
 

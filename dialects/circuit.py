@@ -201,6 +201,14 @@ class CollectOp(IRDLOperation):
         )
 
 
+def input_beats(function: Operation) -> tuple[int, ...]:
+    """Beats of every design input of a function (1: the whole tensor at once)."""
+    attr = function.attributes.get(INPUT_BEATS)
+    if attr is None:
+        return (1,) * len(function.regions[0].block.args)
+    return int_tuple(attr)  # type: ignore[arg-type]
+
+
 def beats_of(op: Operation) -> int:
     """Beats per input tensor of a unit (1 unless it works on a pixel stream)."""
     attr = op.attributes.get(BEATS)

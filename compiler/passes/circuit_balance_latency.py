@@ -33,7 +33,7 @@ class CircuitBalanceLatencyPass(ModulePass):
 
 
 def _balance(function: func.FuncOp) -> None:
-    beats = _input_beats(function)
+    beats = circuit.input_beats(function)
     ready: dict[SSAValue, int] = {}
     beat_times: dict[SSAValue, np.ndarray] = {}
     for argument, count in zip(function.body.block.args, beats, strict=True):
@@ -80,13 +80,6 @@ def _balance(function: func.FuncOp) -> None:
             raise ValueError(f"unexpected {op.name} at the circuit level")
         for result in op.results:
             ready[result] = start + extra
-
-
-def _input_beats(function: func.FuncOp) -> list[int]:
-    attr = function.attributes.get(circuit.INPUT_BEATS)
-    if attr is None:
-        return [1] * len(function.body.block.args)
-    return [int(v) for v in attr.get_values()]  # type: ignore[attr-defined]
 
 
 def _align(op: Operation, ready: dict[SSAValue, int], cycle: int) -> None:
