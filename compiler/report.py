@@ -9,6 +9,7 @@ from xdsl.dialects.builtin import ModuleOp
 
 from rtlflow.delay_model import Resources, plan_resources
 from rtlflow.dialects import circuit, fxp
+from rtlflow.dialects.arrays import WINDOW_PROPERTIES
 from rtlflow.emit_verilog import Port, VerilogDesign, design_function
 from rtlflow.sim.fixed_point import worst_case_bits
 from rtlflow.parts import Target
@@ -60,35 +61,27 @@ def _layer(op, family: str) -> tuple[dict[str, Any], Resources, list[dict[str, A
             "input": str(inner.input_format),
             "result": str(inner.output_format),
         }
-        if isinstance(inner, fxp.DenseOp):
+        if isinstance(inner, fxp.WeightedOp):
             entry |= {
-                "shape": [inner.weight.get_shape()[1], inner.weight.get_shape()[0]],
                 "weight": str(inner.weight_type.format),
                 "bias": str(inner.bias_type.format),
                 "accumulator": str(inner.accumulator.format),
+                "zero_weights": int((inner.weights == 0).sum()),
+            }
+        if isinstance(inner, fxp.DenseOp):
+            entry |= {
+                "shape": [inner.weight.get_shape()[1], inner.weight.get_shape()[0]],
                 "accumulator_worst_case_bits": worst_case_bits(
                     inner.input_format, inner.weight_type.format, inner.weight.get_shape()[1]
                 ),
                 "reuse_factor": inner.reuse_factor.value.data,
-                "zero_weights": int((inner.weights == 0).sum()),
             }
         if isinstance(inner, fxp.WindowOp):
             window = inner.window
-            entry |= {
-                "style": inner.style.data,
-                "kernel": list(window.kernel),
-                "strides": list(window.strides),
-                "pads": list(window.pads),
-                "dilations": list(window.dilations),
-            }
-            if isinstance(inner, fxp.ConvOp):
-                entry |= {
-                    "weight": str(inner.weight_type.format),
-                    "bias": str(inner.bias_type.format),
-                    "accumulator": str(inner.accumulator.format),
-                    "group": inner.group.value.data,
-                    "zero_weights": int((inner.weights == 0).sum()),
-                }
+            entry["style"] = inner.style.data
+            entry |= {name: list(getattr(window, name)) for name in WINDOW_PROPERTIES}
+        if isinstance(inner, fxp.ConvOp):
+            entry["group"] = inner.group.value.data
         if circuit.beats_of(inner) > 1:
             entry["beats"] = circuit.beats_of(inner)
     resources = plan_resources(plan, registers, family)
