@@ -18,7 +18,7 @@ import math
 from xdsl.context import Context
 from xdsl.dialects import func
 from xdsl.dialects.builtin import IntegerAttr, ModuleOp, i64
-from xdsl.ir import SSAValue
+from xdsl.ir import Operation, SSAValue
 from xdsl.rewriter import InsertPoint, Rewriter
 from xdsl.passes import ModulePass
 from xdsl.pattern_rewriter import PatternRewriter, PatternRewriteWalker, RewritePattern
@@ -58,11 +58,11 @@ def _mark_streams(function: func.FuncOp) -> None:
     block = function.body.block
     streamed: set[SSAValue] = set()
     for argument in block.args:
-        users = [use.operation for use in argument.uses]
-        stream_users = [
-            u for u in users if isinstance(u, fxp.WindowOp) and u.style.data == "stream"
-        ]
-        if stream_users and len(fxp.tensor_shape(argument)) >= 3:
+        read_by_stream = any(
+            isinstance(use.operation, fxp.WindowOp) and use.operation.style.data == "stream"
+            for use in argument.uses
+        )
+        if read_by_stream and len(fxp.tensor_shape(argument)) >= 3:
             streamed.add(argument)
     input_beats = [_beats(a) if a in streamed else 1 for a in block.args]
     if streamed and len(streamed) != len(block.args):
@@ -81,22 +81,19 @@ def _mark_streams(function: func.FuncOp) -> None:
                 node=op.node_name,
                 op=op.name.removeprefix("fxp."),
             )
-        operands = list(op.operands)
-        if not any(v in streamed for v in operands):
+        if not any(v in streamed for v in op.operands):
             continue
         if isinstance(op, fxp.FxpOp) and streamable(op):
             op.attributes[circuit.BEATS] = IntegerAttr(_beats(op.input), i64)
             streamed.add(op.output)
             continue
-        for index, value in enumerate(operands):
-            if value in streamed:
-                collect = circuit.CollectOp(value, _beats(value))
-                Rewriter.insert_op(collect, InsertPoint.before(op))
-                op.operands[index] = collect.output
-    returned = block.last_op
-    assert isinstance(returned, func.ReturnOp)
-    for index, value in enumerate(list(returned.operands)):
+        _collect(op, streamed)  # this op (or the return) needs whole tensors
+
+
+def _collect(op: Operation, streamed: set[SSAValue]) -> None:
+    """Gather every streamed operand of ``op`` into a whole tensor just before it."""
+    for index, value in enumerate(list(op.operands)):
         if value in streamed:
             collect = circuit.CollectOp(value, _beats(value))
-            Rewriter.insert_op(collect, InsertPoint.before(returned))
-            returned.operands[index] = collect.output
+            Rewriter.insert_op(collect, InsertPoint.before(op))
+            op.operands[index] = collect.output
