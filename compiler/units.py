@@ -106,9 +106,8 @@ def unit_spec(op: Operation) -> UnitSpec:
 
 
 def _dense(op: fxp.DenseOp) -> UnitSpec:
-    fx, fw, fb = op.input_format, op.weight_type.format, op.bias_type.format
     frac, weights, biases = op.aligned()
-    casts = _dense_casts(op, frac, op.weights, fw, op.biases, fb)
+    casts = _dense_casts(op, frac)
     shape = fxp.tensor_shape(op.input)
     n_out, n_in = weights.shape
     reuse = op.reuse_factor.value.data
@@ -119,7 +118,7 @@ def _dense(op: fxp.DenseOp) -> UnitSpec:
         {
             "weights": tuple(tuple(int(w) for w in row) for row in weights),
             "bias": tuple(int(b) for b in biases),
-            "input_shape": shape_of(fx),
+            "input_shape": shape_of(op.input_format),
             "casts": casts,
             "rows": math.prod(shape[:-1]),
             "reuse_factor": reuse,
@@ -213,9 +212,14 @@ def _softmax(op: fxp.SoftmaxOp) -> UnitSpec:
     )
 
 
-def _dense_casts(op, frac: int, weights, weight_format, biases, bias_format) -> tuple[Cast, ...]:
+def _dense_casts(op: fxp.WeightedOp, frac: int) -> tuple[Cast, ...]:
+    """The casts from a dense or conv layer's exact sum (``frac`` fractional bits) to its
+    result: one, or two when a narrower accumulator format was configured."""
     accumulator = op.accumulator.format
-    exact = dot_product_format(weights, weight_format, biases, bias_format, op.input_format)
+    weights = op.weights.reshape(op.weights.shape[0], -1)
+    exact = dot_product_format(
+        weights, op.weight_type.format, op.biases, op.bias_type.format, op.input_format
+    )
     if accumulator == exact:
         return (cast_into(op.output_format, frac),)
     return (cast_into(accumulator, frac), cast_into(op.output_format, accumulator.frac_bits))
@@ -223,10 +227,7 @@ def _dense_casts(op, frac: int, weights, weight_format, biases, bias_format) -> 
 
 def _conv(op: fxp.ConvOp) -> UnitSpec:
     frac, weights, biases = op.aligned()
-    casts = _dense_casts(
-        op, frac, op.weights.reshape(op.weights.shape[0], -1), op.weight_type.format,
-        op.biases, op.bias_type.format,
-    )
+    casts = _dense_casts(op, frac)
     window = op.window
     c_out, per_in = weights.shape[:2]
     nested = tuple(
