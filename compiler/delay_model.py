@@ -77,6 +77,8 @@ class DelayModel:
                 return adder + self.logic_level
             case "select" | "relu":
                 return self.logic_level
+            case "equal":  # a comparison tree of LUT6s
+                return self.logic_level * max(1, math.ceil(math.log(max(width, 2), 6)))
             case "mux":
                 return self.logic_level * max(1, math.ceil(math.log(max(size, 2), 4)))
             case "rom":  # a LUT per bit up to 64 constants, a mux level per further 4x
@@ -115,6 +117,8 @@ def operator_resources(operator: Operator, family: str) -> Resources:
             return Resources(lut=width + width // 2)
         case "select" | "relu":  # a LUT6 with two outputs handles two bits
             return Resources(lut=math.ceil(width / 2))
+        case "equal":  # compares (size of them, on width bits) against constants
+            return Resources(lut=max(1, math.ceil(width / 6)) * max(1, math.ceil(size / 2)))
         case "mux":
             return Resources(lut=width * max(1, math.ceil((size - 1) / 3)))
         case "rom":  # a LUT6 holds two bits of up to 32 constants (dual output), 64 for one bit

@@ -47,7 +47,7 @@ def _quality(values: np.ndarray, labels: np.ndarray | None) -> dict[str, float]:
     result: dict[str, float] = {}
     if labels.reshape(len(labels), -1).shape == flat.shape and np.issubdtype(labels.dtype, np.floating):
         truth = labels.reshape(flat.shape)
-        if np.all(np.isin(truth, (0.0, 1.0))) and flat.shape[1] == 1:
+        if np.all(np.isin(truth, (0.0, 1.0))):  # binary labels: one per sample or per element
             auc = roc_auc(flat, truth)
             if auc is not None:
                 result["auc"] = auc

@@ -29,6 +29,7 @@ from xdsl.dialects.builtin import (
     ArrayAttr,
     FloatAttr,
     IntegerAttr,
+    IntegerType,
     ModuleOp,
     StringAttr,
     TensorType,
@@ -42,6 +43,7 @@ from rtlflow.dialects import nn
 from rtlflow.dialects.arrays import dense_from_numpy, int_array
 from rtlflow.errors import RtlflowError
 from rtlflow.sim import quantization
+from rtlflow.sim.indexing import SCATTER_REDUCTIONS, scatter_updates_shape
 from rtlflow.sim.windows import Window, auto_pads
 
 MIN_OPSET = 7
@@ -752,6 +754,72 @@ def _concat(im: _Importer, node: onnx.NodeProto) -> None:
         return
     im.define(node, nn.ConcatOp(values, im.float_tensor(shape), axis, im.node_name).output)
 
+
+
+# ---- graph networks: run-time indices ------------------------------------------------------
+
+
+def _index_tensor(im: _Importer, name: str) -> SSAValue:
+    value = im.activation(name)
+    if not isinstance(value.type.element_type, IntegerType):  # type: ignore[attr-defined]
+        im.fail(f"indices '{name}' must be an integer tensor")
+    return value
+
+
+@handles("Gather", "GatherElements")
+def _gather(im: _Importer, node: onnx.NodeProto) -> None:
+    data, indices = im.activation(node.input[0]), _index_tensor(im, node.input[1])
+    rank = len(nn.shape_of(data))
+    axis = int(im.attribute(node, "axis", 0))
+    if not -rank <= axis < rank:
+        im.fail(f"axis {axis} is outside a rank-{rank} tensor")
+    kind = "gather" if node.op_type == "Gather" else "elements"
+    if kind == "elements":
+        shape, index_shape = nn.shape_of(data), nn.shape_of(indices)
+        if len(index_shape) != rank or any(
+            i > d for a, (i, d) in enumerate(zip(index_shape, shape)) if a != axis % rank
+        ):
+            im.fail(f"indices of shape {list(index_shape)} do not fit data of shape {list(shape)}")
+    im.define(node, nn.GatherOp(data, indices, axis, kind, im.node_name).output)
+
+
+@handles("ScatterND", "ScatterElements", "Scatter")
+def _scatter(im: _Importer, node: onnx.NodeProto) -> None:
+    data, indices = im.activation(node.input[0]), _index_tensor(im, node.input[1])
+    updates = im.activation(node.input[2])
+    reduction = _attribute_text(im, node, "reduction", "none").lower()
+    if reduction not in SCATTER_REDUCTIONS:
+        im.fail(
+            f"reduction '{reduction}' is not supported (supported: "
+            f"{', '.join(SCATTER_REDUCTIONS)})"
+        )
+    kind = "nd" if node.op_type == "ScatterND" else "elements"
+    shape, index_shape = nn.shape_of(data), nn.shape_of(indices)
+    if kind == "nd" and not (index_shape and 1 <= index_shape[-1] <= len(shape)):
+        im.fail(f"indices of shape {list(index_shape)} do not index data of shape {list(shape)}")
+    if kind == "elements" and len(index_shape) != len(shape):
+        im.fail(f"indices of shape {list(index_shape)} do not fit data of shape {list(shape)}")
+    expected = scatter_updates_shape(shape, index_shape, kind)
+    if nn.shape_of(updates) != expected:
+        im.fail(f"updates have shape {list(nn.shape_of(updates))}, expected {list(expected)}")
+    axis = int(im.attribute(node, "axis", 0))
+    op = nn.ScatterOp(data, indices, updates, axis, kind, reduction, im.node_name)
+    im.define(node, op.output)
+
+
+@handles("Expand")
+def _expand(im: _Importer, node: onnx.NodeProto) -> None:
+    x = im.activation(node.input[0])
+    target = [int(v) for v in np.asarray(im.constant(node.input[1], "Expand's shape")).reshape(-1)]
+    try:
+        shape = np.broadcast_shapes(nn.shape_of(x), tuple(target))
+    except ValueError as error:
+        im.fail(f"cannot expand {list(nn.shape_of(x))} to {target}: {error}")
+    if tuple(shape) == nn.shape_of(x):
+        im.alias(node, node.input[0])
+        return
+    element = x.type.element_type  # type: ignore[attr-defined]
+    im.define(node, nn.ExpandOp(x, TensorType(element, list(shape)), im.node_name).output)
 
 
 # ---- quantization-aware exports -----------------------------------------------------------

@@ -25,6 +25,8 @@ from rtlflow.rtl.arith import Cast
 from rtlflow.rtl.conv import ConvUnit
 from rtlflow.rtl.delay import DelayUnit
 from rtlflow.rtl.dense import DenseUnit
+from rtlflow.rtl.index import GatherUnit, ScatterUnit
+from rtlflow.rtl.matmul import MatMulUnit
 from rtlflow.rtl.pipeline import Plan, Unit
 from rtlflow.rtl.pool import PoolUnit
 from rtlflow.rtl.route import RouteUnit
@@ -33,6 +35,7 @@ from rtlflow.rtl.stream import CollectUnit, StreamWindowUnit
 from rtlflow.rtl.softmax import SoftmaxUnit
 from rtlflow.rtl.table import TableUnit
 from rtlflow.sim.fixed_point import FixedFormat, dot_product_format
+from rtlflow.sim.indexing import IndexMap
 
 
 @dataclass(frozen=True, eq=False)
@@ -330,6 +333,8 @@ def _route(op) -> UnitSpec:
             sources = np.pad(numbered[0], widths, constant_values=-1)
         case fxp.ConcatOp():
             sources = np.concatenate(numbered, axis=op.axis.value.data % len(numbered[0].shape))
+        case fxp.TakeOp():
+            sources = np.asarray(op.source_list)
     out = op.output_format
     casts = tuple(
         None if fmt == out else cast_into(out, fmt.frac_bits) for fmt in formats
@@ -344,6 +349,104 @@ def _route(op) -> UnitSpec:
             "sources": tuple(int(v) for v in sources.reshape(-1)),
             "casts": casts,
             "output_shape": shape_of(out),
+        },
+    )
+
+
+def _reach(index_map: IndexMap, index_format: FixedFormat) -> list[list[tuple]]:
+    """Per moving element, its choices (``rtlflow.rtl.index.Choice``): every flat data
+    position it can reach, with the index values (of ``index_format``) that take it there."""
+    low, high = index_format.min_raw, index_format.max_raw
+    return [
+        [
+            (target, tuple(zip((int(p) for p in index_map.positions[u]), codes, strict=True)))
+            for target, codes in options
+        ]
+        for u, options in enumerate(index_map.candidates(low, high))
+    ]
+
+
+def _gather(op: fxp.GatherOp) -> UnitSpec:
+    data, indices = op.inputs
+    fd, fi = op.input_formats
+    count = math.prod(fxp.tensor_shape(op.output))
+    return UnitSpec(
+        "gather",
+        f"{count}of{math.prod(fxp.tensor_shape(data))}",
+        GatherUnit,
+        {
+            "data_shape": shape_of(fd),
+            "data_count": math.prod(fxp.tensor_shape(data)),
+            "index_shape": shape_of(fi),
+            "index_count": math.prod(fxp.tensor_shape(indices)),
+            "choices": tuple(tuple(c) for c in _reach(op.index_map, fi)),
+        },
+    )
+
+
+def _scatter(op: fxp.ScatterOp) -> UnitSpec:
+    formats, out = op.input_formats, op.output_format
+    fi, fu = formats[0], formats[1]
+    fd = formats[2] if len(formats) == 3 else out
+    frac = max(fu.frac_bits, fd.frac_bits)
+    count = math.prod(fxp.tensor_shape(op.output))
+    landing: dict[int, list] = {}  # per result element, the updates that can land on it
+    for u, options in enumerate(_reach(op.index_map, fi)):
+        for target, conditions in options:
+            landing.setdefault(target, []).append((u, conditions))
+    initial = op.initial_values
+    sizes = [math.prod(fxp.tensor_shape(v)) for v in op.inputs]
+    return UnitSpec(
+        f"scatter_{op.reduction.data}",
+        f"{sizes[1]}to{count}",
+        ScatterUnit,
+        {
+            "index_shape": shape_of(fi),
+            "index_count": sizes[0],
+            "update_shape": shape_of(fu),
+            "update_count": sizes[1],
+            "data_shape": shape_of(fd),
+            "data_count": sizes[2] if len(sizes) == 3 else 0,
+            "choices": tuple(tuple(landing.get(t, ())) for t in range(count)),
+            "reduction": op.reduction.data,
+            "shifts": (frac - fu.frac_bits, frac - fd.frac_bits),
+            "initial": ()
+            if initial is None
+            else tuple(int(v) << (frac - fd.frac_bits) for v in initial.reshape(-1)),
+            "casts": (cast_into(out, frac),),
+        },
+    )
+
+
+def _matmul(op: fxp.MatMulOp) -> UnitSpec:
+    (fa, fb), (a, b) = op.input_formats, op.inputs
+    a_shape, b_shape = fxp.tensor_shape(a), fxp.tensor_shape(b)
+    a_numbers = np.arange(math.prod(a_shape)).reshape(a_shape)
+    b_numbers = np.arange(math.prod(b_shape)).reshape(b_shape)
+    if len(a_shape) == 1:
+        a_numbers = a_numbers[np.newaxis]
+    if len(b_shape) == 1:
+        b_numbers = b_numbers[:, np.newaxis]
+    k = a_numbers.shape[-1]
+    # every output element's (a, b) pairs: broadcast the batch axes as matmul does
+    a_pairs = np.broadcast_to(a_numbers[..., :, np.newaxis, :], (*np.broadcast_shapes(
+        a_numbers.shape[:-2], b_numbers.shape[:-2]), a_numbers.shape[-2], b_numbers.shape[-1], k))
+    b_pairs = np.broadcast_to(np.swapaxes(b_numbers, -1, -2)[..., np.newaxis, :, :], a_pairs.shape)
+    pairs = tuple(
+        tuple(zip((int(i) for i in ai), (int(j) for j in bj), strict=True))
+        for ai, bj in zip(a_pairs.reshape(-1, k), b_pairs.reshape(-1, k), strict=True)
+    )
+    return UnitSpec(
+        "matmul",
+        f"{'x'.join(map(str, a_shape))}_{'x'.join(map(str, b_shape))}",
+        MatMulUnit,
+        {
+            "a_shape": shape_of(fa),
+            "a_count": math.prod(a_shape),
+            "b_shape": shape_of(fb),
+            "b_count": math.prod(b_shape),
+            "pairs": pairs,
+            "casts": (cast_into(op.output_format, fa.frac_bits + fb.frac_bits),),
         },
     )
 
@@ -363,4 +466,8 @@ _BUILDERS = {
     fxp.TransposeOp: _route,
     fxp.PadOp: _route,
     fxp.ConcatOp: _route,
+    fxp.TakeOp: _route,
+    fxp.GatherOp: _gather,
+    fxp.ScatterOp: _scatter,
+    fxp.MatMulOp: _matmul,
 }

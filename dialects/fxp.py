@@ -39,6 +39,7 @@ from xdsl.irdl import (
     irdl_attr_definition,
     irdl_op_definition,
     operand_def,
+    opt_prop_def,
     prop_def,
     result_def,
     var_operand_def,
@@ -49,6 +50,7 @@ from xdsl.utils.exceptions import VerifyException
 
 from rtlflow.dialects.arrays import int_tuple, numpy_from_dense, window_of
 from rtlflow.sim.fixed_point import OVERFLOW_MODES, ROUNDING_MODES, FixedFormat, TableSpec
+from rtlflow.sim.indexing import SCATTER_REDUCTIONS, IndexMap, gather_map, scatter_map
 from rtlflow.sim.windows import Window
 
 # ----------------------------------------------------------------------------------- types
@@ -552,6 +554,105 @@ class ConcatOp(MultiInputOp):
     axis = prop_def(IntegerAttr)
 
 
+@irdl_op_definition
+class TakeOp(FxpOp):
+    """``y.flat[i] = x.flat[sources[i]]`` (0 where ``sources[i]`` is -1): elements moved by
+    indices known at compile time (Gather with constant indices, Expand). Wiring."""
+
+    name = "fxp.take"
+
+    sources = prop_def(DenseArrayBase)
+
+    @property
+    def source_list(self) -> tuple[int, ...]:
+        return int_tuple(self.sources)
+
+    def verify_(self) -> None:
+        super().verify_()
+        if len(self.source_list) != int(np.prod(tensor_shape(self.output))):
+            raise VerifyException("one source per result element")
+        if self.input_format != self.output_format:
+            raise VerifyException("take cannot change the number format")
+
+
+def index_format_check(value: SSAValue) -> None:
+    """Index tensors hold integers: ``!fxp.fixed<W, W>``."""
+    if tensor_format(value).frac_bits != 0:
+        raise VerifyException(f"indices must have an integer format, got {tensor_format(value)}")
+
+
+@irdl_op_definition
+class GatherOp(MultiInputOp):
+    """Operands ``data, indices``: ONNX Gather (``kind`` gather) or GatherElements (elements)
+    along ``axis`` with indices known at run time; an index outside the axis reads 0 (see
+    ``rtlflow.sim.indexing``). The result has the data's format."""
+
+    name = "fxp.gather"
+
+    axis = prop_def(IntegerAttr)
+    kind = prop_def(StringAttr)
+
+    @property
+    def index_map(self) -> IndexMap:
+        data, indices = (tensor_shape(v) for v in self.inputs)
+        return gather_map(data, indices, self.axis.value.data, self.kind.data)
+
+    def verify_(self) -> None:
+        super().verify_()
+        if len(self.inputs) != 2:
+            raise VerifyException("fxp.gather takes data and indices")
+        index_format_check(self.inputs[1])
+        if self.input_formats[0] != self.output_format:
+            raise VerifyException("gather cannot change the number format")
+
+
+@irdl_op_definition
+class ScatterOp(MultiInputOp):
+    """Operands ``indices, updates[, data]``: ONNX ScatterND (``kind`` nd) or ScatterElements
+    (elements) with indices known at run time. The result starts from ``data`` (or, without that
+    operand, the constant ``initial``: raw integers in the result's LSB); each update replaces
+    (``reduction`` none; the last one wins) or is added to (add) the element its indices select,
+    exactly, then the result is cast into y's type. Updates with an index outside its axis are
+    dropped."""
+
+    name = "fxp.scatter"
+
+    axis = prop_def(IntegerAttr)
+    kind = prop_def(StringAttr)
+    reduction = prop_def(StringAttr)
+    initial = opt_prop_def(DenseIntOrFPElementsAttr)
+
+    @property
+    def index_map(self) -> IndexMap:
+        indices = tensor_shape(self.inputs[0])
+        return scatter_map(tensor_shape(self.output), indices, self.axis.value.data, self.kind.data)
+
+    @property
+    def initial_values(self) -> np.ndarray | None:
+        return None if self.initial is None else numpy_from_dense(self.initial)
+
+    def verify_(self) -> None:
+        super().verify_()
+        if len(self.inputs) not in (2, 3) or (len(self.inputs) == 3) == (self.initial is not None):
+            raise VerifyException("fxp.scatter takes indices, updates and data or initial")
+        index_format_check(self.inputs[0])
+        if self.reduction.data not in SCATTER_REDUCTIONS:
+            raise VerifyException(f"reduction must be one of {', '.join(SCATTER_REDUCTIONS)}")
+
+
+@irdl_op_definition
+class MatMulOp(MultiInputOp):
+    """Operands ``a, b``: ``y = a @ b`` (numpy matmul, both known at run time), exact, cast
+    into y's type."""
+
+    name = "fxp.matmul"
+
+    def verify_(self) -> None:
+        super().verify_()
+        if len(self.inputs) != 2:
+            raise VerifyException("fxp.matmul takes two tensors")
+
+
 Fxp = Dialect(
     "fxp",
     [
@@ -570,6 +671,10 @@ Fxp = Dialect(
         PadOp,
         AddOp,
         ConcatOp,
+        TakeOp,
+        GatherOp,
+        ScatterOp,
+        MatMulOp,
     ],
     [FixedType],
 )

@@ -48,6 +48,7 @@ from rtlflow.dialects.arrays import (
     window_of,
     window_properties,
 )
+from rtlflow.sim.indexing import SCATTER_REDUCTIONS, gather_shape, scatter_updates_shape
 from rtlflow.sim.windows import Window
 
 
@@ -484,6 +485,90 @@ class PadOp(UnaryOp):
 
 
 @irdl_op_definition
+class ExpandOp(UnaryOp):
+    """ONNX Expand: the input broadcast (numpy rules) to the result's shape."""
+
+    name = "nn.expand"
+
+
+@irdl_op_definition
+class GatherOp(NnOp):
+    """ONNX Gather (``kind`` gather) or GatherElements (elements) along ``axis``, the indices
+    a tensor known at run time or a constant (see ``rtlflow.sim.indexing`` for the semantics,
+    including indices outside the axis)."""
+
+    name = "nn.gather"
+
+    data = operand_def(TensorType)
+    indices = operand_def(TensorType)
+    output = result_def(TensorType)
+    axis = prop_def(IntegerAttr)
+    kind = prop_def(StringAttr)
+
+    assembly_format = (
+        "$data `,` $indices attr-dict `:` type($data) `,` type($indices) `->` type($output)"
+    )
+
+    def __init__(self, data: SSAValue, indices: SSAValue, axis: int, kind: str, node: str):
+        shape = gather_shape(shape_of(data), shape_of(indices), axis, kind)
+        super().__init__(
+            operands=[data, indices],
+            result_types=[TensorType(data.type.element_type, list(shape))],  # type: ignore
+            properties={
+                "node": StringAttr(node),
+                "axis": IntegerAttr(axis % len(shape_of(data)), i64),
+                "kind": StringAttr(kind),
+            },
+        )
+
+    def verify_(self) -> None:
+        if self.kind.data not in ("gather", "elements"):
+            raise VerifyException("gather kind must be gather or elements")
+
+
+@irdl_op_definition
+class ScatterOp(NnOp):
+    """ONNX ScatterND (``kind`` nd) or ScatterElements (elements, along ``axis``): a copy of
+    ``data`` with ``updates`` written (``reduction`` none) or added (add) at run-time indices."""
+
+    name = "nn.scatter"
+
+    data = operand_def(TensorType)
+    indices = operand_def(TensorType)
+    updates = operand_def(TensorType)
+    output = result_def(TensorType)
+    axis = prop_def(IntegerAttr)
+    kind = prop_def(StringAttr)
+    reduction = prop_def(StringAttr)
+
+    assembly_format = (
+        "$data `,` $indices `,` $updates attr-dict `:` type($data) `,` type($indices) `,` "
+        "type($updates) `->` type($output)"
+    )
+
+    def __init__(self, data, indices, updates, axis: int, kind: str, reduction: str, node: str):
+        super().__init__(
+            operands=[data, indices, updates],
+            result_types=[data.type],
+            properties={
+                "node": StringAttr(node),
+                "axis": IntegerAttr(axis % len(shape_of(data)), i64),
+                "kind": StringAttr(kind),
+                "reduction": StringAttr(reduction),
+            },
+        )
+
+    def verify_(self) -> None:
+        if self.kind.data not in ("nd", "elements"):
+            raise VerifyException("scatter kind must be nd or elements")
+        if self.reduction.data not in SCATTER_REDUCTIONS:
+            raise VerifyException(f"reduction must be one of {', '.join(SCATTER_REDUCTIONS)}")
+        expected = scatter_updates_shape(shape_of(self.data), shape_of(self.indices), self.kind.data)
+        if shape_of(self.updates) != expected:
+            raise VerifyException(f"updates must have shape {list(expected)}")
+
+
+@irdl_op_definition
 class QuantOp(UnaryOp):
     """A quantizer of a quantization-aware export (QONNX Quant, QuantizeLinear → [Clip →]
     DequantizeLinear): ``y = (clamp(round(x / scale + zero_point), low, high) - zero_point) *
@@ -534,6 +619,9 @@ Nn = Dialect(
         TransposeOp,
         ConcatOp,
         PadOp,
+        ExpandOp,
+        GatherOp,
+        ScatterOp,
         QuantOp,
     ],
 )

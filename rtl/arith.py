@@ -19,6 +19,7 @@ from rtlflow.sim.fixed_point import bits_for_range, raw_range, saturation_low
 #: "add" (adder or subtractor), "saturate" (compare and clamp), "relu" (clamp at zero),
 #: "max" (compare and select),
 #: "select" (2:1 choice), "mux" (size = inputs), "rom" (a choice among size constants),
+#: "equal" (comparisons of width bits with size constants, combined),
 #: "multiply" (size = second operand's width),
 #: "memory" (a table read port, size = entries).
 Operator = tuple[str, int, int]

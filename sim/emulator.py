@@ -18,6 +18,7 @@ from xdsl.interpreters.func import FuncFunctions
 
 from rtlflow.dialects import fxp
 from rtlflow.sim.fixed_point import FixedFormat, bits_of, cast, exact
+from rtlflow.sim.indexing import gather, scatter
 from rtlflow.sim.windows import Window
 
 
@@ -156,6 +157,49 @@ class FxpFunctions(InterpreterFunctions):
     def run_reshape(self, interpreter: Interpreter, op: fxp.ReshapeOp, args: PythonValues):
         x = args[0]
         return (x.reshape((x.shape[0], *fxp.tensor_shape(op.output))),)
+
+    @impl(fxp.TakeOp)
+    def run_take(self, interpreter: Interpreter, op: fxp.TakeOp, args: PythonValues):
+        flat = np.asarray(args[0]).reshape(len(args[0]), -1)
+        sources = np.asarray(op.source_list)
+        picked = np.where(sources >= 0, flat[:, np.maximum(sources, 0)], 0)
+        return (picked.astype(flat.dtype).reshape((len(flat), *fxp.tensor_shape(op.output))),)
+
+    @impl(fxp.GatherOp)
+    def run_gather(self, interpreter: Interpreter, op: fxp.GatherOp, args: PythonValues):
+        data, indices = args
+        return (gather(np.asarray(data), indices, op.index_map, fxp.tensor_shape(op.output)),)
+
+    @impl(fxp.ScatterOp)
+    def run_scatter(self, interpreter: Interpreter, op: fxp.ScatterOp, args: PythonValues):
+        indices, updates = args[0], np.asarray(args[1])
+        formats, out = op.input_formats, op.output_format
+        if len(args) == 3:
+            data, fd = np.asarray(args[2]), formats[2]
+        else:
+            shape = (len(updates), *fxp.tensor_shape(op.output))
+            data, fd = np.broadcast_to(op.initial_values, shape), out
+        fu = formats[1]
+        frac = max(fd.frac_bits, fu.frac_bits)
+        bits = max(fd.width + frac - fd.frac_bits, fu.width + frac - fu.frac_bits)
+        bits += op.index_map.moving.bit_length() + 1
+        data = exact(data, bits) << (frac - fd.frac_bits)
+        updates = exact(updates, bits) << (frac - fu.frac_bits)
+        result = scatter(data, indices, updates, op.index_map, op.reduction.data)
+        return (self._cast(op, result, frac, out),)
+
+    @impl(fxp.MatMulOp)
+    def run_matmul(self, interpreter: Interpreter, op: fxp.MatMulOp, args: PythonValues):
+        (fa, fb), (a, b) = op.input_formats, args
+        a_shape, b_shape = (fxp.tensor_shape(v) for v in op.inputs)
+        bits = fa.width + fb.width + int(a_shape[-1]).bit_length() + 1
+        a, b = exact(np.asarray(a), bits), exact(np.asarray(b), bits)
+        if len(a_shape) == 1:
+            a = a[:, np.newaxis, :]
+        if len(b_shape) == 1:
+            b = b[..., np.newaxis]
+        product = np.matmul(a, b).reshape((len(a), *fxp.tensor_shape(op.output)))
+        return (self._cast(op, product, fa.frac_bits + fb.frac_bits, op.output_format),)
 
 
 def conv_exact(x: np.ndarray, weight: np.ndarray, bias: np.ndarray, window: Window, group: int):

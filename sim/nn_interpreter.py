@@ -14,6 +14,7 @@ from xdsl.interpreters.func import FuncFunctions
 
 from rtlflow.dialects import nn
 from rtlflow.sim.emulator import conv_exact
+from rtlflow.sim.indexing import gather, gather_map, samples_aligned, scatter, scatter_map
 from rtlflow.sim.quantization import quantize
 
 
@@ -143,6 +144,26 @@ class NnFunctions(InterpreterFunctions):
         rank = len(pads) // 2
         widths = [(0, 0)] + [(pads[a], pads[rank + a]) for a in range(rank)]
         return (np.pad(args[0], widths),)
+
+    @impl(nn.ExpandOp)
+    def run_expand(self, interpreter: Interpreter, op: nn.ExpandOp, args: PythonValues):
+        x = args[0]
+        return (np.broadcast_to(x, (x.shape[0], *nn.shape_of(op.output))).copy(),)
+
+    @impl(nn.GatherOp)
+    def run_gather(self, interpreter: Interpreter, op: nn.GatherOp, args: PythonValues):
+        data, indices = samples_aligned(*args)
+        shape = nn.shape_of(op.output)
+        index_map = gather_map(nn.shape_of(op.data), nn.shape_of(op.indices), op.axis.value.data,
+                               op.kind.data)
+        return (gather(data, indices, index_map, shape),)
+
+    @impl(nn.ScatterOp)
+    def run_scatter(self, interpreter: Interpreter, op: nn.ScatterOp, args: PythonValues):
+        data, indices, updates = samples_aligned(*args)
+        index_map = scatter_map(nn.shape_of(op.data), nn.shape_of(op.indices),
+                                op.axis.value.data, op.kind.data)
+        return (scatter(data, indices, updates, index_map, op.reduction.data),)
 
     @impl(nn.QuantOp)
     def run_quant(self, interpreter: Interpreter, op: nn.QuantOp, args: PythonValues):

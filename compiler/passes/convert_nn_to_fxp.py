@@ -23,7 +23,12 @@ from xdsl.dialects.builtin import IntegerType, ModuleOp, StringAttr
 from xdsl.ir import Block, Operation, SSAValue
 from xdsl.passes import ModulePass
 
-from rtlflow.dialects.arrays import WINDOW_PROPERTIES, dense_from_numpy, numpy_from_dense
+from rtlflow.dialects.arrays import (
+    WINDOW_PROPERTIES,
+    dense_from_numpy,
+    int_array,
+    numpy_from_dense,
+)
 from rtlflow.config import LayerConfig, ModelConfig, check_layer_names
 from rtlflow.dialects import fxp, nn
 from rtlflow.errors import RtlflowError
@@ -36,6 +41,7 @@ from rtlflow.sim.fixed_point import (
     range_format,
     raw_range,
 )
+from rtlflow.sim.indexing import gather_map
 from rtlflow.sim.quantization import exact_format, power_of_two_exponent
 
 #: Default lookup-table settings (hls4ml uses 1024-entry tables as well).
@@ -85,9 +91,9 @@ class _Converter:
         self.exact = any(isinstance(op, nn.QuantOp) for op in old.ops)
         arg_types = []
         for name, argument in zip(names, old.args, strict=True):
-            if isinstance(argument.type.element_type, IntegerType):  # type: ignore[attr-defined]
-                raise RtlflowError(f"input '{name}' is an integer tensor, not supported yet")
             fmt = self.config.input_format(name)
+            if isinstance(argument.type.element_type, IntegerType):  # type: ignore[attr-defined]
+                fmt = self.integer_input_format(name, argument)
             quantizer = _first_quantizer(argument)
             if quantizer is not None and name not in self.config.inputs:
                 fmt = quant_format(quantizer)  # the input is quantized as the model says
@@ -114,6 +120,24 @@ class _Converter:
         function.body.detach_block(old)
         function.body.add_block(block)
         function.update_function_type()
+
+    def integer_input_format(self, name: str, argument: SSAValue) -> FixedFormat:
+        """An integer input's format: configured (an integer format), else, for indices, the
+        unsigned width that numbers the largest axis they index (so a padding value past the
+        real entries is out of range and selects nothing); else the default input format."""
+        if name in self.config.inputs:
+            fmt = self.config.inputs[name]
+            if fmt.frac_bits != 0:
+                raise RtlflowError(
+                    f"input '{name}' is an integer tensor: give it an integer format "
+                    f"(fixed<W,W> or ufixed<W,W>), not {fmt}"
+                )
+            return fmt
+        sizes = index_axis_sizes(argument)
+        if not sizes:
+            return self.config.input_format(name)
+        width = max(1, (max(sizes) - 1).bit_length())
+        return FixedFormat(width, width, signed=False)
 
     # ---- one op ---------------------------------------------------------------------------
 
@@ -181,6 +205,16 @@ class _Converter:
                 return fxp.ConcatOp(
                     inputs, self.result_type(op, result), op.node_name, axis=op.axis
                 )
+            case nn.ExpandOp():
+                shape = nn.shape_of(op.input)
+                numbered = np.arange(math.prod(shape)).reshape(shape)
+                return self.take(op, self.input(op), np.broadcast_to(numbered, nn.shape_of(op.output)))
+            case nn.GatherOp():
+                return self.gather(op)
+            case nn.ScatterOp():
+                return self.scatter(op, layer, result)
+            case nn.MatMulOp() if all(v in self.values for v in op.operands):
+                return self.matmul(op, layer, result)
         raise RtlflowError(_unsupported_reason(op), node=op.node_name, op=_kind(op))
 
     def input(self, op: nn.NnOp) -> SSAValue:
@@ -330,6 +364,82 @@ class _Converter:
             offset=dense_from_numpy(offset),
             offset_type=fxp.FixedType.from_format(offset_format),
         )
+
+    def take(self, op: nn.NnOp, x: SSAValue, sources: np.ndarray) -> fxp.TakeOp:
+        shape = nn.shape_of(op.results[0])
+        return fxp.TakeOp(
+            x,
+            fxp.fixed_tensor(shape, fxp.tensor_format(x)),
+            op.node_name,
+            sources=int_array([int(v) for v in np.asarray(sources).reshape(-1)]),
+        )
+
+    def gather(self, op: nn.GatherOp) -> fxp.TakeOp | fxp.GatherOp:
+        axis, kind = op.axis.value.data, op.kind.data
+        index_map = gather_map(nn.shape_of(op.data), nn.shape_of(op.indices), axis, kind)
+        indices = constant_value(op.indices)
+        if op.data not in self.values:
+            raise RtlflowError(
+                "gathering from a constant table by run-time indices is not supported yet",
+                node=op.node_name,
+                op="gather",
+            )
+        if indices is not None:  # moves fixed elements: wiring
+            return self.take(op, self.values[op.data], index_map.targets(indices[np.newaxis])[0])
+        data = self.values[op.data]
+        return fxp.GatherOp(
+            [data, self.values[op.indices]],
+            fxp.fixed_tensor(nn.shape_of(op.output), fxp.tensor_format(data)),
+            op.node_name,
+            axis=op.axis,
+            kind=op.kind,
+        )
+
+    def scatter(self, op: nn.ScatterOp, layer: LayerConfig, result: FixedFormat) -> fxp.ScatterOp:
+        for value, what in ((op.indices, "indices"), (op.updates, "updates")):
+            if value not in self.values:
+                raise RtlflowError(
+                    f"a scatter with constant {what} is not supported", node=op.node_name,
+                    op="scatter",
+                )
+        indices, updates = self.values[op.indices], self.values[op.updates]
+        fu = fxp.tensor_format(updates)
+        initial = constant_value(op.data)
+        fd = fxp.tensor_format(self.values[op.data]) if initial is None else exact_format(initial)
+        if fd is None:
+            raise RtlflowError(
+                "the scatter's constant data must be exact in fixed point", node=op.node_name,
+                op="scatter",
+            )
+        frac = max(fu.frac_bits, fd.frac_bits)
+        update_low, update_high = (v << (frac - fu.frac_bits) for v in (fu.min_raw, fu.max_raw))
+        data_low, data_high = (v << (frac - fd.frac_bits) for v in (fd.min_raw, fd.max_raw))
+        if op.reduction.data == "none":  # every result is the data or an update: their union
+            result = range_format(min(update_low, data_low), max(update_high, data_high), frac)
+        elif layer.result is None and (self.exact or self.config.infer_precision):
+            hits = _most_hits(op)
+            result = range_format(
+                data_low + hits * min(update_low, 0), data_high + hits * max(update_high, 0), frac
+            ).with_modes(self.config.precision.rounding, self.config.precision.overflow)
+        properties = {"axis": op.axis, "kind": op.kind, "reduction": op.reduction}
+        inputs = [indices, updates]
+        if initial is None:
+            inputs.append(self.values[op.data])
+        else:
+            raw = quantize_constant(np.broadcast_to(initial, nn.shape_of(op.output)), result, op, "data")
+            properties["initial"] = dense_from_numpy(raw)
+        return fxp.ScatterOp(inputs, self.result_type(op, result), op.node_name, **properties)
+
+    def matmul(self, op: nn.MatMulOp, layer: LayerConfig, result: FixedFormat) -> fxp.MatMulOp:
+        a, b = self.values[op.lhs], self.values[op.rhs]
+        if layer.result is None and (self.exact or self.config.infer_precision):
+            fa, fb = fxp.tensor_format(a), fxp.tensor_format(b)
+            corners = [x * y for x in (fa.min_raw, fa.max_raw) for y in (fb.min_raw, fb.max_raw)]
+            terms = nn.shape_of(op.lhs)[-1]
+            result = range_format(
+                terms * min(corners), terms * max(corners), fa.frac_bits + fb.frac_bits
+            ).with_modes(self.config.precision.rounding, self.config.precision.overflow)
+        return fxp.MatMulOp([a, b], self.result_type(op, result), op.node_name)
 
     def leaky_relu(self, op: nn.LeakyReluOp, result: FixedFormat) -> fxp.LeakyReluOp:
         alpha = op.alpha.value.data
@@ -509,6 +619,32 @@ def represents(fmt: FixedFormat, other: FixedFormat) -> bool:
         and other.min_value >= low
         and other.max_value <= fmt.max_value
     )
+
+
+def index_axis_sizes(value: SSAValue) -> list[int]:
+    """The sizes of the axes that the integers of ``value`` index (through wiring ops)."""
+    sizes: list[int] = []
+    for use in value.uses:
+        user = use.operation
+        if isinstance(user, nn.GatherOp) and use.index == 1:
+            sizes.append(nn.shape_of(user.data)[user.axis.value.data])
+        elif isinstance(user, nn.ScatterOp) and use.index == 1:
+            data = nn.shape_of(user.data)
+            if user.kind.data == "nd":
+                sizes += data[: nn.shape_of(user.indices)[-1]]
+            else:
+                sizes.append(data[user.axis.value.data])
+        elif isinstance(user, nn.GatherOp | nn.ReshapeOp | nn.ExpandOp | nn.TransposeOp | nn.ConcatOp):
+            sizes += index_axis_sizes(user.results[0])
+    return sizes
+
+
+def _most_hits(op: nn.ScatterOp) -> int:
+    """The most updates that can land on one element of a scatter's result."""
+    indices = nn.shape_of(op.indices)
+    if op.kind.data == "nd":
+        return math.prod(indices[:-1])
+    return indices[op.axis.value.data]
 
 
 def _first_quantizer(argument: SSAValue) -> nn.QuantOp | None:

@@ -13,10 +13,20 @@ OPSET = 17
 class Graph:
     """A tiny graph builder: named constants, nodes, one or more outputs."""
 
-    def __init__(self, name: str, inputs: dict[str, list[int]], seed: int = 0):
+    def __init__(
+        self,
+        name: str,
+        inputs: dict[str, list[int]],
+        seed: int = 0,
+        integer_inputs: dict[str, list[int]] | None = None,
+    ):
         self.name = name
         self.rng = np.random.default_rng(seed)
         self.inputs = [helper.make_tensor_value_info(n, TensorProto.FLOAT, s) for n, s in inputs.items()]
+        self.inputs += [
+            helper.make_tensor_value_info(n, TensorProto.INT64, s)
+            for n, s in (integer_inputs or {}).items()
+        ]
         self.nodes: list[onnx.NodeProto] = []
         self.initializers: list[onnx.TensorProto] = []
         self.count = 0
@@ -104,6 +114,11 @@ def onnxruntime_outputs(model: onnx.ModelProto, inputs: dict[str, np.ndarray]) -
     names = [o.name for o in session.get_outputs()]
     count = len(next(iter(inputs.values())))
     per_sample = [
-        session.run(names, {k: v[i].astype(np.float32) for k, v in inputs.items()}) for i in range(count)
+        session.run(names, {k: _onnx_dtype(v[i]) for k, v in inputs.items()}) for i in range(count)
     ]
     return [np.stack([sample[j] for sample in per_sample]) for j in range(len(names))]
+
+
+def _onnx_dtype(array: np.ndarray) -> np.ndarray:
+    """float32 for float data, int64 for integer data (indices)."""
+    return array.astype(np.int64 if np.issubdtype(array.dtype, np.integer) else np.float32)
