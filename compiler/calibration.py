@@ -16,7 +16,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 from xdsl.dialects import func
-from xdsl.dialects.builtin import ModuleOp
+from xdsl.dialects.builtin import IntegerType, ModuleOp
 
 from rtlflow.config import ModelConfig
 from rtlflow.dialects import nn
@@ -55,8 +55,9 @@ def measure(module: ModuleOp, inputs: list[np.ndarray]) -> dict[str, tuple[str, 
     function = next(op for op in module.ops if isinstance(op, func.FuncOp))
     names = [a.data for a in function.attributes["onnx.inputs"]]  # type: ignore[attr-defined]
     ranges: dict[str, tuple[str, float, float]] = {}
-    for name, value in zip(names, inputs, strict=True):
-        ranges[name] = ("input", float(np.min(value)), float(np.max(value)))
+    for name, value, argument in zip(names, inputs, function.body.block.args, strict=True):
+        if not isinstance(argument.type.element_type, IntegerType):  # type: ignore[attr-defined]
+            ranges[name] = ("input", float(np.min(value)), float(np.max(value)))  # not indices
     for op, value in zip(ops, values, strict=True):
         low, high = float(np.min(value)), float(np.max(value))
         if op.node_name in ranges:  # several ops of one node (a reshape around a softmax)
@@ -112,5 +113,7 @@ def apply(
 
 
 #: results whose range is fixed by the op, or that only move data: their formats stay
-_KEEPS_DEFAULT = {"sigmoid", "tanh", "softmax", "reshape", "transpose", "pad", "quant"}
+_KEEPS_DEFAULT = {
+    "sigmoid", "tanh", "softmax", "reshape", "transpose", "pad", "quant", "gather", "expand"
+}
 

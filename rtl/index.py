@@ -22,7 +22,7 @@ from operator import and_, or_
 
 from amaranth.hdl import Const, Module, Mux, Shape, Value
 
-from rtlflow.rtl.arith import Cast, Operator, Term, add_level, fit
+from rtlflow.rtl.arith import Cast, Operator, Term, add_level, fit, shape_for_range
 from rtlflow.rtl.dense import reduce_trees
 from rtlflow.rtl.pipeline import (
     Pipeline,
@@ -174,7 +174,7 @@ class ScatterUnit(Unit):
         if self.counts[2]:
             bases = [_shifted(t, self.shifts[1]) for t in inputs[n_index + n_update :]]
         else:
-            bases = [Term.constant(value) for value in self.initial]
+            bases = [Term(Const(v, shape_for_range(v, v)), v, v) for v in self.initial]
         matches, carried = decode(
             pipeline, indices, [list(c) for c in self.choices], updates + bases
         )
