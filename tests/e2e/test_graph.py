@@ -12,7 +12,9 @@ import pytest
 
 import rtlflow
 from rtlflow.errors import RtlflowError
+from rtlflow.fidelity import roc_auc
 from rtlflow.sim.runner import run_testbench
+from tests.conftest import DATA
 from tests.e2e import graph_models as gm
 from tests.e2e import models
 from tests.e2e.test_end_to_end import ABSOLUTE, RELATIVE
@@ -151,3 +153,21 @@ def test_incidence_matrices_become_selection_logic(tmp_path):
 def test_index_input_needs_an_integer_format():
     with pytest.raises(RtlflowError, match="'edge_index' is an integer tensor"):
         rtlflow.compile(gm.routing(), config={"inputs": {"edge_index": "fixed<8,4>"}})
+
+
+# ---- the seed interaction network (hls4ml's 28-hit / 37-edge segment classifier) ----------------
+
+
+def test_interaction_network_auc_at_12_bits():
+    """12-bit values with calibrated integer bits keep the float model's edge AUC (the seed's
+    finding); the emulator's edge scores stay close to onnxruntime's."""
+    data = np.load(DATA / "models" / "interaction_network.npz")
+    inputs = {key: data[key] for key in ("node_attr", "edge_attr", "edge_index")}
+    compiled = rtlflow.compile(DATA / "models" / "interaction_network.onnx",
+                               precision="fixed<12,6>", calibrate=inputs, stop_at="fxp")
+    assert str(compiled.emulator.input_formats[2]) == "ufixed<5,5>"
+    scores = compiled.predict(inputs)
+    float_auc = roc_auc(data["ref_edge_score"], data["labels"])
+    assert float_auc == pytest.approx(0.958, abs=0.001)
+    assert roc_auc(scores, data["labels"]) == pytest.approx(float_auc, abs=0.005)
+    assert np.abs(scores - data["ref_edge_score"]).mean() < 0.01
