@@ -807,6 +807,34 @@ def _scatter(im: _Importer, node: onnx.NodeProto) -> None:
     im.define(node, op.output)
 
 
+@handles("LayerNormalization")
+def _layer_norm(im: _Importer, node: onnx.NodeProto) -> None:
+    x = im.activation(node.input[0])
+    shape = nn.shape_of(x)
+    axis = int(im.attribute(node, "axis", -1))
+    if not -len(shape) <= axis < len(shape):
+        im.fail(f"axis {axis} is outside a rank-{len(shape)} tensor")
+    axis %= len(shape)
+    normalised = shape[axis:]
+    if len(node.output) > 1 and any(node.output[1:]):
+        im.fail("the Mean and InvStdDev outputs (training) are not supported")
+    scale = np.broadcast_to(im.constant(node.input[1], "LayerNormalization's scale"), normalised)
+    if len(node.input) > 2 and node.input[2]:
+        bias = np.broadcast_to(im.constant(node.input[2], "LayerNormalization's bias"), normalised)
+    else:
+        bias = np.zeros(normalised)
+    op = nn.LayerNormOp(
+        x,
+        x.type,
+        im.node_name,
+        scale=dense_from_numpy(np.asarray(scale, np.float32).reshape(-1)),
+        bias=dense_from_numpy(np.asarray(bias, np.float32).reshape(-1)),
+        epsilon=FloatAttr(float(im.attribute(node, "epsilon", 1e-5)), f64),
+        axis=IntegerAttr(axis, i64),
+    )
+    im.define(node, op.output)
+
+
 @handles("Expand")
 def _expand(im: _Importer, node: onnx.NodeProto) -> None:
     x = im.activation(node.input[0])

@@ -26,6 +26,7 @@ from rtlflow.rtl.conv import ConvUnit
 from rtlflow.rtl.delay import DelayUnit
 from rtlflow.rtl.dense import DenseUnit
 from rtlflow.rtl.index import GatherUnit, ScatterUnit
+from rtlflow.rtl.layer_norm import LayerNormUnit
 from rtlflow.rtl.matmul import MatMulUnit
 from rtlflow.rtl.pipeline import Plan, Unit
 from rtlflow.rtl.pool import PoolUnit
@@ -215,6 +216,27 @@ def _softmax(op: fxp.SoftmaxOp) -> UnitSpec:
     )
 
 
+def _layer_norm(op: fxp.LayerNormOp) -> UnitSpec:
+    shape, n, table = fxp.tensor_shape(op.input), op.count, op.table
+    frac, scale, bias = op.aligned()
+    return UnitSpec(
+        "layer_norm",
+        f"{math.prod(shape) // n}x{n}",
+        LayerNormUnit,
+        {
+            "rows": math.prod(shape) // n,
+            "n": n,
+            "input_shape": shape_of(op.input_format),
+            "entries": tuple(int(e) for e in table.entries()),
+            "entry_shape": shape_of(table.output),
+            "shift": table.shift,
+            "scale": tuple(int(v) for v in scale),
+            "bias": tuple(int(v) for v in bias),
+            "casts": (cast_into(op.output_format, frac),),
+        },
+    )
+
+
 def _dense_casts(op: fxp.WeightedOp, frac: int) -> tuple[Cast, ...]:
     """The casts from a dense or conv layer's exact sum (``frac`` fractional bits) to its
     result: one, or two when a narrower accumulator format was configured."""
@@ -349,6 +371,7 @@ def _route(op) -> UnitSpec:
             "sources": tuple(int(v) for v in sources.reshape(-1)),
             "casts": casts,
             "output_shape": shape_of(out),
+            "fill": op.fill_list if isinstance(op, fxp.TakeOp) else (),
         },
     )
 
@@ -460,6 +483,7 @@ _BUILDERS = {
     fxp.CastOp: _activation,
     fxp.TableOp: _table,
     fxp.SoftmaxOp: _softmax,
+    fxp.LayerNormOp: _layer_norm,
     fxp.ConvOp: _conv,
     fxp.PoolOp: _pool,
     fxp.AddOp: _add,

@@ -387,6 +387,72 @@ class SoftmaxOp(FxpOp):
 
 
 @irdl_op_definition
+class LayerNormOp(FxpOp):
+    """Layer normalisation over the trailing axes from ``axis`` (n elements per row), exactly
+    up to one table:
+
+    ``d_j = n x_j - sum(x)`` (the centred values, n times too large, exact);
+    ``s = sum d_j^2`` (exact; n^3 times the variance);
+    ``r = table(s)``, the ``layer_norm`` table ``1 / (n sqrt(s / n^3 + epsilon))`` (entries
+    ``table_type``, unsigned; index ``s >> (step_log2 + 2 * frac(x))`` clamped);
+    ``y_j = d_j * r * scale_j + bias_j`` exact, cast into y's type. ``aligned`` gives scale and
+    bias as integers in the LSB of that last sum.
+    """
+
+    name = "fxp.layer_norm"
+
+    axis = prop_def(IntegerAttr)
+    epsilon = prop_def(FloatAttr)
+    scale = prop_def(DenseIntOrFPElementsAttr)
+    scale_type = prop_def(FixedType)
+    bias = prop_def(DenseIntOrFPElementsAttr)
+    bias_type = prop_def(FixedType)
+    index_bits = prop_def(IntegerAttr)
+    step_log2 = prop_def(IntegerAttr)
+    table_type = prop_def(FixedType)
+
+    @property
+    def count(self) -> int:
+        return int(np.prod(tensor_shape(self.input)[self.axis.value.data :]))
+
+    @property
+    def table(self) -> TableSpec:
+        return TableSpec(
+            "layer_norm",
+            2 * self.input_format.frac_bits,
+            0.0,
+            self.index_bits.value.data,
+            self.step_log2.value.data,
+            self.table_type.format,
+            (float(self.count), self.epsilon.value.data),
+        )
+
+    def aligned(self) -> tuple[int, np.ndarray, np.ndarray]:
+        """``(frac, scale, bias)``: the fractional bits of ``d * r * scale + bias`` and the
+        constants as Python integers in that LSB."""
+        product = self.input_format.frac_bits + self.table_type.format.frac_bits
+        product += self.scale_type.format.frac_bits
+        fb = self.bias_type.format.frac_bits
+        frac = max(product, fb)
+        scale = numpy_from_dense(self.scale).astype(object) << (frac - product)
+        return frac, scale, numpy_from_dense(self.bias).astype(object) << (frac - fb)
+
+    def verify_(self) -> None:
+        super().verify_()
+        if tensor_shape(self.input) != tensor_shape(self.output):
+            raise VerifyException("layer_norm keeps its input's shape")
+        for attr in (self.scale, self.bias):
+            if tuple(attr.get_shape()) != (self.count,):
+                raise VerifyException(f"scale and bias need {self.count} values")
+        if self.table_type.format.signed:
+            raise VerifyException("the layer_norm table holds unsigned entries")
+        try:
+            self.table  # noqa: B018 - validates the table parameters
+        except ValueError as error:
+            raise VerifyException(str(error)) from error
+
+
+@irdl_op_definition
 class ReshapeOp(FxpOp):
     """The same elements in C order under another shape (no computation)."""
 
@@ -556,16 +622,22 @@ class ConcatOp(MultiInputOp):
 
 @irdl_op_definition
 class TakeOp(FxpOp):
-    """``y.flat[i] = x.flat[sources[i]]`` (0 where ``sources[i]`` is -1): elements moved by
-    indices known at compile time (Gather with constant indices, Expand). Wiring."""
+    """``y.flat[i] = x.flat[sources[i]]``, or where ``sources[i]`` is -1 the next raw constant of
+    ``fill`` (0 without ``fill``): elements moved by indices known at compile time (Gather with
+    constant indices, Expand, a concatenation with constants such as a class token). Wiring."""
 
     name = "fxp.take"
 
     sources = prop_def(DenseArrayBase)
+    fill = opt_prop_def(DenseArrayBase)
 
     @property
     def source_list(self) -> tuple[int, ...]:
         return int_tuple(self.sources)
+
+    @property
+    def fill_list(self) -> tuple[int, ...]:
+        return () if self.fill is None else int_tuple(self.fill)
 
     def verify_(self) -> None:
         super().verify_()
@@ -664,6 +736,7 @@ Fxp = Dialect(
         CastOp,
         TableOp,
         SoftmaxOp,
+        LayerNormOp,
         ReshapeOp,
         ConvOp,
         PoolOp,

@@ -485,6 +485,39 @@ class PadOp(UnaryOp):
 
 
 @irdl_op_definition
+class LayerNormOp(UnaryOp):
+    """ONNX LayerNormalization over the trailing axes from ``axis``: ``y = (x - mean) /
+    sqrt(variance + epsilon) * scale + bias``, mean and (biased) variance over those axes;
+    ``scale`` and ``bias`` hold one value per normalised element."""
+
+    name = "nn.layer_norm"
+
+    scale = prop_def(DenseIntOrFPElementsAttr)
+    bias = prop_def(DenseIntOrFPElementsAttr)
+    epsilon = prop_def(FloatAttr)
+    axis = prop_def(IntegerAttr)
+
+    @property
+    def scales(self) -> np.ndarray:
+        return numpy_from_dense(self.scale)
+
+    @property
+    def biases(self) -> np.ndarray:
+        return numpy_from_dense(self.bias)
+
+    @property
+    def count(self) -> int:
+        """Elements normalised together."""
+        return int(np.prod(shape_of(self.input)[self.axis.value.data :]))
+
+    def verify_(self) -> None:
+        if shape_of(self.output) != shape_of(self.input):
+            raise VerifyException("layer_norm keeps its input's shape")
+        if self.scales.size != self.count or self.biases.size != self.count:
+            raise VerifyException(f"scale and bias need {self.count} values")
+
+
+@irdl_op_definition
 class ExpandOp(UnaryOp):
     """ONNX Expand: the input broadcast (numpy rules) to the result's shape."""
 
@@ -619,6 +652,7 @@ Nn = Dialect(
         TransposeOp,
         ConcatOp,
         PadOp,
+        LayerNormOp,
         ExpandOp,
         GatherOp,
         ScatterOp,

@@ -99,6 +99,20 @@ class FxpFunctions(InterpreterFunctions):
         frac = exp_table.output.frac_bits + inv_table.output.frac_bits
         return (self._cast(op, product, frac, op.output_format),)
 
+    @impl(fxp.LayerNormOp)
+    def run_layer_norm(self, interpreter: Interpreter, op: fxp.LayerNormOp, args: PythonValues):
+        x, n, table = args[0], op.count, op.table
+        frac, scale, bias = op.aligned()
+        rows = x.reshape(len(x), -1, n)
+        bits = 2 * (op.input_format.width + 2 * n.bit_length() + 2) + table.output.width
+        bits += bits_of(scale) + bits_of(bias) + 2
+        rows = exact(rows, bits)
+        centred = n * rows - rows.sum(axis=-1, keepdims=True)
+        squares = (centred * centred).sum(axis=-1, keepdims=True)
+        reciprocal = exact(table.lookup(squares), bits)
+        y = centred * reciprocal * exact(scale, bits) + exact(bias, bits)
+        return (self._cast(op, y.reshape(x.shape), frac, op.output_format),)
+
     @impl(fxp.ConvOp)
     def run_conv(self, interpreter: Interpreter, op: fxp.ConvOp, args: PythonValues):
         x = args[0]
@@ -162,7 +176,10 @@ class FxpFunctions(InterpreterFunctions):
     def run_take(self, interpreter: Interpreter, op: fxp.TakeOp, args: PythonValues):
         flat = np.asarray(args[0]).reshape(len(args[0]), -1)
         sources = np.asarray(op.source_list)
-        picked = np.where(sources >= 0, flat[:, np.maximum(sources, 0)], 0)
+        constants = np.zeros(len(sources), dtype=np.int64)
+        if op.fill_list:
+            constants[sources < 0] = op.fill_list
+        picked = np.where(sources >= 0, flat[:, np.maximum(sources, 0)], constants)
         return (picked.astype(flat.dtype).reshape((len(flat), *fxp.tensor_shape(op.output))),)
 
     @impl(fxp.GatherOp)

@@ -136,7 +136,8 @@ class NnFunctions(InterpreterFunctions):
     @impl(nn.ConcatOp)
     def run_concat(self, interpreter: Interpreter, op: nn.ConcatOp, args: PythonValues):
         rank = len(nn.shape_of(op.output))
-        return (np.concatenate(args, axis=_batched_axis(op.axis.value.data, rank)),)
+        parts = samples_aligned(*args)  # constant parts (a class token) serve every sample
+        return (np.concatenate(parts, axis=_batched_axis(op.axis.value.data, rank)),)
 
     @impl(nn.PadOp)
     def run_pad(self, interpreter: Interpreter, op: nn.PadOp, args: PythonValues):
@@ -144,6 +145,16 @@ class NnFunctions(InterpreterFunctions):
         rank = len(pads) // 2
         widths = [(0, 0)] + [(pads[a], pads[rank + a]) for a in range(rank)]
         return (np.pad(args[0], widths),)
+
+    @impl(nn.LayerNormOp)
+    def run_layer_norm(self, interpreter: Interpreter, op: nn.LayerNormOp, args: PythonValues):
+        x = args[0]
+        rows = x.reshape(len(x), -1, op.count)
+        mean = rows.mean(axis=-1, keepdims=True)
+        variance = ((rows - mean) ** 2).mean(axis=-1, keepdims=True)
+        y = (rows - mean) / np.sqrt(variance + op.epsilon.value.data)
+        y = y * op.scales.astype(np.float64) + op.biases.astype(np.float64)
+        return (y.reshape(x.shape),)
 
     @impl(nn.ExpandOp)
     def run_expand(self, interpreter: Interpreter, op: nn.ExpandOp, args: PythonValues):

@@ -49,6 +49,9 @@ DEFAULT_TABLE_SIZE = 1024
 DEFAULT_TABLE_RANGES = {"sigmoid": (-8.0, 8.0), "tanh": (-4.0, 4.0)}
 DEFAULT_EXP_RANGE = 16.0
 DEFAULT_SOFTMAX_TYPE = FixedFormat(18, 1, signed=False)
+#: layer normalisation: the largest variance its 1/sqrt table covers, and the entries' width
+DEFAULT_LAYER_NORM_VARIANCE = 8.0
+DEFAULT_LAYER_NORM_TABLE_BITS = 18
 #: 1 / (taps of a window) for average pooling: exact for power-of-two windows, else rounded
 DEFAULT_AVERAGE_SCALE = FixedFormat(18, 1, signed=False, rounding="RND")
 
@@ -107,7 +110,7 @@ class _Converter:
                 block.add_op(func.ReturnOp(*[self.values[v] for v in op.arguments]))
             elif not isinstance(op, nn.ConstantOp):
                 if any(isinstance(v.owner, nn.ConstantOp) for v in op.operands[1:]) and isinstance(
-                    op, nn.AddOp | nn.ConcatOp
+                    op, nn.AddOp
                 ):
                     raise RtlflowError(_unsupported_reason(op), node=op.node_name, op=_kind(op))
                 new_op = self.convert_op(op)
@@ -167,6 +170,8 @@ class _Converter:
                 return self.table(op, layer, result)
             case nn.SoftmaxOp():
                 return self.softmax(op, layer, result)
+            case nn.LayerNormOp():
+                return self.layer_norm(op, layer, result)
             case nn.ScaleShiftOp():
                 return self.scale_shift(op, layer, result)
             case nn.ReshapeOp():
@@ -200,6 +205,8 @@ class _Converter:
                     )
                 inputs = [self.values[v] for v in op.operands]
                 return fxp.AddOp(inputs, self.result_type(op, result), op.node_name)
+            case nn.ConcatOp() if any(v not in self.values for v in op.operands):
+                return self.concat_constants(op)
             case nn.ConcatOp():
                 inputs = [self.values[v] for v in op.operands]
                 return fxp.ConcatOp(
@@ -374,6 +381,34 @@ class _Converter:
             sources=int_array([int(v) for v in np.asarray(sources).reshape(-1)]),
         )
 
+    def concat_constants(self, op: nn.ConcatOp) -> fxp.TakeOp:
+        """One activation concatenated with constants (a class token): the activation's
+        elements moved into place, the constants (rounded into its format) filled in."""
+        activations = [v for v in op.operands if v in self.values]
+        if len(activations) != 1:
+            raise RtlflowError(
+                "a concatenation of constants with several activations is not supported",
+                node=op.node_name,
+                op="concat",
+            )
+        fmt = fxp.tensor_format(self.values[activations[0]])
+        axis = op.axis.value.data % len(nn.shape_of(op.output))
+        sources, constants = [], []
+        for value in op.operands:
+            shape = nn.shape_of(value)
+            if value in self.values:
+                sources.append(np.arange(math.prod(shape)).reshape(shape))
+                constants.append(np.zeros(shape, dtype=np.int64))
+            else:
+                sources.append(np.full(shape, -1))
+                values = np.broadcast_to(constant_value(value), shape)
+                constants.append(quantize_constant(values, fmt.with_modes("RND"), op, "constant"))
+        sources = np.concatenate(sources, axis=axis).reshape(-1)
+        fill = np.concatenate(constants, axis=axis).reshape(-1)[sources < 0]
+        take = self.take(op, self.values[activations[0]], sources)
+        take.properties["fill"] = int_array([int(v) for v in fill])
+        return take
+
     def gather(self, op: nn.GatherOp) -> fxp.TakeOp | fxp.GatherOp:
         axis, kind = op.axis.value.data, op.kind.data
         index_map = gather_map(nn.shape_of(op.data), nn.shape_of(op.indices), axis, kind)
@@ -525,6 +560,41 @@ class _Converter:
             inv_index_bits=fxp.int_prop(inv_bits),
             inv_step_log2=fxp.int_prop(inv_step),
             inv_type=fxp.FixedType.from_format(inv_type),
+        )
+
+    def layer_norm(self, op: nn.LayerNormOp, layer: LayerConfig, result: FixedFormat):
+        """The table covers variances [0, V) (``table_range`` [0, V], default 8) with
+        ``table_size`` entries; its entries get the integer bits of the largest one."""
+        n, epsilon = op.count, op.epsilon.value.data
+        size = layer.table_size or DEFAULT_TABLE_SIZE
+        index_bits = _log2_exact(size, op, "table_size")
+        low, variance = layer.table_range or (0.0, DEFAULT_LAYER_NORM_VARIANCE)
+        if low != 0 or variance <= 0:
+            raise RtlflowError(
+                "a layer_norm table_range is [0, V] with V the largest variance covered",
+                node=op.node_name,
+                op="layer_norm",
+            )
+        step_log2 = math.ceil(math.log2(variance * n**3 / size))
+        largest = 1.0 / (n * math.sqrt(2.0**step_log2 / 2 / n**3 + epsilon))
+        table_type = layer.inv_type or FixedFormat(
+            DEFAULT_LAYER_NORM_TABLE_BITS, max(1, math.floor(math.log2(largest)) + 1), signed=False
+        )
+        scale_format = self.constant_format(op.scales, layer.weight)
+        bias_format = self.constant_format(op.biases, layer.bias)
+        return fxp.LayerNormOp(
+            self.input(op),
+            self.result_type(op, result),
+            op.node_name,
+            axis=op.axis,
+            epsilon=op.epsilon,
+            scale=dense_from_numpy(quantize_constant(op.scales, scale_format, op, "scale")),
+            scale_type=fxp.FixedType.from_format(scale_format),
+            bias=dense_from_numpy(quantize_constant(op.biases, bias_format, op, "bias")),
+            bias_type=fxp.FixedType.from_format(bias_format),
+            index_bits=fxp.int_prop(index_bits),
+            step_log2=fxp.int_prop(step_log2),
+            table_type=fxp.FixedType.from_format(table_type),
         )
 
 
