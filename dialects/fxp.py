@@ -50,6 +50,7 @@ from xdsl.utils.exceptions import VerifyException
 
 from rtlflow.dialects.arrays import int_tuple, numpy_from_dense, window_of
 from rtlflow.sim.fixed_point import OVERFLOW_MODES, ROUNDING_MODES, FixedFormat, TableSpec
+from rtlflow.sim.normalization import RsqrtTable
 from rtlflow.sim.indexing import SCATTER_REDUCTIONS, IndexMap, gather_map, scatter_map
 from rtlflow.sim.windows import Window
 
@@ -388,13 +389,13 @@ class SoftmaxOp(FxpOp):
 
 @irdl_op_definition
 class LayerNormOp(FxpOp):
-    """Layer normalisation over the trailing axes from ``axis`` (n elements per row), exactly
-    up to one table:
+    """Layer normalisation over the trailing axes from ``axis`` (n elements per row), exact up
+    to one table (``rtlflow.sim.normalization``):
 
     ``d_j = n x_j - sum(x)`` (the centred values, n times too large, exact);
     ``s = sum d_j^2`` (exact; n^3 times the variance);
-    ``r = table(s)``, the ``layer_norm`` table ``1 / (n sqrt(s / n^3 + epsilon))`` (entries
-    ``table_type``, unsigned; index ``s >> (step_log2 + 2 * frac(x))`` clamped);
+    ``r = rsqrt_table(s)``, about ``1 / (n sqrt(s / n^3 + epsilon))``, read in block floating
+    point from ``2**index_bits`` entries of ``table_type`` (unsigned);
     ``y_j = d_j * r * scale_j + bias_j`` exact, cast into y's type. ``aligned`` gives scale and
     bias as integers in the LSB of that last sum.
     """
@@ -408,7 +409,6 @@ class LayerNormOp(FxpOp):
     bias = prop_def(DenseIntOrFPElementsAttr)
     bias_type = prop_def(FixedType)
     index_bits = prop_def(IntegerAttr)
-    step_log2 = prop_def(IntegerAttr)
     table_type = prop_def(FixedType)
 
     @property
@@ -416,21 +416,22 @@ class LayerNormOp(FxpOp):
         return int(np.prod(tensor_shape(self.input)[self.axis.value.data :]))
 
     @property
-    def table(self) -> TableSpec:
-        return TableSpec(
-            "layer_norm",
-            2 * self.input_format.frac_bits,
-            0.0,
+    def table(self) -> RsqrtTable:
+        fx, n = self.input_format, self.count
+        spread = fx.max_raw - fx.min_raw  # a variance is at most a quarter of the squared spread
+        return RsqrtTable(
+            n,
+            self.epsilon.value.data,
+            fx.frac_bits,
+            n**3 * spread * spread // 4,
             self.index_bits.value.data,
-            self.step_log2.value.data,
             self.table_type.format,
-            (float(self.count), self.epsilon.value.data),
         )
 
     def aligned(self) -> tuple[int, np.ndarray, np.ndarray]:
         """``(frac, scale, bias)``: the fractional bits of ``d * r * scale + bias`` and the
         constants as Python integers in that LSB."""
-        product = self.input_format.frac_bits + self.table_type.format.frac_bits
+        product = self.input_format.frac_bits + self.table.frac_bits
         product += self.scale_type.format.frac_bits
         fb = self.bias_type.format.frac_bits
         frac = max(product, fb)
@@ -444,8 +445,6 @@ class LayerNormOp(FxpOp):
         for attr in (self.scale, self.bias):
             if tuple(attr.get_shape()) != (self.count,):
                 raise VerifyException(f"scale and bias need {self.count} values")
-        if self.table_type.format.signed:
-            raise VerifyException("the layer_norm table holds unsigned entries")
         try:
             self.table  # noqa: B018 - validates the table parameters
         except ValueError as error:

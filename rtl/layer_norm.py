@@ -2,14 +2,15 @@
 
 Per row (see ``fxp.layer_norm``): ``S = sum x`` (adder tree), ``d_j = n x_j - S`` (a constant
 multiply and a subtraction: the centred values, exact), ``s = sum d_j^2`` (multipliers and an
-adder tree), ``r = table[clamp(s >> shift)]`` (the 1/sqrt table, a ROM read port with its
-register), ``y_j = cast(d_j * r * scale_j + bias_j)`` (a multiplier, a constant multiply, the
+adder tree), ``r`` = 1/sqrt of s in block floating point (``rtlflow.sim.normalization``:
+comparators for the shift, a multiplexer for the mantissa, a ROM read port with its register, a
+multiplexer for the shifted entry), ``y_j = cast(d_j * r * scale_j + bias_j)`` (a multiplier, a constant multiply, the
 bias with the rounding constant). Every step is a pipeline boundary the delay model may register.
 """
 
 from __future__ import annotations
 
-from amaranth.hdl import Module, Shape, Value
+from amaranth.hdl import Array, Cat, Const, Module, Shape, Value
 
 from rtlflow.rtl.arith import (
     Cast,
@@ -19,11 +20,12 @@ from rtlflow.rtl.arith import (
     add_level,
     adder_tree_levels,
     constant_multiply,
+    extend,
     fit,
 )
 from rtlflow.rtl.matmul import product
 from rtlflow.rtl.pipeline import Pipeline, Unit, cast_stages, cross_terms, start_terms
-from rtlflow.rtl.table import read_ports, table_index
+from rtlflow.rtl.table import read_ports
 
 
 class LayerNormUnit(Unit):
@@ -33,7 +35,8 @@ class LayerNormUnit(Unit):
     ----------
     rows, n : ``rows`` independent rows of ``n`` elements.
     input_shape : shape of an input element.
-    entries, entry_shape, shift : the table (unsigned entries), index ``s >> shift`` clamped.
+    entries, entry_shape : the 1/sqrt table (unsigned entries, ``RsqrtTable.entries``).
+    offset, thresholds : E and the thresholds of s' that double the shift (``RsqrtTable``).
     scale, bias : per element of a row, integers aligned to the final sum's LSB.
     casts : from that sum to the output.
     """
@@ -46,7 +49,8 @@ class LayerNormUnit(Unit):
         input_shape,
         entries: tuple[int, ...],
         entry_shape,
-        shift: int,
+        offset: int,
+        thresholds: tuple[int, ...],
         scale: tuple[int, ...],
         bias: tuple[int, ...],
         casts: tuple[Cast, ...],
@@ -60,7 +64,8 @@ class LayerNormUnit(Unit):
         if len(scale) != n or len(bias) != n:
             raise ValueError("one scale and one bias per element of a row")
         self.rows, self.n = rows, n
-        self.entries, self.entry_shape, self.shift = tuple(entries), entry_shape, shift
+        self.entries, self.entry_shape = tuple(entries), entry_shape
+        self.offset, self.thresholds = offset, tuple(thresholds)
         self.scale, self.bias, self.casts = tuple(scale), tuple(bias), tuple(casts)
         super().__init__(
             input_shape=input_shape,
@@ -100,21 +105,46 @@ class LayerNormUnit(Unit):
         grouped, totals = self._row_sums(pipeline, grouped, "square sum", carry=centred)
         centred = grouped  # the carried centred values come back flat
 
-        # 1/sqrt table
-        index_bits = len(self.entries).bit_length() - 1
-        indices, operators = [], []
+        # 1/sqrt in block floating point: s' = s + E; t = thresholds passed (the shift is 2t);
+        # m = s' >> 2t indexes the table; r = T[m] << (K/2 - t)
+        half = len(self.thresholds)
+        exponents, operators = [], []
         for total in totals:
-            index, used = table_index(total, 0, self.shift, index_bits)
-            indices.append(index)
-            operators += used
-        data, used = read_ports(m, pipeline, "rsqrt_table", self.entries, self.entry_shape, indices)
+            shifted, operator = add(total, Term.constant(self.offset))
+            operators.append(operator)
+            passed = [shifted.value >= threshold for threshold in self.thresholds]
+            t = sum((Cat(bit, Const(0, max(1, half.bit_length()))) for bit in passed),
+                    Const(0, max(1, half.bit_length()))) if passed else Const(0, 1)
+            operators.append(("equal", len(shifted.value), len(passed)))
+            exponents += [Term(fit(t, 0, half), 0, half), shifted]
+        carried = cross_terms(pipeline, "exponent", operators, exponents + centred)
+        exponents, centred = carried[: 2 * self.rows], carried[2 * self.rows :]
+        halvings, shifted = exponents[0::2], exponents[1::2]
+        index_bits = len(self.entries).bit_length() - 1
+        mantissas, operators = [], []
+        for t, value in zip(halvings, shifted, strict=True):
+            wide = extend(value.value, index_bits + 2 * half)
+            slices = [wide[2 * i : 2 * i + index_bits] for i in range(half + 1)]
+            mantissas.append(Term(_choose(slices, t.value), 0, (1 << index_bits) - 1))
+            operators.append(("mux", index_bits, half + 1))
+        data, used = read_ports(m, pipeline, "rsqrt_table", self.entries, self.entry_shape,
+                                mantissas)
         values = pipeline.stage(
-            "rsqrt table", operators + used, data + [d.value for d in centred],
+            "rsqrt table", operators + used,
+            data + [t.value for t in halvings] + [d.value for d in centred],
             memory_reads=len(data),
         )
-        reciprocals = [Term(v, 0, max(self.entries)) for v in values[: self.rows]]
+        halvings = values[self.rows : 2 * self.rows]
         centred = [Term(v, d.low, d.high, d.negated)
-                   for v, d in zip(values[self.rows :], centred, strict=True)]
+                   for v, d in zip(values[2 * self.rows :], centred, strict=True)]
+        reciprocals, operators = [], []
+        largest = max(self.entries) << half
+        for entry, t in zip(values[: self.rows], halvings, strict=True):
+            choice = _choose([entry << (half - i) for i in range(half + 1)], t)
+            reciprocals.append(Term(fit(choice, 0, largest), 0, largest))
+            operators.append(("mux", len(entry) + half, half + 1))
+        reciprocals = cross_terms(pipeline, "denormalise", operators, reciprocals + centred)
+        reciprocals, centred = reciprocals[: self.rows], reciprocals[self.rows :]
 
         # normalised values, then scale and bias (with the first cast's rounding constant)
         normalised, operators = [], []
@@ -162,6 +192,12 @@ class LayerNormUnit(Unit):
         if carry is None:
             return [kept[r * self.n : (r + 1) * self.n] for r in range(self.rows)], totals
         return kept, totals
+
+
+def _choose(values: list[Value], select: Value) -> Value:
+    """``values[select]``, the list padded to every code of ``select`` (a complete case)."""
+    padded = values + [values[-1]] * ((1 << len(select)) - len(values))
+    return Array(padded)[select]
 
 
 def _square(d: Term, operators: list[Operator]) -> Term:

@@ -103,15 +103,11 @@ class FxpFunctions(InterpreterFunctions):
     def run_layer_norm(self, interpreter: Interpreter, op: fxp.LayerNormOp, args: PythonValues):
         x, n, table = args[0], op.count, op.table
         frac, scale, bias = op.aligned()
-        rows = x.reshape(len(x), -1, n)
-        bits = 2 * (op.input_format.width + 2 * n.bit_length() + 2) + table.output.width
-        bits += bits_of(scale) + bits_of(bias) + 2
-        rows = exact(rows, bits)
+        rows = np.asarray(x).reshape(len(x), -1, n).astype(object)  # exact, any width
         centred = n * rows - rows.sum(axis=-1, keepdims=True)
         squares = (centred * centred).sum(axis=-1, keepdims=True)
-        reciprocal = exact(table.lookup(squares), bits)
-        y = centred * reciprocal * exact(scale, bits) + exact(bias, bits)
-        return (self._cast(op, y.reshape(x.shape), frac, op.output_format),)
+        y = centred * table.lookup(squares) * scale.astype(object) + bias.astype(object)
+        return (self._cast(op, y.reshape(np.shape(x)), frac, op.output_format),)
 
     @impl(fxp.ConvOp)
     def run_conv(self, interpreter: Interpreter, op: fxp.ConvOp, args: PythonValues):

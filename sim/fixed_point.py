@@ -311,16 +311,13 @@ def range_format(low: int, high: int, frac: int) -> FixedFormat:
 # Lookup tables for non-linear functions
 # --------------------------------------------------------------------------------------------
 
-TABLE_FUNCTIONS: dict[str, Callable[..., np.ndarray]] = {
+TABLE_FUNCTIONS: dict[str, Callable[[np.ndarray], np.ndarray]] = {
     "sigmoid": lambda x: 1.0 / (1.0 + np.exp(-x)),
     "tanh": np.tanh,
     # exp(-x) for x >= 0: the softmax numerator after max subtraction (x = max - x_i)
     "exp_neg": lambda x: np.exp(-x),
     # 1/x for x > 0: the softmax normaliser
     "reciprocal": lambda x: 1.0 / np.maximum(x, 1e-300),
-    # layer normalisation of n values d_j = n x_j - sum(x) (so mean-free, n times too large):
-    # y = d * f(s) with s = sum d_j^2 (= n^3 variance), f(s) = 1 / (n sqrt(s / n^3 + epsilon))
-    "layer_norm": lambda s, n, epsilon: 1.0 / (n * np.sqrt(np.maximum(s, 0.0) / n**3 + epsilon)),
 }
 
 
@@ -341,8 +338,6 @@ class TableSpec:
     index_bits: int
     step_log2: int
     output: FixedFormat
-    #: further arguments of ``function`` (the layer_norm table's n and epsilon)
-    parameters: tuple[float, ...] = ()
 
     def __post_init__(self) -> None:
         if self.function not in TABLE_FUNCTIONS:
@@ -377,7 +372,7 @@ class TableSpec:
         """The raw table contents (``size`` integers in ``output``)."""
         lsb = 2.0**-self.input_frac
         centres = self.start + np.arange(self.size) * self.step + max(self.step - lsb, 0.0) / 2
-        values = TABLE_FUNCTIONS[self.function](centres, *self.parameters)
+        values = TABLE_FUNCTIONS[self.function](centres)
         raw, _ = self.output.with_modes("RND", "SAT").quantize(values)
         return raw
 

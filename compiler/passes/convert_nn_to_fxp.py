@@ -49,8 +49,7 @@ DEFAULT_TABLE_SIZE = 1024
 DEFAULT_TABLE_RANGES = {"sigmoid": (-8.0, 8.0), "tanh": (-4.0, 4.0)}
 DEFAULT_EXP_RANGE = 16.0
 DEFAULT_SOFTMAX_TYPE = FixedFormat(18, 1, signed=False)
-#: layer normalisation: the largest variance its 1/sqrt table covers, and the entries' width
-DEFAULT_LAYER_NORM_VARIANCE = 8.0
+#: layer normalisation: the width of its 1/sqrt table's entries
 DEFAULT_LAYER_NORM_TABLE_BITS = 18
 #: 1 / (taps of a window) for average pooling: exact for power-of-two windows, else rounded
 DEFAULT_AVERAGE_SCALE = FixedFormat(18, 1, signed=False, rounding="RND")
@@ -563,27 +562,20 @@ class _Converter:
         )
 
     def layer_norm(self, op: nn.LayerNormOp, layer: LayerConfig, result: FixedFormat):
-        """The table covers variances [0, V) (``table_range`` [0, V], default 8) with
-        ``table_size`` entries; its entries get the integer bits of the largest one."""
-        n, epsilon = op.count, op.epsilon.value.data
+        """The 1/sqrt table: ``table_size`` entries (default 1024) of ``inv_type`` (default
+        18 bits with the integer bits of the largest entry)."""
         size = layer.table_size or DEFAULT_TABLE_SIZE
         index_bits = _log2_exact(size, op, "table_size")
-        low, variance = layer.table_range or (0.0, DEFAULT_LAYER_NORM_VARIANCE)
-        if low != 0 or variance <= 0:
-            raise RtlflowError(
-                "a layer_norm table_range is [0, V] with V the largest variance covered",
-                node=op.node_name,
-                op="layer_norm",
-            )
-        step_log2 = math.ceil(math.log2(variance * n**3 / size))
-        largest = 1.0 / (n * math.sqrt(2.0**step_log2 / 2 / n**3 + epsilon))
+        x = self.input(op)
+        fx = fxp.tensor_format(x)
+        largest = math.sqrt(op.count) * 2.0**fx.frac_bits / 0.5**0.5  # the entry at m = 1/2
         table_type = layer.inv_type or FixedFormat(
             DEFAULT_LAYER_NORM_TABLE_BITS, max(1, math.floor(math.log2(largest)) + 1), signed=False
         )
         scale_format = self.constant_format(op.scales, layer.weight)
         bias_format = self.constant_format(op.biases, layer.bias)
         return fxp.LayerNormOp(
-            self.input(op),
+            x,
             self.result_type(op, result),
             op.node_name,
             axis=op.axis,
@@ -593,7 +585,6 @@ class _Converter:
             bias=dense_from_numpy(quantize_constant(op.biases, bias_format, op, "bias")),
             bias_type=fxp.FixedType.from_format(bias_format),
             index_bits=fxp.int_prop(index_bits),
-            step_log2=fxp.int_prop(step_log2),
             table_type=fxp.FixedType.from_format(table_type),
         )
 

@@ -1,0 +1,93 @@
+"""Transformers end to end: attention (activation MatMuls, Softmax), LayerNormalization, the
+head split of PyTorch's exporter; RTL bit-exact with the emulator, the emulator close to
+onnxruntime (expected values from onnxruntime only)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from onnx import TensorProto, helper
+
+import rtlflow
+from rtlflow.sim.runner import run_testbench
+from tests.conftest import DATA
+from tests.e2e import models, transformer_models
+from tests.e2e.test_end_to_end import ABSOLUTE, RELATIVE, model_inputs
+
+
+def check(model, directory, samples: int = 60, **options) -> dict:
+    """Compile; emulator within the end-to-end bound of onnxruntime on 200 inputs; RTL
+    bit-exact on ``samples`` of them with the reported latency."""
+    compiled = rtlflow.compile(model, **options)
+    inputs = model_inputs(model, 200)
+    emulated = compiled.predict(inputs)
+    reference = models.onnxruntime_outputs(model, inputs)[0].reshape(emulated.shape)
+    error = np.abs(emulated - reference)
+    assert np.all(error <= ABSOLUTE + RELATIVE * np.abs(reference)), error.max()
+    report = compiled.write(directory, inputs={k: v[:samples] for k, v in inputs.items()})
+    result = run_testbench(directory, gaps=0.25)
+    assert result.samples == samples
+    assert result.mismatches == 0 and result.missing == 0, result.details["first_mismatches"]
+    assert result.latency_cycles == [report["latency_cycles"]]
+    return report
+
+
+def test_transformer_encoder_two_layers_four_heads(tmp_path):
+    """nn.TransformerEncoder(nn.TransformerEncoderLayer(d_model=16, nhead=4,
+    dim_feedforward=32), num_layers=2) as the exporter writes it, on 6 tokens."""
+    report = check(transformer_models.transformer_encoder(), tmp_path)
+    ops = [layer["op"] for layer in report["layers"]]
+    assert ops.count("layer_norm") == 4
+    assert ops.count("softmax") == 2
+    assert ops.count("matmul") == 4  # scores and mixing, per layer
+    assert report["initiation_interval"] == 1
+
+
+def layer_norm_model(shape, axis: int, bias: bool):
+    rng = np.random.default_rng(2)
+    normalised = shape[axis:]
+    scale = helper.make_tensor("scale", TensorProto.FLOAT, normalised,
+                               rng.normal(1, 0.3, normalised).reshape(-1).tolist())
+    inputs = ["x", "scale"]
+    initializers = [scale]
+    if bias:
+        initializers.append(helper.make_tensor("bias", TensorProto.FLOAT, normalised,
+                                               rng.normal(0, 0.3, normalised).reshape(-1).tolist()))
+        inputs.append("bias")
+    node = helper.make_node("LayerNormalization", inputs, ["y"], axis=axis, epsilon=1e-3)
+    graph = helper.make_graph(
+        [node], "layer_norm", [helper.make_tensor_value_info("x", TensorProto.FLOAT, shape)],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, shape)], initializers,
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 8
+    return model
+
+
+@pytest.mark.parametrize(("shape", "axis", "bias"), [([1, 3, 5], -1, True), ([1, 2, 3, 4], -2, False)])
+def test_layer_normalization(shape, axis, bias, tmp_path):
+    """Rows of 5 (not a power of two) and normalisation over two axes, without bias; rows of
+    every variance (the 1/sqrt table is read in block floating point), nearly constant rows too."""
+    check(layer_norm_model(shape, axis, bias), tmp_path)
+
+
+# ---- the seed transformer jet tagger on 16 high-level features ----------------------------------
+
+
+def test_jet_transformer_hlf_argmax_agreement():
+    data = np.load(DATA / "models" / "jet_transformer_hlf.npz")
+    compiled = rtlflow.compile(DATA / "models" / "jet_transformer_hlf.onnx", stop_at="fxp")
+    probabilities = compiled.predict({"x": data["x"]})
+    reference = data["ref_probs"].reshape(probabilities.shape)
+    assert np.mean(probabilities.argmax(-1) == reference.argmax(-1)) >= 0.99
+    assert np.abs(probabilities - reference).max() < 0.05
+
+
+@pytest.mark.slow
+def test_jet_transformer_hlf_rtl_500_samples(tmp_path):
+    data = np.load(DATA / "models" / "jet_transformer_hlf.npz")
+    compiled = rtlflow.compile(DATA / "models" / "jet_transformer_hlf.onnx")
+    report = compiled.write(tmp_path, inputs={"x": data["x"][:500]})
+    result = run_testbench(tmp_path)
+    assert result.samples == 500 and result.mismatches == 0 and result.missing == 0
+    assert result.latency_cycles == [report["latency_cycles"]]
