@@ -439,7 +439,9 @@ def _matmul(im: _Importer, node: onnx.NodeProto) -> None:
     im.define(node, nn.MatMulOp(lhs, rhs, im.float_tensor(shape), im.node_name).output)
 
 
-_UNARY = {"Relu": nn.ReluOp, "Sigmoid": nn.SigmoidOp, "Tanh": nn.TanhOp}
+_UNARY = {
+    "Relu": nn.ReluOp, "Sigmoid": nn.SigmoidOp, "Tanh": nn.TanhOp, "Erf": nn.ErfOp
+}
 
 
 @handles(*_UNARY)
@@ -494,7 +496,23 @@ def _softmax(im: _Importer, node: onnx.NodeProto) -> None:
         ).output
         im.define(node, im.reshape(y, shape))
         return
+    if axis != rank - 1:  # the hardware normalises the last axis: move the axis there and back
+        perm = [a for a in range(rank) if a != axis] + [axis]
+        moved = _transposed(im, x, perm)
+        y = nn.SoftmaxOp(moved, moved.type, im.node_name, axis=IntegerAttr(rank - 1, i64)).output
+        im.define(node, _transposed(im, y, list(np.argsort(perm))))
+        return
     im.define(node, nn.SoftmaxOp(x, x.type, im.node_name, axis=IntegerAttr(axis, i64)).output)
+
+
+def _transposed(im: _Importer, x: SSAValue, perm: list[int]) -> SSAValue:
+    """``x`` transposed by ``perm`` (wiring), or ``x`` for the identity."""
+    if list(perm) == list(range(len(perm))):
+        return x
+    shape = nn.shape_of(x)
+    element = x.type.element_type  # type: ignore[attr-defined]
+    result = TensorType(element, [shape[p] for p in perm])
+    return nn.TransposeOp(x, result, im.node_name, perm=int_array([int(p) for p in perm])).output
 
 
 @handles("Flatten", "Reshape", "Squeeze", "Unsqueeze")
@@ -833,6 +851,96 @@ def _layer_norm(im: _Importer, node: onnx.NodeProto) -> None:
         axis=IntegerAttr(axis, i64),
     )
     im.define(node, op.output)
+
+
+def _take(im: _Importer, x: SSAValue, axis: int, positions) -> SSAValue:
+    """Elements ``positions`` (compile-time) of ``x`` along ``axis``: a gather by constants."""
+    indices = np.asarray(list(positions), dtype=np.int64)
+    if indices.size == 0:
+        im.fail("the result would be empty")
+    constant = nn.ConstantOp(indices, im.node_name).output
+    return nn.GatherOp(x, constant, axis, "gather", im.node_name).output
+
+
+@handles("Slice")
+def _slice(im: _Importer, node: onnx.NodeProto) -> None:
+    x = im.activation(node.input[0])
+    shape = nn.shape_of(x)
+    if im.opset < 10:
+        starts, ends = im.attribute(node, "starts"), im.attribute(node, "ends")
+        axes = im.attribute(node, "axes", list(range(len(starts))))
+        steps = [1] * len(starts)
+    else:
+        values = [
+            [int(v) for v in np.asarray(im.constant(name, f"Slice's {what}")).reshape(-1)]
+            if name else None
+            for name, what in zip(list(node.input[1:5]) + [""] * 4,
+                                  ("starts", "ends", "axes", "steps"))
+        ]
+        starts, ends, axes, steps = values
+        axes = axes if axes is not None else list(range(len(starts)))
+        steps = steps if steps is not None else [1] * len(starts)
+    for start, end, axis, step in zip(starts, ends, axes, steps, strict=True):
+        axis %= len(shape)
+        positions = range(*slice(start, end, step).indices(shape[axis]))
+        if len(positions) != shape[axis] or step != 1:
+            x = _take(im, x, axis, positions)
+    im.define(node, x)
+
+
+@handles("Split")
+def _split(im: _Importer, node: onnx.NodeProto) -> None:
+    x = im.activation(node.input[0])
+    shape = nn.shape_of(x)
+    axis = int(im.attribute(node, "axis", 0)) % len(shape)
+    if len(node.input) > 1 and node.input[1]:
+        sizes = [int(v) for v in np.asarray(im.constant(node.input[1], "Split's sizes")).reshape(-1)]
+    elif im.attribute(node, "split") is not None:
+        sizes = [int(v) for v in im.attribute(node, "split")]
+    else:
+        count = len(node.output)
+        chunk = -(-shape[axis] // count)
+        sizes = [min(chunk, shape[axis] - chunk * k) for k in range(count)]
+    if sum(sizes) != shape[axis] or len(sizes) != len(node.output):
+        im.fail(f"sizes {sizes} do not split an axis of {shape[axis]} into {len(node.output)}")
+    start = 0
+    for output, size in enumerate(sizes):
+        im.define(node, _take(im, x, axis, range(start, start + size)), output)
+        start += size
+
+
+@handles("Einsum")
+def _einsum(im: _Importer, node: onnx.NodeProto) -> None:
+    """Two-operand contractions (``bqhc,bkhc->bhqk``) as transposes, reshapes and a MatMul."""
+    equation = _attribute_text(im, node, "equation", "").lower().replace(" ", "")
+    if "->" not in equation or "." in equation or equation.count(",") != 1:
+        im.fail(f"equation '{equation}': only two operands with an explicit output are supported")
+    inputs, output = equation.split("->")
+    left, right = inputs.split(",")
+    a, b = im.activation(node.input[0]), im.activation(node.input[1])
+    for letters in (left, right, output):
+        if len(set(letters)) != len(letters):
+            im.fail(f"equation '{equation}': repeated indices in one operand are not supported")
+    if any(c not in left + right for c in output):
+        im.fail(f"equation '{equation}': output index not in any operand")
+    size = dict(zip(left, nn.shape_of(a))) | dict(zip(right, nn.shape_of(b)))
+    batch = [c for c in output if c in left and c in right]
+    free_a = [c for c in output if c in left and c not in right]
+    free_b = [c for c in output if c in right and c not in left]
+    summed = [c for c in left if c in right and c not in output]
+    if any(c not in output and c not in summed for c in left + right):
+        im.fail(f"equation '{equation}': an index summed in one operand only is not supported")
+    count = lambda letters: int(np.prod([size[c] for c in letters], dtype=np.int64))  # noqa: E731
+    a = _transposed(im, a, [left.index(c) for c in batch + free_a + summed])
+    a = im.reshape(a, (count(batch), count(free_a), count(summed)))
+    b = _transposed(im, b, [right.index(c) for c in batch + summed + free_b])
+    b = im.reshape(b, (count(batch), count(summed), count(free_b)))
+    product = nn.MatMulOp(
+        a, b, im.float_tensor((count(batch), count(free_a), count(free_b))), im.node_name
+    ).output
+    order = batch + free_a + free_b
+    product = im.reshape(product, tuple(size[c] for c in order))
+    im.define(node, _transposed(im, product, [order.index(c) for c in output]))
 
 
 @handles("Expand")

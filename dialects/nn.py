@@ -314,6 +314,11 @@ class TanhOp(UnaryOp):
 
 
 @irdl_op_definition
+class ErfOp(UnaryOp):
+    name = "nn.erf"
+
+
+@irdl_op_definition
 class ClipOp(UnaryOp):
     """``min(max(x, low), high)``; a missing bound is unbounded."""
 
@@ -644,6 +649,7 @@ Nn = Dialect(
         LeakyReluOp,
         SigmoidOp,
         TanhOp,
+        ErfOp,
         ClipOp,
         SoftmaxOp,
         ReshapeOp,

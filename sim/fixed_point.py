@@ -314,6 +314,7 @@ def range_format(low: int, high: int, frac: int) -> FixedFormat:
 TABLE_FUNCTIONS: dict[str, Callable[[np.ndarray], np.ndarray]] = {
     "sigmoid": lambda x: 1.0 / (1.0 + np.exp(-x)),
     "tanh": np.tanh,
+    "erf": lambda x: np.vectorize(math.erf, otypes=[np.float64])(x),
     # exp(-x) for x >= 0: the softmax numerator after max subtraction (x = max - x_i)
     "exp_neg": lambda x: np.exp(-x),
     # 1/x for x > 0: the softmax normaliser

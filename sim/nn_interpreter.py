@@ -14,6 +14,7 @@ from xdsl.interpreters.func import FuncFunctions
 
 from rtlflow.dialects import nn
 from rtlflow.sim.emulator import conv_exact
+from rtlflow.sim.fixed_point import TABLE_FUNCTIONS
 from rtlflow.sim.indexing import gather, gather_map, samples_aligned, scatter, scatter_map
 from rtlflow.sim.quantization import quantize
 
@@ -95,6 +96,10 @@ class NnFunctions(InterpreterFunctions):
     @impl(nn.TanhOp)
     def run_tanh(self, interpreter: Interpreter, op: nn.TanhOp, args: PythonValues):
         return (np.tanh(args[0]),)
+
+    @impl(nn.ErfOp)
+    def run_erf(self, interpreter: Interpreter, op: nn.ErfOp, args: PythonValues):
+        return (TABLE_FUNCTIONS["erf"](args[0]),)
 
     @impl(nn.ClipOp)
     def run_clip(self, interpreter: Interpreter, op: nn.ClipOp, args: PythonValues):

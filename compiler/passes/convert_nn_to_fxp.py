@@ -46,7 +46,9 @@ from rtlflow.sim.quantization import exact_format, power_of_two_exponent
 
 #: Default lookup-table settings (hls4ml uses 1024-entry tables as well).
 DEFAULT_TABLE_SIZE = 1024
-DEFAULT_TABLE_RANGES = {"sigmoid": (-8.0, 8.0), "tanh": (-4.0, 4.0)}
+DEFAULT_TABLE_RANGES = {
+    "sigmoid": (-8.0, 8.0), "tanh": (-4.0, 4.0), "erf": (-4.0, 4.0)
+}
 DEFAULT_EXP_RANGE = 16.0
 DEFAULT_SOFTMAX_TYPE = FixedFormat(18, 1, signed=False)
 #: layer normalisation: the width of its 1/sqrt table's entries
@@ -165,7 +167,7 @@ class _Converter:
                 return self.leaky_relu(op, result)
             case nn.ClipOp():
                 return self.clip(op, result)
-            case nn.SigmoidOp() | nn.TanhOp():
+            case nn.SigmoidOp() | nn.TanhOp() | nn.ErfOp():
                 return self.table(op, layer, result)
             case nn.SoftmaxOp():
                 return self.softmax(op, layer, result)
@@ -503,7 +505,7 @@ class _Converter:
         )
 
     def table(self, op, layer: LayerConfig, result: FixedFormat) -> fxp.TableOp:
-        function = "sigmoid" if isinstance(op, nn.SigmoidOp) else "tanh"
+        function = op.name.removeprefix("nn.")
         low, high = layer.table_range or DEFAULT_TABLE_RANGES[function]
         size = layer.table_size or DEFAULT_TABLE_SIZE
         index_bits = _log2_exact(size, op, "table_size")

@@ -91,3 +91,26 @@ def test_jet_transformer_hlf_rtl_500_samples(tmp_path):
     result = run_testbench(tmp_path)
     assert result.samples == 500 and result.mismatches == 0 and result.missing == 0
     assert result.latency_cycles == [report["latency_cycles"]]
+
+
+def attention_forms_model():
+    """Einsum attention (``bqhc,bkhc->bhqk`` and back), Softmax over a middle axis, Slice,
+    Split and Erf, as other exporters and hand-written models use them."""
+    g = models.Graph("attention_forms", {"x": [1, 4, 2, 3]}, seed=9)
+    x = g.node("Mul", ["x", g.constant(np.array(0.25))])  # scores stay inside fixed<16,6>
+    keys = g.node("Slice", [x, g.constant(np.array([1])), g.constant(np.array([4])),
+                            g.constant(np.array([1]))])  # [1, 3, 2, 3]
+    scores = g.node("Einsum", [x, keys], equation="bqhc,bkhc->bhqk")  # [1, 2, 4, 3]
+    weights = g.node("Softmax", [scores], axis=2)
+    mixed = g.node("Einsum", [weights, keys], equation="bhqk,bkhc->bqhc")  # [1, 4, 2, 3]
+    g.count += 1
+    first, rest = f"split_{g.count}_a", f"split_{g.count}_b"
+    g.nodes.append(helper.make_node("Split", [mixed, g.constant(np.array([1, 2]))],
+                                    [first, rest], axis=3, name="split"))
+    return g.model({"y": g.node("Concat", [first, g.node("Erf", [rest])], axis=3)})
+
+
+def test_einsum_softmax_axis_slice_split_erf(tmp_path):
+    report = check(attention_forms_model(), tmp_path)
+    ops = [layer["op"] for layer in report["layers"]]
+    assert ops.count("matmul") == 2 and "softmax" in ops and "table" in ops
