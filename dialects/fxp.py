@@ -7,7 +7,8 @@ ap_fixed, so every op computes its exact result and then casts it into its resul
 
 Constants (weights, biases, scales) are stored as raw integers together with their own type.
 Ops carry their parallelism: ``fxp.dense`` has the reuse factor R (R multiplications share one
-multiplier; a new input every R cycles), window ops (``fxp.conv``, ``fxp.pool``) their ``style``:
+multiplier; a new input every R cycles), ``fxp.softmax``, ``fxp.layer_norm`` and ``fxp.matmul``
+an optional one (their rows folded onto 1/R of the logic), window ops (``fxp.conv``, ``fxp.pool``) their ``style``:
 ``parallel`` (every output pixel at once) or ``stream`` (one pixel per beat through line
 buffers). Every op keeps the ONNX node it came from in ``node``. ``fxp.transpose``, ``fxp.pad``
 and ``fxp.reshape`` move elements only; ``fxp.add`` and ``fxp.concat`` read several tensors.
@@ -347,6 +348,9 @@ class SoftmaxOp(FxpOp):
 
     name = "fxp.softmax"
 
+    #: R > 1: the rows are folded onto 1/R of the logic, one inference every R cycles
+    reuse_factor = opt_prop_def(IntegerAttr)
+
     exp_index_bits = prop_def(IntegerAttr)
     exp_step_log2 = prop_def(IntegerAttr)
     exp_type = prop_def(FixedType)
@@ -401,6 +405,9 @@ class LayerNormOp(FxpOp):
     """
 
     name = "fxp.layer_norm"
+
+    #: R > 1: the rows are folded onto 1/R of the logic, one inference every R cycles
+    reuse_factor = opt_prop_def(IntegerAttr)
 
     axis = prop_def(IntegerAttr)
     epsilon = prop_def(FloatAttr)
@@ -717,6 +724,9 @@ class MatMulOp(MultiInputOp):
     into y's type."""
 
     name = "fxp.matmul"
+
+    #: R > 1: the result rows are folded onto 1/R of the logic, one inference every R cycles
+    reuse_factor = opt_prop_def(IntegerAttr)
 
     def verify_(self) -> None:
         super().verify_()

@@ -201,7 +201,8 @@ def apply_cast(term: Term, cast: Cast, *, rounded: bool = False) -> tuple[Term, 
     if cast.rounding == "RND_CONV" and cast.shift > 0:  # half - 1, plus the LSB that is kept
         constant = (1 << (cast.shift - 1)) - 1
         low, high = low + constant, high + constant + 1
-        value = fit(value + constant + value[cast.shift], low, high)
+        kept = extend(value, cast.shift + 1)[cast.shift]  # the lowest kept bit (sign if narrow)
+        value = fit(value + constant + kept, low, high)
         operators.append(("add", shape_for_range(low, high).width, 0))
     elif constant:
         low, high = low + constant, high + constant

@@ -1,9 +1,10 @@
-"""fxp-set-reuse-factor: choose each dense layer's parallelism.
+"""fxp-set-reuse-factor: choose each layer's parallelism.
 
-Input and output level: fxp. Sets ``reuse_factor`` R on every ``fxp.dense``: the model default,
-or the layer's own value from the configuration. R = 1 computes every product at once (one
-inference per cycle); R > 1 lets each multiplier serve R products (one inference every R cycles,
-about 1/R of the multipliers).
+Input and output level: fxp. Sets ``reuse_factor`` R on every ``fxp.dense``, ``fxp.softmax``,
+``fxp.layer_norm`` and ``fxp.matmul``: the model default, or the layer's own value from the
+configuration. R = 1 computes everything at once (one inference per cycle). R > 1: a dense
+layer's multipliers each serve R products; the row-wise layers fold their rows (tokens, heads)
+onto about 1/R of their logic (``rtlflow.rtl.fold``); one inference every R cycles.
 """
 
 from __future__ import annotations
@@ -27,7 +28,11 @@ class FxpSetReuseFactorPass(ModulePass):
 
     def apply(self, ctx: Context, op: ModuleOp) -> None:
         config = ModelConfig.from_json(self.config)
-        for dense in op.walk():
-            if isinstance(dense, fxp.DenseOp):
-                reuse = config.layer(dense.node_name).reuse_factor or config.reuse_factor
-                dense.reuse_factor = fxp.int_prop(reuse)
+        for layer in op.walk():
+            if isinstance(layer, ROW_FOLDED | fxp.DenseOp):
+                reuse = config.layer(layer.node_name).reuse_factor or config.reuse_factor
+                layer.reuse_factor = fxp.int_prop(reuse)
+
+
+#: ops whose rows fold onto fewer copies of their logic (rtlflow.rtl.fold)
+ROW_FOLDED = fxp.SoftmaxOp | fxp.LayerNormOp | fxp.MatMulOp

@@ -418,13 +418,13 @@ def bad_dynamic_batch() -> onnx.ModelProto:
 
 
 def bad_unsupported_op() -> onnx.ModelProto:
-    """Gemm -> Erf -> Gemm; Erf (node "node_erf") is not supported."""
+    """Gemm -> Sin -> Gemm; Sin (node "node_sin") is not supported."""
     rng = _rng("bad_unsupported_op")
     nodes = [
         helper.make_node("Gemm", ["input", "fc1.weight", "fc1.bias"], ["fc1"], name="fc1",
                          transB=1),
-        helper.make_node("Erf", ["fc1"], ["erf"], name="node_erf"),
-        helper.make_node("Gemm", ["erf", "fc2.weight", "fc2.bias"], ["output"], name="fc2",
+        helper.make_node("Sin", ["fc1"], ["sin"], name="node_sin"),
+        helper.make_node("Gemm", ["sin", "fc2.weight", "fc2.bias"], ["output"], name="fc2",
                          transB=1),
     ]
     inits = [

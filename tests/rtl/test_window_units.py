@@ -30,6 +30,7 @@ from rtlflow.rtl.conv import ConvUnit
 from rtlflow.rtl.pipeline import Unit
 from rtlflow.rtl.pool import PoolUnit
 from rtlflow.rtl.route import RouteUnit
+from rtlflow.rtl.top import accept_gate
 from rtlflow.rtl.verilog import to_verilog
 from rtlflow.sim.fixed_point import raw_range
 from rtlflow.sim.runner import SimulationResult, run_testbench
@@ -127,15 +128,20 @@ class GroupHarness(wiring.Component):
             "y_valid": Out(1),
             "cycles": Out(16),
         }
+        if unit.ii > 1:
+            members["x_ready"] = Out(1)
         super().__init__(members)
 
     def elaborate(self, platform) -> Module:
         m = Module()
         m.submodules.unit = unit = self.unit
         ports = [getattr(self, f"x{g}_data") for g in range(len(unit.input_groups))]
+        take = self.x_valid
+        if unit.ii > 1:
+            take = accept_gate(m, self.x_valid, self.x_ready, unit.ii)
         m.d.comb += [
             unit.x.payload.eq(Cat(*ports)),
-            unit.x.valid.eq(self.x_valid),
+            unit.x.valid.eq(take),
             self.y_data.eq(unit.y.payload),
             self.y_valid.eq(unit.y.valid),
         ]
@@ -143,14 +149,14 @@ class GroupHarness(wiring.Component):
         return m
 
 
-def _port(name: str, shape: Shape, count: int, valid: str) -> dict:
+def _port(name: str, shape: Shape, count: int, valid: str, ready: str | None = None) -> dict:
     return {
         "name": name,
         "shape": [count],
         "format": {"width": shape.width, "int": shape.width, "signed": shape.signed},
         "data": f"{name}_data",
         "valid": valid,
-        "ready": None,
+        "ready": ready,
         "beats": 1,
     }
 
@@ -159,7 +165,7 @@ def run_groups(
     unit: Unit, inputs: list[np.ndarray], expected: np.ndarray, directory: Path, gaps: float = 0.0
 ) -> SimulationResult:
     """Simulate ``unit`` on raw ``inputs`` (one array per input group, samples x elements)."""
-    assert unit.ii == 1
+    ready = "x_ready" if unit.ii > 1 else None
     (directory / "rtl").mkdir(parents=True, exist_ok=True)
     verilog = to_verilog(GroupHarness(unit), "unit_harness")
     (directory / "rtl" / "unit_harness.v").write_text(verilog)
@@ -169,7 +175,7 @@ def run_groups(
         "clock": {"port": "clk"},
         "reset": {"port": "rst", "active": "high"},
         "inputs": [
-            _port(f"x{g}", shape, count, "x_valid")
+            _port(f"x{g}", shape, count, "x_valid", ready)
             for g, (shape, count) in enumerate(unit.input_groups)
         ],
         "outputs": [_port("y", unit.output_shape, unit.output_count, "y_valid")],

@@ -555,7 +555,7 @@ def test_table_validation():
     with pytest.raises(ValueError):
         TableSpec("tanh", 2, -4.1, 6, -4, FixedFormat(10, 2))  # start not a multiple of LSB
     with pytest.raises(ValueError):
-        TableSpec("erf", 2, -4.0, 6, -4, FixedFormat(10, 2))
+        TableSpec("sine", 2, -4.0, 6, -4, FixedFormat(10, 2))
 
 
 def test_table_range_and_description():
