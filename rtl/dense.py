@@ -33,6 +33,7 @@ from rtlflow.rtl.pipeline import (
     cast_stages,
     cross_groups,
     cross_terms,
+    latch_phases,
     start_terms,
 )
 
@@ -120,19 +121,7 @@ class DenseUnit(Unit):
     def _reused_sums(self, m: Module, pipeline: Pipeline, inputs: list[Term]) -> list[Term]:
         reuse = self.reuse_factor
         # boundary 0: the input latch, held for the R phases of one inference
-        pipeline.stage_forced("", [], 0)
-        held = []
-        for index, term in enumerate(inputs):
-            register = Signal(term.value.shape(), name=f"hold{index}", reset_less=True)
-            with m.If(pipeline.valid):
-                m.d.sync += register.eq(term.value)
-            held.append(Term(register, term.low, term.high))
-        phase = Signal(range(reuse), name="phase")
-        active = Signal(name="active")
-        with m.If(pipeline.valid):
-            m.d.sync += [phase.eq(0), active.eq(1)]
-        with m.Elif(active):
-            m.d.sync += [phase.eq(phase + 1), active.eq(phase != reuse - 1)]
+        held, phase, active = latch_phases(m, pipeline, inputs, reuse)
         pipeline.valid = active
         pipeline.tags = [phase == 0, phase == reuse - 1]
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 from amaranth.hdl import Array, Const, Module, Signal, Value
 
 from rtlflow.rtl.arith import Term
-from rtlflow.rtl.pipeline import Pipeline, Step, Unit
+from rtlflow.rtl.pipeline import Pipeline, Step, Unit, latch_phases
 
 
 class FoldedUnit(Unit):
@@ -65,19 +65,7 @@ class FoldedUnit(Unit):
     def build(self, m: Module, pipeline: Pipeline, inputs: list[Term]) -> list[Value]:
         phases = self.phases
         # boundary 0: the input latch, held for the phases of one inference
-        pipeline.stage_forced("", [], 0)
-        held = []
-        for index, term in enumerate(inputs):
-            register = Signal(term.value.shape(), name=f"hold{index}", reset_less=True)
-            with m.If(pipeline.valid):
-                m.d.sync += register.eq(term.value)
-            held.append(Term(register, term.low, term.high, term.negated))
-        phase = Signal(range(phases), name="phase")
-        active = Signal(name="active")
-        with m.If(pipeline.valid):
-            m.d.sync += [phase.eq(0), active.eq(1)]
-        with m.Elif(active):
-            m.d.sync += [phase.eq(phase + 1), active.eq(phase != phases - 1)]
+        held, phase, active = latch_phases(m, pipeline, inputs, phases)
 
         # select: each inner input element takes its source of the current phase
         selected, operators = [], []

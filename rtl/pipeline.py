@@ -178,6 +178,27 @@ def cast_stages(
     return terms
 
 
+def latch_phases(
+    m: Module, pipeline: Pipeline, inputs: list[Term], phases: int
+) -> tuple[list[Term], Signal, Signal]:
+    """Boundary 0 as an input latch held for ``phases`` cycles (a reuse-factor loop): the held
+    terms, the phase counter (0 .. phases - 1) and the flag that is high while it runs."""
+    pipeline.stage_forced("", [], 0)
+    held = []
+    for index, term in enumerate(inputs):
+        register = Signal(term.value.shape(), name=f"hold{index}", reset_less=True)
+        with m.If(pipeline.valid):
+            m.d.sync += register.eq(term.value)
+        held.append(Term(register, term.low, term.high, term.negated))
+    phase = Signal(range(phases), name="phase")
+    active = Signal(name="active")
+    with m.If(pipeline.valid):
+        m.d.sync += [phase.eq(0), active.eq(1)]
+    with m.Elif(active):
+        m.d.sync += [phase.eq(phase + 1), active.eq(phase != phases - 1)]
+    return held, phase, active
+
+
 def vector(shape: Shape, count: int) -> stream.Signature:
     """An always-ready stream carrying ``count`` elements of ``shape`` (element i at bits i*W)."""
     return stream.Signature(data.ArrayLayout(shape, count), always_ready=True)
