@@ -154,6 +154,9 @@ class _Importer:
         self.integers: dict[str, PendingQuantize] = {}
         self.node_name = ""
         self.op_type = ""
+        #: the nodes reading each tensor, and nodes already imported as part of a fused pattern
+        self.consumers: dict[str, list[onnx.NodeProto]] = {}
+        self.fused: set[int] = set()
 
     # ---- entry point -----------------------------------------------------------------
 
@@ -168,9 +171,13 @@ class _Importer:
         for value, argument in zip(inputs, block.args, strict=True):
             argument.name_hint = _name_hint(value.name)
             self.values[value.name] = argument
+        for node in self.graph.node:
+            for name in node.input:
+                self.consumers.setdefault(name, []).append(node)
         with ImplicitBuilder(block):
             for index, node in enumerate(self.graph.node):
-                self._import_node(node, index)
+                if id(node) not in self.fused:
+                    self._import_node(node, index)
             results = [self._output(output.name) for output in self.graph.output]
             func.ReturnOp(*results)
         function = func.FuncOp(
@@ -666,18 +673,24 @@ def _global(im: _Importer, node: onnx.NodeProto) -> None:
     im.define(node, _global_pool(im, im.activation(node.input[0]), kind))
 
 
-@handles("ReduceMean", "ReduceMax")
-def _reduce(im: _Importer, node: onnx.NodeProto) -> None:
-    x = im.activation(node.input[0])
-    shape = nn.shape_of(x)
-    rank = len(shape)
+def _reduce_axes(im: _Importer, node: onnx.NodeProto, rank: int) -> list[int]:
     if im.opset >= 18:  # axes became an input
         axes = None
         if len(node.input) > 1 and node.input[1]:
             axes = [int(a) for a in im.constant(node.input[1], "axes").reshape(-1)]
     else:
         axes = im.attribute(node, "axes")
-    axes = sorted(a % rank for a in (axes if axes else range(rank)))
+    return sorted(a % rank for a in (axes if axes else range(rank)))
+
+
+@handles("ReduceMean", "ReduceMax")
+def _reduce(im: _Importer, node: onnx.NodeProto) -> None:
+    x = im.activation(node.input[0])
+    shape = nn.shape_of(x)
+    rank = len(shape)
+    axes = _reduce_axes(im, node, rank)
+    if node.op_type == "ReduceMean" and _decomposed_layer_norm(im, node, axes, rank):
+        return
     if not axes and int(im.attribute(node, "noop_with_empty_axes", 0)):
         im.alias(node, node.input[0])
         return
@@ -690,6 +703,68 @@ def _reduce(im: _Importer, node: onnx.NodeProto) -> None:
     if not int(im.attribute(node, "keepdims", 1)):
         y = im.reshape(y, shape[:2])
     im.define(node, y)
+
+
+def _decomposed_layer_norm(im: _Importer, mean: onnx.NodeProto, axes: list[int], rank: int) -> bool:
+    """LayerNorm as older exporters write it: ``d = x - ReduceMean(x)``,
+    ``d / Sqrt(ReduceMean(Pow(d, 2)) + eps)`` over trailing axes. When ``mean`` starts that
+    pattern, the pattern becomes one ``nn.layer_norm`` (scale 1, bias 0: a following Mul and
+    Add by constants fold into it) and its nodes are marked imported."""
+    if not axes or axes != list(range(axes[0], rank)) or not int(im.attribute(mean, "keepdims", 1)):
+        return False
+    outputs = {o.name for o in im.graph.output}
+
+    def only_user(tensor: str, op_type: str) -> onnx.NodeProto | None:
+        users = im.consumers.get(tensor, [])
+        if len(users) == 1 and users[0].op_type == op_type and tensor not in outputs:
+            return users[0]
+        return None
+
+    x = mean.input[0]
+    sub = only_user(mean.output[0], "Sub")
+    if sub is None or list(sub.input) != [x, mean.output[0]] or sub.output[0] in outputs:
+        return False
+    d = sub.output[0]
+    users = im.consumers.get(d, [])
+    square = next((u for u in users if u.op_type in ("Pow", "Mul")), None)
+    divide = next((u for u in users if u.op_type == "Div"), None)
+    if len(users) != 2 or square is None or divide is None or list(divide.input)[0] != d:
+        return False
+    if square.op_type == "Mul" and list(square.input) != [d, d]:
+        return False
+    if square.op_type == "Pow" and not (
+        square.input[1] in im.constants and float(np.asarray(im.constants[square.input[1]])) == 2.0
+    ):
+        return False
+    variance = only_user(square.output[0], "ReduceMean")
+    if variance is None or _reduce_axes(im, variance, rank) != axes:
+        return False
+    add = only_user(variance.output[0], "Add")
+    if add is None:
+        return False
+    epsilon = [name for name in add.input if name in im.constants]
+    if len(epsilon) != 1 or np.asarray(im.constants[epsilon[0]]).size != 1:
+        return False
+    root = only_user(add.output[0], "Sqrt")
+    if root is None or only_user(root.output[0], "Div") is not divide:
+        return False
+    if list(divide.input) != [d, root.output[0]]:
+        return False
+    xv = im.activation(x)
+    count = int(np.prod(nn.shape_of(xv)[axes[0] :]))
+    op = nn.LayerNormOp(
+        xv,
+        xv.type,
+        im.node_name,
+        scale=dense_from_numpy(np.ones(count, np.float32)),
+        bias=dense_from_numpy(np.zeros(count, np.float32)),
+        epsilon=FloatAttr(float(np.asarray(im.constants[epsilon[0]]).reshape(-1)[0]), f64),
+        axis=IntegerAttr(axes[0], i64),
+    )
+    op.output.name_hint = _name_hint(divide.output[0])
+    im.values[divide.output[0]] = op.output
+    im.fused |= {id(n) for n in (sub, square, variance, add, root, divide)}
+    return True
 
 
 @handles("BatchNormalization")

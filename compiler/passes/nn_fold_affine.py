@@ -6,7 +6,8 @@ an affine map ``y = x * scale + shift``; each becomes an ``nn.scale_shift``, and
 merges into one. A scale_shift that follows an ``nn.dense`` with no other user, or feeds an
 ``nn.dense`` as its only user, and has one constant per feature, is folded into that layer's
 weights and bias (input normalisation, output scaling, the bias Add of MatMul+Add exports).
-The same holds for ``nn.conv`` with one constant per channel (BatchNormalization after a conv;
+A scale_shift after an ``nn.layer_norm`` that repeats for every row becomes that layer's scale
+and bias. The same holds for ``nn.conv`` with one constant per channel (BatchNormalization after a conv;
 before one only when the conv has no padding, since padding zeros are not scaled and shifted).
 """
 
@@ -27,6 +28,7 @@ from xdsl.pattern_rewriter import (
 )
 
 from rtlflow.dialects import nn
+from rtlflow.dialects.arrays import dense_from_numpy
 from rtlflow.passes.nn_form_dense import constant_value, per_feature
 
 
@@ -132,6 +134,32 @@ class FoldIntoFollowingDense(RewritePattern):
         rewriter.erase(op)
 
 
+class FoldIntoLayerNorm(RewritePattern):
+    """``layer_norm(x) * s + t`` → ``layer_norm'(x)`` when s and t repeat for every row (the
+    scale and bias Mul and Add of a decomposed LayerNorm)."""
+
+    @op_type_rewrite_pattern
+    def match_and_rewrite(self, op: nn.ScaleShiftOp, rewriter: PatternRewriter) -> None:
+        norm = op.input.owner
+        if not isinstance(norm, nn.LayerNormOp) or not op.input.has_one_use():
+            return
+        rows = [c.reshape(-1, norm.count) for c in (op.scales, op.shifts)]
+        if any(not np.all(r == r[0]) for r in rows):
+            return
+        scale, shift = (r[0].astype(np.float64) for r in rows)
+        folded = nn.LayerNormOp(
+            norm.input,
+            norm.output.type,
+            norm.node_name,
+            scale=dense_from_numpy((norm.scales * scale).astype(np.float32)),
+            bias=dense_from_numpy((norm.biases * scale + shift).astype(np.float32)),
+            epsilon=norm.epsilon,
+            axis=norm.axis,
+        )
+        rewriter.replace(op, folded)
+        rewriter.erase(norm)
+
+
 def per_channel(constant: np.ndarray, shape: tuple[int, ...]) -> np.ndarray | None:
     """``constant`` (of ``shape`` [N, C, ...]) as one value per channel, if it is one."""
     if len(shape) < 2:
@@ -199,5 +227,6 @@ class NnFoldAffinePass(ModulePass):
         PatternRewriteWalker(MergeScaleShifts()).rewrite_module(op)
         PatternRewriteWalker(FoldIntoPrecedingDense()).rewrite_module(op)
         PatternRewriteWalker(FoldIntoFollowingDense()).rewrite_module(op)
+        PatternRewriteWalker(FoldIntoLayerNorm()).rewrite_module(op)
         PatternRewriteWalker(FoldIntoPrecedingConv()).rewrite_module(op)
         PatternRewriteWalker(FoldIntoFollowingConv()).rewrite_module(op)

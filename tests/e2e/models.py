@@ -51,10 +51,10 @@ class Graph:
         bias = self.constant(self.rng.normal(0, 0.2, n_out))
         return self.node("Gemm", [x, weight, bias], transB=1)
 
-    def model(self, outputs: dict[str, str]) -> onnx.ModelProto:
+    def model(self, outputs: dict[str, str], opset: int = OPSET) -> onnx.ModelProto:
         nodes = self.nodes + [helper.make_node("Identity", [src], [dst]) for dst, src in outputs.items()]
         graph = helper.make_graph(nodes, self.name, self.inputs, [], self.initializers)
-        model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", OPSET)])
+        model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", opset)])
         model.ir_version = 8  # onnxruntime rejects the IR version onnx writes by default
         inferred = {v.name: v for v in onnx.shape_inference.infer_shapes(model).graph.value_info}
         model.graph.output.extend(inferred[name] for name in outputs)

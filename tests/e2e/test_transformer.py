@@ -117,3 +117,31 @@ def test_einsum_softmax_axis_slice_split_erf(tmp_path):
     report = check(attention_forms_model(), tmp_path)
     ops = [layer["op"] for layer in report["layers"]]
     assert ops.count("matmul") == 2 and "softmax" in ops and "table" in ops
+
+
+@pytest.mark.parametrize("opset", [17, 18])
+def test_decomposed_layer_norm_becomes_one_layer(opset):
+    """ReduceMean / Sub / Pow / ReduceMean / Add / Sqrt / Div, then Mul and Add by the scale and
+    bias, as older exporters write LayerNorm: one nn.layer_norm, close to onnxruntime."""
+    rng = np.random.default_rng(4)
+    g = models.Graph("decomposed_layer_norm", {"x": [1, 3, 8]}, seed=4)
+
+    def mean(value):
+        if opset >= 18:
+            return g.node("ReduceMean", [value, g.constant(np.array([-1]))], keepdims=1)
+        return g.node("ReduceMean", [value], axes=[-1], keepdims=1)
+
+    centred = g.node("Sub", ["x", mean("x")])
+    variance = mean(g.node("Pow", [centred, g.constant(np.array(2.0))]))
+    root = g.node("Sqrt", [g.node("Add", [variance, g.constant(np.array(1e-5))])])
+    normalised = g.node("Div", [centred, root])
+    scaled = g.node("Mul", [normalised, g.constant(rng.normal(1, 0.2, 8))])
+    model = g.model({"y": g.node("Add", [scaled, g.constant(rng.normal(0, 0.2, 8))])}, opset)
+    compiled = rtlflow.compile(model, stop_at="fxp")
+    function = next(iter(compiled.levels["nn"].ops))
+    ops = [op.name for op in function.body.block.ops if op.name != "func.return"]
+    assert ops == ["nn.layer_norm"]
+    inputs = model_inputs(model, 200)
+    emulated = compiled.predict(inputs)
+    reference = models.onnxruntime_outputs(model, inputs)[0].reshape(emulated.shape)
+    assert np.all(np.abs(emulated - reference) <= ABSOLUTE + RELATIVE * np.abs(reference))
