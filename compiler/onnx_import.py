@@ -592,8 +592,12 @@ _RESHAPES = {
 
 @handles("Cast")
 def _cast(im: _Importer, node: onnx.NodeProto) -> None:
-    if int(im.attribute(node, "to", 0)) not in _FLOAT_TYPES:
-        im.fail("casting an activation to a non-float type is not supported")
+    target = int(im.attribute(node, "to", 0))
+    x = im.activation(node.input[0])
+    integer = isinstance(x.type.element_type, IntegerType)  # type: ignore[attr-defined]
+    if target not in _FLOAT_TYPES and not (integer and target in _INT_TYPES):
+        im.fail("casting an activation to a non-float type is not supported (integer "
+                "tensors, indices, may be cast to other integer types)")
     im.alias(node, node.input[0])
 
 
@@ -738,6 +742,8 @@ def _decomposed_layer_norm(im: _Importer, mean: onnx.NodeProto, axes: list[int],
         return False
     variance = only_user(square.output[0], "ReduceMean")
     if variance is None or _reduce_axes(im, variance, rank) != axes:
+        return False
+    if not int(im.attribute(variance, "keepdims", 1)):
         return False
     add = only_user(variance.output[0], "Add")
     if add is None:
@@ -890,12 +896,16 @@ def _scatter(im: _Importer, node: onnx.NodeProto) -> None:
     shape, index_shape = nn.shape_of(data), nn.shape_of(indices)
     if kind == "nd" and not (index_shape and 1 <= index_shape[-1] <= len(shape)):
         im.fail(f"indices of shape {list(index_shape)} do not index data of shape {list(shape)}")
-    if kind == "elements" and len(index_shape) != len(shape):
+    axis = int(im.attribute(node, "axis", 0))
+    if not -len(shape) <= axis < len(shape):
+        im.fail(f"axis {axis} is outside a rank-{len(shape)} tensor")
+    if kind == "elements" and (len(index_shape) != len(shape) or any(
+        i > d for a, (i, d) in enumerate(zip(index_shape, shape)) if a != axis % len(shape)
+    )):
         im.fail(f"indices of shape {list(index_shape)} do not fit data of shape {list(shape)}")
     expected = scatter_updates_shape(shape, index_shape, kind)
     if nn.shape_of(updates) != expected:
         im.fail(f"updates have shape {list(nn.shape_of(updates))}, expected {list(expected)}")
-    axis = int(im.attribute(node, "axis", 0))
     op = nn.ScatterOp(data, indices, updates, axis, kind, reduction, im.node_name)
     im.define(node, op.output)
 
@@ -956,6 +966,8 @@ def _slice(im: _Importer, node: onnx.NodeProto) -> None:
         axes = axes if axes is not None else list(range(len(starts)))
         steps = steps if steps is not None else [1] * len(starts)
     for start, end, axis, step in zip(starts, ends, axes, steps, strict=True):
+        if step == 0:
+            im.fail("a step of 0 is not allowed")
         axis %= len(shape)
         positions = range(*slice(start, end, step).indices(shape[axis]))
         if len(positions) != shape[axis] or step != 1:
@@ -987,7 +999,8 @@ def _split(im: _Importer, node: onnx.NodeProto) -> None:
 @handles("Einsum")
 def _einsum(im: _Importer, node: onnx.NodeProto) -> None:
     """Two-operand contractions (``bqhc,bkhc->bhqk``) as transposes, reshapes and a MatMul."""
-    equation = _attribute_text(im, node, "equation", "").lower().replace(" ", "")
+    equation = im.attribute(node, "equation", b"")
+    equation = (equation.decode() if isinstance(equation, bytes) else str(equation)).replace(" ", "")
     if "->" not in equation or "." in equation or equation.count(",") != 1:
         im.fail(f"equation '{equation}': only two operands with an explicit output are supported")
     inputs, output = equation.split("->")
@@ -998,7 +1011,14 @@ def _einsum(im: _Importer, node: onnx.NodeProto) -> None:
             im.fail(f"equation '{equation}': repeated indices in one operand are not supported")
     if any(c not in left + right for c in output):
         im.fail(f"equation '{equation}': output index not in any operand")
-    size = dict(zip(left, nn.shape_of(a))) | dict(zip(right, nn.shape_of(b)))
+    if len(left) != len(nn.shape_of(a)) or len(right) != len(nn.shape_of(b)):
+        im.fail(f"equation '{equation}' does not match operand ranks "
+                f"{len(nn.shape_of(a))} and {len(nn.shape_of(b))}")
+    size = dict(zip(left, nn.shape_of(a), strict=True))
+    for letter, extent in zip(right, nn.shape_of(b), strict=True):
+        if size.setdefault(letter, extent) != extent:
+            im.fail(f"equation '{equation}': index '{letter}' has sizes {size[letter]} and "
+                    f"{extent} (broadcasting is not supported)")
     batch = [c for c in output if c in left and c in right]
     free_a = [c for c in output if c in left and c not in right]
     free_b = [c for c in output if c in right and c not in left]

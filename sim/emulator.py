@@ -206,13 +206,23 @@ class FxpFunctions(InterpreterFunctions):
         (fa, fb), (a, b) = op.input_formats, args
         a_shape, b_shape = (fxp.tensor_shape(v) for v in op.inputs)
         bits = fa.width + fb.width + int(a_shape[-1]).bit_length() + 1
-        a, b = exact(np.asarray(a), bits), exact(np.asarray(b), bits)
-        if len(a_shape) == 1:
-            a = a[:, np.newaxis, :]
-        if len(b_shape) == 1:
-            b = b[..., np.newaxis]
+        a, b = batched_operands(exact(np.asarray(a), bits), exact(np.asarray(b), bits), a_shape,
+                                b_shape)
         product = np.matmul(a, b).reshape((len(a), *fxp.tensor_shape(op.output)))
         return (self._cast(op, product, fa.frac_bits + fb.frac_bits, op.output_format),)
+
+
+def batched_operands(a: np.ndarray, b: np.ndarray, a_shape, b_shape):
+    """Operands of a matmul with a leading sample axis, made to broadcast as numpy's matmul
+    does without it: 1-D operands promoted, then both given the same rank behind the samples."""
+    if len(a_shape) == 1:
+        a, a_shape = a[:, np.newaxis, :], (1, *a_shape)
+    if len(b_shape) == 1:
+        b, b_shape = b[..., np.newaxis], (*b_shape, 1)
+    rank = max(len(a_shape), len(b_shape))
+    a = a.reshape((a.shape[0], *(1,) * (rank - len(a_shape)), *a_shape))
+    b = b.reshape((b.shape[0], *(1,) * (rank - len(b_shape)), *b_shape))
+    return a, b
 
 
 def conv_exact(x: np.ndarray, weight: np.ndarray, bias: np.ndarray, window: Window, group: int):

@@ -13,7 +13,7 @@ from xdsl.interpreter import Interpreter, InterpreterFunctions, PythonValues, im
 from xdsl.interpreters.func import FuncFunctions
 
 from rtlflow.dialects import nn
-from rtlflow.sim.emulator import conv_exact
+from rtlflow.sim.emulator import batched_operands, conv_exact
 from rtlflow.sim.fixed_point import TABLE_FUNCTIONS
 from rtlflow.sim.indexing import gather, gather_map, samples_aligned, scatter, scatter_map
 from rtlflow.sim.quantization import quantize
@@ -50,12 +50,8 @@ class NnFunctions(InterpreterFunctions):
 
     @impl(nn.MatMulOp)
     def run_matmul(self, interpreter: Interpreter, op: nn.MatMulOp, args: PythonValues):
-        lhs, rhs = args
         # constants carry a sample axis of size 1, which broadcasts like a batch dimension
-        if lhs.ndim == 2:
-            lhs = lhs[:, np.newaxis, :]
-        if rhs.ndim == 2:
-            rhs = rhs[:, :, np.newaxis]
+        lhs, rhs = batched_operands(args[0], args[1], nn.shape_of(op.lhs), nn.shape_of(op.rhs))
         result = np.matmul(lhs, rhs)
         return (result.reshape((result.shape[0], *nn.shape_of(op.output))),)
 
@@ -163,8 +159,9 @@ class NnFunctions(InterpreterFunctions):
 
     @impl(nn.ExpandOp)
     def run_expand(self, interpreter: Interpreter, op: nn.ExpandOp, args: PythonValues):
-        x = args[0]
-        return (np.broadcast_to(x, (x.shape[0], *nn.shape_of(op.output))).copy(),)
+        x, shape = args[0], nn.shape_of(op.output)
+        x = x.reshape((x.shape[0], *(1,) * (len(shape) - len(nn.shape_of(op.input))), *x.shape[1:]))
+        return (np.broadcast_to(x, (x.shape[0], *shape)).copy(),)
 
     @impl(nn.GatherOp)
     def run_gather(self, interpreter: Interpreter, op: nn.GatherOp, args: PythonValues):

@@ -127,8 +127,9 @@ class _Converter:
 
     def integer_input_format(self, name: str, argument: SSAValue) -> FixedFormat:
         """An integer input's format: configured (an integer format), else, for indices, the
-        unsigned width that numbers the largest axis they index (so a padding value past the
-        real entries is out of range and selects nothing); else the default input format."""
+        unsigned width that numbers the largest axis they index with at least one code to spare
+        (a padding value past the real entries, which selects nothing); else the default input
+        format."""
         if name in self.config.inputs:
             fmt = self.config.inputs[name]
             if fmt.frac_bits != 0:
@@ -140,7 +141,7 @@ class _Converter:
         sizes = index_axis_sizes(argument)
         if not sizes:
             return self.config.input_format(name)
-        width = max(1, (max(sizes) - 1).bit_length())
+        width = max(sizes).bit_length()  # 0 .. 2**width - 1: at least one code selects nothing
         return FixedFormat(width, width, signed=False)
 
     # ---- one op ---------------------------------------------------------------------------

@@ -145,3 +145,23 @@ def test_decomposed_layer_norm_becomes_one_layer(opset):
     emulated = compiled.predict(inputs)
     reference = models.onnxruntime_outputs(model, inputs)[0].reshape(emulated.shape)
     assert np.all(np.abs(emulated - reference) <= ABSOLUTE + RELATIVE * np.abs(reference))
+
+
+@pytest.mark.parametrize(("a", "b"), [([4, 3], [2, 3, 4]), ([2, 4, 3], [3, 4]), ([3], [2, 3, 4])])
+def test_activation_matmul_broadcasts_like_numpy(a, b):
+    """Operands of different ranks (and 1-D ones) broadcast as ONNX MatMul says, in the float
+    nn level and in the emulator."""
+    g = models.Graph("matmul_ranks", {"a": a, "b": b})
+    model = g.model({"y": g.node("MatMul", ["a", "b"])})
+    inputs = {name: value * 0.5 for name, value in model_inputs(model, 5).items()}
+    compiled = rtlflow.compile(model, stop_at="fxp")
+    emulated = compiled.predict(inputs)
+    reference = models.onnxruntime_outputs(model, inputs)[0].reshape(emulated.shape)
+    assert np.all(np.abs(emulated - reference) <= ABSOLUTE + RELATIVE * np.abs(reference))
+
+
+def test_einsum_indices_are_case_sensitive():
+    g = models.Graph("einsum_case", {"a": [2, 3], "b": [3, 4]})
+    model = g.model({"y": g.node("Einsum", ["a", "b"], equation="ij,Jk->iJk")}, 12)
+    with pytest.raises(rtlflow.RtlflowError, match="summed in one operand only"):
+        rtlflow.compile(model, stop_at="nn")
