@@ -252,6 +252,16 @@ def linear_sums(
 
 def reduce_trees(pipeline: Pipeline, trees: list[list[Term]], level_of, name: str) -> list[Term]:
     """Reduce every group to one term, one pipeline step per level of ``level_of`` (pairwise)."""
+    return reduce_trees_carrying(pipeline, trees, level_of, name, [])[0]
+
+
+def reduce_trees_carrying(
+    pipeline: Pipeline, trees: list[list[Term]], level_of, name: str, carried: list[Term]
+) -> tuple[list[Term], list[Term]]:
+    """``reduce_trees`` with ``carried`` terms (values a later step still needs, such as a
+    softmax's inputs beside their maximum) crossing every level's boundary alongside; returns
+    the reduced terms and the carried ones."""
+    carried = list(carried)
     for level in range(max(adder_tree_levels(len(tree)) for tree in trees)):
         operators: list[Operator] = []
         reduced = []
@@ -259,5 +269,7 @@ def reduce_trees(pipeline: Pipeline, trees: list[list[Term]], level_of, name: st
             tree, used = level_of(tree)
             reduced.append(tree)
             operators += used
-        trees = cross_groups(pipeline, f"{name} {level + 1}", operators, reduced)
-    return [tree[0] for tree in trees]
+        carried, *trees = cross_groups(
+            pipeline, f"{name} {level + 1}", operators, [carried, *reduced]
+        )
+    return [tree[0] for tree in trees], carried

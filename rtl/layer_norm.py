@@ -18,11 +18,11 @@ from rtlflow.rtl.arith import (
     Term,
     add,
     add_level,
-    adder_tree_levels,
     constant_multiply,
     extend,
     fit,
 )
+from rtlflow.rtl.dense import reduce_trees_carrying
 from rtlflow.rtl.matmul import product
 from rtlflow.rtl.pipeline import Pipeline, Unit, cast_stages, cross_terms, start_terms
 from rtlflow.rtl.table import read_ports
@@ -80,7 +80,8 @@ class LayerNormUnit(Unit):
         n = self.n
         xs = start_terms(pipeline, inputs)
         rows = [xs[r * n : (r + 1) * n] for r in range(self.rows)]
-        rows, sums = self._row_sums(pipeline, rows, "sum")
+        sums, xs = reduce_trees_carrying(pipeline, rows, add_level, "sum level", xs)
+        rows = [xs[r * n : (r + 1) * n] for r in range(self.rows)]
 
         # the centred values, n times too large: n x_j - S
         centred, operators = [], []
@@ -100,10 +101,11 @@ class LayerNormUnit(Unit):
             squares.append(_square(d, operators))
         carried = cross_terms(pipeline, "square", operators, centred + squares)
         centred = carried[: len(centred)]
-        grouped = [carried[len(centred) + r * n : len(centred) + (r + 1) * n]
-                   for r in range(self.rows)]
-        grouped, totals = self._row_sums(pipeline, grouped, "square sum", carry=centred)
-        centred = grouped  # the carried centred values come back flat
+        squares = carried[len(centred) :]
+        grouped = [squares[r * n : (r + 1) * n] for r in range(self.rows)]
+        totals, centred = reduce_trees_carrying(
+            pipeline, grouped, add_level, "square sum level", centred
+        )
 
         # 1/sqrt in block floating point: s' = s + E; t = thresholds passed (the shift is 2t);
         # m = s' >> 2t indexes the table; r = T[m] << (K/2 - t)
@@ -166,32 +168,6 @@ class LayerNormUnit(Unit):
             results.append(scaled)
         results = cross_terms(pipeline, "scale", operators, results)
         return [t.value for t in cast_stages(pipeline, results, self.casts, rounded=True)]
-
-    def _row_sums(
-        self, pipeline: Pipeline, rows: list[list[Term]], name: str, carry: list[Term] | None = None
-    ) -> tuple[list, list[Term]]:
-        """Each row's sum by an adder tree, the rows (or ``carry``) carried alongside."""
-        kept = [t for row in rows for t in row] if carry is None else list(carry)
-        trees = [list(row) for row in rows]
-        for level in range(adder_tree_levels(self.n)):
-            operators: list[Operator] = []
-            reduced = []
-            for tree in trees:
-                tree, used = add_level(tree)
-                reduced.append(tree)
-                operators += used
-            crossed = cross_terms(
-                pipeline, f"{name} level {level + 1}", operators,
-                kept + [t for tree in reduced for t in tree],
-            )
-            kept, position, trees = crossed[: len(kept)], len(kept), []
-            for tree in reduced:
-                trees.append(crossed[position : position + len(tree)])
-                position += len(tree)
-        totals = [tree[0] for tree in trees]
-        if carry is None:
-            return [kept[r * self.n : (r + 1) * self.n] for r in range(self.rows)], totals
-        return kept, totals
 
 
 def _choose(values: list[Value], select: Value) -> Value:

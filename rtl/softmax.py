@@ -9,9 +9,10 @@ their own register.
 
 from __future__ import annotations
 
-from amaranth.hdl import Module, Mux, Shape, Value
+from amaranth.hdl import Module, Shape, Value
 
-from rtlflow.rtl.arith import Cast, Operator, Term, add_level, adder_tree_levels, fit
+from rtlflow.rtl.arith import Cast, Term, add_level, fit, max_level
+from rtlflow.rtl.dense import reduce_trees_carrying
 from rtlflow.rtl.pipeline import Pipeline, Unit, cast_stages, cross_terms, start_terms
 from rtlflow.rtl.table import read_ports, table_index
 
@@ -71,30 +72,12 @@ class SoftmaxUnit(Unit):
         rows = [xs[r * self.n : (r + 1) * self.n] for r in range(self.rows)]
 
         # maximum of each row, the inputs carried alongside
-        maxima = [list(row) for row in rows]
-        for level in range(adder_tree_levels(self.n)):
-            operators: list[Operator] = []
-            reduced = []
-            for terms in maxima:
-                next_level = []
-                for i in range(0, len(terms) - 1, 2):
-                    a, b = terms[i], terms[i + 1]
-                    low, high = max(a.low, b.low), max(a.high, b.high)
-                    chosen = Mux(a.value > b.value, a.value, b.value)
-                    next_level.append(Term(fit(chosen, low, high), low, high))
-                    operators.append(("max", max(a.width, b.width), 0))
-                if len(terms) % 2:
-                    next_level.append(terms[-1])
-                reduced.append(next_level)
-            carried = cross_terms(
-                pipeline, f"max level {level + 1}", operators,
-                [t for row in rows for t in row] + [t for terms in reduced for t in terms],
-            )
-            rows, maxima = self._split(carried, [len(r) for r in rows], [len(t) for t in reduced])
+        maxima, xs = reduce_trees_carrying(pipeline, rows, max_level, "max level", xs)
+        rows = [xs[r * self.n : (r + 1) * self.n] for r in range(self.rows)]
 
         # differences to the maximum, then the exponential table
         differences, operators = [], []
-        for row, (maximum,) in zip(rows, maxima, strict=True):
+        for row, maximum in zip(rows, maxima, strict=True):
             for x in row:
                 low, high = max(maximum.low - x.high, 0), maximum.high - x.low
                 difference = Term(fit(maximum.value - x.value, low, high), low, high)
@@ -113,27 +96,15 @@ class SoftmaxUnit(Unit):
         exponentials = [Term(value, 0, exp_high) for value in data]
 
         # sum of each row, the exponentials carried alongside
-        sums = [exponentials[r * self.n : (r + 1) * self.n] for r in range(self.rows)]
-        for level in range(adder_tree_levels(self.n)):
-            operators, reduced = [], []
-            for terms in sums:
-                terms, used = add_level(terms)
-                reduced.append(terms)
-                operators += used
-            carried = cross_terms(
-                pipeline, f"sum level {level + 1}", operators,
-                exponentials + [t for terms in reduced for t in terms],
-            )
-            exponentials, sums = carried[: len(exponentials)], []
-            position = len(exponentials)
-            for terms in reduced:
-                sums.append(carried[position : position + len(terms)])
-                position += len(terms)
+        rows = [exponentials[r * self.n : (r + 1) * self.n] for r in range(self.rows)]
+        sums, exponentials = reduce_trees_carrying(
+            pipeline, rows, add_level, "sum level", exponentials
+        )
 
         # reciprocal of each sum
         inv_bits = len(self.inv_entries).bit_length() - 1
         indices, operators = [], []
-        for (total,) in sums:
+        for total in sums:
             index, used = table_index(total, self.inv_start, self.inv_shift, inv_bits)
             indices.append(index)
             operators += used
@@ -158,16 +129,3 @@ class SoftmaxUnit(Unit):
             operators.append(("multiply", e.width, r.width))
         products = cross_terms(pipeline, "multiply", operators, products)
         return [term.value for term in cast_stages(pipeline, products, self.casts)]
-
-    @staticmethod
-    def _split(values: list[Term], row_sizes: list[int], tree_sizes: list[int]):
-        rows, position = [], 0
-        for size in row_sizes:
-            rows.append(values[position : position + size])
-            position += size
-        trees = []
-        for size in tree_sizes:
-            trees.append(values[position : position + size])
-            position += size
-        return rows, trees
-
