@@ -35,7 +35,7 @@ import rtlflow
 from rtlflow.sim.runner import run_testbench
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from dense_models import simulation_line, synthesize  # noqa: E402  (shared with the dense bench)
+from dense_models import latency_line, resources_line, simulation_line, synthesize  # noqa: E402  (shared with the dense bench)
 
 #: per configuration name: the ``config`` given to rtlflow.compile (None: the defaults)
 CONFIGS = {
@@ -99,25 +99,14 @@ def bench(
         model = rtlflow.compile(path, part=part, clock_mhz=clock_mhz, config=config)
         report = model.write(directory, inputs=inputs)
         compile_seconds = time.perf_counter() - start
-        r, u = report["resources"], report["part"]["utilization"]
         formats = ", ".join(f"{port['name']} {port['precision']}" for port in report["inputs"])
         print(f"\n== {name}, {config_name} configuration (inputs {formats}), {part}")
         print(
             f"compile (ONNX -> Verilog, {report['test_vectors']['samples']} vectors): "
             f"{compile_seconds:.1f} s; {len(report['sources']) - 1} unit modules"
         )
-        print(
-            f"latency {report['latency_cycles']} cycles = {report['latency_ns']:g} ns at "
-            f"{report['clock']['target_mhz']:g} MHz "
-            f"({report['latency_ns_at_estimated_fmax']:g} ns at the estimated fmax "
-            f"{report['clock']['estimated_fmax_mhz']:g} MHz), "
-            f"II {report['initiation_interval']}"
-        )
-        print(
-            f"resources (estimate): LUT {r['lut']} ({u['lut']:.2f} %), "
-            f"FF {r['ff']} ({u['ff']:.2f} %), DSP {r['dsp']} ({u['dsp']:.2f} %), "
-            f"BRAM18 {r['bram18']:g} ({u['bram18']:.2f} %) of {part}"
-        )
+        print(latency_line(report))
+        print(resources_line(report))
         emulated = model.predict(inputs)
         emulated = emulated if isinstance(emulated, list) else [emulated]
         for output, ours in zip(model.output_names, emulated, strict=True):
@@ -205,18 +194,10 @@ def bench_stream(simulate: bool, clock_mhz: float) -> None:
         model = rtlflow.compile(tutorial_cnn(), part=part, clock_mhz=clock_mhz, conv_style="stream")
         report = model.write(directory, vectors=8)
         compile_seconds = time.perf_counter() - start
-        r, u = report["resources"], report["part"]["utilization"]
         print(f"\n== tutorial-shaped CNN, streaming, 32x32x3, fixed<16,6>, {part}")
         print(f"compile (ONNX -> Verilog): {compile_seconds:.1f} s")
-        print(
-            f"latency {report['latency_cycles']} cycles = {report['latency_ns']:g} ns at "
-            f"{clock_mhz:g} MHz ({report['latency_ns_at_estimated_fmax']:g} ns at the estimated "
-            f"fmax {report['clock']['estimated_fmax_mhz']:g} MHz), II {report['initiation_interval']}"
-        )
-        print(
-            f"resources (estimate): LUT {r['lut']} ({u['lut']:.2f} %), FF {r['ff']}, "
-            f"DSP {r['dsp']} ({u['dsp']:.2f} %), BRAM18 {r['bram18']:g}"
-        )
+        print(latency_line(report))
+        print(resources_line(report))
         if simulate:
             # random stimulus, then a pass with idle cycles and backpressure
             print(simulation_line(run_testbench(directory, gaps=0.2)))

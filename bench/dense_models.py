@@ -43,6 +43,28 @@ ANCHORS = {
 YOSYS_FAMILY = {"ultrascale+": "xcup", "ultrascale": "xcu", "7series": "xc7"}
 
 
+def latency_line(report: dict) -> str:
+    """Latency in cycles and ns (target clock and estimated fmax) and II, from a report."""
+    clock, ii = report["clock"], report["initiation_interval"]
+    return (
+        f"latency {report['latency_cycles']} cycles = {report['latency_ns']:g} ns at "
+        f"{clock['target_mhz']:g} MHz ({report['latency_ns_at_estimated_fmax']:g} ns at the "
+        f"estimated fmax {clock['estimated_fmax_mhz']:g} MHz), II {ii} "
+        f"({ii * 1000 / clock['target_mhz']:g} ns)"
+    )
+
+
+def resources_line(report: dict) -> str:
+    """The resource estimate with its share of the part, and whether it fits."""
+    r, u = report["resources"], report["part"]["utilization"]
+    fits = all(u[key] <= 100 for key in ("lut", "ff", "dsp", "bram18"))
+    return (
+        f"resources (estimate): LUT {r['lut']} ({u['lut']:.2f} %), FF {r['ff']} ({u['ff']:.2f} %), "
+        f"DSP {r['dsp']} ({u['dsp']:.2f} %), BRAM18 {r['bram18']:g} ({u['bram18']:.2f} %) of "
+        f"{report['part']['name']}: {'fits' if fits else 'EXCEEDS the part'}"
+    )
+
+
 def simulation_line(result) -> str:
     """One line on a Verilator run: times, outputs checked, mismatches, latency and II."""
     return (
@@ -96,18 +118,10 @@ def bench(
         model = rtlflow.compile(path, part=part, reuse_factor=reuse)
         report = model.write(directory, inputs=inputs)
         compile_seconds = time.perf_counter() - start
-        r, u = report["resources"], report["part"]["utilization"]
         print(f"\n== {name}, reuse factor {reuse}, {part}")
         print(f"compile (ONNX -> Verilog, {report['test_vectors']['samples']} vectors): {compile_seconds:.1f} s")
-        print(
-            f"latency {report['latency_cycles']} cycles = {report['latency_ns']:g} ns at "
-            f"{report['clock']['target_mhz']:g} MHz ({report['latency_ns_at_estimated_fmax']:g} ns at "
-            f"the estimated fmax {report['clock']['estimated_fmax_mhz']:g} MHz), II {report['initiation_interval']}"
-        )
-        print(
-            f"resources (estimate): LUT {r['lut']} ({u['lut']:.2f} %), FF {r['ff']} ({u['ff']:.2f} %), "
-            f"DSP {r['dsp']} ({u['dsp']:.2f} %), BRAM18 {r['bram18']:g}"
-        )
+        print(latency_line(report))
+        print(resources_line(report))
         emulated = model.predict(inputs)
         emulated = emulated if isinstance(emulated, list) else [emulated]
         for ours, reference in zip(emulated, references, strict=True):

@@ -36,7 +36,7 @@ from rtlflow.fidelity import roc_auc
 from rtlflow.sim.runner import run_testbench
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from dense_models import simulation_line, synthesize  # noqa: E402  (shared with the dense bench)
+from dense_models import latency_line, resources_line, simulation_line, synthesize  # noqa: E402  (shared with the dense bench)
 
 #: name: (part, precision, reuse factor, calibrate)
 CONFIGS = {
@@ -63,22 +63,12 @@ def bench(name: str, models_dir: Path, simulate: bool, synth: bool) -> None:
         )
         report = model.write(directory, inputs=inputs, labels=data["labels"])
         seconds = time.perf_counter() - start
-        r, u = report["resources"], report["part"]["utilization"]
         print(f"\n== interaction_network, {name}: {precision}"
               f"{' calibrated' if calibrate else ''}, reuse factor {reuse}, {part}")
         print(f"compile (ONNX -> Verilog, {len(inputs['edge_index'])} events as vectors): "
               f"{seconds:.1f} s")
-        print(
-            f"latency {report['latency_cycles']} cycles = {report['latency_ns']:g} ns at "
-            f"{report['clock']['target_mhz']:g} MHz "
-            f"({report['latency_ns_at_estimated_fmax']:g} ns at the estimated fmax "
-            f"{report['clock']['estimated_fmax_mhz']:g} MHz), II {report['initiation_interval']}"
-        )
-        print(
-            f"resources (estimate): LUT {r['lut']} ({u['lut']:.1f} %), FF {r['ff']} "
-            f"({u['ff']:.1f} %), DSP {r['dsp']} ({u['dsp']:.1f} %), BRAM18 {r['bram18']:g} "
-            f"({u['bram18']:.1f} %) of {part}"
-        )
+        print(latency_line(report))
+        print(resources_line(report))
         for layer in report["layers"]:
             if layer["op"] in ("gather", "scatter"):
                 lr = layer["resources"]

@@ -28,7 +28,7 @@ from rtlflow.scan import estimate_report
 from rtlflow.sim.runner import run_testbench
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from dense_models import simulation_line  # noqa: E402  (shared with the dense bench)
+from dense_models import latency_line, resources_line, simulation_line  # noqa: E402  (shared with the dense bench)
 
 HLS4ML_US = 2.0  # transformer jet taggers, hls4ml on a VU13P: "< 2 us" (Jiang 2024)
 
@@ -56,20 +56,8 @@ def bench(name: str, models_dir: Path, reuse: int, part: str, simulate: int) -> 
             report = model.write(directory, inputs={"x": data["x"][:simulate]})
         else:
             report = estimate_report(model)
-        r, u = report["resources"], report["part"]["utilization"]
-        fits = all(u[key] <= 100 for key in ("lut", "ff", "dsp", "bram18"))
-        print(
-            f"latency {report['latency_cycles']} cycles = {report['latency_ns']:g} ns at "
-            f"{report['clock']['target_mhz']:g} MHz "
-            f"({report['latency_ns_at_estimated_fmax']:g} ns at the estimated fmax "
-            f"{report['clock']['estimated_fmax_mhz']:g} MHz), II {report['initiation_interval']} "
-            f"({report['initiation_interval'] * 1000 / report['clock']['target_mhz']:g} ns)"
-        )
-        print(
-            f"resources (estimate): LUT {r['lut']} ({u['lut']:.1f} %), FF {r['ff']} "
-            f"({u['ff']:.1f} %), DSP {r['dsp']} ({u['dsp']:.1f} %), BRAM18 {r['bram18']:g} "
-            f"({u['bram18']:.1f} %) of {part}: {'fits' if fits else 'EXCEEDS the part'}"
-        )
+        print(latency_line(report))
+        print(resources_line(report))
         print(f"anchor: hls4ml transformer jet taggers on a VU13P: < {HLS4ML_US:g} us "
               f"(ours {report['latency_ns'] / 1000:.3f} us at the target clock)")
         if simulate:
