@@ -36,6 +36,31 @@ def test_emulator_reproduces_the_quantized_forward_exactly(file):
     assert np.array_equal(emulated.astype(np.float32), reference)
 
 
+@pytest.mark.parametrize("name", ["jet_tagger_w6a6", "muon_cnn_w4a4"])
+def test_qcdq_with_onnxruntimes_bias_rounding_reproduces_ref_qcdq(name):
+    """``ref_qcdq`` is onnxruntime with its default optimisations, which round some float biases
+    to int32 on the accumulator grid: stated as those layers' bias formats (the ``.ort.yaml``
+    beside the model), the emulator gives ``ref_qcdq`` on every sample."""
+    path, inputs, data = load(f"{name}.qcdq")
+    compiled = rtlflow.compile(path, stop_at="fxp", config=MODELS / f"{name}.qcdq.ort.yaml")
+    emulated = compiled.predict(inputs).astype(np.float32)
+    assert np.array_equal(emulated, data["ref_qcdq"].reshape(emulated.shape))
+
+
+@pytest.mark.parametrize(
+    "name", ["jet_tagger_w6a6", pytest.param("muon_cnn_w4a4", marks=pytest.mark.slow)]
+)
+def test_rtl_bit_exact_with_onnxruntimes_bias_rounding(name, tmp_path):
+    path, inputs, data = load(f"{name}.qcdq")
+    compiled = rtlflow.compile(path, part="xcvu13p", config=MODELS / f"{name}.qcdq.ort.yaml")
+    report = compiled.write(tmp_path, inputs=inputs)
+    result = run_testbench(tmp_path)
+    assert result.samples == 2000 and result.mismatches == 0 and result.missing == 0
+    assert result.latency_cycles == [report["latency_cycles"]]
+    expected = data["ref_qcdq"].reshape(len(data["x"]), -1)
+    assert np.array_equal(compiled.predict(inputs).astype(np.float32).reshape(expected.shape), expected)
+
+
 def test_quantizers_become_exact_fixed_point_formats():
     path, _, _ = load("jet_tagger_w6a6.qonnx")
     fxp = rtlflow.compile(path, stop_at="fxp").ir("fxp")
