@@ -1078,13 +1078,16 @@ def _quantizer(im: _Importer, node: onnx.NodeProto) -> None:
     for name in inputs[1:]:
         im.constant(name, f"{node.op_type}'s quantization parameter '{name}'")
     if node.op_type == "BipolarQuant":
-        if inputs[0] not in im.constants:
-            im.fail("BipolarQuant on activations is not supported yet (only on weights)")
         scale = im.constants[inputs[1]]
+        if np.any(np.asarray(scale) <= 0):
+            im.fail("scales must be positive")
+        if inputs[0] not in im.constants:
+            _define_quant(im, node, im.activation(inputs[0]), scale, np.zeros(()), -1, 1, quantization.BIPOLAR)
+            return
         im.constants[node.output[0]] = quantization.bipolar(im.constants[inputs[0]], scale).astype(np.float32)
         return
     rounding = _attribute_text(im, node, "rounding_mode", "ROUND" if node.op_type != "Trunc" else "FLOOR")
-    if rounding not in quantization.ROUNDING:
+    if rounding not in quantization.ROUNDING or rounding == quantization.BIPOLAR:
         im.fail(f"rounding_mode '{rounding}' is unknown (known: {', '.join(quantization.ROUNDING)})")
     if node.op_type == "Trunc":
         if len(inputs) != 5:
@@ -1103,8 +1106,13 @@ def _quantizer(im: _Importer, node: onnx.NodeProto) -> None:
     signed = bool(im.attribute(node, "signed", 1))
     narrow = bool(im.attribute(node, "narrow", 0))
     if signed and bits == 1:  # QONNX treats a signed 1-bit Quant as bipolar
+        if np.any(np.asarray(im.constants[inputs[1]]) <= 0):
+            im.fail("scales must be positive")
         if inputs[0] not in im.constants:
-            im.fail("a signed 1-bit (bipolar) Quant on activations is not supported yet")
+            scale, zero_point = im.constants[inputs[1]], im.constants[inputs[2]]
+            x = im.activation(inputs[0])
+            _define_quant(im, node, x, scale, zero_point, -1, 1, quantization.BIPOLAR)
+            return
         value = im.constants[inputs[0]] / im.constants[inputs[1]] + im.constants[inputs[2]]
         bipolar = np.where(value >= 0, 1.0, -1.0)
         result = (bipolar - im.constants[inputs[2]]) * im.constants[inputs[1]]
@@ -1200,7 +1208,12 @@ def _dequantize_linear(im: _Importer, node: onnx.NodeProto) -> None:
         zero_point = _per_axis(im.constant(node.input[2], "zero point"), pending.axis, rank)
     if not (np.array_equal(scale, pending.scale) and np.array_equal(zero_point, pending.zero_point)):
         im.fail("DequantizeLinear must use its QuantizeLinear's scale and zero point")
-    _define_quant(im, node, x, scale, zero_point, pending.low, pending.high, "ROUND")
+    # QuantizeLinear rounds before it adds the zero point: (clamp(round(x / s) + z, lo, hi) - z) * s
+    # is the quantizer with zero point 0 and the bounds moved by -z
+    if np.unique(zero_point).size > 1:
+        im.fail("per-axis zero points on activations are not supported (per-axis scales are)")
+    shift = int(np.asarray(zero_point).reshape(-1)[0])
+    _define_quant(im, node, x, scale, np.zeros(()), pending.low - shift, pending.high - shift, "ROUND")
 
 
 def _clip_integers(im: _Importer, node: onnx.NodeProto) -> None:

@@ -38,6 +38,7 @@ from rtlflow.rtl.scale_shift import ScaleShiftUnit
 from rtlflow.rtl.stream import CollectUnit, StreamWindowUnit
 from rtlflow.rtl.softmax import SoftmaxUnit
 from rtlflow.rtl.table import TableUnit
+from rtlflow.rtl.threshold import ThresholdUnit
 from rtlflow.sim.fixed_point import FixedFormat, dot_product_format
 from rtlflow.sim.indexing import IndexMap
 
@@ -265,6 +266,27 @@ def _activation(op: fxp.FxpOp) -> UnitSpec:
             params |= {"kind": "clip", "low": fx.min_raw, "high": fx.max_raw}
     params["casts"] = (cast_into(op.output_format, frac),)
     return UnitSpec(params["kind"], str(count), ActivationUnit, params)
+
+
+def _threshold(op: fxp.ThresholdOp) -> UnitSpec:
+    table, base = op.threshold_table, op.bases
+    count = _elements(op)
+    if count != len(base):  # on a pixel stream: every pixel has its channel's thresholds
+        shape = fxp.tensor_shape(op.input)
+        table = table.reshape(shape[1], -1, table.shape[1])[:, 0]
+        base = base.reshape(shape[1], -1)[:, 0]
+    return UnitSpec(
+        "threshold",
+        str(count),
+        ThresholdUnit,
+        {
+            "thresholds": tuple(tuple(int(t) for t in row) for row in table),
+            "base": tuple(int(b) for b in base),
+            "input_shape": shape_of(op.input_format),
+            "count": count,
+            "casts": (cast_into(op.output_format, 0),),
+        },
+    )
 
 
 def _table(op: fxp.TableOp) -> UnitSpec:
@@ -575,6 +597,7 @@ _BUILDERS = {
     fxp.LeakyReluOp: _activation,
     fxp.ClipOp: _activation,
     fxp.CastOp: _activation,
+    fxp.ThresholdOp: _threshold,
     fxp.TableOp: _table,
     fxp.SoftmaxOp: _softmax,
     fxp.LayerNormOp: _layer_norm,

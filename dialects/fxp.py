@@ -653,6 +653,42 @@ class TakeOp(FxpOp):
             raise VerifyException("take cannot change the number format")
 
 
+@irdl_op_definition
+class ThresholdOp(FxpOp):
+    """``y.flat[i] = base[i] + #{k: x.flat[i] >= thresholds[i, k]}`` (raw values): a quantizer
+    whose decisions do not fall on the input's grid (a scale that is not a power of two, a zero
+    point, a bipolar sign), as the steps of a non-decreasing function of the raw input. The
+    thresholds of each element are non-decreasing and lie in the input's raw range (a value
+    above it is never reached); the result counts levels, in its own format's LSB."""
+
+    name = "fxp.threshold"
+
+    thresholds = prop_def(DenseIntOrFPElementsAttr)
+    base = prop_def(DenseIntOrFPElementsAttr)
+
+    @property
+    def threshold_table(self) -> np.ndarray:
+        return numpy_from_dense(self.thresholds)
+
+    @property
+    def bases(self) -> np.ndarray:
+        return numpy_from_dense(self.base)
+
+    def verify_(self) -> None:
+        super().verify_()
+        elements = int(np.prod(tensor_shape(self.input)))
+        table, bases = self.threshold_table, self.bases
+        if table.ndim != 2 or table.shape[0] != elements or bases.shape != (elements,):
+            raise VerifyException(f"thresholds must be {elements} x levels, base one per element")
+        if table.shape[1] and np.any(np.diff(table, axis=1) < 0):
+            raise VerifyException("thresholds must be non-decreasing")
+        fx, fy = self.input_format, self.output_format
+        if table.size and (table.min() < fx.min_raw or table.max() > fx.max_raw + 1):
+            raise VerifyException("thresholds must lie in the input's raw range")
+        if bases.min() < fy.min_raw or bases.max() + table.shape[1] > fy.max_raw:
+            raise VerifyException(f"the levels do not fit {fy}")
+
+
 def index_format_check(value: SSAValue) -> None:
     """Index tensors hold integers: ``!fxp.fixed<W, W>``."""
     if tensor_format(value).frac_bits != 0:
@@ -743,6 +779,7 @@ Fxp = Dialect(
         LeakyReluOp,
         ClipOp,
         CastOp,
+        ThresholdOp,
         TableOp,
         SoftmaxOp,
         LayerNormOp,

@@ -77,6 +77,13 @@ class FxpFunctions(InterpreterFunctions):
     def run_cast(self, interpreter: Interpreter, op: fxp.CastOp, args: PythonValues):
         return (self._cast(op, args[0], op.input_format.frac_bits, op.output_format),)
 
+    @impl(fxp.ThresholdOp)
+    def run_threshold(self, interpreter: Interpreter, op: fxp.ThresholdOp, args: PythonValues):
+        x = args[0]
+        flat = x.reshape(x.shape[0], -1, 1)
+        count = (flat >= op.threshold_table[np.newaxis]).sum(axis=-1)
+        return ((op.bases[np.newaxis] + count).reshape(x.shape).astype(np.int64),)
+
     @impl(fxp.ClipOp)
     def run_clip(self, interpreter: Interpreter, op: fxp.ClipOp, args: PythonValues):
         x = args[0]

@@ -28,6 +28,10 @@ ROUNDING: dict[str, object] = {
     "HALF_UP": lambda v: np.sign(v) * np.floor(np.abs(v) + 0.5),
     "HALF_DOWN": lambda v: np.sign(v) * np.ceil(np.abs(v) - 0.5),
 }
+#: the decision of QONNX BipolarQuant (and of a signed 1-bit Quant) on activations, as a rounding
+#: of ``nn.quant`` with bounds [-1, 1]: +1 where ``x / scale + zero_point >= 0``, else -1
+BIPOLAR = "BIPOLAR"
+ROUNDING[BIPOLAR] = lambda v: np.where(np.asarray(v) >= 0, 1.0, -1.0)
 
 
 def integer_bounds(bits: int, signed: bool, narrow: bool) -> tuple[int, int]:
@@ -37,13 +41,24 @@ def integer_bounds(bits: int, signed: bool, narrow: bool) -> tuple[int, int]:
     return 0, 2**bits - 1 - int(narrow)
 
 
+def quant_levels(x, scale, zero_point, low: int, high: int, rounding: str) -> np.ndarray:
+    """``clamp(round(x / scale + zero_point), low, high)`` computed as the frameworks compute it
+    (QONNX's executor, Brevitas, onnxruntime): ``x / scale`` and ``+ zero_point`` in float32,
+    each rounded to float32, then the rounding mode (exact on that float32 value)."""
+    x = np.asarray(x, dtype=np.float32)
+    scale = np.asarray(scale, dtype=np.float32)
+    zero_point = np.asarray(zero_point, dtype=np.float32)
+    with np.errstate(over="ignore"):
+        value = (x / scale + zero_point).astype(np.float64)
+    return ROUNDING[rounding](np.clip(value, low, high))  # type: ignore[operator]
+
+
 def quantize(x, scale, zero_point, low: int, high: int, rounding: str) -> np.ndarray:
-    """``(clamp(round(x / scale + zero_point), low, high) - zero_point) * scale``, in float64."""
-    x = np.asarray(x, dtype=np.float64)
-    scale = np.asarray(scale, dtype=np.float64)
-    zero_point = np.asarray(zero_point, dtype=np.float64)
-    q = ROUNDING[rounding](np.clip(x / scale + zero_point, low, high))  # type: ignore[operator]
-    return (q - zero_point) * scale
+    """``(clamp(round(x / scale + zero_point), low, high) - zero_point) * scale`` (the levels as
+    in ``quant_levels``; their values exact in float64)."""
+    q = quant_levels(x, scale, zero_point, low, high, rounding)
+    zero_point = np.asarray(zero_point, dtype=np.float32).astype(np.float64)
+    return (q - zero_point) * np.asarray(scale, dtype=np.float32).astype(np.float64)
 
 
 def bipolar(x, scale) -> np.ndarray:
@@ -88,3 +103,49 @@ def exact_format(values: np.ndarray, max_frac_bits: int = 64) -> FixedFormat | N
     low, high = (int(raw.min()), int(raw.max())) if raw.size else (0, 0)
     width, _ = bits_for_range(min(low, 0), max(high, 0), signed=True)
     return FixedFormat(max(width, 2), max(width, 2) - frac)
+
+
+# ---- quantizers of fixed-point activations: thresholds ------------------------------------
+
+
+def step_thresholds(step, low_raw: int, high_raw: int) -> tuple[int, list[int]]:
+    """A non-decreasing integer function ``step`` (of a list of raw integers, giving a list) of
+    the raw inputs ``low_raw .. high_raw`` as ``step(x) = base + #{t in thresholds: x >= t}``:
+    ``base = step(low_raw)`` and, for each level it climbs to, the smallest input that reaches
+    it (found by bisection, all levels at once; a jump by several levels repeats its
+    threshold)."""
+    base, top = step([low_raw, high_raw])
+    levels = list(range(base + 1, top + 1))
+    below = [low_raw] * len(levels)  # step(below) < level <= step(above)
+    above = [high_raw] * len(levels)
+    while any(a - b > 1 for a, b in zip(above, below, strict=True)):
+        middle = [b + (a - b) // 2 for a, b in zip(above, below, strict=True)]
+        for index, reached in enumerate(v >= level for v, level in zip(step(middle), levels)):
+            if reached:
+                above[index] = middle[index]
+            else:
+                below[index] = middle[index]
+    return base, above
+
+
+def float32_of_raw(raw: int, frac_bits: int) -> np.float32:
+    """``raw * 2**-frac_bits`` rounded once to float32 (ties to even), for any Python int."""
+    magnitude = abs(raw)
+    drop = max(0, magnitude.bit_length() - 24)
+    if drop:  # keep 24 significant bits, ties to even, before the (then exact) conversion
+        kept, rest = magnitude >> drop, magnitude & ((1 << drop) - 1)
+        half = 1 << (drop - 1)
+        kept += rest > half or (rest == half and kept & 1)
+        magnitude = kept << drop
+    return np.float32(math.ldexp(float(magnitude), -frac_bits) * (1 if raw >= 0 else -1))
+
+
+def quant_step(frac_bits: int, scale: float, zero_point: float, low: int, high: int, rounding: str):
+    """The levels ``quant_levels`` gives for raw inputs with ``frac_bits`` fractional bits (each
+    input as the float32 number a framework would hold)."""
+
+    def step(raws: list[int]) -> list[int]:
+        x = np.array([float32_of_raw(int(raw), frac_bits) for raw in raws], dtype=np.float32)
+        return [int(v) for v in quant_levels(x, scale, zero_point, low, high, rounding)]
+
+    return step

@@ -42,7 +42,12 @@ from rtlflow.sim.fixed_point import (
     raw_range,
 )
 from rtlflow.sim.indexing import gather_map
-from rtlflow.sim.quantization import exact_format, power_of_two_exponent
+from rtlflow.sim.quantization import (
+    exact_format,
+    power_of_two_exponent,
+    quant_step,
+    step_thresholds,
+)
 
 #: Default lookup-table settings (hls4ml uses 1024-entry tables as well).
 DEFAULT_TABLE_SIZE = 1024
@@ -118,6 +123,9 @@ class _Converter:
                 if new_op is None:  # a quantizer into the format its input already has
                     self.values[op.results[0]] = self.values[op.operands[0]]
                     continue
+                if isinstance(new_op, tuple):  # a quantizer's levels, then their values
+                    block.add_op(new_op[0])
+                    new_op = new_op[1]
                 block.add_op(new_op)
                 new_op.results[0].name_hint = op.results[0].name_hint
                 self.values[op.results[0]] = new_op.results[0]
@@ -157,6 +165,8 @@ class _Converter:
         match op:
             case nn.QuantOp():
                 fmt = quant_format(op)
+                if fmt is None:
+                    return self.threshold(op)
                 if represents(fmt, fxp.tensor_format(self.input(op))):
                     return None  # every input value is already a value of the quantizer
                 return fxp.CastOp(self.input(op), self.result_type(op, fmt), op.node_name)
@@ -478,6 +488,68 @@ class _Converter:
             ).with_modes(self.config.precision.rounding, self.config.precision.overflow)
         return fxp.MatMulOp([a, b], self.result_type(op, result), op.node_name)
 
+    def threshold(self, op: nn.QuantOp) -> Operation | tuple[Operation, Operation]:
+        """A quantizer whose decisions are not on its input's grid: ``fxp.threshold`` counts the
+        levels ``q - zero_point`` (exact thresholds on the raw input, one list per distinct scale
+        and zero point), then, unless the scale is one power of two (the levels' LSB), an exact
+        ``fxp.scale_shift`` by the scale gives the values."""
+        x = self.input(op)
+        fx = fxp.tensor_format(x)
+        if fx.width > 62:
+            raise RtlflowError(
+                f"the quantizer's input is {fx}, {fx.width} bits: scales that are not powers of "
+                "two before it make exact formats this wide; give the layer before it a "
+                "narrower result format in the configuration (such as fixed<32,10,RND,SAT>)",
+                node=op.node_name,
+                op="quant",
+            )
+        shape = nn.shape_of(op.output)
+        scales = np.broadcast_to(op.scales, shape).reshape(-1).astype(np.float64)
+        zero_points = np.broadcast_to(op.zero_points, shape).reshape(-1).astype(np.float64)
+        integral = bool(np.all(zero_points == np.round(zero_points)))
+        low, high = op.bounds
+        steps: dict[tuple[float, float], tuple[int, list[int]]] = {}
+        for pair in set(zip(scales.tolist(), zero_points.tolist())):
+            step = quant_step(fx.frac_bits, pair[0], pair[1], low, high, op.rounding.data)
+            base, levels = step_thresholds(step, fx.min_raw, fx.max_raw)
+            steps[pair] = (base - int(pair[1]) if integral else base, levels)
+        width = max(len(levels) for _, levels in steps.values())
+        table = np.full((scales.size, width), fx.max_raw + 1, dtype=np.int64)
+        base = np.zeros(scales.size, dtype=np.int64)
+        for index, pair in enumerate(zip(scales.tolist(), zero_points.tolist())):
+            base[index], levels = steps[pair]
+            table[index, : len(levels)] = levels
+        exponent = power_of_two_exponent(scales) if integral else None
+        levels_format = range_format(int(base.min()), int(base.max()) + width, -(exponent or 0))
+        threshold = fxp.ThresholdOp(
+            x,
+            self.result_type(op, levels_format),
+            op.node_name,
+            thresholds=dense_from_numpy(table),
+            base=dense_from_numpy(base),
+        )
+        if exponent is not None:
+            return threshold
+        offsets = np.zeros_like(scales) if integral else -scales * zero_points
+        scale_format, offset_format = exact_format(scales), exact_format(offsets)
+        assert scale_format is not None and offset_format is not None  # float32 products
+        scale_raw = quantize_constant(scales, scale_format, op, "scale")
+        offset_raw = quantize_constant(offsets, offset_format, op, "offset")
+        frac = max(scale_format.frac_bits, offset_format.frac_bits)
+        aligned_scale = scale_raw << (frac - scale_format.frac_bits)
+        aligned_offset = offset_raw << (frac - offset_format.frac_bits)
+        ends = [level * aligned_scale + aligned_offset for level in (base, base + width)]
+        result = range_format(int(min(e.min() for e in ends)), int(max(e.max() for e in ends)), frac)
+        return threshold, fxp.ScaleShiftOp(
+            threshold.output,
+            self.result_type(op, result),
+            op.node_name,
+            scale=dense_from_numpy(scale_raw.astype(np.int64).reshape(shape)),
+            scale_type=fxp.FixedType.from_format(scale_format),
+            offset=dense_from_numpy(offset_raw.astype(np.int64).reshape(shape)),
+            offset_type=fxp.FixedType.from_format(offset_format),
+        )
+
     def leaky_relu(self, op: nn.LeakyReluOp, result: FixedFormat) -> fxp.LeakyReluOp:
         alpha = op.alpha.value.data
         alpha_format = FixedFormat(18, max(1, int(abs(alpha)).bit_length() + 1), rounding="RND")
@@ -598,25 +670,14 @@ class _Converter:
 _ROUNDING_MODES = {"ROUND": "RND_CONV", "HALF_EVEN": "RND_CONV", "FLOOR": "TRN"}
 
 
-def quant_format(op: nn.QuantOp) -> FixedFormat:
-    """The fixed-point format a quantizer produces exactly: power-of-two scale, zero point 0,
-    the integer bounds of a (narrow) signed or unsigned type."""
+def quant_format(op: nn.QuantOp) -> FixedFormat | None:
+    """The fixed-point format a quantizer produces by a cast: one power-of-two scale, zero point
+    0, round half to even or floor, the integer bounds of a (narrow) signed or unsigned type.
+    None for any other quantizer (it becomes thresholds)."""
     exponent = power_of_two_exponent(op.scales)
-    if exponent is None or np.any(op.zero_points != 0):
-        raise RtlflowError(
-            "only power-of-two scales with zero point 0 are supported so far (scale "
-            f"{np.unique(op.scales)[:4].tolist()}, zero point {np.unique(op.zero_points)[:4].tolist()})",
-            node=op.node_name,
-            op="quant",
-        )
     rounding = _ROUNDING_MODES.get(op.rounding.data)
-    if rounding is None:
-        raise RtlflowError(
-            f"rounding mode {op.rounding.data} is not supported on activations yet "
-            f"(supported: {', '.join(_ROUNDING_MODES)})",
-            node=op.node_name,
-            op="quant",
-        )
+    if exponent is None or np.any(op.zero_points != 0) or rounding is None:
+        return None
     low, high = op.bounds
     width, signed = bits_for_range(min(low, 0), max(high, 0))
     full_low, full_high = raw_range(width, signed)
@@ -625,11 +686,7 @@ def quant_format(op: nn.QuantOp) -> FixedFormat:
     elif signed and (low, high) == (full_low + 1, full_high):
         overflow = "SAT_SYM"
     else:
-        raise RtlflowError(
-            f"integer bounds [{low}, {high}] are not those of a {width}-bit type",
-            node=op.node_name,
-            op="quant",
-        )
+        return None
     return FixedFormat(width, width + exponent, signed, rounding, overflow)  # type: ignore[arg-type]
 
 
@@ -655,10 +712,10 @@ def sticky_bias_bits(op: nn.DenseOp | nn.ConvOp, product_frac: int) -> int | Non
                 continue
             seen.add(user)
             if isinstance(user, nn.QuantOp):
-                exponent = power_of_two_exponent(user.scales)
-                if exponent is None or np.any(user.zero_points != 0):
+                fmt = quant_format(user)
+                if fmt is None:  # thresholds: decisions off the grid
                     return None
-                finest = max(finest, -exponent + 1)
+                finest = max(finest, fmt.frac_bits + 1)
             elif isinstance(user, _GRID_SAFE) or (
                 isinstance(user, nn.PoolOp) and user.kind.data == "max"
             ):
@@ -716,7 +773,7 @@ def _first_quantizer(argument: SSAValue) -> nn.QuantOp | None:
     users = [use.operation for use in argument.uses]
     if users and all(isinstance(u, nn.QuantOp) for u in users):
         formats = {quant_format(u) for u in users}
-        return users[0] if len(formats) == 1 else None
+        return users[0] if len(formats) == 1 and None not in formats else None
     return None
 
 

@@ -18,6 +18,8 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+import numpy as np
+
 from xdsl.context import Context
 from xdsl.dialects import func
 from xdsl.dialects.builtin import ModuleOp, StringAttr
@@ -42,12 +44,24 @@ def channelwise(op: fxp.ScaleShiftOp) -> bool:
     )
 
 
+def threshold_channelwise(op: fxp.ThresholdOp) -> bool:
+    """Whether every pixel of a channel has the same thresholds and base (works per beat)."""
+    shape = fxp.tensor_shape(op.input)
+    if len(shape) < 3:
+        return False
+    table = op.threshold_table.reshape(shape[1], -1, op.threshold_table.shape[1])
+    bases = op.bases.reshape(shape[1], -1)
+    return bool(np.all(table == table[:, :1]) and np.all(bases == bases[:, :1]))
+
+
 def streamable(op: Operation) -> bool:
     """Whether ``op`` can work on a pixel stream, given its input is one."""
     if isinstance(op, fxp.WindowOp):
         return op.style.data == "stream"
     if isinstance(op, fxp.ScaleShiftOp):
         return channelwise(op)
+    if isinstance(op, fxp.ThresholdOp):
+        return threshold_channelwise(op)
     return isinstance(op, STREAMABLE_ELEMENTWISE) and len(fxp.tensor_shape(op.input)) >= 3
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from onnx import TensorProto, helper, numpy_helper
 
 import rtlflow
 from rtlflow.sim.runner import run_testbench
@@ -110,3 +111,71 @@ def test_hidden_biases_take_the_sticky_grid_not_float_precision():
     assert "accumulator = !fxp.fixed<10, 4>" in fxp  # conv1: 4-bit x 4-bit, 9 taps, bias
     emulated = compiled.predict(inputs)
     assert np.array_equal(emulated.astype(np.float32), data["ref_out"].reshape(emulated.shape))
+
+
+def qdq_mlp() -> tuple:
+    """What onnxruntime's static quantization emits, with scales that are not powers of two and
+    zero points: x → Q/DQ (int8, 0.05) → Gemm (int8 weights, scale 0.0127, float bias) → Relu →
+    Q/DQ (uint8, 0.031) → Gemm (int8 weights, one scale per output) → Q/DQ (int8, 0.07, zero
+    point 5)."""
+    rng = np.random.default_rng(0)
+    constants = {
+        "s_in": np.float32(0.05), "z_in": np.int8(0),
+        "w1": rng.integers(-127, 128, (12, 16)).astype(np.int8), "s_w1": np.float32(0.0127),
+        "z_w1": np.int8(0), "b1": rng.normal(0, 0.5, 12).astype(np.float32),
+        "s_a": np.float32(0.031), "z_a": np.uint8(0),
+        "w2": rng.integers(-127, 128, (5, 12)).astype(np.int8),
+        "s_w2": np.linspace(0.002, 0.009, 5).astype(np.float32), "z_w2": np.zeros(5, np.int8),
+        "b2": rng.normal(0, 0.5, 5).astype(np.float32), "s_o": np.float32(0.07), "z_o": np.int8(5),
+    }
+    node = helper.make_node
+    nodes = [
+        node("QuantizeLinear", ["x", "s_in", "z_in"], ["xq"]),
+        node("DequantizeLinear", ["xq", "s_in", "z_in"], ["xd"]),
+        node("DequantizeLinear", ["w1", "s_w1", "z_w1"], ["w1d"]),
+        node("Gemm", ["xd", "w1d", "b1"], ["h"], transB=1, name="fc1"),
+        node("Relu", ["h"], ["hr"]),
+        node("QuantizeLinear", ["hr", "s_a", "z_a"], ["hq"]),
+        node("DequantizeLinear", ["hq", "s_a", "z_a"], ["hd"]),
+        node("DequantizeLinear", ["w2", "s_w2", "z_w2"], ["w2d"], axis=0),
+        node("Gemm", ["hd", "w2d", "b2"], ["o"], transB=1, name="fc2"),
+        node("QuantizeLinear", ["o", "s_o", "z_o"], ["oq"]),
+        node("DequantizeLinear", ["oq", "s_o", "z_o"], ["y"]),
+    ]
+    graph = helper.make_graph(
+        nodes, "qdq_mlp", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 16])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 5])],
+        [numpy_helper.from_array(np.asarray(v), k) for k, v in constants.items()],
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 19)])
+    model.ir_version = 9
+    x = np.floor(np.random.default_rng(1).normal(0, 2, (300, 1, 16)) * 1024) / 1024
+    return model, x.astype(np.float32)  # on the grid of the default input format fixed<16,6>
+
+
+#: the layers' results rounded to 22 fractional bits: exact formats after scales that are not
+#: powers of two would be 67 bits wide (the compile says so and names the quantizer)
+QDQ_MLP_CONFIG = {"layers": {name: {"result": "fixed<32,10,RND,SAT>"} for name in ("fc1", "fc2")}}
+
+
+def test_qdq_model_with_arbitrary_scales_and_zero_points(tmp_path):
+    """Every quantizer becomes thresholds; the emulator equals onnxruntime (the graph as the
+    spec says: optimisations off) on every output, the RTL the emulator bit for bit."""
+    import onnxruntime
+
+    model, x = qdq_mlp()
+    with pytest.raises(rtlflow.RtlflowError, match="67 bits") as error:
+        rtlflow.compile(model, stop_at="fxp")
+    assert "'hd' (quant)" in str(error.value)
+    options = onnxruntime.SessionOptions()
+    options.graph_optimization_level = onnxruntime.GraphOptimizationLevel.ORT_DISABLE_ALL
+    session = onnxruntime.InferenceSession(model.SerializeToString(), options, providers=["CPUExecutionProvider"])
+    expected = np.stack([session.run(None, {"x": sample})[0] for sample in x])
+    compiled = rtlflow.compile(model, part="xcvu13p", config=QDQ_MLP_CONFIG)
+    assert compiled.ir("fxp").count("fxp.threshold") == 3
+    emulated = compiled.predict(x).astype(np.float32)
+    assert np.array_equal(emulated.reshape(expected.shape), expected)
+    report = compiled.write(tmp_path, inputs={"x": x})
+    result = run_testbench(tmp_path)
+    assert result.samples == 300 and result.mismatches == 0 and result.missing == 0
+    assert result.latency_cycles == [report["latency_cycles"]]

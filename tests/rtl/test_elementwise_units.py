@@ -10,6 +10,7 @@ from rtlflow.rtl.activation import ActivationUnit
 from rtlflow.rtl.arith import Cast
 from rtlflow.rtl.delay import DelayUnit
 from rtlflow.rtl.scale_shift import ScaleShiftUnit
+from rtlflow.rtl.threshold import ThresholdUnit
 from tests.rtl.harness import cast, run_unit, signed_range
 
 WIDTH, COUNT = 12, 8
@@ -74,3 +75,36 @@ def test_delay_unit(tmp_path):
     result = run_unit(unit, x, x, tmp_path, gaps=0.3)
     assert result.passed, result.details
     assert result.latency_cycles == [3]
+
+
+@pytest.mark.parametrize("registers", [(), (0, 2, 4)])
+def test_threshold_unit(registers, tmp_path):
+    """Counts against integer math: thresholds inside, below and above the input's range,
+    repeated ones (a jump by two levels), an element with none, negative and positive bases."""
+    low, high = signed_range(WIDTH)
+    rows = [
+        (-1500, -20, 0, 0, 7, 300, 1999),
+        (low, low, low, 0, high + 1, high + 1, high + 1),
+        (-3, -2, -1, 0, 1, 2, 3),
+        (high + 1,) * 7,
+        (low,) * 7,
+        (0, 0, 100, 100, 100, 2047, 2047),
+        (-2048, -1000, -1000, 5, 6, 7, 8),
+        (-9, 1, 11, 21, 31, 41, 51),
+    ]
+    base = (-4, 0, -8, 3, -7, 1, -128, 120)
+    out = Cast(0, "TRN", "WRAP", 8, True)
+    unit = ThresholdUnit(
+        thresholds=tuple(rows), base=base, input_shape=signed(WIDTH), count=COUNT, casts=(out,),
+        registers=registers,
+    )
+    x = inputs(7)
+    x[2] = [-1500, -21, 0, 6, 7, 2047, -1000, 11]
+    expected = [
+        [b + sum(v >= t for t in row) for v, row, b in zip(sample, rows, base, strict=True)]
+        for sample in x.tolist()
+    ]
+    result = run_unit(unit, x, np.array(expected), tmp_path)
+    assert result.passed, result.details
+    assert result.latency_cycles == [unit.latency]
+    assert unit.latency == len(registers)

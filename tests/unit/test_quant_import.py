@@ -127,15 +127,99 @@ def test_qdq_chain_on_activations_matches_onnxruntime(low, high, dtype):
     assert np.array_equal(compiled.predict(x).reshape(expected.shape), expected)
 
 
+def float32_inputs(count=400, frac=14, seed=0):
+    """Inputs on the grid of ``fixed<24,10>`` (so float32 numbers, as a framework holds them)
+    plus every half step of 0.3 and 1/3, where division in float32 and in exact arithmetic can
+    round differently."""
+    rng = np.random.default_rng(seed)
+    x = np.round(rng.normal(0, 4, (count, 1, 64)) * 2.0**frac) / 2.0**frac
+    x[0, 0] = np.arange(-32, 32) * 0.5 * np.float32(0.3)
+    x[1, 0] = np.arange(-32, 32) * 0.5 * np.float32(1 / 3)
+    return (np.floor(x * 2.0**frac) / 2.0**frac).astype(np.float32)
+
+
+@pytest.mark.parametrize("rounding", ["ROUND", "FLOOR", "CEIL", "UP", "DOWN", "HALF_UP", "HALF_DOWN"])
+@pytest.mark.parametrize(
+    ("scale", "zero_point", "bits", "signed", "narrow"),
+    [(0.3, 0.0, 6, 1, 0), (1 / 3, 0.0, 4, 1, 1), (0.0173, 3.0, 8, 0, 0), (0.25, -2.0, 5, 1, 0),
+     (0.25, 0.0, 3, 1, 0), (0.125, 0.5, 4, 0, 1)],
+)
+def test_any_activation_quant_is_exact_by_thresholds(rounding, scale, zero_point, bits, signed, narrow):
+    """Scales that are not powers of two, zero points (even fractional), every rounding mode:
+    the emulator equals the spec's float32 computation on every input, near-ties included."""
+    node = helper.make_node(
+        "Quant", ["x", "s", "z", "b"], ["y"], domain="qonnx.custom_op.general",
+        signed=signed, narrow=narrow, rounding_mode=rounding,
+    )
+    model = quant_model([1, 64], [node], {"s": scale, "z": zero_point, "b": float(bits)}, "y")
+    x = float32_inputs()
+    expected = ref.quant(x, np.float32(scale), np.float32(zero_point), bits, signed, narrow, rounding)
+    compiled = rtlflow.compile(model, stop_at="fxp", config={"inputs": {"x": "fixed<24,10>"}})
+    on_grid = scale == 0.25 and zero_point == 0 and rounding in ("ROUND", "FLOOR")
+    assert ("fxp.threshold" in compiled.ir("fxp")) != on_grid  # else a cast
+    assert np.array_equal(compiled.predict(x).astype(np.float32), expected)
+    assert np.array_equal(run_nn(compiled.levels["nn"], [x])[0].astype(np.float32), expected)
+
+
+def test_per_channel_scales_and_bipolar_on_activations():
+    scale = np.linspace(0.01, 0.3, 8).astype(np.float32).reshape(1, 8, 1)
+    nodes = [
+        helper.make_node("Quant", ["x", "s", "z", "b"], ["q"], domain="qonnx.custom_op.general",
+                         signed=1, narrow=0, rounding_mode="ROUND"),
+        helper.make_node("BipolarQuant", ["x", "s2"], ["p"], domain="qonnx.custom_op.general"),
+        helper.make_node("Quant", ["x", "s2", "z", "one"], ["p1"], domain="qonnx.custom_op.general",
+                         signed=1, narrow=0, rounding_mode="ROUND"),
+    ]
+    inits = {"s": scale, "z": 0.0, "b": 4.0, "s2": 0.7, "one": 1.0}
+    model = quant_model([1, 8, 8], nodes, inits, "q")
+    model.graph.output.extend(
+        [helper.make_tensor_value_info(name, TensorProto.FLOAT, [1, 8, 8]) for name in ("p", "p1")]
+    )
+    x = float32_inputs(frac=12).reshape(-1, 1, 8, 8)
+    x[0, 0, 0, :] = [0.0, -0.0, 2.0**-12, -(2.0**-12), 1.0, -1.0, 0.0, 0.0]
+    expected = [
+        ref.quant(x, scale, np.float32(0), 4, 1, 0, "ROUND"),
+        ref.bipolar_quant(x, np.float32(0.7)),
+        ref.quant(x, np.float32(0.7), np.float32(0), 1, 1, 0, "ROUND"),
+    ]
+    compiled = rtlflow.compile(model, stop_at="fxp", config={"inputs": {"x": "fixed<24,12>"}})
+    for got, want in zip(compiled.predict(x), expected, strict=True):
+        assert np.array_equal(got.astype(np.float32), want)
+
+
+@pytest.mark.parametrize(
+    ("scale", "zero_point", "dtype", "axis"),
+    [(0.0173, 37, np.uint8, None), (0.05, -3, np.int8, None), (0.2, 128, np.uint8, None),
+     (np.linspace(0.01, 0.2, 16), np.zeros(16), np.int8, 1)],
+)
+def test_qdq_with_zero_points_and_per_axis_scales_matches_onnxruntime(scale, zero_point, dtype, axis):
+    """QuantizeLinear rounds ``x / scale`` (in float32) before it adds the zero point."""
+    import onnxruntime
+
+    kwargs = {} if axis is None else {"axis": axis}
+    nodes = [helper.make_node("QuantizeLinear", ["x", "s", "zp"], ["q"], **kwargs),
+             helper.make_node("DequantizeLinear", ["q", "s", "zp"], ["y"], **kwargs)]
+    graph = helper.make_graph(
+        nodes, "qdq", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 16])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 16])],
+        [numpy_helper.from_array(np.asarray(scale, np.float32), "s"),
+         numpy_helper.from_array(np.asarray(zero_point, dtype=dtype), "zp")],
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 19)])
+    model.ir_version = 9
+    x = float32_inputs()[:, :, :16]
+    x[2, 0] = np.arange(16) * 0.125 - 1  # x / 0.05 just below a half in exact arithmetic
+    session = onnxruntime.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
+    expected = np.stack([session.run(None, {"x": sample})[0] for sample in x])
+    compiled = rtlflow.compile(model, stop_at="fxp", config={"inputs": {"x": "fixed<24,10>"}})
+    assert np.array_equal(compiled.predict(x).astype(np.float32).reshape(expected.shape), expected)
+
+
 def test_unsupported_quantizers_name_the_node():
-    model = activation_quant(6, 1, 0, "ROUND", scale=0.3)
-    with pytest.raises(RtlflowError, match="power-of-two") as error:
-        rtlflow.compile(model, stop_at="fxp")
-    assert "quant" in str(error.value)
-    model = activation_quant(6, 1, 0, "CEIL")
-    with pytest.raises(RtlflowError, match="rounding mode CEIL"):
-        rtlflow.compile(model, stop_at="fxp")
     node = helper.make_node("Trunc", ["x", "s", "z", "b", "b"], ["y"], domain="qonnx.custom_op.general")
     model = quant_model([1, 4], [node], {"s": 1.0, "z": 0.0, "b": 8.0}, "y")
     with pytest.raises(RtlflowError, match="Trunc on activations"):
+        rtlflow.compile(model)
+    model = activation_quant(6, 1, 0, "ROUND", scale=-0.5)
+    with pytest.raises(RtlflowError, match="scales must be positive"):
         rtlflow.compile(model)
