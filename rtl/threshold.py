@@ -6,7 +6,7 @@ from collections import Counter
 
 from amaranth.hdl import Module, Mux, Value
 
-from rtlflow.rtl.arith import Cast, Operator, Term, add, add_level
+from rtlflow.rtl.arith import Cast, Term, add, add_level
 from rtlflow.rtl.dense import reduce_trees
 from rtlflow.rtl.pipeline import (
     Pipeline,
