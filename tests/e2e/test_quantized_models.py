@@ -179,3 +179,56 @@ def test_qdq_model_with_arbitrary_scales_and_zero_points(tmp_path):
     result = run_testbench(tmp_path)
     assert result.samples == 300 and result.mismatches == 0 and result.missing == 0
     assert result.latency_cycles == [report["latency_cycles"]]
+
+
+def conv_with_channel_scales() -> tuple:
+    """A 4-bit input quantizer (power of two: a cast), a 3x3 conv, ReLU, then an unsigned
+    3-bit quantizer with one scale per channel, none a power of two."""
+    rng = np.random.default_rng(3)
+    constants = {
+        "s0": np.float32(0.25), "z": np.float32(0), "b4": np.float32(4),
+        "w": (rng.integers(-7, 8, (3, 1, 3, 3)) * 0.125).astype(np.float32),
+        "bias": np.array([0.1, -0.3, 0.05], np.float32),
+        "s1": np.array([0.3, 0.17, 0.41], np.float32).reshape(1, 3, 1, 1), "b3": np.float32(3),
+    }
+    domain = "qonnx.custom_op.general"
+    node = helper.make_node
+    nodes = [
+        node("Quant", ["x", "s0", "z", "b4"], ["xq"], domain=domain, signed=1, rounding_mode="ROUND"),
+        node("Conv", ["xq", "w", "bias"], ["c"], name="conv", kernel_shape=[3, 3]),
+        node("Relu", ["c"], ["r"]),
+        node("Quant", ["r", "s1", "z", "b3"], ["y"], domain=domain, signed=0, rounding_mode="ROUND"),
+    ]
+    graph = helper.make_graph(
+        nodes, "conv_scales", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 1, 8, 8])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 3, 6, 6])],
+        [numpy_helper.from_array(np.asarray(v), k) for k, v in constants.items()],
+    )
+    model = helper.make_model(
+        graph, opset_imports=[helper.make_opsetid("", 17), helper.make_opsetid(domain, 1)]
+    )
+    model.ir_version = 8
+    return model, rng.normal(0, 1, (200, 1, 1, 8, 8)).astype(np.float32)
+
+
+@pytest.mark.parametrize("style", ["parallel", pytest.param("stream", marks=pytest.mark.slow)])
+def test_per_channel_threshold_quantizer_in_rtl(style, tmp_path):
+    """Per-channel thresholds, on the whole tensor or per pixel beat of a stream: the emulator
+    equals the reference semantics (float32 quantizer, tests/unit/quant_reference.py) on the
+    exact conv sums, the RTL the emulator."""
+    from tests.unit import quant_reference as ref
+
+    model, x = conv_with_channel_scales()
+    compiled = rtlflow.compile(model, part="xcvu13p", config={"conv_style": style})
+    assert "fxp.threshold" in compiled.ir("fxp") and (style == "stream") == ("stream" in compiled.ir("fxp"))
+    xq = ref.quant(x, np.float32(0.25), np.float32(0), 4, 1, 0, "ROUND").astype(np.float64)
+    w = numpy_helper.to_array(model.graph.initializer[3]).astype(np.float64)
+    windows = np.lib.stride_tricks.sliding_window_view(xq[:, 0, 0], (3, 3), axis=(1, 2))
+    sums = np.einsum("nhwij,cij->nchw", windows, w[:, 0]) + np.array([0.1, -0.3, 0.05], np.float32)[:, None, None]
+    scales = np.array([0.3, 0.17, 0.41], np.float32).reshape(1, 3, 1, 1)
+    expected = ref.quant(np.maximum(sums, 0).astype(np.float32), scales, np.float32(0), 3, 0, 0, "ROUND")
+    assert np.array_equal(compiled.predict(x).astype(np.float32).reshape(expected.shape), expected)
+    report = compiled.write(tmp_path, inputs={"x": x})
+    result = run_testbench(tmp_path)
+    assert result.samples == 200 and result.mismatches == 0 and result.missing == 0
+    assert result.latency_cycles == [report["latency_cycles"]]
