@@ -168,7 +168,9 @@ def _convert_all(
     workers = min(jobs or os.cpu_count() or 1, len(order))
     if workers <= 1:
         return {name: _convert_one(*modules[name], name) for name in order}
-    context = multiprocessing.get_context("fork" if os.name == "posix" else "spawn")
+    # not "fork": a forked child of a process with threads (onnxruntime's, torch's, a notebook's)
+    # can wait forever on a lock one of them held; the fork server is a clean single thread
+    context = multiprocessing.get_context("forkserver" if os.name == "posix" else "spawn")
     with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
         futures = {name: pool.submit(_convert_one, *modules[name], name) for name in order}
         return {name: future.result() for name, future in futures.items()}
