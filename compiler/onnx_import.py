@@ -1092,10 +1092,17 @@ def _quantizer(im: _Importer, node: onnx.NodeProto) -> None:
     if node.op_type == "Trunc":
         if len(inputs) != 5:
             im.fail("only the five-input Trunc (input and output bit widths) is supported")
-        if inputs[0] not in im.constants:
-            im.fail("Trunc on activations is not supported yet")
-        x, scale, zero_point = (im.constants[n] for n in inputs[:3])
         bits_in, bits_out = (int(_scalar(im, n, "bit width")) for n in inputs[3:5])
+        if bits_out > bits_in:
+            im.fail(f"Trunc's output bit width {bits_out} exceeds its input bit width {bits_in}")
+        if inputs[0] not in im.constants:  # unclamped: the input's range bounds the levels
+            scale, zero_point = im.constants[inputs[1]], im.constants[inputs[2]]
+            if np.any(np.asarray(scale) <= 0):
+                im.fail("scales must be positive")
+            x = im.activation(inputs[0])
+            _define_quant(im, node, x, scale, zero_point, -(2**62), 2**62, rounding, bits_in - bits_out)
+            return
+        x, scale, zero_point = (im.constants[n] for n in inputs[:3])
         im.constants[node.output[0]] = quantization.trunc(
             x, scale, zero_point, bits_in, bits_out, rounding
         ).astype(np.float32)
@@ -1129,7 +1136,9 @@ def _quantizer(im: _Importer, node: onnx.NodeProto) -> None:
     _define_quant(im, node, im.activation(inputs[0]), scale, zero_point, low, high, rounding)
 
 
-def _define_quant(im, node, x: SSAValue, scale, zero_point, low: int, high: int, rounding: str) -> None:
+def _define_quant(
+    im, node, x: SSAValue, scale, zero_point, low: int, high: int, rounding: str, shift: int = 0
+) -> None:
     shape = nn.shape_of(x)
     try:
         np.broadcast_to(np.asarray(scale), shape)
@@ -1146,6 +1155,8 @@ def _define_quant(im, node, x: SSAValue, scale, zero_point, low: int, high: int,
         high=IntegerAttr(high, i64),
         rounding=StringAttr(rounding),
     )
+    if shift:
+        op.properties["shift"] = IntegerAttr(shift, i64)
     im.define(node, op.output)
 
 

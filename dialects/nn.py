@@ -610,7 +610,9 @@ class ScatterOp(NnOp):
 class QuantOp(UnaryOp):
     """A quantizer of a quantization-aware export (QONNX Quant, QuantizeLinear → [Clip →]
     DequantizeLinear): ``y = (clamp(round(x / scale + zero_point), low, high) - zero_point) *
-    scale`` with ``rounding`` a QONNX rounding mode (ROUND: ties to even)."""
+    scale`` with ``rounding`` a QONNX rounding mode (ROUND: ties to even). With ``shift`` (QONNX
+    Trunc): ``round(x / scale + zero_point)`` ties to even first, then divided by 2^shift and
+    rounded by ``rounding``."""
 
     name = "nn.quant"
 
@@ -619,6 +621,11 @@ class QuantOp(UnaryOp):
     low = prop_def(IntegerAttr)
     high = prop_def(IntegerAttr)
     rounding = prop_def(StringAttr)
+    shift = opt_prop_def(IntegerAttr)
+
+    @property
+    def shift_bits(self) -> int:
+        return 0 if self.shift is None else self.shift.value.data
 
     @property
     def scales(self) -> np.ndarray:

@@ -181,7 +181,8 @@ class NnFunctions(InterpreterFunctions):
     @impl(nn.QuantOp)
     def run_quant(self, interpreter: Interpreter, op: nn.QuantOp, args: PythonValues):
         low, high = op.bounds
-        return (quantize(args[0], op.scales, op.zero_points, low, high, op.rounding.data),)
+        levels = quantize(args[0], op.scales, op.zero_points, low, high, op.rounding.data, op.shift_bits)
+        return (levels,)
 
 
 def run_nn(module: ModuleOp, inputs: list[np.ndarray]) -> list[np.ndarray]:

@@ -41,22 +41,28 @@ def integer_bounds(bits: int, signed: bool, narrow: bool) -> tuple[int, int]:
     return 0, 2**bits - 1 - int(narrow)
 
 
-def quant_levels(x, scale, zero_point, low: int, high: int, rounding: str) -> np.ndarray:
+def quant_levels(
+    x, scale, zero_point, low: int, high: int, rounding: str, shift: int = 0
+) -> np.ndarray:
     """``clamp(round(x / scale + zero_point), low, high)`` computed as the frameworks compute it
     (QONNX's executor, Brevitas, onnxruntime): ``x / scale`` and ``+ zero_point`` in float32,
-    each rounded to float32, then the rounding mode (exact on that float32 value)."""
+    each rounded to float32, then the rounding mode (exact on that float32 value). With
+    ``shift`` (QONNX Trunc): that sum rounded half to even, divided by 2^shift, then the
+    rounding mode."""
     x = np.asarray(x, dtype=np.float32)
     scale = np.asarray(scale, dtype=np.float32)
     zero_point = np.asarray(zero_point, dtype=np.float32)
     with np.errstate(over="ignore"):
         value = (x / scale + zero_point).astype(np.float64)
+    if shift:
+        value = np.round(value) / 2.0**shift
     return ROUNDING[rounding](np.clip(value, low, high))  # type: ignore[operator]
 
 
-def quantize(x, scale, zero_point, low: int, high: int, rounding: str) -> np.ndarray:
+def quantize(x, scale, zero_point, low: int, high: int, rounding: str, shift: int = 0) -> np.ndarray:
     """``(clamp(round(x / scale + zero_point), low, high) - zero_point) * scale`` (the levels as
     in ``quant_levels``; their values exact in float64)."""
-    q = quant_levels(x, scale, zero_point, low, high, rounding)
+    q = quant_levels(x, scale, zero_point, low, high, rounding, shift)
     zero_point = np.asarray(zero_point, dtype=np.float32).astype(np.float64)
     return (q - zero_point) * np.asarray(scale, dtype=np.float32).astype(np.float64)
 
@@ -140,12 +146,14 @@ def float32_of_raw(raw: int, frac_bits: int) -> np.float32:
     return np.float32(math.ldexp(float(magnitude), -frac_bits) * (1 if raw >= 0 else -1))
 
 
-def quant_step(frac_bits: int, scale: float, zero_point: float, low: int, high: int, rounding: str):
+def quant_step(
+    frac_bits: int, scale: float, zero_point: float, low: int, high: int, rounding: str, shift: int = 0
+):
     """The levels ``quant_levels`` gives for raw inputs with ``frac_bits`` fractional bits (each
     input as the float32 number a framework would hold)."""
 
     def step(raws: list[int]) -> list[int]:
         x = np.array([float32_of_raw(int(raw), frac_bits) for raw in raws], dtype=np.float32)
-        return [int(v) for v in quant_levels(x, scale, zero_point, low, high, rounding)]
+        return [int(v) for v in quant_levels(x, scale, zero_point, low, high, rounding, shift)]
 
     return step

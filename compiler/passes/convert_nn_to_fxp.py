@@ -56,6 +56,8 @@ DEFAULT_TABLE_RANGES = {
 }
 DEFAULT_EXP_RANGE = 16.0
 DEFAULT_SOFTMAX_TYPE = FixedFormat(18, 1, signed=False)
+#: a quantizer built as thresholds compares with at most this many per element
+MAX_THRESHOLD_LEVELS = 4095
 #: layer normalisation: the width of its 1/sqrt table's entries
 DEFAULT_LAYER_NORM_TABLE_BITS = 18
 #: 1 / (taps of a window) for average pooling: exact for power-of-two windows, else rounded
@@ -510,7 +512,16 @@ class _Converter:
         low, high = op.bounds
         steps: dict[tuple[float, float], tuple[int, list[int]]] = {}
         for pair in set(zip(scales.tolist(), zero_points.tolist())):
-            step = quant_step(fx.frac_bits, pair[0], pair[1], low, high, op.rounding.data)
+            step = quant_step(fx.frac_bits, pair[0], pair[1], low, high, op.rounding.data, op.shift_bits)
+            first, last = step([fx.min_raw, fx.max_raw])
+            if last - first > MAX_THRESHOLD_LEVELS:
+                raise RtlflowError(
+                    f"the quantizer takes {last - first + 1} levels over its input's range "
+                    f"({fx}), more than {MAX_THRESHOLD_LEVELS + 1}: give its input a narrower "
+                    "format in the configuration",
+                    node=op.node_name,
+                    op="quant",
+                )
             base, levels = step_thresholds(step, fx.min_raw, fx.max_raw)
             steps[pair] = (base - int(pair[1]) if integral else base, levels)
         width = max(len(levels) for _, levels in steps.values())
@@ -676,7 +687,7 @@ def quant_format(op: nn.QuantOp) -> FixedFormat | None:
     None for any other quantizer (it becomes thresholds)."""
     exponent = power_of_two_exponent(op.scales)
     rounding = _ROUNDING_MODES.get(op.rounding.data)
-    if exponent is None or np.any(op.zero_points != 0) or rounding is None:
+    if exponent is None or np.any(op.zero_points != 0) or rounding is None or op.shift_bits:
         return None
     low, high = op.bounds
     width, signed = bits_for_range(min(low, 0), max(high, 0))

@@ -215,11 +215,32 @@ def test_qdq_with_zero_points_and_per_axis_scales_matches_onnxruntime(scale, zer
     assert np.array_equal(compiled.predict(x).astype(np.float32).reshape(expected.shape), expected)
 
 
+@pytest.mark.parametrize("rounding", ["FLOOR", "ROUND", "CEIL"])
+@pytest.mark.parametrize(("scale", "zero_point"), [(0.25, 0.0), (0.3, 2.0)])
+def test_trunc_on_activations(rounding, scale, zero_point):
+    """Trunc (v1): the input's integer rounded half to even, 3 bits dropped by the rounding mode,
+    on the input scale; unclamped, so the input's range bounds the levels."""
+    node = helper.make_node(
+        "Trunc", ["x", "s", "z", "b8", "b5"], ["y"], domain="qonnx.custom_op.general",
+        rounding_mode=rounding,
+    )
+    model = quant_model([1, 64], [node], {"s": scale, "z": zero_point, "b8": 8.0, "b5": 5.0}, "y")
+    x = float32_inputs()
+    expected = ref.trunc(x, np.float32(scale), np.float32(zero_point), 8, 5, rounding)
+    compiled = rtlflow.compile(model, stop_at="fxp", config={"inputs": {"x": "fixed<24,10>"}})
+    assert np.array_equal(compiled.predict(x).astype(np.float32), expected)
+
+
 def test_unsupported_quantizers_name_the_node():
-    node = helper.make_node("Trunc", ["x", "s", "z", "b", "b"], ["y"], domain="qonnx.custom_op.general")
-    model = quant_model([1, 4], [node], {"s": 1.0, "z": 0.0, "b": 8.0}, "y")
-    with pytest.raises(RtlflowError, match="Trunc on activations"):
+    node = helper.make_node("Trunc", ["x", "s", "z", "b4", "b8"], ["y"], domain="qonnx.custom_op.general")
+    model = quant_model([1, 4], [node], {"s": 1.0, "z": 0.0, "b4": 4.0, "b8": 8.0}, "y")
+    with pytest.raises(RtlflowError, match="exceeds its input bit width"):
         rtlflow.compile(model)
+    node = helper.make_node("Trunc", ["x", "s", "z", "b8", "b4"], ["y"], domain="qonnx.custom_op.general")
+    model = quant_model([1, 4], [node], {"s": 2.0**-20, "z": 0.0, "b8": 8.0, "b4": 4.0}, "y")
+    with pytest.raises(RtlflowError, match="levels over its input's range") as error:
+        rtlflow.compile(model)  # the default input fixed<16,6> spans 2^26 / 2^4 levels
+    assert "'y' (quant)" in str(error.value)
     model = activation_quant(6, 1, 0, "ROUND", scale=-0.5)
     with pytest.raises(RtlflowError, match="scales must be positive"):
         rtlflow.compile(model)
