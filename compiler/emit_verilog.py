@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 import multiprocessing
 import os
+import sys
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -168,12 +169,32 @@ def _convert_all(
     workers = min(jobs or os.cpu_count() or 1, len(order))
     if workers <= 1:
         return {name: _convert_one(*modules[name], name) for name in order}
-    # not "fork": a forked child of a process with threads (onnxruntime's, torch's, a notebook's)
-    # can wait forever on a lock one of them held; the fork server is a clean single thread
-    context = multiprocessing.get_context("forkserver" if os.name == "posix" else "spawn")
+    context = multiprocessing.get_context(_start_method())
+    if context.get_start_method() == "forkserver":  # the server imports the units once
+        context.set_forkserver_preload([__name__])
     with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
         futures = {name: pool.submit(_convert_one, *modules[name], name) for name in order}
         return {name: future.result() for name, future in futures.items()}
+
+
+def _start_method() -> str:
+    """How conversion workers start. A forked copy of a process that runs threads (onnxruntime's,
+    torch's) can wait forever on a lock one of them held, so on POSIX they come from a fork
+    server, a clean single-threaded process; its children import the main module again, which
+    is safe behind an ``if __name__ == "__main__"`` guard (and in notebooks, ``python -m``,
+    pytest). A main script without such a guard would run again in every worker: there the
+    workers are forked as before."""
+    if os.name != "posix":
+        return "spawn"
+    path = getattr(sys.modules.get("__main__"), "__file__", None)
+    if path:
+        try:
+            guarded = "__main__" in Path(path).read_text(errors="ignore")
+        except OSError:
+            guarded = False
+        if not guarded:
+            return "fork"
+    return "forkserver"
 
 
 def _size(spec: UnitSpec) -> int:
