@@ -147,13 +147,27 @@ def float32_of_raw(raw: int, frac_bits: int) -> np.float32:
 
 
 def quant_step(
-    frac_bits: int, scale: float, zero_point: float, low: int, high: int, rounding: str, shift: int = 0
+    frac_bits: int, scale: float, zero_point: float, low: int, high: int, rounding: str,
+    shift: int = 0, affine: tuple[float, float, bool] = (1.0, 0.0, False),
 ):
-    """The levels ``quant_levels`` gives for raw inputs with ``frac_bits`` fractional bits (each
-    input as the float32 number a framework would hold)."""
+    """The levels ``quant_levels`` gives for raw inputs with ``frac_bits`` fractional bits, each
+    input as the float32 number a framework would hold. ``affine = (a, b, relu)``: the quantizer
+    reads ``a * x + b`` (exact, then rounded to float32), through a ReLU if ``relu``: a scale and
+    bias carried from the layers before (``a > 0``)."""
+    a, b, relu = affine
+    a_num, a_den = float(a).as_integer_ratio()
+    b_num, b_den = float(b).as_integer_ratio()
+    denominator = max(a_den << frac_bits, b_den)  # powers of two: the larger is a multiple
+    a_num *= denominator // (a_den << frac_bits)
+    b_num *= denominator // b_den
+    exponent = denominator.bit_length() - 1
 
     def step(raws: list[int]) -> list[int]:
-        x = np.array([float32_of_raw(int(raw), frac_bits) for raw in raws], dtype=np.float32)
+        x = np.array(
+            [float32_of_raw(int(raw) * a_num + b_num, exponent) for raw in raws], dtype=np.float32
+        )
+        if relu:
+            x = np.maximum(x, np.float32(0))
         return [int(v) for v in quant_levels(x, scale, zero_point, low, high, rounding, shift)]
 
     return step

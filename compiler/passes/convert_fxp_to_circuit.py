@@ -58,11 +58,7 @@ def _mark_streams(function: func.FuncOp) -> None:
     block = function.body.block
     streamed: set[SSAValue] = set()
     for argument in block.args:
-        read_by_stream = any(
-            isinstance(use.operation, fxp.WindowOp) and use.operation.style.data == "stream"
-            for use in argument.uses
-        )
-        if read_by_stream and len(fxp.tensor_shape(argument)) >= 3:
+        if _reaches_stream(argument) and len(fxp.tensor_shape(argument)) >= 3:
             streamed.add(argument)
     input_beats = [_beats(a) if a in streamed else 1 for a in block.args]
     if streamed and len(streamed) != len(block.args):
@@ -88,6 +84,19 @@ def _mark_streams(function: func.FuncOp) -> None:
             streamed.add(op.output)
             continue
         _collect(op, streamed)  # this op (or the return) needs whole tensors
+
+
+def _reaches_stream(value: SSAValue) -> bool:
+    """Whether a stream-style layer reads ``value``, directly or through element-wise layers
+    that work beat by beat (an input quantizer)."""
+    for use in value.uses:
+        user = use.operation
+        if isinstance(user, fxp.WindowOp) and user.style.data == "stream":
+            return True
+        if isinstance(user, fxp.FxpOp) and not isinstance(user, fxp.WindowOp) and streamable(user):
+            if _reaches_stream(user.output):
+                return True
+    return False
 
 
 def _collect(op: Operation, streamed: set[SSAValue]) -> None:

@@ -27,11 +27,13 @@ from rtlflow.dialects.arrays import (
     WINDOW_PROPERTIES,
     dense_from_numpy,
     int_array,
+    int_tuple,
     numpy_from_dense,
 )
 from rtlflow.config import LayerConfig, ModelConfig, check_layer_names
 from rtlflow.dialects import fxp, nn
 from rtlflow.errors import RtlflowError
+from rtlflow.passes.nn_fold_affine import per_channel
 from rtlflow.passes.nn_form_dense import constant_value
 from rtlflow.sim.fixed_point import (
     FixedFormat,
@@ -65,6 +67,27 @@ DEFAULT_AVERAGE_SCALE = FixedFormat(18, 1, signed=False, rounding="RND")
 
 
 @dataclass(frozen=True)
+class Carried:
+    """A value held as ``relu?(scale * v + offset)`` of its fxp value ``v`` (element-wise, arrays of
+    the tensor's shape, exact float64 dyadics, scale > 0): a quantizer's levels with a scale
+    that is not a power of two, or a dense / conv sum over such levels before its scale and
+    bias. The next quantizer's thresholds absorb it; anything else gets it applied first."""
+
+    scale: np.ndarray
+    offset: np.ndarray
+    relu: bool
+    node: str
+
+    @property
+    def linear(self) -> bool:
+        """No offset and no ReLU: moves, max pooling and weighted sums may take it along."""
+        return not self.relu and not np.any(self.offset)
+
+    def moved(self, move) -> Carried:
+        return Carried(move(self.scale), move(self.offset), self.relu, self.node)
+
+
+@dataclass(frozen=True)
 class ConvertNnToFxpPass(ModulePass):
     name = "convert-nn-to-fxp"
 
@@ -86,6 +109,11 @@ class _Converter:
         self.exact = False
         #: each dense / conv layer's quantized constants, computed once (``weighted``)
         self.constants: dict[Operation, dict] = {}
+        #: values carried with a scale (and offset, ReLU) not yet applied (see ``Carried``)
+        self.carried: dict[SSAValue, Carried] = {}
+        #: the carried form of a dense / conv / quantizer result, set while converting it
+        self.outgoing: dict[Operation, Carried] = {}
+        self.block: Block | None = None
 
     def convert(self, function: func.FuncOp) -> None:
         old = function.body.block
@@ -110,27 +138,36 @@ class _Converter:
                 fmt = quant_format(quantizer)  # the input is quantized as the model says
             arg_types.append(fxp.fixed_tensor(nn.shape_of(argument), fmt))
         block = Block(arg_types=arg_types)
+        self.block = block
         for new, argument in zip(block.args, old.args, strict=True):
             new.name_hint = argument.name_hint
             self.values[argument] = new
         for op in list(old.ops):
             if isinstance(op, func.ReturnOp):
+                for value in op.arguments:
+                    self.apply_carried(value)
                 block.add_op(func.ReturnOp(*[self.values[v] for v in op.arguments]))
             elif not isinstance(op, nn.ConstantOp):
                 if any(isinstance(v.owner, nn.ConstantOp) for v in op.operands[1:]) and isinstance(
                     op, nn.AddOp
                 ):
                     raise RtlflowError(_unsupported_reason(op), node=op.node_name, op=_kind(op))
+                for value in op.operands:
+                    if value in self.carried and not self.takes_carried(op, self.carried[value]):
+                        self.apply_carried(value)
+                carried = self.carried.get(op.operands[0]) if op.operands else None
+                if isinstance(op, nn.ReluOp) and carried is not None and not carried.linear:
+                    self.values[op.output] = self.values[op.input]  # the next quantizer's job
+                    self.carried[op.output] = Carried(carried.scale, carried.offset, True, carried.node)
+                    continue
                 new_op = self.convert_op(op)
                 if new_op is None:  # a quantizer into the format its input already has
                     self.values[op.results[0]] = self.values[op.operands[0]]
                     continue
-                if isinstance(new_op, tuple):  # a quantizer's levels, then their values
-                    block.add_op(new_op[0])
-                    new_op = new_op[1]
                 block.add_op(new_op)
                 new_op.results[0].name_hint = op.results[0].name_hint
                 self.values[op.results[0]] = new_op.results[0]
+                self.carry_through(op, carried)
         function.body.detach_block(old)
         function.body.add_block(block)
         function.update_function_type()
@@ -154,6 +191,106 @@ class _Converter:
         width = max(sizes).bit_length()  # 0 .. 2**width - 1: at least one code selects nothing
         return FixedFormat(width, width, signed=False)
 
+    # ---- carried scales -------------------------------------------------------------------
+
+    def takes_carried(self, op: Operation, carried: Carried) -> bool:
+        """Whether ``op`` can take a carried value as it is (else the scale is applied first)."""
+        shape = nn.shape_of(op.operands[0])
+        match op:
+            case nn.QuantOp() | nn.ReluOp() | nn.ReshapeOp() | nn.TransposeOp():
+                return True
+            case nn.PoolOp() if op.kind.data == "max":
+                return all(per_channel(a, shape) is not None for a in (carried.scale, carried.offset))
+            case nn.PadOp():
+                return carried.linear
+            case nn.DenseOp() | nn.ConvOp():
+                layer = self.config.layer(op.node_name)
+                configured = (layer.weight, layer.bias, layer.result, layer.accumulator)
+                if not carried.linear or any(fmt is not None for fmt in configured):
+                    return False
+                if isinstance(op, nn.DenseOp):
+                    rows = carried.scale.reshape(-1, shape[-1])
+                    return bool(np.all(rows == rows[:1]))
+                return op.group.value.data == 1 and per_channel(carried.scale, shape) is not None
+        return False
+
+    def apply_carried(self, value: SSAValue) -> None:
+        """Apply a carried scale, offset and ReLU: an exact ``fxp.scale_shift`` (and ``fxp.relu``)."""
+        carried = self.carried.pop(value, None)
+        if carried is None:
+            return
+        assert self.block is not None
+        x = self.values[value]
+        fx, shape = fxp.tensor_format(x), nn.shape_of(value)
+        scales = np.broadcast_to(carried.scale, shape).astype(np.float64)
+        offsets = np.broadcast_to(carried.offset, shape).astype(np.float64)
+        scale_format, offset_format = exact_format(scales), exact_format(offsets)
+        if scale_format is None or offset_format is None:
+            raise RtlflowError(
+                "a scale or bias is too small to be exact in 64 fractional bits",
+                node=carried.node,
+                op="quant",
+            )
+        scale_raw, offset_raw = scale_format.quantize(scales)[0], offset_format.quantize(offsets)[0]
+        frac = max(fx.frac_bits + scale_format.frac_bits, offset_format.frac_bits)
+        aligned_scale = scale_raw << (frac - fx.frac_bits - scale_format.frac_bits)
+        aligned_offset = offset_raw << (frac - offset_format.frac_bits)
+        ends = [level * aligned_scale + aligned_offset for level in (fx.min_raw, fx.max_raw)]
+        low, high = int(min(e.min() for e in ends)), int(max(e.max() for e in ends))
+        result = range_format(max(low, 0) if carried.relu else low, high, frac)
+        op = fxp.ScaleShiftOp(
+            x,
+            fxp.fixed_tensor(shape, range_format(low, high, frac)),
+            carried.node,
+            scale=dense_from_numpy(scale_raw.astype(np.int64)),
+            scale_type=fxp.FixedType.from_format(scale_format),
+            offset=dense_from_numpy(offset_raw.astype(np.int64)),
+            offset_type=fxp.FixedType.from_format(offset_format),
+        )
+        self.block.add_op(op)
+        out = op.output
+        if carried.relu:
+            relu = fxp.ReluOp(out, fxp.fixed_tensor(shape, result), carried.node)
+            self.block.add_op(relu)
+            out = relu.output
+        self.values[value] = out
+
+    def carry_through(self, op: Operation, carried: Carried | None) -> None:
+        """The carried form of ``op``'s result: from its input through a move, max pooling or
+        a linear ReLU, or as a dense / conv sum's or quantizer's own (``self.outgoing``)."""
+        outgoing = self.outgoing.pop(op, None)
+        if outgoing is not None:
+            self.carried[op.results[0]] = outgoing
+            return
+        if carried is None or op.operands[0] not in self.carried:
+            return
+        out_shape = nn.shape_of(op.results[0])
+        match op:
+            case nn.ReluOp():
+                moved = carried
+            case nn.ReshapeOp():
+                moved = carried.moved(lambda a: np.broadcast_to(a, nn.shape_of(op.input)).reshape(out_shape))
+            case nn.TransposeOp():
+                perm = tuple(int_tuple(op.perm))
+                moved = carried.moved(
+                    lambda a: np.transpose(np.broadcast_to(a, nn.shape_of(op.input)), perm)
+                )
+            case nn.PadOp():
+                pads = int_tuple(op.pads)
+                rank = len(out_shape)
+                widths = list(zip(pads[:rank], pads[rank:], strict=True))
+                full = np.broadcast_to(carried.scale, nn.shape_of(op.input))
+                moved = Carried(np.pad(full, widths, mode="edge"), np.zeros(out_shape), False, carried.node)
+            case nn.PoolOp():
+                in_shape = nn.shape_of(op.input)
+                per = [per_channel(a, in_shape) for a in (carried.scale, carried.offset)]
+                channel = (1, in_shape[1]) + (1,) * (len(in_shape) - 2)
+                scale, offset = (np.broadcast_to(a.reshape(channel), out_shape) for a in per)
+                moved = Carried(scale, offset, carried.relu, carried.node)
+            case _:
+                return
+        self.carried[op.results[0]] = moved
+
     # ---- one op ---------------------------------------------------------------------------
 
     def convert_op(self, op: Operation) -> Operation | None:
@@ -167,7 +304,7 @@ class _Converter:
         match op:
             case nn.QuantOp():
                 fmt = quant_format(op)
-                if fmt is None:
+                if fmt is None or op.input in self.carried:
                     return self.threshold(op)
                 if represents(fmt, fxp.tensor_format(self.input(op))):
                     return None  # every input value is already a value of the quantizer
@@ -307,6 +444,9 @@ class _Converter:
         return self.constants[op]
 
     def _weighted(self, op: nn.DenseOp | nn.ConvOp, layer: LayerConfig) -> dict:
+        carried = self.carried.get(op.operands[0])
+        if carried is not None:
+            return self._weighted_carried(op, carried)
         weight_format = self.constant_format(op.weights, layer.weight)
         bias_values = op.biases
         sticky = None
@@ -325,6 +465,47 @@ class _Converter:
             "weight": dense_from_numpy(weights),
             "weight_type": fxp.FixedType.from_format(weight_format),
             "bias": dense_from_numpy(biases),
+            "bias_type": fxp.FixedType.from_format(bias_format),
+            "accumulator": fxp.FixedType.from_format(accumulator),
+        }
+
+    def _weighted_carried(self, op: nn.DenseOp | nn.ConvOp, carried: Carried) -> dict:
+        """A weighted sum over levels that carry a scale (per input feature or channel): the
+        weights times that scale, divided by their largest common dyadic factor per output
+        (integers, as narrow as the weights allow), no bias; the factor and the bias go on
+        carried by the sum (``self.outgoing``), to the next quantizer's thresholds."""
+        in_shape = nn.shape_of(op.operands[0])
+        if isinstance(op, nn.DenseOp):
+            scale = carried.scale.reshape(-1, in_shape[-1])[0] if carried.scale.ndim else carried.scale
+            weights = op.weights.astype(np.float64) * scale
+        else:
+            scale = per_channel(carried.scale, in_shape)
+            weights = op.weights.astype(np.float64) * scale.reshape(1, -1, *([1] * (op.weights.ndim - 2)))
+        factors = np.array([dyadic_gcd(row) for row in weights.reshape(weights.shape[0], -1)])
+        integers = weights / factors.reshape(-1, *([1] * (weights.ndim - 1)))
+        weight_format = exact_format(integers)
+        assert weight_format is not None and weight_format.frac_bits == 0
+        zeros = np.zeros(weights.shape[0])
+        bias_format = FixedFormat(2, 2)
+        raw = quantize_constant(integers, weight_format, op, "weight")
+        accumulator = dot_product_format(
+            raw.reshape(raw.shape[0], -1), weight_format, zeros.astype(np.int64), bias_format,
+            fxp.tensor_format(self.input(op)),
+        )
+        out_shape = nn.shape_of(op.output)
+        channel = (1,) * (len(out_shape) - 1) + (-1,) if isinstance(op, nn.DenseOp) else (
+            (1, -1) + (1,) * (len(out_shape) - 2)
+        )
+        self.outgoing[op] = Carried(
+            np.broadcast_to(factors.reshape(channel), out_shape),
+            np.broadcast_to(op.biases.astype(np.float64).reshape(channel), out_shape),
+            False,
+            op.node_name,
+        )
+        return {
+            "weight": dense_from_numpy(raw.astype(np.int64)),
+            "weight_type": fxp.FixedType.from_format(weight_format),
+            "bias": dense_from_numpy(zeros.astype(np.int64)),
             "bias_type": fxp.FixedType.from_format(bias_format),
             "accumulator": fxp.FixedType.from_format(accumulator),
         }
@@ -490,11 +671,12 @@ class _Converter:
             ).with_modes(self.config.precision.rounding, self.config.precision.overflow)
         return fxp.MatMulOp([a, b], self.result_type(op, result), op.node_name)
 
-    def threshold(self, op: nn.QuantOp) -> Operation | tuple[Operation, Operation]:
-        """A quantizer whose decisions are not on its input's grid: ``fxp.threshold`` counts the
-        levels ``q - zero_point`` (exact thresholds on the raw input, one list per distinct scale
-        and zero point), then, unless the scale is one power of two (the levels' LSB), an exact
-        ``fxp.scale_shift`` by the scale gives the values."""
+    def threshold(self, op: nn.QuantOp) -> Operation:
+        """A quantizer whose decisions are not on its input's grid, or whose input carries a
+        scale: ``fxp.threshold`` counts the levels ``q - zero_point`` (exact thresholds on the
+        raw input, one list per distinct scale, zero point and carried affine). Unless the scale
+        is one power of two (the levels' LSB), the levels carry the scale on to what reads them
+        (``Carried``)."""
         x = self.input(op)
         fx = fxp.tensor_format(x)
         if fx.width > 62:
@@ -506,13 +688,22 @@ class _Converter:
                 op="quant",
             )
         shape = nn.shape_of(op.output)
-        scales = np.broadcast_to(op.scales, shape).reshape(-1).astype(np.float64)
-        zero_points = np.broadcast_to(op.zero_points, shape).reshape(-1).astype(np.float64)
+        flat = [np.broadcast_to(a, shape).reshape(-1).astype(np.float64) for a in (op.scales, op.zero_points)]
+        scales, zero_points = flat
+        carried = self.carried.get(op.input)
+        if carried is None:
+            carried = Carried(np.ones(()), np.zeros(()), False, op.node_name)
+        affine = [np.broadcast_to(a, shape).reshape(-1).astype(np.float64) for a in (carried.scale, carried.offset)]
         integral = bool(np.all(zero_points == np.round(zero_points)))
         low, high = op.bounds
-        steps: dict[tuple[float, float], tuple[int, list[int]]] = {}
-        for pair in set(zip(scales.tolist(), zero_points.tolist())):
-            step = quant_step(fx.frac_bits, pair[0], pair[1], low, high, op.rounding.data, op.shift_bits)
+        keys = list(zip(scales.tolist(), zero_points.tolist(), affine[0].tolist(), affine[1].tolist()))
+        steps: dict[tuple, tuple[int, list[int]]] = {}
+        for key in set(keys):
+            scale, zero_point, a, b = key
+            step = quant_step(
+                fx.frac_bits, scale, zero_point, low, high, op.rounding.data, op.shift_bits,
+                (a, b, carried.relu),
+            )
             first, last = step([fx.min_raw, fx.max_raw])
             if last - first > MAX_THRESHOLD_LEVELS:
                 raise RtlflowError(
@@ -523,42 +714,24 @@ class _Converter:
                     op="quant",
                 )
             base, levels = step_thresholds(step, fx.min_raw, fx.max_raw)
-            steps[pair] = (base - int(pair[1]) if integral else base, levels)
+            steps[key] = (base - int(zero_point) if integral else base, levels)
         width = max(len(levels) for _, levels in steps.values())
         table = np.full((scales.size, width), fx.max_raw + 1, dtype=np.int64)
         base = np.zeros(scales.size, dtype=np.int64)
-        for index, pair in enumerate(zip(scales.tolist(), zero_points.tolist())):
-            base[index], levels = steps[pair]
+        for index, key in enumerate(keys):
+            base[index], levels = steps[key]
             table[index, : len(levels)] = levels
         exponent = power_of_two_exponent(scales) if integral else None
         levels_format = range_format(int(base.min()), int(base.max()) + width, -(exponent or 0))
-        threshold = fxp.ThresholdOp(
+        if exponent is None:
+            offsets = np.zeros_like(scales) if integral else -scales * zero_points
+            self.outgoing[op] = Carried(scales.reshape(shape), offsets.reshape(shape), False, op.node_name)
+        return fxp.ThresholdOp(
             x,
             self.result_type(op, levels_format),
             op.node_name,
             thresholds=dense_from_numpy(table),
             base=dense_from_numpy(base),
-        )
-        if exponent is not None:
-            return threshold
-        offsets = np.zeros_like(scales) if integral else -scales * zero_points
-        scale_format, offset_format = exact_format(scales), exact_format(offsets)
-        assert scale_format is not None and offset_format is not None  # float32 products
-        scale_raw = quantize_constant(scales, scale_format, op, "scale")
-        offset_raw = quantize_constant(offsets, offset_format, op, "offset")
-        frac = max(scale_format.frac_bits, offset_format.frac_bits)
-        aligned_scale = scale_raw << (frac - scale_format.frac_bits)
-        aligned_offset = offset_raw << (frac - offset_format.frac_bits)
-        ends = [level * aligned_scale + aligned_offset for level in (base, base + width)]
-        result = range_format(int(min(e.min() for e in ends)), int(max(e.max() for e in ends)), frac)
-        return threshold, fxp.ScaleShiftOp(
-            threshold.output,
-            self.result_type(op, result),
-            op.node_name,
-            scale=dense_from_numpy(scale_raw.astype(np.int64).reshape(shape)),
-            scale_type=fxp.FixedType.from_format(scale_format),
-            offset=dense_from_numpy(offset_raw.astype(np.int64).reshape(shape)),
-            offset_type=fxp.FixedType.from_format(offset_format),
         )
 
     def leaky_relu(self, op: nn.LeakyReluOp, result: FixedFormat) -> fxp.LeakyReluOp:
@@ -741,6 +914,17 @@ def sticky_values(values: np.ndarray, frac: int) -> np.ndarray:
     step = 2.0 ** -(frac - 1)
     floor = np.floor(np.asarray(values, dtype=np.float64) / step) * step
     return floor + np.where(floor != values, step / 2, 0.0)
+
+
+def dyadic_gcd(values: np.ndarray) -> float:
+    """The largest ``m * 2^e`` (m odd) dividing every value (float64 dyadics) to an integer;
+    1 when all are zero."""
+    ratios = [float(v).as_integer_ratio() for v in np.asarray(values).reshape(-1) if v != 0]
+    if not ratios:
+        return 1.0
+    denominator = max(d for _, d in ratios)  # powers of two
+    numerators = [n * (denominator // d) for n, d in ratios]
+    return math.gcd(*numerators) / denominator
 
 
 def represents(fmt: FixedFormat, other: FixedFormat) -> bool:

@@ -153,28 +153,38 @@ def qdq_mlp() -> tuple:
     return model, x.astype(np.float32)  # on the grid of the default input format fixed<16,6>
 
 
-#: the layers' results rounded to 22 fractional bits: exact formats after scales that are not
-#: powers of two would be 67 bits wide (the compile says so and names the quantizer)
+#: the layers' results configured (rounded to 22 fractional bits): the scales are then applied
+#: before each layer instead of carried to the next quantizer
 QDQ_MLP_CONFIG = {"layers": {name: {"result": "fixed<32,10,RND,SAT>"} for name in ("fc1", "fc2")}}
 
 
-def test_qdq_model_with_arbitrary_scales_and_zero_points(tmp_path):
-    """Every quantizer becomes thresholds; the emulator equals onnxruntime (the graph as the
-    spec says: optimisations off) on every output, the RTL the emulator bit for bit."""
+def qdq_reference(model, x: np.ndarray) -> np.ndarray:
+    """onnxruntime on the graph as the spec says (graph optimisations off)."""
     import onnxruntime
 
-    model, x = qdq_mlp()
-    with pytest.raises(rtlflow.RtlflowError, match="67 bits") as error:
-        rtlflow.compile(model, stop_at="fxp")
-    assert "'hd' (quant)" in str(error.value)
     options = onnxruntime.SessionOptions()
     options.graph_optimization_level = onnxruntime.GraphOptimizationLevel.ORT_DISABLE_ALL
     session = onnxruntime.InferenceSession(model.SerializeToString(), options, providers=["CPUExecutionProvider"])
-    expected = np.stack([session.run(None, {"x": sample})[0] for sample in x])
-    compiled = rtlflow.compile(model, part="xcvu13p", config=QDQ_MLP_CONFIG)
-    assert compiled.ir("fxp").count("fxp.threshold") == 3
+    outputs = np.stack([session.run(None, {"x": sample})[0] for sample in x])
+    del session
+    return outputs
+
+
+def test_qdq_model_with_arbitrary_scales_and_zero_points(tmp_path):
+    """Every quantizer becomes thresholds; each scale is carried, through the next layer's
+    integer weights, into the next quantizer's thresholds (no multiplier applies it); the
+    emulator equals onnxruntime on every output, the RTL the emulator bit for bit."""
+    model, x = qdq_mlp()
+    expected = qdq_reference(model, x)
+    compiled = rtlflow.compile(model, part="xcvu13p")
+    fxp_ir = compiled.ir("fxp")
+    assert fxp_ir.count("fxp.threshold") == 3 and fxp_ir.count("fxp.scale_shift") == 1  # the output
+    assert "bias = dense<0>" in fxp_ir  # the biases went into the thresholds
     emulated = compiled.predict(x).astype(np.float32)
     assert np.array_equal(emulated.reshape(expected.shape), expected)
+    configured = rtlflow.compile(model, stop_at="fxp", config=QDQ_MLP_CONFIG)
+    assert configured.ir("fxp").count("fxp.scale_shift") == 3
+    assert np.array_equal(configured.predict(x).astype(np.float32).reshape(expected.shape), expected)
     report = compiled.write(tmp_path, inputs={"x": x})
     result = run_testbench(tmp_path)
     assert result.samples == 300 and result.mismatches == 0 and result.missing == 0
@@ -231,4 +241,63 @@ def test_per_channel_threshold_quantizer_in_rtl(style, tmp_path):
     report = compiled.write(tmp_path, inputs={"x": x})
     result = run_testbench(tmp_path)
     assert result.samples == 200 and result.mismatches == 0 and result.missing == 0
+    assert result.latency_cycles == [report["latency_cycles"]]
+
+
+def conv_pool_dense_with_float_scales() -> tuple:
+    """Scales that are not powers of two everywhere: a 4-bit input quantizer (0.07), a conv with
+    weights on 0.0371, ReLU, an unsigned 3-bit quantizer per channel (0.3, 0.17, 0.41), max
+    pooling, a flatten, a dense layer on 0.013 and a 4-bit output quantizer (0.09)."""
+    rng = np.random.default_rng(5)
+    domain = "qonnx.custom_op.general"
+    constants = {
+        "s0": np.float32(0.07), "z": np.float32(0), "b4": np.float32(4), "b3": np.float32(3),
+        "w": (rng.integers(-7, 8, (3, 1, 3, 3)) * np.float32(0.0371)).astype(np.float32),
+        "bias": np.array([0.1, -0.3, 0.05], np.float32),
+        "s1": np.array([0.3, 0.17, 0.41], np.float32).reshape(1, 3, 1, 1),
+        "w2": (rng.integers(-7, 8, (4, 27)) * np.float32(0.013)).astype(np.float32),
+        "b2": rng.normal(0, 0.3, 4).astype(np.float32), "s2": np.float32(0.09),
+        "shape": np.array([1, 27], np.int64),
+    }
+    node = helper.make_node
+    nodes = [
+        node("Quant", ["x", "s0", "z", "b4"], ["xq"], domain=domain, signed=1, rounding_mode="ROUND"),
+        node("Conv", ["xq", "w", "bias"], ["c"], name="conv", kernel_shape=[3, 3]),
+        node("Relu", ["c"], ["r"]),
+        node("Quant", ["r", "s1", "z", "b3"], ["q1"], domain=domain, signed=0, rounding_mode="ROUND"),
+        node("MaxPool", ["q1"], ["p"], kernel_shape=[2, 2], strides=[2, 2]),
+        node("Reshape", ["p", "shape"], ["f"]),
+        node("Gemm", ["f", "w2", "b2"], ["g"], transB=1, name="fc"),
+        node("Quant", ["g", "s2", "z", "b4"], ["y"], domain=domain, signed=1, rounding_mode="ROUND"),
+    ]
+    graph = helper.make_graph(
+        nodes, "float_scales", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 1, 8, 8])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 4])],
+        [numpy_helper.from_array(np.asarray(v), k) for k, v in constants.items()],
+    )
+    model = helper.make_model(
+        graph, opset_imports=[helper.make_opsetid("", 17), helper.make_opsetid(domain, 1)]
+    )
+    model.ir_version = 8
+    x = np.floor(rng.normal(0, 0.5, (300, 1, 1, 8, 8)) * 1024) / 1024  # on the input's grid
+    return model, x.astype(np.float32)
+
+
+@pytest.mark.parametrize("style", ["parallel", pytest.param("stream", marks=pytest.mark.slow)])
+def test_scales_carried_through_conv_pool_and_dense(style, tmp_path):
+    """Each scale rides on the integer levels through the next conv or dense layer (weights
+    times the scale, divided by their common factor), max pooling and the flatten, into the
+    next quantizer's thresholds, bias and ReLU included: the emulator equals the model
+    evaluated op by op (rtlflow's float interpreter), the RTL the emulator."""
+    from rtlflow.sim.nn_interpreter import run_nn
+
+    model, x = conv_pool_dense_with_float_scales()
+    compiled = rtlflow.compile(model, part="xcvu13p", config={"conv_style": style})
+    fxp_ir = compiled.ir("fxp")
+    assert fxp_ir.count("fxp.threshold") == 3 and fxp_ir.count("fxp.scale_shift") == 1
+    expected = run_nn(compiled.levels["nn"], [x])[0].astype(np.float32)
+    assert np.array_equal(compiled.predict(x).astype(np.float32).reshape(expected.shape), expected)
+    report = compiled.write(tmp_path, inputs={"x": x})
+    result = run_testbench(tmp_path)
+    assert result.samples == 300 and result.mismatches == 0 and result.missing == 0
     assert result.latency_cycles == [report["latency_cycles"]]
