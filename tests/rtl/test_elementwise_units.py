@@ -108,3 +108,30 @@ def test_threshold_unit(registers, tmp_path):
     assert result.passed, result.details
     assert result.latency_cycles == [unit.latency]
     assert unit.latency == len(registers)
+
+
+@pytest.mark.parametrize("registers", [(), (1, 3, 5, 7)])
+def test_threshold_unit_binary_search(registers, tmp_path):
+    """More than 15 thresholds per element: the binary search, against integer math, with
+    thresholds below, inside and above the range, repeats, and rows of different lengths."""
+    low, high = signed_range(WIDTH)
+    rng = np.random.default_rng(11)
+    rows = [tuple(sorted(rng.integers(low - 50, high + 50, size=255).tolist())) for _ in range(6)]
+    rows.append(tuple(sorted([0] * 40 + [low] * 3 + [high + 1] * 5)))
+    rows.append(tuple(range(-20, 20)))
+    base = (-128, 0, -100, 3, -7, 1, -20, 5)
+    out = Cast(0, "TRN", "WRAP", 10, True)
+    unit = ThresholdUnit(
+        thresholds=tuple(rows), base=base, input_shape=signed(WIDTH), count=COUNT, casts=(out,),
+        registers=registers,
+    )
+    assert unit.search
+    x = inputs(8)
+    x[2] = np.clip([rows[0][1], rows[1][100], rows[2][254], 0, -1, low, 19, -20], low, high)
+    expected = [
+        [b + sum(v >= t for t in row) for v, row, b in zip(sample, rows, base, strict=True)]
+        for sample in x.tolist()
+    ]
+    result = run_unit(unit, x, np.array(expected), tmp_path)
+    assert result.passed, result.details
+    assert result.latency_cycles == [unit.latency] and unit.latency == len(registers)
