@@ -130,6 +130,11 @@ class FixedType(ParametrizedAttribute, TypeAttribute):
             raise VerifyException(str(error)) from error
 
 
+#: marks an op whose result carries a scale still to apply (a quantizer's levels, a sum of them):
+#: its numbers are not the model's values (the reports' per-layer errors skip it)
+CARRIED = "fxp.carried"
+
+
 def fixed_tensor(shape: tuple[int, ...] | list[int], fmt: FixedFormat) -> TensorType:
     """``tensor<shape x !fxp.fixed<...>>``."""
     return TensorType(FixedType.from_format(fmt), list(shape))

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 import numpy as np
 from xdsl.context import Context
 from xdsl.dialects import func
-from xdsl.dialects.builtin import IntegerType, ModuleOp, StringAttr
+from xdsl.dialects.builtin import IntegerType, ModuleOp, StringAttr, UnitAttr
 from xdsl.ir import Block, Operation, SSAValue
 from xdsl.passes import ModulePass
 
@@ -258,12 +258,18 @@ class _Converter:
     def carry_through(self, op: Operation, carried: Carried | None) -> None:
         """The carried form of ``op``'s result: from its input through a move, max pooling or
         a linear ReLU, or as a dense / conv sum's or quantizer's own (``self.outgoing``)."""
-        outgoing = self.outgoing.pop(op, None)
-        if outgoing is not None:
-            self.carried[op.results[0]] = outgoing
-            return
+        moved = self.outgoing.pop(op, None)
+        if moved is None:
+            moved = self.moved_carried(op, carried)
+        if moved is not None:
+            self.carried[op.results[0]] = moved
+            owner = self.values[op.results[0]].owner
+            if isinstance(owner, Operation):  # its numbers are levels or sums, not values
+                owner.attributes[fxp.CARRIED] = UnitAttr()
+
+    def moved_carried(self, op: Operation, carried: Carried | None) -> Carried | None:
         if carried is None or op.operands[0] not in self.carried:
-            return
+            return None
         out_shape = nn.shape_of(op.results[0])
         match op:
             case nn.ReluOp():
@@ -288,8 +294,8 @@ class _Converter:
                 scale, offset = (np.broadcast_to(a.reshape(channel), out_shape) for a in per)
                 moved = Carried(scale, offset, carried.relu, carried.node)
             case _:
-                return
-        self.carried[op.results[0]] = moved
+                return None
+        return moved
 
     # ---- one op ---------------------------------------------------------------------------
 
