@@ -20,6 +20,16 @@ FILES = [
 ]
 
 
+def rtl_bit_exact(compiled, inputs: dict, directory, samples: int) -> dict:
+    """Write the design with ``inputs`` as test vectors and run it under Verilator: every output
+    equals the emulator's, at the reported latency. Returns the report."""
+    report = compiled.write(directory, inputs=inputs)
+    result = run_testbench(directory)
+    assert result.samples == samples and result.mismatches == 0 and result.missing == 0
+    assert result.latency_cycles == [report["latency_cycles"]]
+    return report
+
+
 def load(file: str):
     data = np.load(MODELS / f"{file.split('.')[0]}.npz")
     return MODELS / f"{file}.onnx", {"x": data["x"]}, data
@@ -54,10 +64,7 @@ def test_qcdq_with_onnxruntimes_bias_rounding_reproduces_ref_qcdq(name):
 def test_rtl_bit_exact_with_onnxruntimes_bias_rounding(name, tmp_path):
     path, inputs, data = load(f"{name}.qcdq")
     compiled = rtlflow.compile(path, part="xcvu13p", config=MODELS / f"{name}.qcdq.ort.yaml")
-    report = compiled.write(tmp_path, inputs=inputs)
-    result = run_testbench(tmp_path)
-    assert result.samples == 2000 and result.mismatches == 0 and result.missing == 0
-    assert result.latency_cycles == [report["latency_cycles"]]
+    rtl_bit_exact(compiled, inputs, tmp_path, samples=2000)
     expected = data["ref_qcdq"].reshape(len(data["x"]), -1)
     assert np.array_equal(compiled.predict(inputs).astype(np.float32).reshape(expected.shape), expected)
 
@@ -79,10 +86,7 @@ def test_quantizers_become_exact_fixed_point_formats():
 def test_rtl_bit_exact_on_all_samples(file, tmp_path):
     path, inputs, data = load(file)
     compiled = rtlflow.compile(path, part="xcvu13p")
-    report = compiled.write(tmp_path, inputs=inputs)
-    result = run_testbench(tmp_path)
-    assert result.samples == 2000 and result.mismatches == 0 and result.missing == 0
-    assert result.latency_cycles == [report["latency_cycles"]]
+    report = rtl_bit_exact(compiled, inputs, tmp_path, samples=2000)
     assert report["warnings"] == []  # quantizers saturate by design: no overflow warnings
 
 
@@ -185,10 +189,7 @@ def test_qdq_model_with_arbitrary_scales_and_zero_points(tmp_path):
     configured = rtlflow.compile(model, stop_at="fxp", config=QDQ_MLP_CONFIG)
     assert configured.ir("fxp").count("fxp.scale_shift") == 3
     assert np.array_equal(configured.predict(x).astype(np.float32).reshape(expected.shape), expected)
-    report = compiled.write(tmp_path, inputs={"x": x})
-    result = run_testbench(tmp_path)
-    assert result.samples == 300 and result.mismatches == 0 and result.missing == 0
-    assert result.latency_cycles == [report["latency_cycles"]]
+    rtl_bit_exact(compiled, {"x": x}, tmp_path, samples=300)
 
 
 def conv_with_channel_scales() -> tuple:
@@ -238,10 +239,7 @@ def test_per_channel_threshold_quantizer_in_rtl(style, tmp_path):
     scales = np.array([0.3, 0.17, 0.41], np.float32).reshape(1, 3, 1, 1)
     expected = ref.quant(np.maximum(sums, 0).astype(np.float32), scales, np.float32(0), 3, 0, 0, "ROUND")
     assert np.array_equal(compiled.predict(x).astype(np.float32).reshape(expected.shape), expected)
-    report = compiled.write(tmp_path, inputs={"x": x})
-    result = run_testbench(tmp_path)
-    assert result.samples == 200 and result.mismatches == 0 and result.missing == 0
-    assert result.latency_cycles == [report["latency_cycles"]]
+    rtl_bit_exact(compiled, {"x": x}, tmp_path, samples=200)
 
 
 def conv_pool_dense_with_float_scales() -> tuple:
@@ -297,7 +295,4 @@ def test_scales_carried_through_conv_pool_and_dense(style, tmp_path):
     assert fxp_ir.count("fxp.threshold") == 3 and fxp_ir.count("fxp.scale_shift") == 1
     expected = run_nn(compiled.levels["nn"], [x])[0].astype(np.float32)
     assert np.array_equal(compiled.predict(x).astype(np.float32).reshape(expected.shape), expected)
-    report = compiled.write(tmp_path, inputs={"x": x})
-    result = run_testbench(tmp_path)
-    assert result.samples == 300 and result.mismatches == 0 and result.missing == 0
-    assert result.latency_cycles == [report["latency_cycles"]]
+    rtl_bit_exact(compiled, {"x": x}, tmp_path, samples=300)
