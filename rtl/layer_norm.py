@@ -10,7 +10,7 @@ bias with the rounding constant). Every step is a pipeline boundary the delay mo
 
 from __future__ import annotations
 
-from amaranth.hdl import Array, Cat, Const, Module, Shape, Value
+from amaranth.hdl import Array, Cat, Const, Module, Value
 
 from rtlflow.rtl.arith import (
     Cast,
@@ -25,7 +25,7 @@ from rtlflow.rtl.arith import (
 from rtlflow.rtl.dense import reduce_trees_carrying
 from rtlflow.rtl.matmul import product
 from rtlflow.rtl.pipeline import Pipeline, Unit, cast_stages, cross_terms, start_terms
-from rtlflow.rtl.table import read_ports
+from rtlflow.rtl.table import check_table, read_ports
 
 
 class LayerNormUnit(Unit):
@@ -57,10 +57,7 @@ class LayerNormUnit(Unit):
         registers: tuple[int, ...] | frozenset[int] = (),
         stall: bool = False,
     ):
-        if len(entries) < 2 or len(entries) & (len(entries) - 1):
-            raise ValueError("the table needs a power-of-two number of entries")
-        if Shape.cast(entry_shape).signed:
-            raise ValueError("the table holds unsigned entries")
+        check_table(entries, entry_shape)
         if len(scale) != n or len(bias) != n:
             raise ValueError("one scale and one bias per element of a row")
         self.rows, self.n = rows, n

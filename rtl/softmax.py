@@ -9,12 +9,12 @@ their own register.
 
 from __future__ import annotations
 
-from amaranth.hdl import Module, Shape, Value
+from amaranth.hdl import Module, Value
 
 from rtlflow.rtl.arith import Cast, Term, add_level, fit, max_level
 from rtlflow.rtl.dense import reduce_trees_carrying
 from rtlflow.rtl.pipeline import Pipeline, Unit, cast_stages, cross_terms, start_terms
-from rtlflow.rtl.table import read_ports, table_index
+from rtlflow.rtl.table import check_table, read_ports, table_index
 
 
 class SoftmaxUnit(Unit):
@@ -48,11 +48,8 @@ class SoftmaxUnit(Unit):
         registers: tuple[int, ...] | frozenset[int] = (),
         stall: bool = False,
     ):
-        for entries in (exp_entries, inv_entries):
-            if len(entries) < 2 or len(entries) & (len(entries) - 1):
-                raise ValueError("tables need a power-of-two number of entries")
-        if Shape.cast(exp_shape).signed or Shape.cast(inv_shape).signed:
-            raise ValueError("softmax tables hold unsigned entries")
+        check_table(exp_entries, exp_shape)
+        check_table(inv_entries, inv_shape)
         self.rows, self.n = rows, n
         self.exp_entries, self.exp_shape, self.exp_shift = tuple(exp_entries), exp_shape, exp_shift
         self.inv_entries, self.inv_shape = tuple(inv_entries), inv_shape

@@ -14,6 +14,16 @@ from rtlflow.rtl.arith import Cast, Operator, Term, add, apply_cast
 from rtlflow.rtl.pipeline import Pipeline, Unit, start_terms
 
 
+def check_table(entries, shape=None) -> None:
+    """A ROM's contents: a power-of-two number of entries (at least 2); with ``shape``, entries
+    of that shape must be unsigned (the units that read them assume so)."""
+    size = len(entries)
+    if size < 2 or size & (size - 1):
+        raise ValueError("a table needs a power-of-two number of entries (at least 2)")
+    if shape is not None and Shape.cast(shape).signed:
+        raise ValueError("a table here holds unsigned entries")
+
+
 def table_index(term: Term, start: int, shift: int, index_bits: int) -> tuple[Term, list[Operator]]:
     """The table index for ``term``: subtract ``start``, drop ``shift`` bits, clamp into range."""
     operators: list[Operator] = []
@@ -67,9 +77,8 @@ class TableUnit(Unit):
         registers: tuple[int, ...] | frozenset[int] = (),
         stall: bool = False,
     ):
+        check_table(entries)
         size = len(entries)
-        if size < 2 or size & (size - 1):
-            raise ValueError("a table needs a power-of-two number of entries (at least 2)")
         self.entries = tuple(int(e) for e in entries)
         self.entry_shape = Shape.cast(entry_shape)
         self.start, self.shift = start, shift
