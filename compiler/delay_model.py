@@ -71,8 +71,10 @@ class DelayModel:
         kind, width, size = operator
         adder = self.logic_level + self.carry_per_bit * width
         match kind:
-            case "add":
+            case "add" | "add2" | "add_constant":
                 return adder
+            case "add3":  # the majority of the bit below feeds this bit's LUT: one level more
+                return adder + self.logic_level
             case "saturate" | "max":
                 return adder + self.logic_level
             case "select" | "relu":
@@ -109,8 +111,12 @@ def _dsp_count(width_a: int, width_b: int, family: str) -> int:
 def operator_resources(operator: Operator, family: str) -> Resources:
     kind, width, size = operator
     match kind:
-        case "add":
+        case "add" | "add3":
             return Resources(lut=width)
+        case "add2":  # bits where both operands carry signals; the rest is carry chain alone
+            return Resources(lut=size)
+        case "add_constant":  # a carry chain with one variable operand maps without LUTs
+            return Resources()
         case "saturate":
             return Resources(lut=width + width // 2)
         case "max":

@@ -21,11 +21,15 @@ from xdsl.ir import SSAValue
 
 from rtlflow.dialects import circuit, fxp
 from rtlflow.onnx_import import verilog_identifier
+from rtlflow.rtl import primitives
 from rtlflow.rtl.top import InstanceSpec, TopLevel, TopSpec
 from rtlflow.rtl.verilog import to_verilog
 from rtlflow.units import UnitSpec, unit_spec
 
 RTL_DIR = "rtl"
+#: Verilog models of the vendor primitives the design instantiates, for simulators without the
+#: vendor's libraries; not a synthesis source
+SIMULATION_MODELS = "sim_models/xilinx_primitives.v"
 
 
 @dataclass(frozen=True)
@@ -46,6 +50,7 @@ class VerilogDesign:
     outputs: tuple[Port, ...]
     ii: int
     input_beats: tuple[int, ...] = ()
+    simulation_models: tuple[str, ...] = ()  # vendor primitives' models, for simulation only
 
     @property
     def streaming(self) -> bool:
@@ -154,7 +159,15 @@ def emit_verilog(module: ModuleOp, outdir: Path, jobs: int | None = None) -> Ver
     for name in [*sorted(modules), top]:
         (rtl_dir / f"{name}.v").write_text(texts[name])
         sources.append(f"{RTL_DIR}/{name}.v")
-    return VerilogDesign(top, tuple(sources), inputs, outputs, spec.ii, input_beats)
+    models: tuple[str, ...] = ()
+    if any(spec.params.get("carry") for spec, _, _ in modules.values()):  # ternary adders
+        library = f"{RTL_DIR}/{primitives.TERNARY_MODULE}.v"
+        (outdir / library).write_text(primitives.TERNARY_ADDER_MODULE)
+        sources.insert(0, library)
+        (outdir / SIMULATION_MODELS).parent.mkdir(parents=True, exist_ok=True)
+        (outdir / SIMULATION_MODELS).write_text(primitives.SIMULATION_MODELS)
+        models = (SIMULATION_MODELS,)
+    return VerilogDesign(top, tuple(sources), inputs, outputs, spec.ii, input_beats, models)
 
 
 def _convert_one(spec: UnitSpec, registers: frozenset[int], stall: bool, name: str) -> str:

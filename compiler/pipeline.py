@@ -18,6 +18,7 @@ from xdsl.transforms.dead_code_elimination import DeadCodeElimination
 from rtlflow.config import ModelConfig
 from rtlflow.dialects import context
 from rtlflow.passes.circuit_balance_latency import CircuitBalanceLatencyPass
+from rtlflow.passes.circuit_build_adder_graphs import CircuitBuildAdderGraphsPass
 from rtlflow.passes.circuit_insert_registers import CircuitInsertRegistersPass
 from rtlflow.passes.convert_fxp_to_circuit import ConvertFxpToCircuitPass
 from rtlflow.passes.convert_nn_to_fxp import ConvertNnToFxpPass
@@ -60,9 +61,11 @@ def passes(options: Options) -> dict[str, tuple[ModulePass, ...]]:
             FxpSetReuseFactorPass(config=config),
             FxpSetConvStylePass(config=config, part=options.part),
         ),
-        # hardware: units, registers from the delay model, balanced latency
+        # hardware: units, constant products as adder graphs, registers from the delay model
+        # (adder by adder in the graphs), balanced latency
         "circuit": (
             ConvertFxpToCircuitPass(),
+            CircuitBuildAdderGraphsPass(part=options.part),
             CircuitInsertRegistersPass(clock_mhz=options.clock_mhz, part=options.part),
             CircuitBalanceLatencyPass(),
         ),

@@ -140,6 +140,7 @@ def build_report(
         "generator": f"rtlflow {version}",
         "top": design.top,
         "sources": list(design.sources),
+        "simulation_models": list(design.simulation_models),
         "clock": {"port": "clk", "target_mhz": clock_mhz, "estimated_fmax_mhz": fmax},
         "reset": {"port": "rst", "active": "high", "synchronous": True},
         "inputs": [

@@ -15,13 +15,14 @@ from typing import Any
 from amaranth.hdl import Shape, signed, unsigned
 from xdsl.ir import Operation
 
-from rtlflow.dialects import circuit, fxp
+from rtlflow.dialects import circuit, fxp, shiftadd
 import numpy as np
 
 from rtlflow.errors import RtlflowError
 from rtlflow.passes.fxp_set_reuse_factor import ROW_FOLDED
 from rtlflow.passes.nn_fold_affine import per_channel
 from rtlflow.rtl.activation import ActivationUnit
+from rtlflow.rtl.adder_graph import AdderGraphUnit
 from rtlflow.rtl.add import AddUnit
 from rtlflow.rtl.arith import Cast
 from rtlflow.rtl.conv import ConvUnit
@@ -104,6 +105,8 @@ def unit_spec(op: Operation) -> UnitSpec:
             {"shape": shape_of(fmt), "channels": channels, "beats": beats},
         )
     if isinstance(op, circuit.UnitOp):
+        if op.graph is not None:
+            return adder_graph_spec(op)
         op = op.inner
     if isinstance(op, fxp.WindowOp) and op.style.data == "stream":
         return _stream_window(op)
@@ -113,6 +116,60 @@ def unit_spec(op: Operation) -> UnitSpec:
     spec = builder(op)
     reuse = op.reuse_factor.value.data if isinstance(op, ROW_FOLDED) and op.reuse_factor else 1
     return _folded(op, spec, reuse) if reuse > 1 else spec
+
+
+#: the unit attribute naming the carry primitive that builds ternary adders (none: plain sums)
+CARRY = "circuit.carry"
+
+
+def graph_node(op: shiftadd.ScheduledOp, number: dict) -> tuple:
+    """A ``shiftadd`` op as an ``AdderGraphUnit`` node; ``number``: the index of each value."""
+    if isinstance(op, shiftadd.AddOp):
+        node = ("add", tuple((number[v], s, n) for v, s, n in op.terms), op.constant.value.data)
+    elif isinstance(op, shiftadd.MultiplyOp):
+        node = ("multiply", number[op.value], op.constant.value.data)
+    else:
+        assert isinstance(op, shiftadd.CastOp)
+        cast = (op.shift.value.data, op.rounding.data, op.overflow.data, op.width.value.data,
+                bool(op.is_signed.value.data))
+        node = ("cast", number[op.value], cast, op.rounded is not None)
+    return (*node, *shiftadd.bounds(op.results[0]), op.cycle_number)
+
+
+def adder_graph_spec(unit: circuit.UnitOp) -> UnitSpec:
+    """The ``AdderGraphUnit`` of a unit's ``shiftadd`` implementation, its cycles included."""
+    block = unit.graph
+    assert block is not None
+    number = {arg: i for i, arg in enumerate(block.args)}
+    nodes = []
+    for op in block.ops:
+        if not isinstance(op, shiftadd.ScheduledOp):
+            break
+        nodes.append(graph_node(op, number))
+        number[op.results[0]] = len(number)
+    outputs = tuple(number[v] for v in block.last_op.operands)  # type: ignore[union-attr]
+    inner = unit.inner
+    rows = math.prod(fxp.tensor_shape(inner.input)[:-1]) if isinstance(inner, fxp.DenseOp) else 1
+    carry = unit.attributes.get(CARRY)
+    shape = fxp.tensor_shape(inner.input)
+    kind = "dense" if isinstance(inner, fxp.DenseOp) else "conv"
+    summary = f"{shape[-1]}x{fxp.tensor_shape(inner.output)[-1]}" if kind == "dense" else (
+        f"{'x'.join(map(str, shape[1:]))}_{fxp.tensor_shape(inner.output)[1]}c")
+    return UnitSpec(
+        kind,
+        f"{summary}_sa",
+        AdderGraphUnit,
+        {
+            "input_shape": shape_of(inner.input_format),
+            "inputs": tuple(shiftadd.bounds(arg) for arg in block.args),
+            "nodes": tuple(nodes),
+            "outputs": outputs,
+            "output_shape": shape_of(inner.output_format),
+            "rows": rows,
+            "cycles": max((n[-1] for n in nodes), default=0),
+            "carry": carry.data if carry is not None else None,
+        },
+    )
 
 
 def _folded(op: Operation, spec: UnitSpec, reuse: int) -> UnitSpec:
@@ -205,7 +262,7 @@ def _matmul_phases(op: fxp.MatMulOp, params: dict, reuse: int):
 
 def _dense(op: fxp.DenseOp) -> UnitSpec:
     frac, weights, biases = op.aligned()
-    casts = _dense_casts(op, frac)
+    casts = dense_casts(op, frac)
     shape = fxp.tensor_shape(op.input)
     n_out, n_in = weights.shape
     reuse = op.reuse_factor.value.data
@@ -353,7 +410,7 @@ def _layer_norm(op: fxp.LayerNormOp) -> UnitSpec:
     )
 
 
-def _dense_casts(op: fxp.WeightedOp, frac: int) -> tuple[Cast, ...]:
+def dense_casts(op: fxp.WeightedOp, frac: int) -> tuple[Cast, ...]:
     """The casts from a dense or conv layer's exact sum (``frac`` fractional bits) to its
     result: one, or two when a narrower accumulator format was configured."""
     accumulator = op.accumulator.format
@@ -368,7 +425,7 @@ def _dense_casts(op: fxp.WeightedOp, frac: int) -> tuple[Cast, ...]:
 
 def _conv(op: fxp.ConvOp) -> UnitSpec:
     frac, weights, biases = op.aligned()
-    casts = _dense_casts(op, frac)
+    casts = dense_casts(op, frac)
     window = op.window
     c_out, per_in = weights.shape[:2]
     nested = tuple(

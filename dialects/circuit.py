@@ -1,7 +1,9 @@
 """circuit: the hardware level, pipelined units with known latency and initiation interval.
 
-A ``circuit.unit`` is one hardware module: its region holds the fixed-point op(s) it implements
-(today exactly one ``fxp`` op) and ends in ``circuit.yield``. Its properties say how it is built:
+A ``circuit.unit`` is one hardware module: its region holds the fixed-point op it implements
+(exactly one ``fxp`` op) and ends in ``circuit.yield``. A unit built from constant arithmetic
+(dense layers, parallel convolutions) also has an ``implementation`` region: its adder graph in
+the ``shiftadd`` dialect, scheduled adder by adder (see ``rtlflow.dialects.shiftadd``). Its properties say how it is built:
 ``module`` (the Verilog module name, derived from every parameter, so identical units share one
 module), ``registers`` (the register boundaries chosen by the timing-driven pass: boundary b sits
 before step b of the unit's plan), ``latency`` (cycles from an accepted input to its output) and
@@ -25,6 +27,7 @@ from xdsl.dialects.builtin import DenseArrayBase, IntegerAttr, StringAttr, Tenso
 from xdsl.ir import Attribute, Block, Dialect, Operation, Region, SSAValue
 from xdsl.irdl import (
     IRDLOperation,
+    opt_region_def,
     ParsePropInAttrDict,
     VarConstraint,
     base,
@@ -60,6 +63,7 @@ class UnitOp(IRDLOperation):
     inputs = var_operand_def(TensorType)
     outputs = var_result_def(TensorType)
     body = region_def("single_block")
+    implementation = opt_region_def("single_block")
     node = prop_def(StringAttr)
     module = prop_def(StringAttr)
     registers = prop_def(DenseArrayBase)
@@ -69,6 +73,7 @@ class UnitOp(IRDLOperation):
     irdl_options = (ParsePropInAttrDict(),)
     assembly_format = (
         "$inputs attr-dict `:` functional-type($inputs, $outputs) $body"
+        " (`implementation` $implementation^)?"
     )
 
     def __init__(
@@ -82,11 +87,12 @@ class UnitOp(IRDLOperation):
         registers: tuple[int, ...] = (),
         latency: int = 0,
         ii: int = 1,
+        implementation: Region | None = None,
     ):
         super().__init__(
             operands=[inputs],
             result_types=[result_types],
-            regions=[body],
+            regions=[body, implementation if implementation is not None else []],
             properties={
                 "node": StringAttr(node),
                 "module": StringAttr(module),
@@ -118,6 +124,27 @@ class UnitOp(IRDLOperation):
     @property
     def node_name(self) -> str:
         return self.node.data
+
+    def implemented_by(self, block: Block) -> UnitOp:
+        """A copy of this unit (detached) with ``block`` as its implementation region."""
+        unit = UnitOp(
+            list(self.inputs),
+            [r.type for r in self.outputs],
+            self.node_name,
+            self.body.clone(),
+            module=self.module.data,
+            registers=self.register_boundaries,
+            latency=self.latency.value.data,
+            ii=self.ii.value.data,
+            implementation=Region(block),
+        )
+        unit.attributes.update(self.attributes)
+        return unit
+
+    @property
+    def graph(self) -> Block | None:
+        """The block of the adder-graph implementation, if the unit has one."""
+        return self.implementation.block if self.implementation is not None else None
 
     @property
     def register_boundaries(self) -> tuple[int, ...]:

@@ -86,7 +86,10 @@ def run_testbench(
     start = time.perf_counter()
     try:
         runner.build(
-            sources=[outdir / source for source in manifest["sources"]],
+            sources=[
+                outdir / source
+                for source in manifest["sources"] + manifest.get("simulation_models", [])
+            ],
             hdl_toplevel=manifest["top"],
             build_dir=build_dir,
             build_args=list(VERILATOR_FLAGS),

@@ -16,14 +16,17 @@ from dataclasses import dataclass
 from xdsl.context import Context
 from xdsl.dialects import func
 from xdsl.dialects.builtin import FloatAttr, ModuleOp, StringAttr, f64
-from xdsl.ir import SSAValue
+from xdsl.ir import Block, SSAValue
 from xdsl.passes import ModulePass
 
 from rtlflow.delay_model import DelayModel
-from rtlflow.dialects import circuit, fxp
+from rtlflow.dialects import circuit, fxp, shiftadd
 from rtlflow.parts import find_part
 from rtlflow.rtl.pipeline import Plan
-from rtlflow.units import UnitSpec, unit_spec
+from rtlflow import graph_schedule
+from rtlflow.rtl.adder_graph import node_operators
+from rtlflow.rtl.arith import shape_for_range
+from rtlflow.units import UnitSpec, graph_node, unit_spec
 
 
 @dataclass(frozen=True)
@@ -45,6 +48,33 @@ def schedule_plan(plan: Plan, arrival: float, budget: float, model: DelayModel) 
             arrival = model.memory_read if boundary in plan.memory_boundaries else 0.0
         arrival += step_delay
     return Schedule(frozenset(registers), arrival, max(slowest, arrival))
+
+
+def schedule_graph(block: Block, arrival: float, budget: float, model: DelayModel) -> Schedule:
+    """Cycles for the ops of an adder graph (``rtlflow.graph_schedule``): the fewest cycles for
+    the inputs' ``arrival``, registers at minimum cuts. Sets every op's cycle."""
+    number = {arg: i for i, arg in enumerate(block.args)}
+    ranges = [shiftadd.bounds(arg) for arg in block.args]
+    operands: list[tuple[int, ...]] = [()] * len(ranges)
+    delays = [0.0] * len(ranges)
+    ops = [op for op in block.ops if isinstance(op, shiftadd.ScheduledOp)]
+    for op in ops:
+        node = graph_node(op, number)
+        delays.append(max((model.operator(o) for o in node_operators(node, ranges)), default=0.0))
+        operands.append(tuple(number[v] for v in op.operands))
+        number[op.results[0]] = len(ranges)
+        ranges.append(shiftadd.bounds(op.results[0]))
+    graph = graph_schedule.Graph(
+        len(block.args),
+        tuple(operands),
+        tuple(delays),
+        tuple(shape_for_range(*r).width for r in ranges),
+        tuple(number[v] for v in block.last_op.operands),  # type: ignore[union-attr]
+    )
+    result = graph_schedule.schedule(graph, arrival, budget)
+    for op in ops:
+        op.set_cycle(result.cycles[number[op.results[0]]])
+    return Schedule(frozenset(range(1, result.latency + 1)), result.arrival, result.slowest)
 
 
 @dataclass(frozen=True)
@@ -74,10 +104,15 @@ class CircuitInsertRegistersPass(ModulePass):
                 if op.input in producer:
                     producer[op.output] = producer[op.input]
             elif isinstance(op, circuit.UnitOp):
-                spec = unit_spec(op)
-                plan = spec.plan()
                 start = max(arrival[v] for v in op.inputs)
-                result = schedule_plan(plan, start, budget, model)
+                if op.graph is not None:  # adder by adder: sets every op's cycle
+                    result = schedule_graph(op.graph, start, budget, model)
+                    spec = unit_spec(op)
+                    plan = spec.plan()
+                else:
+                    spec = unit_spec(op)
+                    plan = spec.plan()
+                    result = schedule_plan(plan, start, budget, model)
                 self._set(op, spec, plan, result.registers)
                 slowest = max(slowest, result.slowest)
                 for value in op.outputs:

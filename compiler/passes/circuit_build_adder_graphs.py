@@ -1,0 +1,143 @@
+"""circuit-build-adder-graphs: constant products as shared shift-add logic, visible in the IR.
+
+Input and output level: circuit (before scheduling). Every unit of a dense layer with reuse
+factor 1 and of a parallel convolution gets an ``implementation`` region in the ``shiftadd``
+dialect: its constant matrix-vector product solved by ``rtlflow.cmvm`` (canonical signed digits,
+subexpressions shared across weights and outputs, and across output channels and positions of a
+convolution), each adder as wide as the exact range of its values (``rtlflow.value_ranges``: a
+ReLU's output has no sign bit, small sums give narrow inputs), then the output casts. With
+``ternary`` the output trees use three-operand adders (one LUT6 and carry chain per bit on
+Xilinx parts). The cycles of the ops are left at 0 for ``circuit-insert-registers``.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+from amaranth.hdl import Const
+from xdsl.context import Context
+from xdsl.dialects import func
+from xdsl.dialects.builtin import ModuleOp, StringAttr
+from xdsl.ir import Block, SSAValue
+from xdsl.rewriter import Rewriter
+from xdsl.passes import ModulePass
+
+from rtlflow import cmvm
+from rtlflow.dialects import circuit, fxp, shiftadd
+from rtlflow.rtl.arith import Cast, Term, apply_cast, shape_for_range
+from rtlflow.rtl.conv import conv_rows
+from rtlflow.parts import find_part
+from rtlflow.rtl.primitives import CARRY_PRIMITIVE
+from rtlflow.units import CARRY, dense_casts
+from rtlflow.value_ranges import value_ranges
+
+
+@dataclass(frozen=True)
+class CircuitBuildAdderGraphsPass(ModulePass):
+    name = "circuit-build-adder-graphs"
+
+    part: str = "xcvu13p"
+    ternary: bool = True
+    """Output trees of three-operand adders (else two-operand). On the part's family they are
+    built from its LUT6_2 and carry primitives."""
+
+    def apply(self, ctx: Context, op: ModuleOp) -> None:
+        carry = CARRY_PRIMITIVE.get(find_part(self.part).part.family) if self.ternary else None
+        for function in op.ops:
+            assert isinstance(function, func.FuncOp)
+            ranges = value_ranges(function)
+            for unit in list(function.body.block.ops):
+                if isinstance(unit, circuit.UnitOp) and builds_adder_graph(unit.inner):
+                    low, high = ranges[unit.inputs[0]]
+                    built = unit.implemented_by(_graph(unit.inner, low, high, self.ternary))
+                    if carry is not None:
+                        built.attributes[CARRY] = StringAttr(carry)
+                    Rewriter.replace_op(unit, built)
+
+
+def builds_adder_graph(op) -> bool:
+    """Whether a layer's constant products become an adder graph."""
+    if circuit.beats_of(op) > 1:
+        return False
+    if isinstance(op, fxp.DenseOp):
+        return op.reuse_factor.value.data == 1
+    return isinstance(op, fxp.ConvOp) and op.style.data == "parallel"
+
+
+def layer_problem(op: fxp.WeightedOp, low: np.ndarray, high: np.ndarray):
+    """``(rows, constants, input ranges, casts)`` of a dense layer (one row of its inputs, the
+    union of the rows' ranges) or a parallel convolution (all its inputs)."""
+    frac, weights, biases = op.aligned()
+    casts = dense_casts(op, frac)
+    rounding = casts[0].rounding_constant
+    if isinstance(op, fxp.DenseOp):
+        n_in = weights.shape[1]
+        low, high = low.reshape(-1, n_in).min(axis=0), high.reshape(-1, n_in).max(axis=0)
+        rows = [[(k, int(w)) for k, w in enumerate(row) if w] for row in weights]
+        constants = [int(b) + rounding for b in biases]
+    else:
+        c_out, per_in = weights.shape[:2]
+        nested = [[[int(w) for w in weights[o, i].reshape(-1)] for i in range(per_in)]
+                  for o in range(c_out)]
+        channels = fxp.tensor_shape(op.input)[1]
+        rows = conv_rows(nested, op.window, channels, op.group.value.data)
+        positions = op.window.positions
+        constants = [int(b) + rounding for b in biases for _ in range(positions)]
+        low, high = low.reshape(-1), high.reshape(-1)
+    ranges = [(int(a), int(b)) for a, b in zip(low, high, strict=True)]
+    return rows, constants, ranges, casts
+
+
+def cast_result(low: int, high: int, cast: Cast, rounded: bool) -> tuple[int, int]:
+    """The range of a value in [low, high] after ``cast`` (as the hardware computes it)."""
+    term = Term(Const(0, shape_for_range(low, high)), low, high)
+    result, _ = apply_cast(term, cast, rounded=rounded)
+    return result.low, result.high
+
+
+def _graph(op: fxp.WeightedOp, low: np.ndarray, high: np.ndarray, ternary: bool) -> Block:
+    """The implementation block of a dense or convolution layer."""
+    rows, constants, ranges, casts = layer_problem(op, low, high)
+    graph = cmvm.solve(rows, constants, ranges, arity=3 if ternary else 2)
+    block = Block(arg_types=[shiftadd.IntRangeType.of(a, b) for a, b in ranges])
+    values: list[SSAValue] = list(block.args)
+    for adder in graph.adders:
+        add = shiftadd.AddOp(
+            [values[o.node] for o in adder.operands],
+            tuple(o.shift for o in adder.operands),
+            tuple(o.negated for o in adder.operands),
+            adder.constant,
+            adder.low,
+            adder.high,
+        )
+        block.add_op(add)
+        values.append(add.result)
+    outputs = []
+    for node in graph.outputs:
+        value = values[node]
+        for index, cast in enumerate(casts):
+            low_out, high_out = cast_result(*shiftadd.bounds(value), cast, rounded=index == 0)
+            step = shiftadd.CastOp(
+                value,
+                shift=cast.shift,
+                rounding=cast.rounding,
+                overflow=cast.overflow,
+                width=cast.width,
+                signed=cast.signed,
+                rounded=index == 0,
+                low=low_out,
+                high=high_out,
+            )
+            block.add_op(step)
+            value = step.result
+        outputs.append(value)
+    block.add_op(shiftadd.YieldOp(*outputs))
+    assert len(outputs) == math.prod(fxp.tensor_shape(op.output)) // _rows(op)
+    return block
+
+
+def _rows(op) -> int:
+    """Rows the graph is repeated over: a dense layer's leading dimensions, else one."""
+    return math.prod(fxp.tensor_shape(op.input)[:-1]) if isinstance(op, fxp.DenseOp) else 1
