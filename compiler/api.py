@@ -219,6 +219,7 @@ def compile(  # noqa: A001 - the hls4ml-style verb is the point
     precision: str | FixedFormat | None = None,
     reuse_factor: int | None = None,
     conv_style: str | None = None,
+    dsp_budget: int | str | None = None,
     config: str | Path | ModelConfig | Mapping | None = None,
     calibrate: ArrayInput | str | Path | None = None,
     calibration_margin: int = 1,
@@ -246,7 +247,7 @@ def compile(  # noqa: A001 - the hls4ml-style verb is the point
         precision = parse_format(precision, "precision")
     if conv_style is not None and conv_style not in CONV_STYLES:
         raise RtlflowError(f"conv_style must be one of {', '.join(CONV_STYLES)}, got '{conv_style}'")
-    model_config = model_config.with_overrides(precision, reuse_factor, conv_style)
+    model_config = model_config.with_overrides(precision, reuse_factor, conv_style, dsp_budget)
     options = Options(part=part, clock_mhz=clock_mhz, config=model_config)
     module = import_onnx(model, name=name)
     table: list[calibration.TensorRange] = []

@@ -1,4 +1,4 @@
-"""The ``rtlflow`` command: compile, sim, report, scan.
+"""The ``rtlflow`` command: compile, sim, synth, report, scan.
 
 Exit status: 0 success; 1 the simulation found a difference; 2 a problem with the model, options
 or data (one line naming the node and operator where there is one); 3 an internal error.
@@ -49,6 +49,13 @@ def _parser() -> argparse.ArgumentParser:
         help="conv/pool architecture: every pixel at once, or a pixel stream through line "
         "buffers (default: parallel unless it exceeds the part's budget)",
     )
+    compile_.add_argument(
+        "--dsp-budget",
+        metavar="N|P%",
+        help="DSP slices the constant products may use, a count or a share of the part's "
+        "(default 0: every constant product is shift-add logic); the products that save the "
+        "most LUTs go on DSPs",
+    )
     compile_.add_argument("--config", help="per-layer configuration (YAML or TOML)")
     compile_.add_argument(
         "--inputs", help="test inputs (.npz, arrays named like the model inputs, samples first)"
@@ -94,6 +101,18 @@ def _parser() -> argparse.ArgumentParser:
     sim.add_argument("--gaps", type=float, default=0.0, help="add a pass with idle cycles")
     sim.add_argument("--seed", type=int, default=1)
     sim.add_argument("--waves", action="store_true", help="write a waveform (tb/dump.vcd)")
+    sim.add_argument(
+        "--structural",
+        action="store_true",
+        help="simulate the ternary adders as synthesized (LUT6_2 and carry primitive models) "
+        "instead of their behaviour: the netlist itself, slower to build",
+    )
+
+    synth = commands.add_parser(
+        "synth", help="Yosys synth_xilinx on a compiled design: measured LUT/FF/carry/DSP"
+    )
+    synth.add_argument("outdir", help="a directory written by 'rtlflow compile'")
+    synth.add_argument("--timeout", type=float, help="give up after this many seconds")
 
     report = commands.add_parser("report", help="print the human-readable report")
     report.add_argument("outdir", help="a directory written by 'rtlflow compile'")
@@ -162,6 +181,7 @@ def _compile(args: argparse.Namespace) -> int:
         clock_mhz=args.clock_mhz,
         precision=args.precision,
         reuse_factor=args.reuse_factor,
+        dsp_budget=args.dsp_budget,
         conv_style=args.conv_style,
         config=args.config,
         calibrate=args.calibrate,
@@ -220,12 +240,33 @@ def _sim(args: argparse.Namespace) -> int:
     if not (outdir / "report.json").is_file() or not (outdir / "tb").is_dir():
         raise RtlflowError(f"{outdir} is not an rtlflow output directory (no report.json / tb)")
     try:
-        result = run_testbench(outdir, gaps=args.gaps, seed=args.seed, waves=args.waves)
+        result = run_testbench(
+            outdir, gaps=args.gaps, seed=args.seed, waves=args.waves, structural=args.structural
+        )
     except SimulationError as error:
         print(f"rtlflow: simulation error: {error}", file=sys.stderr)
         return EXIT_FAILED
     print(summary(result))
     return 0 if result.passed else EXIT_FAILED
+
+
+def _synth(args: argparse.Namespace) -> int:
+    from rtlflow.parts import find_part
+    from rtlflow.report import render_text, synthesis_lines
+    from rtlflow.synthesis import synthesize
+
+    outdir = Path(args.outdir)
+    path = outdir / "report.json"
+    if not path.is_file():
+        raise RtlflowError(f"no report.json in {outdir}")
+    report = json.loads(path.read_text())
+    family = find_part(report["part"]["name"]).part.family
+    result = synthesize(outdir, report["sources"], report["top"], family, timeout=args.timeout)
+    report["synthesis"] = result.as_dict()
+    path.write_text(json.dumps(report, indent=1) + "\n")
+    (outdir / "report.txt").write_text(render_text(report))
+    print("\n".join(synthesis_lines(report)))
+    return 0
 
 
 def _report(args: argparse.Namespace) -> int:
@@ -264,7 +305,8 @@ def _scan(args: argparse.Namespace) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    handler = {"compile": _compile, "sim": _sim, "report": _report, "scan": _scan}[args.command]
+    handlers = {"compile": _compile, "sim": _sim, "synth": _synth, "report": _report, "scan": _scan}
+    handler = handlers[args.command]
     try:
         return handler(args)
     except RtlflowError as error:

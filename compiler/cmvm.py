@@ -21,11 +21,12 @@ The graph is plain data (tuples of integers). ``rtlflow.rtl.adder_graph`` builds
 from __future__ import annotations
 
 import heapq
-import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
+
+from rtlflow.sim.fixed_point import csd_digits
 
 
 @dataclass(frozen=True)
@@ -90,19 +91,6 @@ class AdderGraph:
         return sum(len(adder.operands) == 2 for adder in self.adders)
 
 
-def csd_digits(value: int) -> list[tuple[int, int]]:
-    """Canonical signed digits of ``value`` as (sign, power) pairs, fewest non-zero digits."""
-    digits, power = [], 0
-    while value:
-        if value & 1:
-            digit = 2 - (value & 3)  # +1 or -1
-            digits.append((digit, power))
-            value -= digit
-        value >>= 1
-        power += 1
-    return digits
-
-
 def bits_for(low: int, high: int) -> int:
     """Two's-complement (or unsigned, when low >= 0) width of [low, high]."""
     if low >= 0:
@@ -153,14 +141,6 @@ class _Solver:
                     key = (na, nb, sb - sa, ga * gb)
                     counts[key] = counts.get(key, 0) + 1
 
-    @staticmethod
-    def _key(na: int, sa: int, ga: int, nb: int, sb: int, gb: int) -> tuple[int, int, int, int]:
-        """The pattern of two terms: (node a, node b, shift of b over a, relative sign), a the
-        term of the lower shift (of the lower node at equal shifts)."""
-        if (sb, nb) < (sa, na):
-            return nb, na, sa - sb, ga * gb
-        return na, nb, sb - sa, ga * gb
-
     def _score(self, key) -> tuple[int, int]:
         """Heap priority: most occurrences first, then the narrower adder."""
         na, nb, shift, sign = key
@@ -197,10 +177,15 @@ class _Solver:
         if not terms[node]:
             del terms[node]
         self.weight[o] -= 1 << self.depth[node]
-        counts, key = self.counts, self._key
+        counts = self.counts
+        # a pattern is (node a, node b, shift of b over a, relative sign), a the term of the
+        # lower shift (of the lower node at equal shifts)
         for other, shifts in terms.items():
             for s, g in shifts.items():
-                counts[key(node, shift, sign, other, s, g)] -= 1
+                if (s, other) < (shift, node):
+                    counts[(other, node, shift - s, g * sign)] -= 1
+                else:
+                    counts[(node, other, s - shift, g * sign)] -= 1
         return sign
 
     def _add(self, o: int, node: int, shift: int, sign: int, heap: list) -> None:
@@ -211,10 +196,13 @@ class _Solver:
             if existing == sign:
                 self._add(o, node, shift + 1, sign, heap)
             return
-        counts, key = self.counts, self._key
+        counts = self.counts
         for other, shifts in terms.items():
             for s, g in shifts.items():
-                k = key(node, shift, sign, other, s, g)
+                if (s, other) < (shift, node):
+                    k = (other, node, shift - s, g * sign)
+                else:
+                    k = (node, other, s - shift, g * sign)
                 count = counts.get(k, 0) + 1
                 counts[k] = count
                 if count >= 2:  # pushed from two: a cheap superset of any min_uses

@@ -7,6 +7,8 @@ A configuration file (YAML or TOML) looks like::
     rounding: TRN                   # default modes of that precision (or inside its string)
     overflow: WRAP
     reuse_factor: 1                 # default for every dense layer
+    dsp_budget: 0                   # DSP slices for constant products: a count or "10%" of
+                                    # the part (default 0: multiplierless shift-add logic)
     conv_style: parallel            # conv / pool layers: parallel | stream (default: by budget)
     inputs:
       x: fixed<12,4>
@@ -19,6 +21,7 @@ A configuration file (YAML or TOML) looks like::
         rounding: RND               # modes of this layer's result (shorthand)
         overflow: SAT
         reuse_factor: 4
+        dsp_budget: 16              # at most this many of the model's budget in this layer
       node_conv:
         conv_style: stream
       node_sigmoid:
@@ -68,6 +71,7 @@ class LayerConfig:
     inv_table_size: int | None = None
     inv_type: FixedFormat | None = None
     conv_style: str | None = None
+    dsp_budget: int | None = None
 
 
 #: conv / pool architectures: every output at once, or a pixel stream through line buffers
@@ -89,6 +93,13 @@ class ModelConfig:
     infer_precision: bool = False
     """``precision: auto``: dense, conv and ReLU results take the integer bits of their exact
     range (the precision's fractional bits), so they never overflow."""
+    dsp_budget: str = "0"
+    """DSP slices the constant products may use: a count, or a percentage of the part's DSPs
+    ("10%"); see ``dsp_budget_slices``."""
+
+    def dsp_budget_slices(self, part_dsps: int) -> int:
+        """The budget as a number of DSP slices on a part with ``part_dsps``."""
+        return parse_dsp_budget(self.dsp_budget, part_dsps, "dsp_budget")
 
     def layer(self, name: str) -> LayerConfig:
         return self.layers.get(name, LayerConfig())
@@ -106,16 +117,22 @@ class ModelConfig:
         precision: FixedFormat | str | None = None,
         reuse_factor: int | None = None,
         conv_style: str | None = None,
+        dsp_budget: int | str | None = None,
     ) -> ModelConfig:
         """This configuration with command-line defaults replacing the file's (``precision``
         may be ``"auto"``)."""
         if precision == "auto":
-            return replace(self, infer_precision=True).with_overrides(None, reuse_factor, conv_style)
+            return replace(self, infer_precision=True).with_overrides(
+                None, reuse_factor, conv_style, dsp_budget
+            )
+        if dsp_budget is not None:
+            parse_dsp_budget(dsp_budget, 1, "dsp budget")  # the form; the part sets its size
         return replace(
             self,
             precision=precision or self.precision,  # type: ignore[arg-type]
             reuse_factor=reuse_factor if reuse_factor is not None else self.reuse_factor,
             conv_style=conv_style or self.conv_style,
+            dsp_budget=str(dsp_budget) if dsp_budget is not None else self.dsp_budget,
         )
 
     # ---- JSON form (pass options) -----------------------------------------------------------
@@ -139,6 +156,7 @@ class ModelConfig:
             "reuse_factor": self.reuse_factor,
             "conv_style": self.conv_style,
             "infer_precision": self.infer_precision,
+            "dsp_budget": self.dsp_budget,
             "inputs": {name: str(fmt) for name, fmt in self.inputs.items()},
             "layers": layers,
         }
@@ -176,7 +194,7 @@ def config_from_dict(data: Any, where: str) -> ModelConfig:
         raise RtlflowError(f"{where}: the configuration must be a mapping")
     unknown = set(data) - {
         "precision", "rounding", "overflow", "reuse_factor", "conv_style", "inputs", "layers",
-        "infer_precision",
+        "infer_precision", "dsp_budget",
     }
     if unknown:
         raise RtlflowError(f"{where}: unknown key(s) {sorted(unknown)}")
@@ -200,7 +218,29 @@ def config_from_dict(data: Any, where: str) -> ModelConfig:
         for name, settings in _mapping(data.get("layers"), f"{where}: layers").items()
     }
     style = _conv_style(data.get("conv_style"), f"{where}: conv_style")
-    return ModelConfig(precision, reuse, inputs, layers, style, infer)
+    budget = str(data.get("dsp_budget", "0")).strip()
+    parse_dsp_budget(budget, 1, f"{where}: dsp_budget")
+    return ModelConfig(precision, reuse, inputs, layers, style, infer, budget)
+
+
+def parse_dsp_budget(value: Any, part_dsps: int, where: str) -> int:
+    """A DSP budget, a count (``12``) or a share of the part's DSP slices (``10%``), as a count."""
+    text = str(value).strip()
+    try:
+        if text.endswith("%"):
+            share = float(text[:-1])
+            if not 0 <= share <= 100:
+                raise ValueError
+            return int(share / 100 * part_dsps)
+        count = int(text)
+        if count < 0:
+            raise ValueError
+        return count
+    except ValueError:
+        raise RtlflowError(
+            f"{where}: expected a number of DSP slices (0 or more) or a percentage of the "
+            f"part's (e.g. 10%), got {value!r}"
+        ) from None
 
 
 def _conv_style(value: Any, where: str) -> str | None:
@@ -226,6 +266,10 @@ def _layer_config(settings: Any, where: str) -> LayerConfig:
             values[key] = _mode(value, modes, f"{where}.{key}")
         elif key == "reuse_factor":
             values[key] = _positive_int(value, f"{where}.{key}")
+        elif key == "dsp_budget":
+            if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+                raise RtlflowError(f"{where}.{key}: expected a number of DSP slices (0 or more)")
+            values[key] = value
         elif key in ("table_size", "exp_table_size", "inv_table_size"):
             values[key] = _positive_int(value, f"{where}.{key}")
             if values[key] < 2 or values[key] & (values[key] - 1):

@@ -85,10 +85,14 @@ class DelayModel:
                 return self.logic_level * max(1, math.ceil(math.log(max(size, 2), 4)))
             case "rom":  # a LUT per bit up to 64 constants, a mux level per further 4x
                 return self.logic_level * max(1, math.ceil(math.log(max(size, 2), 4)) - 2)
+            case "dsp_multiply":
+                return self.multiply
+            case "shift_add":  # a pairwise tree over the digits
+                return adder * max(1, math.ceil(math.log2(size)))
             case "multiply":
-                if _dsp_count(width, size, self.family) == 0:
+                if dsp_count(width, size, self.family) == 0:
                     return self.logic_level * max(1, math.ceil(math.log2(max(size, 2)))) + adder
-                return self.multiply + (adder if _dsp_count(width, size, self.family) > 1 else 0)
+                return self.multiply + (adder if dsp_count(width, size, self.family) > 1 else 0)
             case "memory":
                 return self.memory_setup
         raise ValueError(f"no delay for operator kind {kind!r}")
@@ -97,7 +101,7 @@ class DelayModel:
         return max((self.operator(op) for op in step.operators), default=0.0)
 
 
-def _dsp_count(width_a: int, width_b: int, family: str) -> int:
+def dsp_count(width_a: int, width_b: int, family: str) -> int:
     """DSP slices for a width_a x width_b multiply (0: small enough for LUTs)."""
     if width_a + width_b <= 14:
         return 0
@@ -129,8 +133,12 @@ def operator_resources(operator: Operator, family: str) -> Resources:
             return Resources(lut=width * max(1, math.ceil((size - 1) / 3)))
         case "rom":  # a LUT6 holds two bits of up to 32 constants (dual output), 64 for one bit
             return Resources(lut=math.ceil(width / 2) * math.ceil(size / 32))
+        case "shift_add":
+            return Resources(lut=width * (size - 1))
+        case "dsp_multiply":  # a product placed on DSP slices by the budget
+            return Resources(dsp=max(1, dsp_count(width, size, family)))
         case "multiply":
-            dsps = _dsp_count(width, size, family)
+            dsps = dsp_count(width, size, family)
             return Resources(dsp=dsps) if dsps else Resources(lut=math.ceil(width * size / 2))
         case "memory":
             bits = width * size

@@ -22,14 +22,15 @@ from xdsl.ir import SSAValue
 from rtlflow.dialects import circuit, fxp
 from rtlflow.onnx_import import verilog_identifier
 from rtlflow.rtl import primitives
+from rtlflow.rtl.rows import RowsUnit
 from rtlflow.rtl.top import InstanceSpec, TopLevel, TopSpec
 from rtlflow.rtl.verilog import to_verilog
-from rtlflow.units import UnitSpec, unit_spec
+from rtlflow.units import UnitSpec, row_spec, unit_spec
 
 RTL_DIR = "rtl"
-#: Verilog models of the vendor primitives the design instantiates, for simulators without the
-#: vendor's libraries; not a synthesis source
-SIMULATION_MODELS = "sim_models/xilinx_primitives.v"
+#: simulation-only Verilog: models of the vendor primitives the library cells instance (for
+#: simulators without the vendor's libraries) and the cells' behaviour; never synthesis sources
+SIMULATION_DIR = "sim_models"
 
 
 @dataclass(frozen=True)
@@ -51,6 +52,7 @@ class VerilogDesign:
     ii: int
     input_beats: tuple[int, ...] = ()
     simulation_models: tuple[str, ...] = ()  # vendor primitives' models, for simulation only
+    behavioural: tuple[tuple[str, str], ...] = ()  # (library source, its simulation stand-in)
 
     @property
     def streaming(self) -> bool:
@@ -149,44 +151,84 @@ def emit_verilog(module: ModuleOp, outdir: Path, jobs: int | None = None) -> Ver
         ii=function.attributes[circuit.II].value.data,  # type: ignore[attr-defined]
         stream=stall,
     )
+    rows = _row_modules(modules)
     if top in modules:
         top += "_top"
     rtl_dir = outdir / RTL_DIR
     rtl_dir.mkdir(parents=True, exist_ok=True)
-    texts = _convert_all(modules, jobs)
+    texts = _convert_all(modules, rows, jobs)
     texts[top] = to_verilog(TopLevel(spec), top)
     sources = []
     for name in [*sorted(modules), top]:
         (rtl_dir / f"{name}.v").write_text(texts[name])
         sources.append(f"{RTL_DIR}/{name}.v")
     models: tuple[str, ...] = ()
+    behavioural: tuple[tuple[str, str], ...] = ()
     if any(spec.params.get("carry") for spec, _, _ in modules.values()):  # ternary adders
         library = f"{RTL_DIR}/{primitives.TERNARY_MODULE}.v"
         (outdir / library).write_text(primitives.TERNARY_ADDER_MODULE)
         sources.insert(0, library)
-        (outdir / SIMULATION_MODELS).parent.mkdir(parents=True, exist_ok=True)
-        (outdir / SIMULATION_MODELS).write_text(primitives.SIMULATION_MODELS)
-        models = (SIMULATION_MODELS,)
-    return VerilogDesign(top, tuple(sources), inputs, outputs, spec.ii, input_beats, models)
+        (outdir / SIMULATION_DIR).mkdir(parents=True, exist_ok=True)
+        models = (f"{SIMULATION_DIR}/xilinx_primitives.v",)
+        (outdir / models[0]).write_text(primitives.SIMULATION_MODELS)
+        stand_in = f"{SIMULATION_DIR}/{primitives.TERNARY_MODULE}_behaviour.v"
+        (outdir / stand_in).write_text(primitives.TERNARY_ADDER_BEHAVIOUR)
+        behavioural = ((library, stand_in),)
+    return VerilogDesign(
+        top, tuple(sources), inputs, outputs, spec.ii, input_beats, models, behavioural
+    )
 
 
-def _convert_one(spec: UnitSpec, registers: frozenset[int], stall: bool, name: str) -> str:
-    return to_verilog(spec.build(registers, stall), name)
+def _row_modules(modules: dict[str, tuple[UnitSpec, frozenset[int], bool]]) -> dict[str, str]:
+    """For every unit that computes several rows alike, its row module (added to ``modules``):
+    unit module name -> row module name."""
+    rows: dict[str, str] = {}
+    for name, (spec, registers, stall) in list(modules.items()):
+        row = row_spec(spec)
+        if row is not None:
+            row_name = row.module_name(registers, stall)
+            modules.setdefault(row_name, (row, registers, stall))
+            rows[name] = row_name
+    return rows
+
+
+def _convert_one(
+    spec: UnitSpec, registers: frozenset[int], stall: bool, name: str, row_module: str | None
+) -> str:
+    unit = spec.build(registers, stall)
+    if row_module is None:
+        return to_verilog(unit, name)
+    unit._MustUse__silence = True  # asked for its widths and latency only
+    count = spec.params["rows"]
+    wrapper = RowsUnit(
+        module=row_module,
+        rows=count,
+        row_input_bits=len(unit.x.payload.as_value()) // count,
+        row_output_bits=len(unit.y.payload.as_value()) // count,
+        clocked=unit.latency > 0,
+        stall=stall,
+    )
+    return to_verilog(wrapper, name)
 
 
 def _convert_all(
-    modules: dict[str, tuple[UnitSpec, frozenset[int], bool]], jobs: int | None
+    modules: dict[str, tuple[UnitSpec, frozenset[int], bool]],
+    rows: dict[str, str],
+    jobs: int | None,
 ) -> dict[str, str]:
-    """Verilog text of every module, converted in parallel when it pays."""
-    order = sorted(modules, key=lambda name: -_size(modules[name][0]))
+    """Verilog text of every module, converted in parallel when it pays; a unit in ``rows``
+    as instances of its row module."""
+    order = sorted(modules, key=lambda name: 0 if name in rows else -_size(modules[name][0]))
     workers = min(jobs or os.cpu_count() or 1, len(order))
     if workers <= 1:
-        return {name: _convert_one(*modules[name], name) for name in order}
+        return {name: _convert_one(*modules[name], name, rows.get(name)) for name in order}
     context = multiprocessing.get_context(_start_method())
     if context.get_start_method() == "forkserver":  # the server imports the units once
         context.set_forkserver_preload([__name__])
     with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
-        futures = {name: pool.submit(_convert_one, *modules[name], name) for name in order}
+        futures = {
+            name: pool.submit(_convert_one, *modules[name], name, rows.get(name)) for name in order
+        }
         return {name: future.result() for name, future in futures.items()}
 
 

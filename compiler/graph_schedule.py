@@ -22,6 +22,8 @@ from scipy.sparse.csgraph import breadth_first_order, maximum_flow
 
 #: a capacity no cut can pay
 _INFINITE = 1 << 30
+#: ns below which two times are equal (sums of delays in a different order differ by rounding)
+_EPSILON = 1e-9
 
 
 @dataclass(frozen=True)
@@ -48,11 +50,12 @@ class GraphSchedule:
     slowest: float  # longest register-to-register path (ns)
 
 
-def _earliest(graph: Graph, fixed: dict[int, int], arrival: float, budget: float, first: int):
+def _earliest(
+    graph: Graph, fixed: dict[int, int], arrival: float, budget: float, first: int
+) -> list[tuple[int, float]]:
     """As-soon-as-possible (cycle, ready time) of every value not in ``fixed`` (value -> cycle,
     all before ``first``, registered into it), starting in cycle ``first``."""
     times: list[tuple[int, float]] = []
-    slowest = 0.0
     for v in range(graph.size):
         if v in fixed:
             times.append((fixed[v], 0.0))
@@ -64,12 +67,10 @@ def _earliest(graph: Graph, fixed: dict[int, int], arrival: float, budget: float
         cycle = max([first] + [c for c, _ in reads])
         start = max([0.0] + [t for c, t in reads if c == cycle])
         delay = graph.delay[v]
-        if delay and start > 0 and start + delay > budget:
-            slowest = max(slowest, start)
+        if delay and start > 0 and start + delay > budget + _EPSILON:
             cycle, start = cycle + 1, 0.0
         times.append((cycle, start + delay))
-        slowest = max(slowest, start + delay)
-    return times, slowest
+    return times
 
 
 def _latest(graph: Graph, latency: int, out_time: float, budget: float, readers) -> list[tuple[int, float]]:
@@ -82,9 +83,12 @@ def _latest(graph: Graph, latency: int, out_time: float, budget: float, readers)
         for u in readers[v]:
             cycle, ready = latest[u]
             start = ready - graph.delay[u]
-            need = (cycle, start) if start > 0 or graph.delay[u] == 0 else (cycle - 1, budget)
+            if start > _EPSILON or graph.delay[u] == 0:
+                need = (cycle, max(start, 0.0))
+            else:
+                need = (cycle - 1, budget)
             bound = min(bound, need)
-        if graph.delay[v] and bound[1] < graph.delay[v]:  # cannot finish in time in that cycle
+        if graph.delay[v] and bound[1] < graph.delay[v] - _EPSILON:  # cannot finish in that cycle
             bound = (bound[0] - 1, budget)
         latest[v] = bound
     return latest
@@ -96,7 +100,7 @@ def schedule(graph: Graph, arrival: float, budget: float) -> GraphSchedule:
     for v, operands in enumerate(graph.operands):
         for u in sorted(set(operands)):
             readers[u].append(v)
-    times, slowest = _earliest(graph, {}, arrival, budget, 0)
+    times = _earliest(graph, {}, arrival, budget, 0)
     latency = max((c for c, _ in times), default=0)
     out_time = max((t for v in graph.outputs for c, t in [times[v]] if c == latency), default=0.0)
     latest = _latest(graph, latency, out_time, budget, readers)
@@ -105,12 +109,25 @@ def schedule(graph: Graph, arrival: float, budget: float) -> GraphSchedule:
         before = _cut(graph, readers, fixed, times, latest, boundary)
         for v in before:
             fixed[v] = boundary - 1
-        times, late = _earliest(graph, fixed, 0.0, budget, boundary)
-        slowest = max(slowest, late)
+        times = _earliest(graph, fixed, 0.0, budget, boundary)
     cycles = tuple(fixed.get(v, times[v][0]) for v in range(graph.size))
-    final = max((t for v in graph.outputs if cycles[v] == latency for t in [times[v][1]]),
-                default=0.0)
-    return GraphSchedule(cycles, latency, final if latency else out_time, slowest)
+    ready = path_times(graph, cycles, arrival)
+    final = max((ready[v] for v in graph.outputs if cycles[v] == latency), default=0.0)
+    return GraphSchedule(cycles, latency, final, max(ready, default=0.0))
+
+
+def path_times(graph: Graph, cycles: tuple[int, ...], arrival: float) -> list[float]:
+    """When each value is ready in its cycle (ns): an op starts when the operands of its own
+    cycle are ready (the inputs ``arrival`` ns into cycle 0; an earlier cycle's come from
+    registers, at 0)."""
+    ready: list[float] = []
+    for v in range(graph.size):
+        if v < graph.n_inputs:
+            ready.append(arrival if cycles[v] == 0 else 0.0)
+            continue
+        start = max((ready[u] for u in graph.operands[v] if cycles[u] == cycles[v]), default=0.0)
+        ready.append(start + graph.delay[v])
+    return ready
 
 
 def _cut(graph, readers, fixed, times, latest, boundary: int) -> list[int]:

@@ -22,6 +22,7 @@ from rtlflow.passes.circuit_build_adder_graphs import CircuitBuildAdderGraphsPas
 from rtlflow.passes.circuit_insert_registers import CircuitInsertRegistersPass
 from rtlflow.passes.convert_fxp_to_circuit import ConvertFxpToCircuitPass
 from rtlflow.passes.convert_nn_to_fxp import ConvertNnToFxpPass
+from rtlflow.passes.fxp_fuse_activation import FxpFuseActivationPass
 from rtlflow.passes.fxp_set_conv_style import FxpSetConvStylePass
 from rtlflow.passes.fxp_set_reuse_factor import FxpSetReuseFactorPass
 from rtlflow.passes.nn_fold_affine import NnFoldAffinePass
@@ -54,10 +55,12 @@ def passes(options: Options) -> dict[str, tuple[ModulePass, ...]]:
             NnFoldReshapesPass(),
             DeadCodeElimination(),
         ),
-        # fixed point: formats from the configuration, then each layer's parallelism (reuse
-        # factor of dense layers, parallel or streaming convolutions)
+        # fixed point: formats from the configuration, ReLU + saturating quantizer folded into
+        # the layer before them, then each layer's parallelism (reuse factor of dense layers,
+        # parallel or streaming convolutions)
         "fxp": (
             ConvertNnToFxpPass(config=config),
+            FxpFuseActivationPass(),
             FxpSetReuseFactorPass(config=config),
             FxpSetConvStylePass(config=config, part=options.part),
         ),
@@ -65,7 +68,7 @@ def passes(options: Options) -> dict[str, tuple[ModulePass, ...]]:
         # (adder by adder in the graphs), balanced latency
         "circuit": (
             ConvertFxpToCircuitPass(),
-            CircuitBuildAdderGraphsPass(part=options.part),
+            CircuitBuildAdderGraphsPass(part=options.part, config=config),
             CircuitInsertRegistersPass(clock_mhz=options.clock_mhz, part=options.part),
             CircuitBalanceLatencyPass(),
         ),

@@ -86,11 +86,24 @@ def _layer(op, family: str) -> tuple[dict[str, Any], Resources, list[dict[str, A
             entry["beats"] = circuit.beats_of(inner)
     resources = plan_resources(plan, registers, family)
     resources = Resources(resources.lut, resources.ff, resources.dsp, math.ceil(resources.bram18))
+    if resources.dsp:
+        entry["dsp_use"] = _dsp_use(op)
     entry["module"] = spec.module_name(registers)
     entry["registers"] = sorted(registers)
     entry["steps"] = [step.name for step in plan.steps]
     entry["resources"] = resources.as_dict()
     return entry, resources, _tables(op)
+
+
+def _dsp_use(op) -> str:
+    """Why a layer uses DSP slices."""
+    if isinstance(op, circuit.UnitOp) and op.graph is not None:
+        products = sum(1 for inner in op.graph.ops if inner.name == "shiftadd.multiply")
+        plural = "s" if products != 1 else ""
+        return f"{products} constant product{plural} on DSP slices, the costliest as shift-add logic"
+    if isinstance(op, circuit.UnitOp) and isinstance(op.inner, fxp.DenseOp):
+        return "reuse-factor multipliers: each takes a different weight in each phase"
+    return "products of run-time values"
 
 
 def _tables(op) -> list[dict[str, Any]]:
@@ -140,7 +153,10 @@ def build_report(
         "generator": f"rtlflow {version}",
         "top": design.top,
         "sources": list(design.sources),
-        "simulation_models": list(design.simulation_models),
+        "simulation": {
+            "models": list(design.simulation_models),
+            "behavioural": {source: model for source, model in design.behavioural},
+        },
         "clock": {"port": "clk", "target_mhz": clock_mhz, "estimated_fmax_mhz": fmax},
         "reset": {"port": "rst", "active": "high", "synchronous": True},
         "inputs": [
@@ -171,6 +187,26 @@ def build_report(
             },
         },
     }
+
+
+def synthesis_lines(report: dict[str, Any]) -> list[str]:
+    """The measured resources (``rtlflow synth``) beside the estimate, with their ratios."""
+    measured, estimate = report.get("synthesis"), report["resources"]
+    if not measured:
+        return []
+
+    def ratio(key: str) -> str:
+        return f" ({estimate[key] / measured[key]:.2f}x)" if measured[key] else ""
+
+    lut = measured["lut"] + measured["lut_memory"]
+    return [
+        f"synthesis  LUT {lut} ({measured['lut_memory']} as memory), FF {measured['ff']}, "
+        f"CARRY {measured['carry']}, DSP {measured['dsp']}, BRAM18 {measured['bram18']} "
+        f"in {measured['seconds']:g} s",
+        f"           {measured['method']}",
+        f"estimate   LUT {estimate['lut']}{' (%.2fx)' % (estimate['lut'] / lut) if lut else ''}, "
+        f"FF {estimate['ff']}{ratio('ff')}, DSP {estimate['dsp']}{ratio('dsp')} of the measured",
+    ]
 
 
 def render_text(report: dict[str, Any]) -> str:
@@ -214,6 +250,9 @@ def render_text(report: dict[str, Any]) -> str:
         f"BRAM18 {resources['bram18']:g} ({util['bram18']:.3g} %)",
         f"           {resources['method']}",
     ]
+    measured = synthesis_lines(report)
+    if measured:
+        lines += [""] + measured
     if report["tables"]:
         lines += ["", "lookup tables"]
         for table in report["tables"]:

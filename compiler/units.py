@@ -172,6 +172,15 @@ def adder_graph_spec(unit: circuit.UnitOp) -> UnitSpec:
     )
 
 
+def row_spec(spec: UnitSpec) -> UnitSpec | None:
+    """The unit of one row, when ``spec`` computes several rows alike (a dense layer's adder
+    graph over the rows of its input): the Verilog then instances one row module per row
+    (``rtlflow.rtl.rows.RowsUnit``) instead of repeating the row's logic. None otherwise."""
+    if spec.unit_class is not AdderGraphUnit or spec.params["rows"] == 1:
+        return None
+    return UnitSpec(spec.kind, f"{spec.summary}_row", AdderGraphUnit, spec.params | {"rows": 1})
+
+
 def _folded(op: Operation, spec: UnitSpec, reuse: int) -> UnitSpec:
     """``spec`` time-multiplexed over its rows in about ``reuse`` phases (``FoldedUnit``);
     ``spec`` itself when there is a single phase."""

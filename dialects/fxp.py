@@ -133,6 +133,9 @@ class FixedType(ParametrizedAttribute, TypeAttribute):
 #: marks an op whose result carries a scale still to apply (a quantizer's levels, a sum of them):
 #: its numbers are not the model's values (the reports' per-layer errors skip it)
 CARRIED = "fxp.carried"
+#: marks a dense or conv layer whose result format is the model's own quantizer (a ReLU and a
+#: saturating quantizer folded into it): saturating into it is the model, not an overflow
+QUANTIZED = "fxp.quantized"
 
 
 def fixed_tensor(shape: tuple[int, ...] | list[int], fmt: FixedFormat) -> TensorType:

@@ -25,7 +25,7 @@ from __future__ import annotations
 from amaranth.hdl import Cat, Const, Module, Signal, Value
 
 from rtlflow.rtl.arith import Cast, Operator, Term, apply_cast, extend, fit, shape_for_range
-from rtlflow.rtl.pipeline import Pipeline, Unit
+from rtlflow.rtl.pipeline import Pipeline, Plan, Step, Unit
 from rtlflow.rtl.primitives import TernaryAdderKind, ternary_adder
 
 Node = tuple
@@ -94,6 +94,30 @@ class AdderGraphUnit(Unit):
             registers=registers,
             stall=stall,
         )
+
+    def known_plan(self, input_bits: int) -> Plan:
+        """One step per cycle (the operators of its nodes, all rows), the boundaries between
+        cycles forced: what ``build`` records, without building."""
+        operators: list[list[Operator]] = [[] for _ in range(self.cycles + 1)]
+        for node in self.nodes:
+            operators[node_cycle(node)] += node_operators(node, self.ranges) * self.rows
+        output_bits = self.rows * sum(
+            _width(*self.ranges[v]) for v in self.outputs if not self._constant(v)
+        )
+        steps = tuple(
+            Step(f"cycle {c}", tuple(ops), self.bits_crossing(c + 1) if c < self.cycles else output_bits)
+            for c, ops in enumerate(operators)
+        )
+        return Plan(steps, input_bits, frozenset(range(1, self.cycles + 1)))
+
+    def _constant(self, value: int) -> bool:
+        """Whether a value is a constant (built as a Const, never registered)."""
+        if value < self.n_in:
+            return False
+        node = self.nodes[value - self.n_in]
+        if node[0] == "add":
+            return not node[1]
+        return node[0] == "cast" and self._constant(node[1])
 
     def bits_crossing(self, boundary: int) -> int:
         """Register bits between cycle ``boundary - 1`` and ``boundary``, all rows."""
@@ -171,6 +195,10 @@ class _Row:
         else:
             operands = [(self.term(v, cycle), shift, negated) for v, shift, negated in node[1]]
             signal = self._sum(node, operands, f"r{self.row}_n{value}")
+        if not isinstance(signal, Signal | Const):  # named once: every reader uses the net
+            net = Signal(signal.shape(), name=f"r{self.row}_v{value}")
+            self.m.d.comb += net.eq(signal)
+            signal = net
         self.signals[(value, cycle)] = signal
         return node_operators(node, unit.ranges)
 
@@ -245,7 +273,7 @@ def node_operators(node: Node, ranges) -> list[Operator]:
         term = Term(Const(0, shape_for_range(*source)), *source)
         return apply_cast(term, Cast(*node[2]), rounded=node[3])[1]
     if kind == "multiply":
-        return [("multiply", _width(*ranges[node[1]]), abs(node[2]).bit_length())]
+        return [("dsp_multiply", _width(*ranges[node[1]]), abs(node[2]).bit_length() + 1)]
     operands, constant = node[1], node[2]
     starts = [(shift, negated) for _, shift, negated in operands]
     chain = _width(low, high) - _passthrough(starts, constant)

@@ -13,14 +13,15 @@ from dataclasses import dataclass
 
 from amaranth.hdl import Cat, Const, Mux, Shape, Value, signed, unsigned
 
-from rtlflow.sim.fixed_point import bits_for_range, raw_range, saturation_low
+from rtlflow.sim.fixed_point import bits_for_range, csd_digits, raw_range, saturation_low
 
 #: An operator instance: (kind, width, size). Kinds and the meaning of size:
 #: "add" (adder or subtractor), "saturate" (compare and clamp), "relu" (clamp at zero),
 #: "max" (compare and select),
 #: "select" (2:1 choice), "mux" (size = inputs), "rom" (a choice among size constants),
 #: "equal" (comparisons of width bits with size constants, combined),
-#: "multiply" (size = second operand's width),
+#: "multiply" (size = second operand's width), "shift_add" (a constant product as adders over
+#: size canonical signed digits),
 #: "memory" (a table read port, size = entries).
 Operator = tuple[str, int, int]
 
@@ -95,22 +96,11 @@ def resolve_sign(term: Term) -> tuple[Term, list[Operator]]:
     return result, [("add", result.width, 0)]
 
 
-def csd_digits(value: int) -> list[tuple[int, int]]:
-    """Canonical signed digits of ``value`` as (sign, power) pairs, fewest non-zero digits."""
-    digits, power = [], 0
-    while value:
-        if value & 1:
-            digit = 2 - (value & 3)  # +1 or -1
-            digits.append((digit, power))
-            value -= digit
-        value >>= 1
-        power += 1
-    return digits
-
-
 def constant_multiply(x: Term, constant: int) -> tuple[Term | None, list[Operator]]:
     """``x * constant``: nothing for 0, a shift for ±2^k, one adder for two CSD digits, else a
-    multiplier. The sign of ``constant`` goes into ``negated``."""
+    tree of adders over its digits (multiplierless: DSP slices are given to constant products
+    only by the compiler's budget, ``rtlflow.rtl.adder_graph``). The sign of ``constant`` goes
+    into ``negated``."""
     if constant == 0:
         return None, []
     magnitude = abs(constant)
@@ -126,8 +116,15 @@ def constant_multiply(x: Term, constant: int) -> tuple[Term | None, list[Operato
         value = first + second if small_sign > 0 else first - second
         term = Term(fit(value, low, high), low, high, negated)
         return term, [("add", term.width, 0)]
-    term = Term(fit(x.value * magnitude, low, high), low, high, negated)
-    return term, [("multiply", x.width, magnitude.bit_length())]
+    parts = [(x.value << power, sign) for sign, power in digits]
+    while len(parts) > 1:  # pairwise: ceil(log2(digits)) adder levels
+        paired = []
+        for (a, sa), (b, sb) in zip(parts[::2], parts[1::2]):
+            paired.append((a + b, sa) if sa == sb else (a - b, sa))
+        parts = paired + ([parts[-1]] if len(parts) % 2 else [])
+    value, sign = parts[0]
+    term = Term(fit(value if sign > 0 else -value, low, high), low, high, negated)
+    return term, [("shift_add", term.width, len(digits))]
 
 
 def adder_tree_levels(count: int) -> int:
@@ -183,12 +180,21 @@ class Cast:
 
     @property
     def rounding_constant(self) -> int:
-        """What RND adds before the shift (0 otherwise)."""
-        return 1 << (self.shift - 1) if self.rounding == "RND" and self.shift > 0 else 0
+        """What RND and RND_CONV add before the shift (0 otherwise): half an output LSB."""
+        if self.rounding in ("RND", "RND_CONV") and self.shift > 0:
+            return 1 << (self.shift - 1)
+        return 0
 
     @property
     def shape(self) -> Shape:
         return signed(self.width) if self.signed else unsigned(self.width)
+
+
+def round_half_even(value: int, shift: int) -> int:
+    """``value / 2**shift`` rounded to the nearest integer, ties to even."""
+    quotient, rest = value >> shift, value & ((1 << shift) - 1)
+    half = 1 << (shift - 1)
+    return quotient + int(rest > half or (rest == half and quotient & 1))
 
 
 def apply_cast(term: Term, cast: Cast, *, rounded: bool = False) -> tuple[Term, list[Operator]]:
@@ -198,17 +204,23 @@ def apply_cast(term: Term, cast: Cast, *, rounded: bool = False) -> tuple[Term, 
     operators += negation
     value, low, high = term.value, term.low, term.high
     constant = 0 if rounded else cast.rounding_constant
-    if cast.rounding == "RND_CONV" and cast.shift > 0:  # half - 1, plus the LSB that is kept
-        constant = (1 << (cast.shift - 1)) - 1
-        low, high = low + constant, high + constant + 1
-        kept = extend(value, cast.shift + 1)[cast.shift]  # the lowest kept bit (sign if narrow)
-        value = fit(value + constant + kept, low, high)
-        operators.append(("add", shape_for_range(low, high).width, 0))
-    elif constant:
+    if constant:
         low, high = low + constant, high + constant
         value = fit(value + constant, low, high)
         operators.append(("add", shape_for_range(low, high).width, 0))
-    if cast.shift > 0:
+    if cast.shift > 0 and cast.rounding == "RND_CONV":
+        # t = v + half: t >> shift rounds half up; a tie (v's dropped bits exactly half, so
+        # t's are all 0) rounds to even instead, which is t >> shift with bit 0 cleared (when
+        # v >> shift is odd, t >> shift is even already): one LUT, no second adder
+        tie = extend(value, cast.shift)[: cast.shift] == 0
+        shifted = value >> cast.shift
+        even = Cat(shifted[0] & ~tie, shifted[1:])
+        half = 1 << (cast.shift - 1)
+        low = round_half_even(low - half, cast.shift)
+        high = round_half_even(high - half, cast.shift)
+        value = fit(even.as_signed() if shifted.shape().signed else even, low, high)
+        operators.append(("select", 1, 0))
+    elif cast.shift > 0:
         value, low, high = value >> cast.shift, low >> cast.shift, high >> cast.shift
     elif cast.shift < 0:
         value, low, high = value << -cast.shift, low << -cast.shift, high << -cast.shift

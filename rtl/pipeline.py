@@ -250,14 +250,17 @@ class Unit(wiring.Component):
             members["en"] = In(1)
         super().__init__(members)
         self.registers = frozenset(registers)
-        dry_run = Pipeline(Module(), frozenset(), Signal(name="dry_valid"), dry_run=True)
-        dry_run.module._MustUse__silence = True  # built only to record the plan
-        self.build(dry_run.module, dry_run, self.input_terms())
-        self.plan = dry_run.plan(
-            self.held_bits if self.held_bits is not None else input_bits,
-            self.extra_latency,
-            self.ii,
-        )
+        plan = self.known_plan(input_bits)
+        if plan is None:
+            dry_run = Pipeline(Module(), frozenset(), Signal(name="dry_valid"), dry_run=True)
+            dry_run.module._MustUse__silence = True  # built only to record the plan
+            self.build(dry_run.module, dry_run, self.input_terms())
+            plan = dry_run.plan(
+                self.held_bits if self.held_bits is not None else input_bits,
+                self.extra_latency,
+                self.ii,
+            )
+        self.plan = plan
         bad = sorted(b for b in self.registers if not 0 <= b < self.plan.boundaries)
         if bad:
             raise ValueError(f"register boundaries {bad} outside 0..{self.plan.boundaries - 1}")
@@ -271,6 +274,11 @@ class Unit(wiring.Component):
     @property
     def latency(self) -> int:
         return self.plan.latency(self.registers)
+
+    def known_plan(self, input_bits: int) -> Plan | None:
+        """The plan, when a unit can state it without being built (the dry run of ``build``
+        otherwise records it); it must be exactly what ``build`` would record."""
+        return None
 
     def input_terms(self) -> list[Term]:
         """One ranged term per input element, groups in order."""

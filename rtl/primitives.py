@@ -132,6 +132,29 @@ endmodule
 """
 
 
+#: The ternary adder's behaviour, for simulation in its place: the structural module above equals
+#: it for every parameter (``tests/rtl/test_ternary_adder.py`` checks them against each other),
+#: and a flat sum verilates and simulates far faster than one LUT6_2 model per bit.
+TERNARY_ADDER_BEHAVIOUR = """\
+// rtlflow library cell rtlflow_add3, behaviour (simulation only): the structural cell of
+// rtl/rtlflow_add3.v computes exactly this.
+module rtlflow_add3 #(
+  parameter WIDTH = 8,
+  parameter [2:0] INVERT = 3'b000,
+  parameter CARRIES = 0,
+  parameter CARRY_BITS = 8
+) (
+  input [WIDTH-1:0] a, input [WIDTH-1:0] b, input [WIDTH-1:0] c, output [WIDTH-1:0] y
+);
+  wire [WIDTH-1:0] a1 = INVERT[0] ? ~a : a;
+  wire [WIDTH-1:0] b1 = INVERT[1] ? ~b : b;
+  wire [WIDTH-1:0] c1 = INVERT[2] ? ~c : c;
+  wire [WIDTH-1:0] ones = CARRIES;
+  assign y = a1 + b1 + c1 + ones;
+endmodule
+"""
+
+
 SIMULATION_MODELS = """\
 // Simulation models of the Xilinx primitives rtlflow instantiates (ternary adders), for
 // simulators without the vendor's UNISIM library. Synthesis uses the vendor's primitives: do

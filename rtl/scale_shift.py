@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from amaranth.hdl import Module, Value
 
-from rtlflow.rtl.arith import Cast, Operator, Term, add, constant_multiply
+from rtlflow.rtl.arith import Cast, Term, add, constant_multiply
 from rtlflow.rtl.pipeline import Pipeline, Unit, cast_stages, cross_terms, start_terms
 
 

@@ -30,12 +30,17 @@ class FxpFunctions(InterpreterFunctions):
     def __init__(self) -> None:
         self.overflows: Counter[str] = Counter()
 
-    def _cast(self, op: fxp.FxpOp, raw: np.ndarray, frac_bits: int, fmt: FixedFormat):
-        result, overflowed = cast(raw, frac_bits, fmt)
-        if overflowed.any() and not isinstance(op, fxp.CastOp):  # a quantizer saturates by design
+    def _cast(
+        self, op: fxp.FxpOp, raw: np.ndarray, frac_bits: int, fmt: FixedFormat, result: bool = False
+    ):
+        """``raw`` cast into ``fmt``; ``result``: the cast into a layer's result format."""
+        result_raw, overflowed = cast(raw, frac_bits, fmt)
+        # a quantizer saturates by design: the model's own, or one folded into the layer
+        quantizer = isinstance(op, fxp.CastOp) or (result and fxp.QUANTIZED in op.attributes)
+        if overflowed.any() and not quantizer:
             samples = overflowed.reshape(overflowed.shape[0], -1).any(axis=1)
             self.overflows[op.node_name] += int(samples.sum())
-        return result
+        return result_raw
 
     @impl(fxp.DenseOp)
     def run_dense(self, interpreter: Interpreter, op: fxp.DenseOp, args: PythonValues):
@@ -46,7 +51,7 @@ class FxpFunctions(InterpreterFunctions):
         acc = exact(x, bits) @ exact(weights, bits).T + exact(biases, bits)
         accumulator = op.accumulator.format
         acc = self._cast(op, acc, frac, accumulator)
-        return (self._cast(op, acc, accumulator.frac_bits, op.output_format),)
+        return (self._cast(op, acc, accumulator.frac_bits, op.output_format, result=True),)
 
     @impl(fxp.ScaleShiftOp)
     def run_scale_shift(self, interpreter: Interpreter, op: fxp.ScaleShiftOp, args: PythonValues):
@@ -127,7 +132,7 @@ class FxpFunctions(InterpreterFunctions):
                          op.group.value.data)
         accumulator = op.accumulator.format
         acc = self._cast(op, acc, frac, accumulator)
-        return (self._cast(op, acc, accumulator.frac_bits, op.output_format),)
+        return (self._cast(op, acc, accumulator.frac_bits, op.output_format, result=True),)
 
     @impl(fxp.PoolOp)
     def run_pool(self, interpreter: Interpreter, op: fxp.PoolOp, args: PythonValues):

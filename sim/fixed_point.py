@@ -160,6 +160,19 @@ def mode_name(text: str) -> str:
 _FORMAT_RE = re.compile(r"((?:ap_)?u?(?:fixed|int))<([-\w,]+)>", re.IGNORECASE)
 
 
+def csd_digits(value: int) -> list[tuple[int, int]]:
+    """Canonical signed digits of ``value`` as (sign, power) pairs, fewest non-zero digits."""
+    digits, power = [], 0
+    while value:
+        if value & 1:
+            digit = 2 - (value & 3)  # +1 or -1
+            digits.append((digit, power))
+            value -= digit
+        value >>= 1
+        power += 1
+    return digits
+
+
 def saturation_low(width: int, signed: bool, overflow: str) -> int:
     """The smallest raw value a result is brought into: min_raw, or one above it under SAT_SYM."""
     low = raw_range(width, signed)[0]

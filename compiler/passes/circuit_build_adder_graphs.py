@@ -13,7 +13,7 @@ Xilinx parts). The cycles of the ops are left at 0 for ``circuit-insert-register
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 from amaranth.hdl import Const
@@ -28,6 +28,8 @@ from rtlflow import cmvm
 from rtlflow.dialects import circuit, fxp, shiftadd
 from rtlflow.rtl.arith import Cast, Term, apply_cast, shape_for_range
 from rtlflow.rtl.conv import conv_rows
+from rtlflow.config import ModelConfig
+from rtlflow.delay_model import dsp_count
 from rtlflow.parts import find_part
 from rtlflow.rtl.primitives import CARRY_PRIMITIVE
 from rtlflow.units import CARRY, dense_casts
@@ -39,22 +41,36 @@ class CircuitBuildAdderGraphsPass(ModulePass):
     name = "circuit-build-adder-graphs"
 
     part: str = "xcvu13p"
+    config: str = ""
+    """The ModelConfig as JSON text: its dsp_budget and the layers' own dsp_budget entries."""
     ternary: bool = True
     """Output trees of three-operand adders (else two-operand). On the part's family they are
     built from its LUT6_2 and carry primitives."""
 
     def apply(self, ctx: Context, op: ModuleOp) -> None:
-        carry = CARRY_PRIMITIVE.get(find_part(self.part).part.family) if self.ternary else None
+        target = find_part(self.part)
+        carry = CARRY_PRIMITIVE.get(target.part.family) if self.ternary else None
+        config = ModelConfig.from_json(self.config)
         for function in op.ops:
             assert isinstance(function, func.FuncOp)
             ranges = value_ranges(function)
-            for unit in list(function.body.block.ops):
-                if isinstance(unit, circuit.UnitOp) and builds_adder_graph(unit.inner):
-                    low, high = ranges[unit.inputs[0]]
-                    built = unit.implemented_by(_graph(unit.inner, low, high, self.ternary))
-                    if carry is not None:
-                        built.attributes[CARRY] = StringAttr(carry)
-                    Rewriter.replace_op(unit, built)
+            units = [
+                unit
+                for unit in function.body.block.ops
+                if isinstance(unit, circuit.UnitOp) and builds_adder_graph(unit.inner)
+            ]
+            problems = [layer_problem(unit.inner, *ranges[unit.inputs[0]]) for unit in units]
+            on_dsps = allocate_dsps(
+                [(unit.inner, problem) for unit, problem in zip(units, problems, strict=True)],
+                config.dsp_budget_slices(target.part.dsp),
+                {name: layer.dsp_budget for name, layer in config.layers.items()},
+                target.part.family,
+            )
+            for unit, problem, chosen in zip(units, problems, on_dsps, strict=True):
+                built = unit.implemented_by(_graph(unit.inner, problem, chosen, self.ternary))
+                if carry is not None:
+                    built.attributes[CARRY] = StringAttr(carry)
+                Rewriter.replace_op(unit, built)
 
 
 def builds_adder_graph(op) -> bool:
@@ -90,6 +106,42 @@ def layer_problem(op: fxp.WeightedOp, low: np.ndarray, high: np.ndarray):
     return rows, constants, ranges, casts
 
 
+def allocate_dsps(layers, budget: int, own: dict[str, int | None], family: str) -> list[set]:
+    """Which constant products go on DSP slices: per layer, the set of (input index, magnitude)
+    of the products that save the most LUTs per DSP, within the model's ``budget`` and each
+    layer's ``own`` limit. One product serves every output that multiplies that input by ±that
+    magnitude. A product of d canonical signed digits costs about d - 1 adders as wide as its
+    result in each output that uses it; one of one or two digits (a shift, one adder) never goes
+    on a DSP."""
+    candidates = []
+    for position, (op, (rows, _, ranges, _)) in enumerate(layers):
+        uses: dict[tuple[int, int], int] = {}
+        for row in rows:
+            for k, weight in row:
+                uses[(k, abs(weight))] = uses.get((k, abs(weight)), 0) + 1
+        copies = _rows(op)
+        for (k, magnitude), count in sorted(uses.items()):
+            digits = len(cmvm.csd_digits(magnitude))
+            if digits < 3:
+                continue
+            x_bits = cmvm.bits_for(*ranges[k])
+            w_bits = magnitude.bit_length() + 1
+            slices = max(1, dsp_count(x_bits, w_bits, family)) * copies
+            saved = count * (digits - 1) * (x_bits + w_bits)
+            candidates.append((-saved / slices, position, k, magnitude, slices))
+    candidates.sort()
+    chosen: list[set] = [set() for _ in layers]
+    used = [0] * len(layers)
+    for _, position, k, magnitude, slices in candidates:
+        limit = own.get(layers[position][0].node_name)
+        if slices > budget or (limit is not None and used[position] + slices > limit):
+            continue
+        budget -= slices
+        used[position] += slices
+        chosen[position].add((k, magnitude))
+    return chosen
+
+
 def cast_result(low: int, high: int, cast: Cast, rounded: bool) -> tuple[int, int]:
     """The range of a value in [low, high] after ``cast`` (as the hardware computes it)."""
     term = Term(Const(0, shape_for_range(low, high)), low, high)
@@ -97,12 +149,31 @@ def cast_result(low: int, high: int, cast: Cast, rounded: bool) -> tuple[int, in
     return result.low, result.high
 
 
-def _graph(op: fxp.WeightedOp, low: np.ndarray, high: np.ndarray, ternary: bool) -> Block:
-    """The implementation block of a dense or convolution layer."""
-    rows, constants, ranges, casts = layer_problem(op, low, high)
-    graph = cmvm.solve(rows, constants, ranges, arity=3 if ternary else 2)
+def _graph(op: fxp.WeightedOp, problem, on_dsps: set, ternary: bool) -> Block:
+    """The implementation block of a dense or convolution layer: the products chosen for DSPs
+    first, then the adder graph of the rest (the DSP products enter it as inputs of weight 1),
+    then the output casts."""
+    rows, constants, ranges, casts = problem
     block = Block(arg_types=[shiftadd.IntRangeType.of(a, b) for a, b in ranges])
     values: list[SSAValue] = list(block.args)
+    graph_rows, graph_ranges = [], list(ranges)
+    products: dict[tuple[int, int], int] = {}  # (input, magnitude) -> the product's value
+    for row in rows:
+        graph_row = []
+        for k, weight in row:
+            key = (k, abs(weight))
+            if key not in on_dsps:
+                graph_row.append((k, weight))
+                continue
+            if key not in products:
+                product = shiftadd.MultiplyOp(block.args[k], abs(weight))
+                block.add_op(product)
+                values.append(product.result)
+                graph_ranges.append(shiftadd.bounds(product.result))
+                products[key] = len(graph_ranges) - 1
+            graph_row.append((products[key], 1 if weight > 0 else -1))
+        graph_rows.append(graph_row)
+    graph = cmvm.solve(graph_rows, constants, graph_ranges, arity=3 if ternary else 2)
     for adder in graph.adders:
         add = shiftadd.AddOp(
             [values[o.node] for o in adder.operands],
@@ -116,8 +187,15 @@ def _graph(op: fxp.WeightedOp, low: np.ndarray, high: np.ndarray, ternary: bool)
         values.append(add.result)
     outputs = []
     for node in graph.outputs:
-        value = values[node]
+        value, shift = values[node], 0
+        adder = graph.adders[node - len(graph_ranges)] if node >= len(graph_ranges) else None
+        if adder is not None and len(adder.operands) == 1 and adder.constant == 0:
+            (operand,) = adder.operands
+            if not operand.negated:  # an output shifted left: the cast drops fewer bits
+                value, shift = values[operand.node], operand.shift
         for index, cast in enumerate(casts):
+            if index == 0 and shift:
+                cast = replace(cast, shift=cast.shift - shift)
             low_out, high_out = cast_result(*shiftadd.bounds(value), cast, rounded=index == 0)
             step = shiftadd.CastOp(
                 value,
@@ -134,7 +212,9 @@ def _graph(op: fxp.WeightedOp, low: np.ndarray, high: np.ndarray, ternary: bool)
             value = step.result
         outputs.append(value)
     block.add_op(shiftadd.YieldOp(*outputs))
-    assert len(outputs) == math.prod(fxp.tensor_shape(op.output)) // _rows(op)
+    for dead in [op for op in reversed(list(block.ops)) if op.results and not op.results[0].uses]:
+        if not dead.results[0].uses:  # an output's shift, folded into its cast
+            block.erase_op(dead)
     return block
 
 

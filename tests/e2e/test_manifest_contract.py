@@ -60,7 +60,8 @@ def test_independent_bench_drives_the_design_from_the_manifest(reuse, tmp_path):
     runner = get_runner("verilator")
     build = tmp_path / "contract_build"
     runner.build(
-        sources=[tmp_path / s for s in manifest["sources"]],
+        # the netlist as synthesized: the sources and the vendor primitives' models
+        sources=[tmp_path / s for s in manifest["sources"] + manifest["simulation"]["models"]],
         hdl_toplevel=manifest["top"],
         build_dir=build,
         build_args=list(VERILATOR_FLAGS),

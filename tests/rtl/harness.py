@@ -15,6 +15,7 @@ from amaranth.hdl import Module, Shape
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
+from rtlflow.rtl import primitives
 from rtlflow.rtl.pipeline import Unit
 from rtlflow.rtl.top import accept_gate
 from rtlflow.rtl.verilog import to_verilog
@@ -71,9 +72,14 @@ def run_unit(
     """Simulate ``unit`` on raw ``inputs`` (samples x elements); compare with ``expected``."""
     (directory / "rtl").mkdir(parents=True, exist_ok=True)
     (directory / "rtl" / "unit_harness.v").write_text(to_verilog(UnitHarness(unit), "unit_harness"))
+    sources = ["rtl/unit_harness.v"]
+    if getattr(unit, "carry", None):  # ternary adders: the library cell and its primitives
+        (directory / "rtl" / "rtlflow_add3.v").write_text(primitives.TERNARY_ADDER_MODULE)
+        (directory / "rtl" / "primitives.v").write_text(primitives.SIMULATION_MODELS)
+        sources += ["rtl/rtlflow_add3.v", "rtl/primitives.v"]
     manifest = {
         "top": "unit_harness",
-        "sources": ["rtl/unit_harness.v"],
+        "sources": sources,
         "clock": {"port": "clk"},
         "reset": {"port": "rst", "active": "high"},
         "inputs": [_port("x", unit.input_shape, unit.input_count, "x_ready" if unit.ii > 1 else None)],

@@ -9,12 +9,10 @@ from xdsl.transforms.dead_code_elimination import DeadCodeElimination
 
 from rtlflow.config import ModelConfig, config_from_dict
 from rtlflow.delay_model import DelayModel
-from rtlflow.dialects import circuit, context, fxp, nn
+from rtlflow.dialects import circuit, context, fxp, shiftadd
 from rtlflow.errors import RtlflowError
 from rtlflow.onnx_import import import_onnx
 from rtlflow.parts import find_part
-from rtlflow.passes.circuit_balance_latency import CircuitBalanceLatencyPass
-from rtlflow.passes.circuit_insert_registers import CircuitInsertRegistersPass
 from rtlflow.passes.convert_fxp_to_circuit import ConvertFxpToCircuitPass
 from rtlflow.passes.convert_nn_to_fxp import ConvertNnToFxpPass
 from rtlflow.passes.fxp_set_reuse_factor import FxpSetReuseFactorPass
@@ -23,7 +21,8 @@ from rtlflow.passes.nn_fold_reshapes import NnFoldReshapesPass
 from rtlflow.passes.nn_form_dense import NnFormDensePass
 from rtlflow.pipeline import Options, lower
 from rtlflow.sim.nn_interpreter import run_nn
-from rtlflow.units import unit_spec
+from rtlflow.rtl.adder_graph import node_operators
+from rtlflow.units import graph_node, unit_spec
 from tests.e2e.models import Graph, two_outputs, wide_mlp
 
 CTX = context()
@@ -227,6 +226,8 @@ def stage_delays(module, model: DelayModel) -> list[tuple[float, int]]:
             arrival[op.output] = arrival[op.input]
         elif isinstance(op, circuit.DelayOp):
             arrival[op.output] = (0.0, 0)
+        elif isinstance(op, circuit.UnitOp) and op.graph is not None:
+            arrival[op.outputs[0]] = graph_delays(op, model, max(arrival[v] for v in op.inputs), delays)
         elif isinstance(op, circuit.UnitOp):
             plan = unit_spec(op).plan()
             registers = set(op.register_boundaries)
@@ -244,6 +245,50 @@ def stage_delays(module, model: DelayModel) -> list[tuple[float, int]]:
         elif isinstance(op, func.ReturnOp):
             assert all(arrival[v][0] == 0.0 for v in op.arguments), "outputs are registered"
     return delays
+
+
+def graph_delays(op, model: DelayModel, arrival, delays) -> tuple[float, int]:
+    """The paths through a unit's adder graph, op by op: an op starts when the operands of its
+    own cycle are ready (earlier cycles' come from registers, ending their paths); the outputs'
+    (time, steps) after the unit."""
+    block = op.graph
+    registers = set(op.register_boundaries)
+    if 0 in registers:
+        delays.append(arrival)
+        arrival = (0.0, 0)
+    number = {value: i for i, value in enumerate(block.args)}
+    ranges = [shiftadd.bounds(value) for value in block.args]
+    ready = {value: (0, arrival) for value in block.args}  # value -> (cycle, (time, steps))
+    last = 0
+    for inner in block.ops:
+        if not isinstance(inner, shiftadd.ScheduledOp):
+            break
+        node = graph_node(inner, number)
+        number[inner.results[0]] = len(ranges)
+        ranges.append(shiftadd.bounds(inner.results[0]))
+        cycle = inner.cycle_number
+        start = (0.0, 0)
+        for value in inner.operands:
+            produced, path = ready[value]
+            assert produced <= cycle
+            if produced == cycle:
+                start = max(start, path)
+            else:
+                delays.append(path)  # registered before this op's cycle
+        delay = max((model.operator(o) for o in node_operators(node, ranges)), default=0.0)
+        ready[inner.results[0]] = (cycle, (start[0] + delay, start[1] + (delay > 0)))
+        last = max(last, cycle)
+    out = (0.0, 0)
+    for value in block.last_op.operands:
+        produced, path = ready[value]
+        if produced == last:
+            out = max(out, path)
+        else:
+            delays.append(path)
+    if last + 1 in registers:  # the output register
+        delays.append(out)
+        out = (0.0, 0)
+    return out
 
 
 @pytest.mark.parametrize("clock_mhz", [100.0, 200.0, 350.0])
@@ -310,3 +355,31 @@ def test_precision_auto_sizes_results_from_exact_ranges():
             ours += op.accumulator.format.width
             worst += worst_case_bits(fx, fw, op.weights.shape[1])
     assert ours < worst
+
+
+@pytest.mark.parametrize("model", ["muon_cnn_w4a4.qonnx.onnx", "jet_tagger_w6a6.qonnx.onnx"])
+def test_relu_and_saturating_quantizer_fold_into_the_layer(model):
+    """fxp-fuse-activation: every ReLU + saturating quantizer after a dense or conv layer whose
+    result holds its accumulator becomes that layer's unsigned saturating result (plus an exact
+    cast back), and the emulator's raw outputs do not change on the seed model's samples."""
+    from rtlflow.passes.fxp_fuse_activation import FxpFuseActivationPass
+    from rtlflow.sim.emulator import Emulator
+    from tests.conftest import DATA
+
+    def fxp_level(fuse: bool):
+        module = import_onnx(DATA / "models" / model)
+        passes = [NnFormDensePass(), NnFoldReshapesPass(), NnFoldAffinePass(), DeadCodeElimination(),
+                  ConvertNnToFxpPass(config=ModelConfig().to_json())]
+        return run(module, *passes, *([FxpFuseActivationPass()] if fuse else []))
+
+    plain, fused = fxp_level(False), fxp_level(True)
+    relus = sum(op.name == "fxp.relu" for op in plain.walk())
+    assert relus > 0 and not any(op.name == "fxp.relu" for op in fused.walk())
+    layers = [op for op in fused.walk() if isinstance(op, fxp.DenseOp | fxp.ConvOp)]
+    rectified = [op for op in layers if not op.output_format.signed]
+    assert len(rectified) == relus
+    assert all(op.output_format.overflow == "SAT" for op in rectified)
+    samples = np.load(DATA / "models" / model.replace(".qonnx.onnx", ".npz"))["x"][:300]
+    raw = Emulator(plain).quantize_inputs([samples])[0]
+    expected, got = Emulator(plain).run_raw(raw), Emulator(fused).run_raw(raw)
+    assert all(np.array_equal(a, b) for a, b in zip(expected, got, strict=True))

@@ -112,13 +112,16 @@ def test_scan_fidelity_and_resources_grow_with_bits(jet_scan):
         assert high["dsp"] >= low["dsp"]
     # the float model's metrics do not depend on the hardware
     assert len({r["float_auc"] for r in rows}) == 1
-    # numbers do not depend on the reuse factor; the multipliers shared by R=4 are fewer
+    # numbers do not depend on the reuse factor; R=1 builds constant products as shift-add
+    # logic (DSPs only for the softmax), R=4 shares multipliers, on DSPs once they are wide
     for width in BITS:
         one, four = (
             next(r for r in rows if r["bits"] == width and r["reuse"] == f) for f in (1, 4)
         )
         assert one["mean_error"] == four["mean_error"]
-        assert four["lut"] + four["dsp"] <= one["lut"] + one["dsp"]
+        assert one["dsp"] <= four["dsp"]
+        if width == 16:
+            assert four["lut"] < one["lut"]
 
 
 def test_scan_writes_markdown_and_png(jet_scan):
