@@ -145,7 +145,8 @@ def da4ml_trace(model: rtlflow.CompiledModel):
     function = next(iter(model.levels["fxp"].ops))
     (argument,) = function.body.block.args
     inputs = FixedVariableArrayInput(fxp.tensor_shape(argument)[1:], HWConfig(1, -1, 5))
-    values = {argument: _quantize(inputs, fxp.tensor_format(argument))}
+    # the input arrives in its format: declare it (WRAP; da4ml's inputs take no other mode)
+    values = {argument: _quantize(inputs, fxp.tensor_format(argument).with_modes("TRN", "WRAP"))}
     for op in function.body.block.ops:
         if op.name == "func.return":
             return inputs, values[op.operands[0]]

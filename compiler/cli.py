@@ -113,6 +113,12 @@ def _parser() -> argparse.ArgumentParser:
     )
     synth.add_argument("outdir", help="a directory written by 'rtlflow compile'")
     synth.add_argument("--timeout", type=float, help="give up after this many seconds")
+    synth.add_argument(
+        "--per-layer",
+        action="store_true",
+        help="keep the hierarchy (no -flatten) and measure every layer's module, beside its "
+        "estimate",
+    )
 
     report = commands.add_parser("report", help="print the human-readable report")
     report.add_argument("outdir", help="a directory written by 'rtlflow compile'")
@@ -253,7 +259,7 @@ def _sim(args: argparse.Namespace) -> int:
 def _synth(args: argparse.Namespace) -> int:
     from rtlflow.parts import find_part
     from rtlflow.report import render_text, synthesis_lines
-    from rtlflow.synthesis import synthesize
+    from rtlflow.synthesis import resources, synthesize
 
     outdir = Path(args.outdir)
     path = outdir / "report.json"
@@ -261,8 +267,20 @@ def _synth(args: argparse.Namespace) -> int:
         raise RtlflowError(f"no report.json in {outdir}")
     report = json.loads(path.read_text())
     family = find_part(report["part"]["name"]).part.family
-    result = synthesize(outdir, report["sources"], report["top"], family, timeout=args.timeout)
+    result = synthesize(
+        outdir,
+        report["sources"],
+        report["top"],
+        family,
+        timeout=args.timeout,
+        hierarchy=args.per_layer,
+    )
     report["synthesis"] = result.as_dict()
+    for layer in report["layers"]:
+        if args.per_layer and layer.get("module") in result.modules:
+            layer["synthesis"] = resources(result.modules[layer["module"]])
+        else:
+            layer.pop("synthesis", None)
     path.write_text(json.dumps(report, indent=1) + "\n")
     (outdir / "report.txt").write_text(render_text(report))
     print("\n".join(synthesis_lines(report)))

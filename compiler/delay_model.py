@@ -121,6 +121,9 @@ def operator_resources(operator: Operator, family: str) -> Resources:
             return Resources(lut=size)
         case "add_constant":  # a carry chain with one variable operand maps without LUTs
             return Resources()
+        case "saturate" if size:  # each result bit: a LUT of its bit and the bits above
+            above = width - size
+            return Resources(lut=size if above <= 5 else size + 2 * math.ceil(above / 5))
         case "saturate":
             return Resources(lut=width + width // 2)
         case "max":

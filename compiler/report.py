@@ -233,16 +233,22 @@ def render_text(report: dict[str, Any]) -> str:
                 f"  {direction[:-1]:6s} {port['name']:<14s} {str(port['shape']):<12s} "
                 f"{port['precision']:<18s} {port['data']} ({handshake})"
             )
+    measured_layers = any("synthesis" in layer for layer in report["layers"])
     header = f"  {'layer':<22s} {'op':<12s} {'result':<16s} {'RF':>3s} {'cyc':>4s} "
     header += f"{'LUT':>8s} {'FF':>8s} {'DSP':>6s} {'BRAM18':>6s}"
+    header += f" {'Yosys LUT':>10s} {'FF':>7s} {'DSP':>5s}" if measured_layers else ""
     lines += ["", "layers", header]
     for layer in report["layers"]:
         r = layer["resources"]
-        lines.append(
+        line = (
             f"  {layer['name'][:22]:<22s} {layer['op']:<12s} {layer.get('result', ''):<16s} "
             f"{layer.get('reuse_factor', layer['ii']):>3d} {layer['latency_cycles']:>4d} "
             f"{r['lut']:>8d} {r['ff']:>8d} {r['dsp']:>6d} {r['bram18']:>6g}"
         )
+        if "synthesis" in layer:
+            m = layer["synthesis"]
+            line += f" {m['lut']:>10d} {m['ff']:>7d} {m['dsp']:>5d}"
+        lines.append(line)
     lines += [
         "",
         f"resources  LUT {resources['lut']} ({util['lut']:.3g} %), FF {resources['ff']} "

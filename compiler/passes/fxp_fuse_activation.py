@@ -97,9 +97,36 @@ class FuseReluQuantizer(RewritePattern):
         rewriter.erase(op)
 
 
+class SinkWideningCast(RewritePattern):
+    """An exact widening cast moves below a max pooling or a reshape that reads it alone, so
+    they work on the narrow values (a register or comparator bit fewer per element)."""
+
+    @op_type_rewrite_pattern
+    def match_and_rewrite(self, cast: fxp.CastOp, rewriter: PatternRewriter) -> None:
+        narrow, wide = cast.input_format, cast.output_format
+        if narrow == wide or not holds_exactly(narrow, wide):
+            return
+        reader = _only_reader(cast)
+        if isinstance(reader, fxp.PoolOp):
+            if reader.kind.data != "max" or not holds_exactly(wide, reader.output_format):
+                return
+        elif not isinstance(reader, fxp.ReshapeOp):
+            return
+        moved = type(reader).create(
+            operands=[cast.input],
+            result_types=[fxp.fixed_tensor(fxp.tensor_shape(reader.output), narrow)],
+            properties=dict(reader.properties),
+            attributes=dict(reader.attributes),
+        )
+        widen = fxp.CastOp(moved.results[0], reader.output.type, cast.node.data)
+        rewriter.replace(reader, [moved, widen])
+        rewriter.erase(cast)
+
+
 @dataclass(frozen=True)
 class FxpFuseActivationPass(ModulePass):
     name = "fxp-fuse-activation"
 
     def apply(self, ctx: Context, op: ModuleOp) -> None:
         PatternRewriteWalker(FuseReluQuantizer(), apply_recursively=False).rewrite_module(op)
+        PatternRewriteWalker(SinkWideningCast()).rewrite_module(op)
