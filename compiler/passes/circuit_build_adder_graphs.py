@@ -29,10 +29,11 @@ from rtlflow.dialects import circuit, fxp, shiftadd
 from rtlflow.rtl.arith import Cast, Term, apply_cast, shape_for_range
 from rtlflow.rtl.conv import conv_rows
 from rtlflow.config import ModelConfig
-from rtlflow.delay_model import dsp_count
+from rtlflow.delay_model import dsp_count, operator_resources
 from rtlflow.parts import find_part
 from rtlflow.rtl.primitives import CARRY_PRIMITIVE
-from rtlflow.units import CARRY, dense_casts
+from rtlflow.rtl.adder_graph import node_operators
+from rtlflow.units import CARRY, dense_casts, graph_node
 from rtlflow.value_ranges import value_ranges
 
 
@@ -67,7 +68,8 @@ class CircuitBuildAdderGraphsPass(ModulePass):
                 target.part.family,
             )
             for unit, problem, chosen in zip(units, problems, on_dsps, strict=True):
-                built = unit.implemented_by(_graph(unit.inner, problem, chosen, self.ternary))
+                block = cheapest_graph(unit.inner, problem, chosen, self.ternary, target.part.family)
+                built = unit.implemented_by(block)
                 if carry is not None:
                     built.attributes[CARRY] = StringAttr(carry)
                 Rewriter.replace_op(unit, built)
@@ -106,10 +108,19 @@ def layer_problem(op: fxp.WeightedOp, low: np.ndarray, high: np.ndarray):
     return rows, constants, ranges, casts
 
 
-def allocate_dsps(layers, budget: int, own: dict[str, int | None], family: str) -> list[set]:
-    """Which constant products go on DSP slices: per layer, the set of (input index, magnitude)
-    of the products that save the most LUTs per DSP, within the model's ``budget`` and each
-    layer's ``own`` limit. One product serves every output that multiplies that input by ±that
+@dataclass(frozen=True)
+class DspChoice:
+    """A layer's products worth a DSP slice, best first, as (input index, magnitude, slices),
+    and the slices the budget gives the layer."""
+
+    candidates: tuple[tuple[int, int, int], ...]
+    slices: int
+
+
+def allocate_dsps(layers, budget: int, own: dict[str, int | None], family: str) -> list[DspChoice]:
+    """Which constant products may go on DSP slices: the products that save the most LUTs per
+    slice across all layers, in that order, while the model's ``budget`` and each layer's
+    ``own`` limit last. One product serves every output that multiplies that input by ±that
     magnitude. A product of d canonical signed digits costs about d - 1 adders as wide as its
     result in each output that uses it; one of one or two digits (a shift, one adder) never goes
     on a DSP."""
@@ -130,16 +141,68 @@ def allocate_dsps(layers, budget: int, own: dict[str, int | None], family: str) 
             saved = count * (digits - 1) * (x_bits + w_bits)
             candidates.append((-saved / slices, position, k, magnitude, slices))
     candidates.sort()
-    chosen: list[set] = [set() for _ in layers]
-    used = [0] * len(layers)
+    ranked: list[list[tuple[int, int, int]]] = [[] for _ in layers]
+    given = [0] * len(layers)
+    full = [False] * len(layers)
     for _, position, k, magnitude, slices in candidates:
+        ranked[position].append((k, magnitude, slices))
         limit = own.get(layers[position][0].node_name)
-        if slices > budget or (limit is not None and used[position] + slices > limit):
+        if full[position] or (limit is not None and given[position] + slices > limit):
+            full[position] = True  # this layer's share ends here
+        elif slices > budget:
+            budget = 0  # the model's ends here: a larger budget only ever adds products
+            full = [True] * len(layers)
+        else:
+            budget -= slices
+            given[position] += slices
+    return [DspChoice(tuple(r), g) for r, g in zip(ranked, given, strict=True)]
+
+
+def dsp_steps(count: int) -> list[int]:
+    """How many of a layer's ``count`` ranked products to try on DSPs: all, half, a quarter,
+    ..., one, none. The grid depends on the layer only, so a larger budget tries every choice a
+    smaller one could."""
+    steps = {0}
+    while count:
+        steps.add(count)
+        count //= 2
+    return sorted(steps)
+
+
+def cheapest_graph(op: fxp.WeightedOp, problem, choice: DspChoice, ternary: bool, family: str):
+    """The layer's implementation with its best ``n`` products on DSP slices, ``n`` on the grid
+    of ``dsp_steps`` within the layer's slices, chosen for the fewest LUTs (the fewest DSPs
+    among equals). Shared subexpressions make a product's saving hard to know in advance;
+    trying them makes LUTs fall monotonically as the budget grows."""
+    best = None
+    used = [0]
+    for _, _, slices in choice.candidates:
+        used.append(used[-1] + slices)
+    for n in dsp_steps(len(choice.candidates)):
+        if used[n] > choice.slices:
+            break
+        chosen = {(k, magnitude) for k, magnitude, _ in choice.candidates[:n]}
+        block = _graph(op, problem, chosen, ternary)
+        cost = graph_luts(block, family)
+        if best is None or cost < best[0]:
+            best = (cost, block)
+    assert best is not None
+    return best[1]
+
+
+def graph_luts(block: Block, family: str) -> int:
+    """The LUT estimate of an implementation block (its adders and casts)."""
+    number = {arg: i for i, arg in enumerate(block.args)}
+    ranges = [shiftadd.bounds(arg) for arg in block.args]
+    luts = 0
+    for inner in block.ops:
+        if not isinstance(inner, shiftadd.ScheduledOp):
             continue
-        budget -= slices
-        used[position] += slices
-        chosen[position].add((k, magnitude))
-    return chosen
+        node = graph_node(inner, number)
+        number[inner.results[0]] = len(ranges)
+        ranges.append(shiftadd.bounds(inner.results[0]))
+        luts += sum(operator_resources(o, family).lut for o in node_operators(node, ranges))
+    return luts
 
 
 def cast_result(low: int, high: int, cast: Cast, rounded: bool) -> tuple[int, int]:
