@@ -28,7 +28,7 @@ from rtlflow.parts import find_part
 from rtlflow.pipeline import LEVELS, Options, dump_to, lower
 from rtlflow.report import build_report, render_text
 from rtlflow.sim.emulator import Emulator
-from rtlflow.sim.fixed_point import FixedFormat
+from rtlflow.numerics.fixed_point import FixedFormat
 from rtlflow.sim.testbench import write_testbench
 
 try:
@@ -211,6 +211,39 @@ def random_inputs(
     return arrays
 
 
+def model_options(
+    part: str = "xcvu13p",
+    clock_mhz: float = 200.0,
+    precision: str | FixedFormat | None = None,
+    reuse_factor: int | None = None,
+    conv_style: str | None = None,
+    dsp_budget: int | str | None = None,
+    config: str | Path | ModelConfig | Mapping | None = None,
+) -> Options:
+    """The pipeline's options from the user's choices, each checked once: the part, the clock,
+    the configuration (a file, a mapping or a ModelConfig) with the command-line defaults over
+    it."""
+    if not math.isfinite(clock_mhz) or clock_mhz <= 0:
+        raise RtlflowError(f"the clock must be a positive frequency in MHz, got {clock_mhz}")
+    if reuse_factor is not None and reuse_factor < 1:
+        raise RtlflowError(f"the reuse factor must be at least 1, got {reuse_factor}")
+    find_part(part)
+    if isinstance(config, ModelConfig):
+        model_config = config
+    elif isinstance(config, Mapping):
+        model_config = config_from_dict(dict(config), "configuration")
+    elif config is not None:
+        model_config = load_config(config)
+    else:
+        model_config = ModelConfig()
+    if isinstance(precision, str) and precision != "auto":
+        precision = parse_format(precision, "precision")
+    if conv_style is not None and conv_style not in CONV_STYLES:
+        raise RtlflowError(f"conv_style must be one of {', '.join(CONV_STYLES)}, got '{conv_style}'")
+    model_config = model_config.with_overrides(precision, reuse_factor, conv_style, dsp_budget)
+    return Options(part=part, clock_mhz=clock_mhz, config=model_config)
+
+
 def compile(  # noqa: A001 - the hls4ml-style verb is the point
     model: str | Path | onnx.ModelProto,
     *,
@@ -230,25 +263,8 @@ def compile(  # noqa: A001 - the hls4ml-style verb is the point
     """Import an ONNX model and lower it to the hardware level (or to ``stop_at``)."""
     if stop_at not in LEVELS:
         raise RtlflowError(f"stop_at must be one of {', '.join(LEVELS)}, got '{stop_at}'")
-    if not math.isfinite(clock_mhz) or clock_mhz <= 0:
-        raise RtlflowError(f"the clock must be a positive frequency in MHz, got {clock_mhz}")
-    if reuse_factor is not None and reuse_factor < 1:
-        raise RtlflowError(f"the reuse factor must be at least 1, got {reuse_factor}")
-    find_part(part)
-    if isinstance(config, ModelConfig):
-        model_config = config
-    elif isinstance(config, Mapping):
-        model_config = config_from_dict(dict(config), "configuration")
-    elif config is not None:
-        model_config = load_config(config)
-    else:
-        model_config = ModelConfig()
-    if isinstance(precision, str) and precision != "auto":
-        precision = parse_format(precision, "precision")
-    if conv_style is not None and conv_style not in CONV_STYLES:
-        raise RtlflowError(f"conv_style must be one of {', '.join(CONV_STYLES)}, got '{conv_style}'")
-    model_config = model_config.with_overrides(precision, reuse_factor, conv_style, dsp_budget)
-    options = Options(part=part, clock_mhz=clock_mhz, config=model_config)
+    options = model_options(part, clock_mhz, precision, reuse_factor, conv_style, dsp_budget, config)
+    model_config = options.config
     module = import_onnx(model, name=name)
     table: list[calibration.TensorRange] = []
     if calibrate is not None:

@@ -20,8 +20,9 @@ from xdsl.dialects.builtin import IntegerType, ModuleOp
 
 from rtlflow.config import ModelConfig
 from rtlflow.dialects import nn
+from rtlflow.dialects.traits import BoundedResult, MovesData
 from rtlflow.fidelity import every_result
-from rtlflow.sim.fixed_point import FixedFormat
+from rtlflow.numerics.fixed_point import FixedFormat
 from rtlflow.sim.nn_interpreter import run_nn
 
 
@@ -86,7 +87,7 @@ def apply(
     table = []
     for name, (kind, low, high) in ranges.items():
         fmt = default
-        if kind in _KEEPS_DEFAULT:  # bounded outputs (tables, softmax) or wiring
+        if keeps_default(kind):
             continue
         constant = kind in ("weight", "bias")  # known exactly: no headroom needed
         bits = integer_bits(low, high, 0 if constant else margin)
@@ -112,8 +113,12 @@ def apply(
     return replace(config, inputs=inputs, layers=layers), table
 
 
-#: results whose range is fixed by the op, or that only move data: their formats stay
-_KEEPS_DEFAULT = {
-    "sigmoid", "tanh", "softmax", "reshape", "transpose", "pad", "quant", "gather", "expand"
-}
+def keeps_default(kind: str) -> bool:
+    """Whether results of the nn op ``kind`` keep the default format: the op fixes their range
+    (tables of bounded functions, softmax, quantizers) or only moves data."""
+    op = _NN_OPS.get(f"nn.{kind}")
+    return op is not None and (op.has_trait(BoundedResult) or op.has_trait(MovesData))
+
+
+_NN_OPS = {op.name: op for op in nn.Nn.operations}
 

@@ -1,4 +1,4 @@
-"""The ``rtlflow`` command: compile, sim, synth, report, scan.
+"""The ``rtlflow`` command: compile, sim, synth, report, scan, opt.
 
 Exit status: 0 success; 1 the simulation found a difference; 2 a problem with the model, options
 or data (one line naming the node and operator where there is one); 3 an internal error.
@@ -20,6 +20,36 @@ from rtlflow.errors import RtlflowError
 EXIT_FAILED, EXIT_USAGE, EXIT_INTERNAL = 1, 2, 3
 
 
+def _model_options(command: argparse.ArgumentParser) -> None:
+    """The options that set up the pipeline (shared by compile and opt)."""
+    command.add_argument("--part", default="xcvu13p", help="FPGA part (default xcvu13p)")
+    command.add_argument(
+        "--clock-mhz", type=float, default=200.0, help="target clock in MHz (default 200)"
+    )
+    command.add_argument(
+        "--precision",
+        help="default number format, e.g. 'fixed<16,6>' (the default), or 'auto': results "
+        "sized from their exact ranges (interval arithmetic over the weights)",
+    )
+    command.add_argument(
+        "--reuse-factor", type=int, help="default reuse factor R of dense layers (II = R)"
+    )
+    command.add_argument(
+        "--conv-style",
+        choices=("parallel", "stream"),
+        help="conv/pool architecture: every pixel at once, or a pixel stream through line "
+        "buffers (default: parallel unless it exceeds the part's budget)",
+    )
+    command.add_argument(
+        "--dsp-budget",
+        metavar="N|P%",
+        help="DSP slices the constant products may use, a count or a share of the part's "
+        "(default 0: every constant product is shift-add logic); the products that save the "
+        "most LUTs go on DSPs",
+    )
+    command.add_argument("--config", help="per-layer configuration (YAML or TOML)")
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="rtlflow",
@@ -31,32 +61,7 @@ def _parser() -> argparse.ArgumentParser:
     compile_ = commands.add_parser("compile", help="ONNX model → Verilog, testbench and report")
     compile_.add_argument("model", help="the ONNX file")
     compile_.add_argument("-o", "--output", required=True, help="output directory")
-    compile_.add_argument("--part", default="xcvu13p", help="FPGA part (default xcvu13p)")
-    compile_.add_argument(
-        "--clock-mhz", type=float, default=200.0, help="target clock in MHz (default 200)"
-    )
-    compile_.add_argument(
-        "--precision",
-        help="default number format, e.g. 'fixed<16,6>' (the default), or 'auto': results "
-        "sized from their exact ranges (interval arithmetic over the weights)",
-    )
-    compile_.add_argument(
-        "--reuse-factor", type=int, help="default reuse factor R of dense layers (II = R)"
-    )
-    compile_.add_argument(
-        "--conv-style",
-        choices=("parallel", "stream"),
-        help="conv/pool architecture: every pixel at once, or a pixel stream through line "
-        "buffers (default: parallel unless it exceeds the part's budget)",
-    )
-    compile_.add_argument(
-        "--dsp-budget",
-        metavar="N|P%",
-        help="DSP slices the constant products may use, a count or a share of the part's "
-        "(default 0: every constant product is shift-add logic); the products that save the "
-        "most LUTs go on DSPs",
-    )
-    compile_.add_argument("--config", help="per-layer configuration (YAML or TOML)")
+    _model_options(compile_)
     compile_.add_argument(
         "--inputs", help="test inputs (.npz, arrays named like the model inputs, samples first)"
     )
@@ -119,6 +124,19 @@ def _parser() -> argparse.ArgumentParser:
         help="keep the hierarchy (no -flatten) and measure every layer's module, beside its "
         "estimate",
     )
+
+    opt = commands.add_parser(
+        "opt", help="run passes on an IR file (a --dump-ir file, or IR written by hand)"
+    )
+    opt.add_argument("file", help="an .mlir file of rtlflow's dialects ('-' reads stdin)")
+    opt.add_argument(
+        "-p",
+        "--passes",
+        required=True,
+        help="comma list of passes, each with optional {option=value,...}",
+    )
+    opt.add_argument("-o", "--output", help="write the IR here (default: stdout)")
+    _model_options(opt)
 
     report = commands.add_parser("report", help="print the human-readable report")
     report.add_argument("outdir", help="a directory written by 'rtlflow compile'")
@@ -287,6 +305,29 @@ def _synth(args: argparse.Namespace) -> int:
     return 0
 
 
+def _opt(args: argparse.Namespace) -> int:
+    from rtlflow.api import model_options
+    from rtlflow.opt import run_opt
+
+    if args.file == "-":
+        text, source = sys.stdin.read(), "<stdin>"
+    else:
+        path = Path(args.file)
+        if not path.is_file():
+            raise RtlflowError(f"no such file: {path}")
+        text, source = path.read_text(), str(path)
+    options = model_options(
+        args.part, args.clock_mhz, args.precision, args.reuse_factor, args.conv_style,
+        args.dsp_budget, args.config,
+    )  # fmt: skip
+    module = run_opt(text, args.passes, options, source)
+    if args.output:
+        Path(args.output).write_text(str(module) + "\n")
+    else:
+        print(str(module))
+    return 0
+
+
 def _report(args: argparse.Namespace) -> int:
     from rtlflow.report import render_text
 
@@ -323,7 +364,10 @@ def _scan(args: argparse.Namespace) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    handlers = {"compile": _compile, "sim": _sim, "synth": _synth, "report": _report, "scan": _scan}
+    handlers = {
+        "compile": _compile, "sim": _sim, "synth": _synth, "report": _report, "scan": _scan,
+        "opt": _opt,
+    }  # fmt: skip
     handler = handlers[args.command]
     try:
         return handler(args)

@@ -26,7 +26,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from rtlflow.sim.fixed_point import csd_digits
+from rtlflow.numerics.fixed_point import csd_digits
 
 
 @dataclass(frozen=True)

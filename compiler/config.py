@@ -47,7 +47,7 @@ from pathlib import Path
 from typing import Any
 
 from rtlflow.errors import RtlflowError
-from rtlflow.sim.fixed_point import OVERFLOW_MODES, ROUNDING_MODES, FixedFormat, mode_name
+from rtlflow.numerics.fixed_point import OVERFLOW_MODES, ROUNDING_MODES, FixedFormat, mode_name
 
 DEFAULT_PRECISION = FixedFormat(16, 6)
 

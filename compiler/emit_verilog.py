@@ -20,7 +20,7 @@ from xdsl.dialects.builtin import ModuleOp
 from xdsl.ir import SSAValue
 
 from rtlflow.dialects import circuit, fxp
-from rtlflow.onnx_import import verilog_identifier
+from rtlflow.naming import verilog_identifier
 from rtlflow.rtl import primitives
 from rtlflow.rtl.rows import RowsUnit
 from rtlflow.rtl.top import InstanceSpec, TopLevel, TopSpec

@@ -42,9 +42,10 @@ from xdsl.ir import Attribute, Block, SSAValue
 from rtlflow.dialects import nn
 from rtlflow.dialects.arrays import dense_from_numpy, int_array
 from rtlflow.errors import RtlflowError
-from rtlflow.sim import quantization
-from rtlflow.sim.indexing import SCATTER_REDUCTIONS, scatter_updates_shape
-from rtlflow.sim.windows import Window, auto_pads
+from rtlflow.naming import verilog_identifier
+from rtlflow.numerics import quantization
+from rtlflow.numerics.indexing import SCATTER_REDUCTIONS, scatter_updates_shape
+from rtlflow.numerics.windows import Window, auto_pads
 
 MIN_OPSET = 7
 
@@ -117,12 +118,6 @@ def import_onnx(source: str | Path | onnx.ModelProto, name: str | None = None) -
         stem = Path(source).stem if not isinstance(source, onnx.ModelProto) else ""
         name = stem.removesuffix(".qonnx").removesuffix(".qcdq") or model.graph.name or "model"
     return _Importer(model).run(verilog_identifier(name))
-
-
-def verilog_identifier(text: str) -> str:
-    """A Verilog-safe identifier built from ``text``."""
-    ident = re.sub(r"[^A-Za-z0-9_]", "_", text).strip("_") or "model"
-    return ident if not ident[0].isdigit() else f"m_{ident}"
 
 
 def _first_line(error: BaseException) -> str:

@@ -44,7 +44,7 @@ class Options:
 
 def passes(options: Options) -> dict[str, tuple[ModulePass, ...]]:
     """The passes of each level, in order."""
-    config = options.config.to_json()
+    config = options.config
     return {
         # tensor level: canonical dense layers, transposes and pads folded away, constants
         # (BatchNormalization too) folded into dense and conv layers, no redundant reshapes

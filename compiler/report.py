@@ -10,8 +10,9 @@ from xdsl.dialects.builtin import ModuleOp
 from rtlflow.delay_model import Resources, plan_resources
 from rtlflow.dialects import circuit, fxp
 from rtlflow.dialects.arrays import WINDOW_PROPERTIES
+from rtlflow.dialects.traits import HasTables
 from rtlflow.emit_verilog import Port, VerilogDesign, design_function
-from rtlflow.sim.fixed_point import worst_case_bits
+from rtlflow.numerics.fixed_point import worst_case_bits
 from rtlflow.parts import Target
 from rtlflow.units import unit_spec
 
@@ -110,18 +111,14 @@ def _tables(op) -> list[dict[str, Any]]:
     if not isinstance(op, circuit.UnitOp):
         return []
     inner = op.inner
-    tables = []
-    if isinstance(inner, fxp.TableOp):
-        tables = [inner.table]
-    elif isinstance(inner, fxp.SoftmaxOp):
-        tables = [inner.exp_table, inner.inv_table]
+    tables = inner.lookup_tables() if inner.has_trait(HasTables) else []
     return [
         {
             "layer": op.node_name,
             "function": table.function,
-            "input_range": [table.start, table.stop],
-            "entries": table.size,
-            "format": str(table.output),
+            "input_range": [table.low, table.high],
+            "entries": table.entries,
+            "format": table.format,
         }
         for table in tables
     ]

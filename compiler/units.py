@@ -16,11 +16,11 @@ from amaranth.hdl import Shape, signed, unsigned
 from xdsl.ir import Operation
 
 from rtlflow.dialects import circuit, fxp, shiftadd
+from rtlflow.dialects.traits import RowFoldable
 import numpy as np
 
 from rtlflow.errors import RtlflowError
-from rtlflow.passes.fxp_set_reuse_factor import ROW_FOLDED
-from rtlflow.passes.nn_fold_affine import per_channel
+from rtlflow.numerics.broadcast import per_channel
 from rtlflow.rtl.activation import ActivationUnit
 from rtlflow.rtl.adder_graph import AdderGraphUnit
 from rtlflow.rtl.add import AddUnit
@@ -40,8 +40,8 @@ from rtlflow.rtl.stream import CollectUnit, StreamWindowUnit
 from rtlflow.rtl.softmax import SoftmaxUnit
 from rtlflow.rtl.table import TableUnit
 from rtlflow.rtl.threshold import ThresholdUnit
-from rtlflow.sim.fixed_point import FixedFormat, dot_product_format
-from rtlflow.sim.indexing import IndexMap
+from rtlflow.numerics.fixed_point import FixedFormat, dot_product_format
+from rtlflow.numerics.indexing import IndexMap
 
 
 @dataclass(frozen=True, eq=False)
@@ -114,7 +114,7 @@ def unit_spec(op: Operation) -> UnitSpec:
     if builder is None:
         raise NotImplementedError(f"no hardware unit for {op.name}")
     spec = builder(op)
-    reuse = op.reuse_factor.value.data if isinstance(op, ROW_FOLDED) and op.reuse_factor else 1
+    reuse = op.reuse_factor.value.data if op.has_trait(RowFoldable) and op.reuse_factor else 1
     return _folded(op, spec, reuse) if reuse > 1 else spec
 
 

@@ -20,7 +20,7 @@ from xdsl.ir import Operation, SSAValue
 
 from rtlflow.dialects import circuit, fxp
 from rtlflow.sim.emulator import FxpFunctions, conv_exact
-from rtlflow.sim.fixed_point import FixedFormat, shift_right
+from rtlflow.numerics.fixed_point import FixedFormat, shift_right
 
 #: (low, high): object arrays of the tensor's shape
 Interval = tuple[np.ndarray, np.ndarray]

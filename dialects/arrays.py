@@ -15,7 +15,7 @@ from xdsl.dialects.builtin import (
     i64,
 )
 
-from rtlflow.sim.windows import Window
+from rtlflow.numerics.windows import Window
 
 
 

@@ -20,6 +20,7 @@ shapes match the tensors they act on; the rounding / overflow names are known.
 from __future__ import annotations
 
 from abc import ABC
+from typing import NamedTuple
 
 import numpy as np
 from xdsl.dialects.builtin import (
@@ -43,6 +44,7 @@ from xdsl.irdl import (
     opt_prop_def,
     prop_def,
     result_def,
+    traits_def,
     var_operand_def,
 )
 from xdsl.parser import AttrParser
@@ -50,10 +52,12 @@ from xdsl.printer import Printer
 from xdsl.utils.exceptions import VerifyException
 
 from rtlflow.dialects.arrays import int_tuple, numpy_from_dense, window_of
-from rtlflow.sim.fixed_point import OVERFLOW_MODES, ROUNDING_MODES, FixedFormat, TableSpec
-from rtlflow.sim.normalization import RsqrtTable
-from rtlflow.sim.indexing import SCATTER_REDUCTIONS, IndexMap, gather_map, scatter_map
-from rtlflow.sim.windows import Window
+from rtlflow.dialects.traits import ElementWise, HasTables, RowFoldable, Streamable
+from rtlflow.numerics.broadcast import per_channel
+from rtlflow.numerics.fixed_point import OVERFLOW_MODES, ROUNDING_MODES, FixedFormat, TableSpec
+from rtlflow.numerics.normalization import RsqrtTable
+from rtlflow.numerics.indexing import SCATTER_REDUCTIONS, IndexMap, gather_map, scatter_map
+from rtlflow.numerics.windows import Window
 
 # ----------------------------------------------------------------------------------- types
 
@@ -154,6 +158,25 @@ def tensor_format(value: SSAValue | Attribute) -> FixedFormat:
 def tensor_shape(value: SSAValue) -> tuple[int, ...]:
     assert isinstance(value.type, TensorType)
     return tuple(value.type.get_shape())
+
+
+def on_pixels(op: FxpOp) -> bool:
+    """An element-wise op on an image ``[N, C, *spatial]``: it works on a stream's pixels."""
+    return len(tensor_shape(op.input)) >= 3
+
+
+class TableRow(NamedTuple):
+    """A lookup table as the report lists it."""
+
+    function: str
+    low: float
+    high: float
+    entries: int
+    format: str
+
+
+def table_row(table: TableSpec) -> TableRow:
+    return TableRow(table.function, table.start, table.stop, table.size, str(table.output))
 
 
 def int_prop(value: int) -> IntegerAttr:
@@ -259,6 +282,7 @@ class ScaleShiftOp(FxpOp):
     """``y = x * scale + offset`` element-wise with constant tensors (broadcast to x's shape)."""
 
     name = "fxp.scale_shift"
+    traits = traits_def(Streamable(when=lambda op: op.channelwise))
 
     scale = prop_def(DenseIntOrFPElementsAttr)
     scale_type = prop_def(FixedType)
@@ -273,6 +297,14 @@ class ScaleShiftOp(FxpOp):
         scale = numpy_from_dense(self.scale).astype(object) << (frac - fx.frac_bits - fs.frac_bits)
         return frac, scale, numpy_from_dense(self.offset).astype(object) << (frac - fo.frac_bits)
 
+    @property
+    def channelwise(self) -> bool:
+        """One scale and one offset per channel of an image (works per pixel of a stream)."""
+        shape = tensor_shape(self.input)
+        return len(shape) >= 3 and all(
+            per_channel(numpy_from_dense(attr), shape) is not None for attr in (self.scale, self.offset)
+        )
+
     def verify_(self) -> None:
         super().verify_()
         shape = tensor_shape(self.input)
@@ -286,6 +318,7 @@ class ReluOp(FxpOp):
     """``y = max(x, 0)``."""
 
     name = "fxp.relu"
+    traits = traits_def(ElementWise(), Streamable(when=on_pixels))
 
 
 @irdl_op_definition
@@ -293,6 +326,7 @@ class LeakyReluOp(FxpOp):
     """``y = x if x >= 0 else alpha * x`` with alpha a constant of type ``alpha_type``."""
 
     name = "fxp.leaky_relu"
+    traits = traits_def(ElementWise(), Streamable(when=on_pixels))
 
     alpha = prop_def(IntegerAttr)
     alpha_type = prop_def(FixedType)
@@ -303,6 +337,7 @@ class CastOp(FxpOp):
     """``y = x`` brought into y's type with its rounding and overflow (a quantizer)."""
 
     name = "fxp.cast"
+    traits = traits_def(ElementWise(), Streamable(when=on_pixels))
 
 
 @irdl_op_definition
@@ -310,6 +345,7 @@ class ClipOp(FxpOp):
     """``y = min(max(x, low), high)``; ``low`` and ``high`` are raw values in the input's LSB."""
 
     name = "fxp.clip"
+    traits = traits_def(ElementWise(), Streamable(when=on_pixels))
 
     low = prop_def(IntegerAttr)
     high = prop_def(IntegerAttr)
@@ -320,6 +356,7 @@ class TableOp(FxpOp):
     """``y = f(x)`` by a lookup table (see ``TableSpec``); entries are in the result type."""
 
     name = "fxp.table"
+    traits = traits_def(ElementWise(), Streamable(when=on_pixels), HasTables())
 
     function = prop_def(StringAttr)
     start = prop_def(FloatAttr)
@@ -336,6 +373,9 @@ class TableOp(FxpOp):
             self.step_log2.value.data,
             self.output_format,
         )
+
+    def lookup_tables(self) -> list[TableRow]:
+        return [table_row(self.table)]
 
     def verify_(self) -> None:
         super().verify_()
@@ -355,6 +395,7 @@ class SoftmaxOp(FxpOp):
     """
 
     name = "fxp.softmax"
+    traits = traits_def(RowFoldable(), HasTables())
 
     #: R > 1: the rows are folded onto 1/R of the logic, one inference every R cycles
     reuse_factor = opt_prop_def(IntegerAttr)
@@ -389,6 +430,9 @@ class SoftmaxOp(FxpOp):
             self.inv_type.format,
         )
 
+    def lookup_tables(self) -> list[TableRow]:
+        return [table_row(self.exp_table), table_row(self.inv_table)]
+
     def verify_(self) -> None:
         super().verify_()
         if self.exp_type.format.signed or self.inv_type.format.signed:
@@ -402,7 +446,7 @@ class SoftmaxOp(FxpOp):
 @irdl_op_definition
 class LayerNormOp(FxpOp):
     """Layer normalisation over the trailing axes from ``axis`` (n elements per row), exact up
-    to one table (``rtlflow.sim.normalization``):
+    to one table (``rtlflow.numerics.normalization``):
 
     ``d_j = n x_j - sum(x)`` (the centred values, n times too large, exact);
     ``s = sum d_j^2`` (exact; n^3 times the variance);
@@ -413,6 +457,7 @@ class LayerNormOp(FxpOp):
     """
 
     name = "fxp.layer_norm"
+    traits = traits_def(RowFoldable(), HasTables())
 
     #: R > 1: the rows are folded onto 1/R of the logic, one inference every R cycles
     reuse_factor = opt_prop_def(IntegerAttr)
@@ -442,6 +487,11 @@ class LayerNormOp(FxpOp):
             self.index_bits.value.data,
             self.table_type.format,
         )
+
+    def lookup_tables(self) -> list[TableRow]:
+        table = self.table  # over the variance: s / n^3 in the input's squared LSB
+        high = table.largest / table.count**3 * 2.0 ** (-2 * table.input_frac)
+        return [TableRow("rsqrt", 0.0, high, table.size, str(table.output))]
 
     def aligned(self) -> tuple[int, np.ndarray, np.ndarray]:
         """``(frac, scale, bias)``: the fractional bits of ``d * r * scale + bias`` and the
@@ -481,7 +531,9 @@ class ReshapeOp(FxpOp):
 
 
 class WindowOp(FxpOp, ABC):
-    """Convolution and pooling geometry over ``[N, C, *spatial]`` (see ``rtlflow.sim.windows``)."""
+    """Convolution and pooling geometry over ``[N, C, *spatial]`` (see ``rtlflow.numerics.windows``)."""
+
+    traits = traits_def(Streamable(when=lambda op: op.style.data == "stream"))
 
     kernel = prop_def(DenseArrayBase)
     strides = prop_def(DenseArrayBase)
@@ -670,6 +722,7 @@ class ThresholdOp(FxpOp):
     above it is never reached); the result counts levels, in its own format's LSB."""
 
     name = "fxp.threshold"
+    traits = traits_def(Streamable(when=lambda op: op.channelwise))
 
     thresholds = prop_def(DenseIntOrFPElementsAttr)
     base = prop_def(DenseIntOrFPElementsAttr)
@@ -681,6 +734,17 @@ class ThresholdOp(FxpOp):
     @property
     def bases(self) -> np.ndarray:
         return numpy_from_dense(self.base)
+
+    @property
+    def channelwise(self) -> bool:
+        """Every pixel of a channel has the same thresholds and base (works per pixel of a
+        stream)."""
+        shape = tensor_shape(self.input)
+        if len(shape) < 3:
+            return False
+        table = self.threshold_table.reshape(shape[1], -1, self.threshold_table.shape[1])
+        bases = self.bases.reshape(shape[1], -1)
+        return bool(np.all(table == table[:, :1]) and np.all(bases == bases[:, :1]))
 
     def verify_(self) -> None:
         super().verify_()
@@ -707,7 +771,7 @@ def index_format_check(value: SSAValue) -> None:
 class GatherOp(MultiInputOp):
     """Operands ``data, indices``: ONNX Gather (``kind`` gather) or GatherElements (elements)
     along ``axis`` with indices known at run time; an index outside the axis reads 0 (see
-    ``rtlflow.sim.indexing``). The result has the data's format."""
+    ``rtlflow.numerics.indexing``). The result has the data's format."""
 
     name = "fxp.gather"
 
@@ -768,6 +832,7 @@ class MatMulOp(MultiInputOp):
     into y's type."""
 
     name = "fxp.matmul"
+    traits = traits_def(RowFoldable())
 
     #: R > 1: the result rows are folded onto 1/R of the logic, one inference every R cycles
     reuse_factor = opt_prop_def(IntegerAttr)

@@ -48,8 +48,21 @@ from rtlflow.dialects.arrays import (
     window_of,
     window_properties,
 )
-from rtlflow.sim.indexing import SCATTER_REDUCTIONS, gather_shape, scatter_updates_shape
-from rtlflow.sim.windows import Window
+from rtlflow.dialects.traits import (
+    BoundedResult,
+    ElementWise,
+    KeepsGrid,
+    MovesData,
+)
+from rtlflow.numerics.indexing import SCATTER_REDUCTIONS, gather_shape, scatter_updates_shape
+from rtlflow.numerics.windows import Window
+
+
+def constant_value(value: SSAValue | None) -> np.ndarray | None:
+    """The array of a value defined by ``nn.constant``, else None."""
+    if value is not None and isinstance(value.owner, ConstantOp):
+        return value.owner.array.astype(np.float64)
+    return None
 
 
 def shape_of(value: SSAValue) -> tuple[int, ...]:
@@ -294,11 +307,13 @@ class ScaleShiftOp(UnaryOp):
 @irdl_op_definition
 class ReluOp(UnaryOp):
     name = "nn.relu"
+    traits = traits_def(ElementWise(), KeepsGrid())
 
 
 @irdl_op_definition
 class LeakyReluOp(UnaryOp):
     name = "nn.leaky_relu"
+    traits = traits_def(ElementWise())
 
     alpha = prop_def(FloatAttr)
 
@@ -306,16 +321,19 @@ class LeakyReluOp(UnaryOp):
 @irdl_op_definition
 class SigmoidOp(UnaryOp):
     name = "nn.sigmoid"
+    traits = traits_def(ElementWise(), BoundedResult())
 
 
 @irdl_op_definition
 class TanhOp(UnaryOp):
     name = "nn.tanh"
+    traits = traits_def(ElementWise(), BoundedResult())
 
 
 @irdl_op_definition
 class ErfOp(UnaryOp):
     name = "nn.erf"
+    traits = traits_def(ElementWise(), BoundedResult())
 
 
 @irdl_op_definition
@@ -323,6 +341,7 @@ class ClipOp(UnaryOp):
     """``min(max(x, low), high)``; a missing bound is unbounded."""
 
     name = "nn.clip"
+    traits = traits_def(ElementWise())
 
     low = opt_prop_def(FloatAttr)
     high = opt_prop_def(FloatAttr)
@@ -333,6 +352,7 @@ class SoftmaxOp(UnaryOp):
     """Softmax over one axis (ONNX opset >= 13 semantics; older files are rewritten on import)."""
 
     name = "nn.softmax"
+    traits = traits_def(BoundedResult())
 
     axis = prop_def(IntegerAttr)
 
@@ -342,6 +362,7 @@ class ReshapeOp(UnaryOp):
     """The same elements in C order under the result's static shape."""
 
     name = "nn.reshape"
+    traits = traits_def(MovesData(), KeepsGrid())
 
     def verify_(self) -> None:
         if np.prod(shape_of(self.input)) != np.prod(shape_of(self.output)):
@@ -420,6 +441,7 @@ class PoolOp(WindowOp):
     ``count_include_pad``."""
 
     name = "nn.pool"
+    traits = traits_def(KeepsGrid(when=lambda op: op.kind.data == "max"))
 
     kind = prop_def(StringAttr)
     count_include_pad = prop_def(IntegerAttr)
@@ -447,6 +469,7 @@ class TransposeOp(UnaryOp):
     """``numpy.transpose(x, perm)``."""
 
     name = "nn.transpose"
+    traits = traits_def(MovesData(), KeepsGrid())
 
     perm = prop_def(DenseArrayBase)
 
@@ -480,6 +503,7 @@ class PadOp(UnaryOp):
     """Zero padding: ``pads`` holds the begins of every axis, then the ends."""
 
     name = "nn.pad"
+    traits = traits_def(MovesData(), KeepsGrid())
 
     pads = prop_def(DenseArrayBase)
 
@@ -527,15 +551,17 @@ class ExpandOp(UnaryOp):
     """ONNX Expand: the input broadcast (numpy rules) to the result's shape."""
 
     name = "nn.expand"
+    traits = traits_def(MovesData())
 
 
 @irdl_op_definition
 class GatherOp(NnOp):
     """ONNX Gather (``kind`` gather) or GatherElements (elements) along ``axis``, the indices
-    a tensor known at run time or a constant (see ``rtlflow.sim.indexing`` for the semantics,
+    a tensor known at run time or a constant (see ``rtlflow.numerics.indexing`` for the semantics,
     including indices outside the axis)."""
 
     name = "nn.gather"
+    traits = traits_def(MovesData())
 
     data = operand_def(TensorType)
     indices = operand_def(TensorType)
@@ -615,6 +641,7 @@ class QuantOp(UnaryOp):
     rounded by ``rounding``."""
 
     name = "nn.quant"
+    traits = traits_def(BoundedResult())
 
     scale = prop_def(DenseIntOrFPElementsAttr)
     zero_point = prop_def(DenseIntOrFPElementsAttr)

@@ -47,7 +47,7 @@ from xdsl.traits import IsTerminator
 from xdsl.utils.exceptions import VerifyException
 
 from rtlflow.dialects.arrays import int_array, int_tuple
-from rtlflow.sim.fixed_point import OVERFLOW_MODES, ROUNDING_MODES
+from rtlflow.numerics.fixed_point import OVERFLOW_MODES, ROUNDING_MODES
 
 # ----------------------------------------------------------------------------------- types
 

@@ -4,7 +4,7 @@ Every value carries the exact integer range it can take, so each adder is exactl
 values require and no sum can overflow. Signs travel with the terms (``negated``), so a negative
 weight costs nothing: the tree subtracts instead of adding. Each helper also reports the operators
 it used, ``(kind, width, size)`` triples, from which the compiler estimates delay and resources.
-Ranges and casts follow the definitions in ``rtlflow.sim.fixed_point``, which the emulator uses.
+Ranges and casts follow the definitions in ``rtlflow.numerics.fixed_point``, which the emulator uses.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from amaranth.hdl import Cat, Const, Mux, Shape, Value, signed, unsigned
 
-from rtlflow.sim.fixed_point import bits_for_range, csd_digits, raw_range, saturation_low
+from rtlflow.numerics.fixed_point import bits_for_range, csd_digits, raw_range, saturation_low
 
 #: An operator instance: (kind, width, size). Kinds and the meaning of size:
 #: "add" (adder or subtractor), "saturate" (compare and clamp; size = the clamped width when

@@ -15,7 +15,7 @@ from amaranth.hdl import Module, Value
 from rtlflow.rtl.arith import Cast, Term
 from rtlflow.rtl.dense import linear_sums
 from rtlflow.rtl.pipeline import Pipeline, Unit, cast_stages
-from rtlflow.sim.windows import Window
+from rtlflow.numerics.windows import Window
 
 
 def conv_rows(

@@ -2,7 +2,7 @@
 
 Per row (see ``fxp.layer_norm``): ``S = sum x`` (adder tree), ``d_j = n x_j - S`` (a constant
 multiply and a subtraction: the centred values, exact), ``s = sum d_j^2`` (multipliers and an
-adder tree), ``r`` = 1/sqrt of s in block floating point (``rtlflow.sim.normalization``:
+adder tree), ``r`` = 1/sqrt of s in block floating point (``rtlflow.numerics.normalization``:
 comparators for the shift, a multiplexer for the mantissa, a ROM read port with its register, a
 multiplexer for the shifted entry), ``y_j = cast(d_j * r * scale_j + bias_j)`` (a multiplier, a constant multiply, the
 bias with the rounding constant). Every step is a pipeline boundary the delay model may register.

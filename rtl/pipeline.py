@@ -20,7 +20,7 @@ from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from rtlflow.rtl.arith import Cast, Operator, Term, apply_cast
-from rtlflow.sim.fixed_point import raw_range
+from rtlflow.numerics.fixed_point import raw_range
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,7 @@ from amaranth.hdl import Module, Value
 from rtlflow.rtl.arith import Cast, Term, add_level, constant_multiply, max_level
 from rtlflow.rtl.dense import reduce_trees
 from rtlflow.rtl.pipeline import Pipeline, Unit, cast_stages, cross_terms, start_terms
-from rtlflow.sim.windows import Window
+from rtlflow.numerics.windows import Window
 
 
 class PoolUnit(Unit):

@@ -22,7 +22,7 @@ from rtlflow.rtl.arith import Cast, Term
 from rtlflow.rtl.dense import linear_sums
 from rtlflow.rtl.pipeline import Pipeline, Unit, cast_stages
 from rtlflow.rtl.pool import pool_groups
-from rtlflow.sim.windows import Window
+from rtlflow.numerics.windows import Window
 
 
 def _flags(values: list[bool]) -> Array:

@@ -1,1 +1,1 @@
-"""Simulation side of rtlflow: fixed-point arithmetic, the bit-exact emulator, testbenches, Verilator."""
+"""Simulation side of rtlflow: the bit-exact emulator, the float interpreter, testbenches, Verilator."""

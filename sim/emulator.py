@@ -17,9 +17,9 @@ from xdsl.interpreter import Interpreter, InterpreterFunctions, PythonValues, im
 from xdsl.interpreters.func import FuncFunctions
 
 from rtlflow.dialects import fxp
-from rtlflow.sim.fixed_point import FixedFormat, bits_of, cast, exact
-from rtlflow.sim.indexing import gather, scatter
-from rtlflow.sim.windows import Window
+from rtlflow.numerics.fixed_point import FixedFormat, bits_of, cast, exact
+from rtlflow.numerics.indexing import gather, scatter
+from rtlflow.numerics.windows import Window
 
 
 @register_impls

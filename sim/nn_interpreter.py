@@ -14,9 +14,9 @@ from xdsl.interpreters.func import FuncFunctions
 
 from rtlflow.dialects import nn
 from rtlflow.sim.emulator import batched_operands, conv_exact
-from rtlflow.sim.fixed_point import TABLE_FUNCTIONS
-from rtlflow.sim.indexing import gather, gather_map, samples_aligned, scatter, scatter_map
-from rtlflow.sim.quantization import quantize
+from rtlflow.numerics.fixed_point import TABLE_FUNCTIONS
+from rtlflow.numerics.indexing import gather, gather_map, samples_aligned, scatter, scatter_map
+from rtlflow.numerics.quantization import quantize
 
 
 def _batched_axis(op_axis: int, rank: int) -> int:

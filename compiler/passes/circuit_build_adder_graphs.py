@@ -13,7 +13,7 @@ Xilinx parts). The cycles of the ops are left at 0 for ``circuit-insert-register
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 from amaranth.hdl import Const
@@ -42,8 +42,8 @@ class CircuitBuildAdderGraphsPass(ModulePass):
     name = "circuit-build-adder-graphs"
 
     part: str = "xcvu13p"
-    config: str = ""
-    """The ModelConfig as JSON text: its dsp_budget and the layers' own dsp_budget entries."""
+    config: ModelConfig = field(default_factory=ModelConfig)
+    """The configuration: its dsp_budget and the layers' own dsp_budget entries."""
     ternary: bool = True
     """Output trees of three-operand adders (else two-operand). On the part's family they are
     built from its LUT6_2 and carry primitives."""
@@ -51,7 +51,7 @@ class CircuitBuildAdderGraphsPass(ModulePass):
     def apply(self, ctx: Context, op: ModuleOp) -> None:
         target = find_part(self.part)
         carry = CARRY_PRIMITIVE.get(target.part.family) if self.ternary else None
-        config = ModelConfig.from_json(self.config)
+        config = self.config
         for function in op.ops:
             assert isinstance(function, func.FuncOp)
             ranges = value_ranges(function)

@@ -26,7 +26,7 @@ from xdsl.pattern_rewriter import PatternRewriter, PatternRewriteWalker, Rewrite
 from rtlflow.dialects import circuit, fxp
 from rtlflow.dialects.arrays import int_array
 from rtlflow.errors import RtlflowError
-from rtlflow.passes.fxp_set_conv_style import streamable
+from rtlflow.dialects.traits import Streamable, holds
 
 
 class WrapInUnit(RewritePattern):
@@ -79,7 +79,7 @@ def _mark_streams(function: func.FuncOp) -> None:
             )
         if not any(v in streamed for v in op.operands):
             continue
-        if isinstance(op, fxp.FxpOp) and streamable(op):
+        if holds(op, Streamable):
             op.attributes[circuit.BEATS] = IntegerAttr(_beats(op.input), i64)
             streamed.add(op.output)
             continue
@@ -93,7 +93,7 @@ def _reaches_stream(value: SSAValue) -> bool:
         user = use.operation
         if isinstance(user, fxp.WindowOp) and user.style.data == "stream":
             return True
-        if isinstance(user, fxp.FxpOp) and not isinstance(user, fxp.WindowOp) and streamable(user):
+        if not isinstance(user, fxp.WindowOp) and holds(user, Streamable):
             if _reaches_stream(user.output):
                 return True
     return False

@@ -14,7 +14,7 @@ becomes the two-table form of ``fxp.softmax`` (exp of ``max - x`` and reciprocal
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 from xdsl.context import Context
@@ -32,10 +32,10 @@ from rtlflow.dialects.arrays import (
 )
 from rtlflow.config import LayerConfig, ModelConfig, check_layer_names
 from rtlflow.dialects import fxp, nn
+from rtlflow.dialects.traits import KeepsGrid, holds
 from rtlflow.errors import RtlflowError
-from rtlflow.passes.nn_fold_affine import per_channel
-from rtlflow.passes.nn_form_dense import constant_value
-from rtlflow.sim.fixed_point import (
+from rtlflow.numerics.broadcast import per_channel
+from rtlflow.numerics.fixed_point import (
     FixedFormat,
     bits_for_range,
     dot_product_format,
@@ -43,8 +43,8 @@ from rtlflow.sim.fixed_point import (
     range_format,
     raw_range,
 )
-from rtlflow.sim.indexing import gather_map
-from rtlflow.sim.quantization import (
+from rtlflow.numerics.indexing import gather_map
+from rtlflow.numerics.quantization import (
     exact_format,
     power_of_two_exponent,
     quant_step,
@@ -91,11 +91,11 @@ class Carried:
 class ConvertNnToFxpPass(ModulePass):
     name = "convert-nn-to-fxp"
 
-    config: str = ""
-    """The ModelConfig as JSON text (see rtlflow.config)."""
+    config: ModelConfig = field(default_factory=ModelConfig)
+    """The configuration: formats, modes, table sizes (see rtlflow.config)."""
 
     def apply(self, ctx: Context, op: ModuleOp) -> None:
-        config = ModelConfig.from_json(self.config)
+        config = self.config
         for function in op.ops:
             assert isinstance(function, func.FuncOp)
             _Converter(config).convert(function)
@@ -394,9 +394,7 @@ class _Converter:
         match op:
             case nn.DenseOp() | nn.ConvOp():
                 return self.weighted(op, self.config.layer(op.node_name))["accumulator"].format
-            case nn.ReluOp() | nn.ReshapeOp() | nn.TransposeOp() | nn.PadOp():
-                return fxp.tensor_format(self.input(op))
-            case nn.PoolOp() if op.kind.data == "max":
+            case _ if holds(op, KeepsGrid):  # passes values on or picks among them
                 return fxp.tensor_format(self.input(op))
         return None
 
@@ -602,7 +600,7 @@ class _Converter:
                 constants.append(np.zeros(shape, dtype=np.int64))
             else:
                 sources.append(np.full(shape, -1))
-                values = np.broadcast_to(constant_value(value), shape)
+                values = np.broadcast_to(nn.constant_value(value), shape)
                 constants.append(quantize_constant(values, fmt.with_modes("RND"), op, "constant"))
         sources = np.concatenate(sources, axis=axis).reshape(-1)
         fill = np.concatenate(constants, axis=axis).reshape(-1)[sources < 0]
@@ -613,7 +611,7 @@ class _Converter:
     def gather(self, op: nn.GatherOp) -> fxp.TakeOp | fxp.GatherOp:
         axis, kind = op.axis.value.data, op.kind.data
         index_map = gather_map(nn.shape_of(op.data), nn.shape_of(op.indices), axis, kind)
-        indices = constant_value(op.indices)
+        indices = nn.constant_value(op.indices)
         if op.data not in self.values:
             raise RtlflowError(
                 "gathering from a constant table by run-time indices is not supported yet",
@@ -640,7 +638,7 @@ class _Converter:
                 )
         indices, updates = self.values[op.indices], self.values[op.updates]
         fu = fxp.tensor_format(updates)
-        initial = constant_value(op.data)
+        initial = nn.constant_value(op.data)
         fd = fxp.tensor_format(self.values[op.data]) if initial is None else exact_format(initial)
         if fd is None:
             raise RtlflowError(
@@ -880,11 +878,6 @@ def quant_format(op: nn.QuantOp) -> FixedFormat | None:
     return FixedFormat(width, width + exponent, signed, rounding, overflow)  # type: ignore[arg-type]
 
 
-#: ops a value may pass on its way to a quantizer without changing which side of a grid point
-#: it lies on (compare with zero, maximum within a channel, moves, zero padding)
-_GRID_SAFE = (nn.ReluOp, nn.ReshapeOp, nn.TransposeOp, nn.PadOp)
-
-
 def sticky_bias_bits(op: nn.DenseOp | nn.ConvOp, product_frac: int) -> int | None:
     """Fractional bits enough for the bias of a layer whose every result reaches quantizers
     (through ReLU, max pooling and moves): with G the finer of the products' LSB and half the
@@ -906,9 +899,7 @@ def sticky_bias_bits(op: nn.DenseOp | nn.ConvOp, product_frac: int) -> int | Non
                 if fmt is None:  # thresholds: decisions off the grid
                     return None
                 finest = max(finest, fmt.frac_bits + 1)
-            elif isinstance(user, _GRID_SAFE) or (
-                isinstance(user, nn.PoolOp) and user.kind.data == "max"
-            ):
+            elif holds(user, KeepsGrid):
                 pending.append(user.output)
             else:
                 return None
@@ -1012,9 +1003,9 @@ def _kind(op: Operation) -> str:
 
 def _unsupported_reason(op: Operation) -> str:
     if isinstance(op, nn.BinaryOp) and (
-        constant_value(op.lhs) is not None or constant_value(op.rhs) is not None
+        nn.constant_value(op.lhs) is not None or nn.constant_value(op.rhs) is not None
     ):
-        if isinstance(op, nn.DivOp) and constant_value(op.rhs) is None:
+        if isinstance(op, nn.DivOp) and nn.constant_value(op.rhs) is None:
             return "division by an activation tensor is not supported"
         return "a constant that broadcasts the activation to a larger shape is not supported"
     if isinstance(op, nn.BinaryOp | nn.GemmOp):

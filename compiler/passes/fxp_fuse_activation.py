@@ -37,7 +37,7 @@ from xdsl.pattern_rewriter import (
 )
 
 from rtlflow.dialects import fxp
-from rtlflow.sim.fixed_point import FixedFormat
+from rtlflow.numerics.fixed_point import FixedFormat
 
 
 def holds_exactly(inner: FixedFormat, outer: FixedFormat) -> bool:

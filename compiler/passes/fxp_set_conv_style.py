@@ -16,55 +16,22 @@ from a design input through streamable layers) stream, and the rest stay paralle
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
-import numpy as np
 
 from xdsl.context import Context
 from xdsl.dialects import func
 from xdsl.dialects.builtin import ModuleOp, StringAttr
-from xdsl.ir import Operation, SSAValue
+from xdsl.ir import SSAValue
 from xdsl.passes import ModulePass
 
 from rtlflow.config import ModelConfig
 from rtlflow.dialects import fxp
+from rtlflow.dialects.traits import Streamable, holds
 from rtlflow.errors import RtlflowError
 from rtlflow.parts import find_part
-from rtlflow.passes.nn_fold_affine import per_channel
 
 #: element-wise ops that work beat by beat on a pixel stream
-STREAMABLE_ELEMENTWISE = (fxp.ReluOp, fxp.LeakyReluOp, fxp.ClipOp, fxp.CastOp, fxp.TableOp)
-
-
-def channelwise(op: fxp.ScaleShiftOp) -> bool:
-    """Whether a scale_shift has one scale and one offset per channel (works per beat)."""
-    shape = fxp.tensor_shape(op.input)
-    return len(shape) >= 3 and all(
-        per_channel(fxp.numpy_from_dense(attr), shape) is not None for attr in (op.scale, op.offset)
-    )
-
-
-def threshold_channelwise(op: fxp.ThresholdOp) -> bool:
-    """Whether every pixel of a channel has the same thresholds and base (works per beat)."""
-    shape = fxp.tensor_shape(op.input)
-    if len(shape) < 3:
-        return False
-    table = op.threshold_table.reshape(shape[1], -1, op.threshold_table.shape[1])
-    bases = op.bases.reshape(shape[1], -1)
-    return bool(np.all(table == table[:, :1]) and np.all(bases == bases[:, :1]))
-
-
-def streamable(op: Operation) -> bool:
-    """Whether ``op`` can work on a pixel stream, given its input is one."""
-    if isinstance(op, fxp.WindowOp):
-        return op.style.data == "stream"
-    if isinstance(op, fxp.ScaleShiftOp):
-        return channelwise(op)
-    if isinstance(op, fxp.ThresholdOp):
-        return threshold_channelwise(op)
-    return isinstance(op, STREAMABLE_ELEMENTWISE) and len(fxp.tensor_shape(op.input)) >= 3
-
-
 def can_stream(op: fxp.WindowOp) -> bool:
     return not op.window.padded and op.window.rank <= 2
 
@@ -84,12 +51,12 @@ def parallel_products(op: fxp.WindowOp) -> int:
 class FxpSetConvStylePass(ModulePass):
     name = "fxp-set-conv-style"
 
-    config: str = ""
-    """The ModelConfig as JSON text: its conv_style and per-layer conv_style entries."""
+    config: ModelConfig = field(default_factory=ModelConfig)
+    """The configuration: its conv_style and per-layer conv_style entries."""
     part: str = "xcvu13p"
 
     def apply(self, ctx: Context, op: ModuleOp) -> None:
-        config = ModelConfig.from_json(self.config)
+        config = self.config
         for function in op.ops:
             assert isinstance(function, func.FuncOp)
             windows = [o for o in function.body.block.ops if isinstance(o, fxp.WindowOp)]
@@ -123,7 +90,7 @@ def _keep_streams_reachable(function: func.FuncOp, automatic: set[fxp.WindowOp])
         if (
             isinstance(op, fxp.FxpOp)
             and op.input in streamed
-            and streamable(op)
+            and holds(op, Streamable)
             and len(fxp.tensor_shape(op.input)) >= 3
         ):
             streamed.add(op.output)

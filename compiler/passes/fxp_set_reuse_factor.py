@@ -9,7 +9,7 @@ onto about 1/R of their logic (``rtlflow.rtl.fold``); one inference every R cycl
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from xdsl.context import Context
 from xdsl.dialects.builtin import ModuleOp
@@ -17,22 +17,20 @@ from xdsl.passes import ModulePass
 
 from rtlflow.config import ModelConfig
 from rtlflow.dialects import fxp
+from rtlflow.dialects.traits import RowFoldable
 
 
 @dataclass(frozen=True)
 class FxpSetReuseFactorPass(ModulePass):
     name = "fxp-set-reuse-factor"
 
-    config: str = ""
-    """The ModelConfig as JSON text: its reuse_factor and per-layer reuse_factor entries."""
+    config: ModelConfig = field(default_factory=ModelConfig)
+    """The configuration: its reuse_factor and per-layer reuse_factor entries."""
 
     def apply(self, ctx: Context, op: ModuleOp) -> None:
-        config = ModelConfig.from_json(self.config)
+        config = self.config
         for layer in op.walk():
-            if isinstance(layer, ROW_FOLDED | fxp.DenseOp):
+            if isinstance(layer, fxp.DenseOp) or layer.has_trait(RowFoldable):
                 reuse = config.layer(layer.node_name).reuse_factor or config.reuse_factor
                 layer.reuse_factor = fxp.int_prop(reuse)
 
-
-#: ops whose rows fold onto fewer copies of their logic (rtlflow.rtl.fold)
-ROW_FOLDED = fxp.SoftmaxOp | fxp.LayerNormOp | fxp.MatMulOp

@@ -29,7 +29,7 @@ from xdsl.pattern_rewriter import (
 
 from rtlflow.dialects import nn
 from rtlflow.dialects.arrays import dense_from_numpy
-from rtlflow.passes.nn_form_dense import constant_value, per_feature
+from rtlflow.numerics.broadcast import per_channel, per_feature
 
 
 @dataclass(frozen=True)
@@ -45,7 +45,7 @@ def affine_of(op: Operation) -> Affine | None:
     """The affine map an element-wise op with one constant operand computes, if it is one."""
     if not isinstance(op, nn.AddOp | nn.SubOp | nn.MulOp | nn.DivOp):
         return None
-    lhs, rhs = constant_value(op.lhs), constant_value(op.rhs)
+    lhs, rhs = nn.constant_value(op.lhs), nn.constant_value(op.rhs)
     if (lhs is None) == (rhs is None):
         return None
     if nn.shape_of(op.lhs if lhs is None else op.rhs) != nn.shape_of(op.output):
@@ -158,15 +158,6 @@ class FoldIntoLayerNorm(RewritePattern):
         )
         rewriter.replace(op, folded)
         rewriter.erase(norm)
-
-
-def per_channel(constant: np.ndarray, shape: tuple[int, ...]) -> np.ndarray | None:
-    """``constant`` (of ``shape`` [N, C, ...]) as one value per channel, if it is one."""
-    if len(shape) < 2:
-        return None
-    full = np.broadcast_to(constant, shape).reshape(shape[0], shape[1], -1)
-    first = full[0, :, :1]
-    return full[0, :, 0].copy() if np.all(full == first[np.newaxis]) else None
 
 
 class FoldIntoPrecedingConv(RewritePattern):

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 from xdsl.context import Context
 from xdsl.dialects.builtin import ModuleOp, TensorType
+from xdsl.ir import Operation
 from xdsl.passes import ModulePass
 from xdsl.rewriter import InsertPoint
 from xdsl.pattern_rewriter import (
@@ -26,11 +27,8 @@ from xdsl.pattern_rewriter import (
 
 from rtlflow.dialects import nn
 from rtlflow.dialects.arrays import int_array
-from rtlflow.sim.windows import Window
-
-#: element-wise ops a transpose commutes with unchanged
-_ELEMENTWISE = (nn.ReluOp, nn.LeakyReluOp, nn.SigmoidOp, nn.TanhOp, nn.ClipOp)
-
+from rtlflow.dialects.traits import ElementWise
+from rtlflow.numerics.windows import Window
 
 def _transpose(value, perm: tuple[int, ...], node: str) -> nn.TransposeOp:
     shape = nn.shape_of(value)
@@ -60,7 +58,8 @@ class HoistTranspose(RewritePattern):
     @op_type_rewrite_pattern
     def match_and_rewrite(self, op: nn.TransposeOp, rewriter: PatternRewriter) -> None:
         source = op.input.owner
-        if not isinstance(source, (*_ELEMENTWISE, nn.ScaleShiftOp)) or not op.input.has_one_use():
+        elementwise = isinstance(source, Operation) and source.has_trait(ElementWise)
+        if not (elementwise or isinstance(source, nn.ScaleShiftOp)) or not op.input.has_one_use():
             return
         if not isinstance(source.input.owner, nn.TransposeOp):
             return  # only worth it when it lets two transposes meet

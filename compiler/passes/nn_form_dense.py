@@ -23,31 +23,13 @@ from xdsl.pattern_rewriter import (
 
 from rtlflow.dialects import nn
 from rtlflow.errors import RtlflowError
-
-
-def constant_value(value: SSAValue | None) -> np.ndarray | None:
-    """The array of a value defined by ``nn.constant``, else None."""
-    if value is not None and isinstance(value.owner, nn.ConstantOp):
-        return value.owner.array.astype(np.float64)
-    return None
-
-
-def per_feature(constant: np.ndarray, shape: tuple[int, ...]) -> np.ndarray | None:
-    """``constant`` as one value per last-axis feature of ``shape``, if it broadcasts as such."""
-    try:
-        full = np.broadcast_to(constant, shape)
-    except ValueError:
-        return None
-    if np.broadcast_shapes(constant.shape, shape) != tuple(shape):
-        return None
-    rows = full.reshape(-1, shape[-1]) if shape else full.reshape(1, 1)
-    return rows[0].copy() if np.all(rows == rows[0]) else None
+from rtlflow.numerics.broadcast import per_feature
 
 
 class GemmToDense(RewritePattern):
     @op_type_rewrite_pattern
     def match_and_rewrite(self, op: nn.GemmOp, rewriter: PatternRewriter) -> None:
-        b = constant_value(op.b)
+        b = nn.constant_value(op.b)
         if b is None:
             return
         x = op.a
@@ -64,7 +46,7 @@ class GemmToDense(RewritePattern):
         n_out = weight.shape[1]
         bias = np.zeros(n_out)
         if op.c is not None:
-            c = constant_value(op.c)
+            c = nn.constant_value(op.c)
             feature = None if c is None else per_feature(c, nn.shape_of(op.output))
             if feature is None:
                 raise RtlflowError(
@@ -79,7 +61,7 @@ class GemmToDense(RewritePattern):
 class MatMulToDense(RewritePattern):
     @op_type_rewrite_pattern
     def match_and_rewrite(self, op: nn.MatMulOp, rewriter: PatternRewriter) -> None:
-        rhs, lhs = constant_value(op.rhs), constant_value(op.lhs)
+        rhs, lhs = nn.constant_value(op.rhs), nn.constant_value(op.lhs)
         if rhs is not None and lhs is None:
             if rhs.ndim != 2:
                 raise RtlflowError(

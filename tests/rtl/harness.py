@@ -19,7 +19,7 @@ from rtlflow.rtl import primitives
 from rtlflow.rtl.pipeline import Unit
 from rtlflow.rtl.top import accept_gate
 from rtlflow.rtl.verilog import to_verilog
-from rtlflow.sim.fixed_point import raw_range
+from rtlflow.numerics.fixed_point import raw_range
 from rtlflow.sim.runner import SimulationResult, run_testbench
 from rtlflow.sim.testbench import write_testbench
 

@@ -26,7 +26,7 @@ from amaranth.hdl import Shape, signed, unsigned
 from rtlflow.rtl.arith import Cast
 from rtlflow.rtl.index import GatherUnit, ScatterUnit
 from rtlflow.rtl.matmul import MatMulUnit
-from rtlflow.sim.fixed_point import raw_range
+from rtlflow.numerics.fixed_point import raw_range
 from tests.rtl.test_window_units import (
     SAMPLES,
     apply_casts,

@@ -1,7 +1,7 @@
 # amaranth: UnusedElaboratable=no
 """LayerNormUnit under Verilator, against exact integer arithmetic.
 
-Per row of ``n`` raw integers ``x_j`` (``fxp.layer_norm``, ``rtlflow.sim.normalization``):
+Per row of ``n`` raw integers ``x_j`` (``fxp.layer_norm``, ``rtlflow.numerics.normalization``):
 ``S = sum x``, ``d_j = n x_j - S``, ``s = sum d_j^2``; the 1/sqrt is read in block floating point:
 ``s' = s + offset``, ``t`` = the number of thresholds ``s'`` reaches, ``m = s' >> 2t`` indexes the
 table and ``r = entries[m] << (len(thresholds) - t)``; then ``y_j = cast(d_j * r * scale_j +
@@ -39,7 +39,7 @@ from amaranth.hdl import Shape, signed, unsigned
 from rtlflow.rtl.arith import Cast
 from rtlflow.rtl.layer_norm import LayerNormUnit
 from rtlflow.rtl.pipeline import Unit
-from rtlflow.sim.fixed_point import raw_range
+from rtlflow.numerics.fixed_point import raw_range
 from rtlflow.sim.runner import SimulationResult
 from tests.rtl.harness import run_unit
 from tests.rtl.test_window_units import SAMPLES, apply_casts, placed

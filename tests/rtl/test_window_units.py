@@ -3,7 +3,7 @@
 The expected outputs are computed here from the op definitions (ONNX Conv / MaxPool /
 AveragePool / Add / Transpose / Pad / Concat) on zero-padded numpy arrays, with the cast written
 from the ap_fixed definitions (``tests.rtl.harness.cast``). Only the output size of a window is
-taken from ``rtlflow.sim.windows``; which input pixel feeds which tap is recomputed here.
+taken from ``rtlflow.numerics.windows``; which input pixel feeds which tap is recomputed here.
 
 Every unit is simulated with at least two register placements (none, every boundary, every
 other boundary) and the latency it reports must be the number of registered boundaries and the
@@ -32,10 +32,10 @@ from rtlflow.rtl.pool import PoolUnit
 from rtlflow.rtl.route import RouteUnit
 from rtlflow.rtl.top import accept_gate
 from rtlflow.rtl.verilog import to_verilog
-from rtlflow.sim.fixed_point import raw_range
+from rtlflow.numerics.fixed_point import raw_range
 from rtlflow.sim.runner import SimulationResult, run_testbench
 from rtlflow.sim.testbench import write_testbench
-from rtlflow.sim.windows import Window
+from rtlflow.numerics.windows import Window
 from tests.rtl.harness import cast, run_unit
 
 SAMPLES = 150

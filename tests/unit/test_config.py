@@ -11,7 +11,7 @@ from rtlflow.config import (
     load_config,
 )
 from rtlflow.errors import RtlflowError
-from rtlflow.sim.fixed_point import FixedFormat
+from rtlflow.numerics.fixed_point import FixedFormat
 
 YAML_TEXT = """\
 precision: fixed<18,8>

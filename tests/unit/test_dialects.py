@@ -13,7 +13,7 @@ from rtlflow.dialects import context
 from rtlflow.dialects.fxp import FixedType
 from rtlflow.onnx_import import import_onnx
 from rtlflow.pipeline import Options, lower
-from rtlflow.sim.fixed_point import FixedFormat
+from rtlflow.numerics.fixed_point import FixedFormat
 
 ONNX_DIR = Path(__file__).parents[1] / "data" / "onnx"
 VALID_MODELS = sorted(p for p in ONNX_DIR.glob("*.onnx") if not p.name.startswith("bad_"))

@@ -1,4 +1,4 @@
-"""Fixed-point formats, quantization, casts and lookup tables (rtlflow.sim.fixed_point).
+"""Fixed-point formats, quantization, casts and lookup tables (rtlflow.numerics.fixed_point).
 
 Every expectation comes from a small exact reference written here from the ap_fixed definitions
 with Python integers and fractions: TRN = floor, RND = floor(x + 1/2), RND_CONV = nearest with ties
@@ -14,7 +14,7 @@ from fractions import Fraction
 import numpy as np
 import pytest
 
-from rtlflow.sim.fixed_point import (
+from rtlflow.numerics.fixed_point import (
     FixedFormat,
     TableSpec,
     apply_overflow,

@@ -10,7 +10,7 @@ from onnx import TensorProto, helper
 
 import rtlflow
 from rtlflow.errors import RtlflowError
-from rtlflow.sim import indexing
+from rtlflow.numerics import indexing
 
 RNG = np.random.default_rng(11)
 

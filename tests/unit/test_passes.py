@@ -193,7 +193,7 @@ def test_reuse_factor_default_and_per_layer():
     module = to_fxp(model, config)
     reuse = [op.reuse_factor.value.data for op in module.walk() if isinstance(op, fxp.DenseOp)]
     assert reuse == [2, 2, 7]
-    run(module, FxpSetReuseFactorPass(config=ModelConfig(reuse_factor=3).to_json()))
+    run(module, FxpSetReuseFactorPass(config=ModelConfig(reuse_factor=3)))
     assert [op.reuse_factor.value.data for op in module.walk() if isinstance(op, fxp.DenseOp)] == [3, 3, 3]
 
 
@@ -333,7 +333,7 @@ def test_precision_auto_sizes_results_from_exact_ranges():
     """``precision: auto``: dense results take the integer bits of their exact range, so no
     sample can overflow, and the accumulators stay below worst-case bit growth."""
     import rtlflow
-    from rtlflow.sim.fixed_point import worst_case_bits
+    from rtlflow.numerics.fixed_point import worst_case_bits
     from tests.conftest import DATA
 
     data = np.load(DATA / "models" / "jet_tagger_mlp.npz")
@@ -369,7 +369,7 @@ def test_relu_and_saturating_quantizer_fold_into_the_layer(model):
     def fxp_level(fuse: bool):
         module = import_onnx(DATA / "models" / model)
         passes = [NnFormDensePass(), NnFoldReshapesPass(), NnFoldAffinePass(), DeadCodeElimination(),
-                  ConvertNnToFxpPass(config=ModelConfig().to_json())]
+                  ConvertNnToFxpPass(config=ModelConfig())]
         return run(module, *passes, *([FxpFuseActivationPass()] if fuse else []))
 
     plain, fused = fxp_level(False), fxp_level(True)

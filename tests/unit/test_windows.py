@@ -1,4 +1,4 @@
-"""Sliding-window geometry (rtlflow.sim.windows) against onnxruntime and hand-worked examples, and
+"""Sliding-window geometry (rtlflow.numerics.windows) against onnxruntime and hand-worked examples, and
 the importer's errors for convolutional operators it cannot build."""
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from onnx import TensorProto, helper, numpy_helper
 
 from rtlflow.errors import RtlflowError
 from rtlflow.onnx_import import import_onnx
-from rtlflow.sim.windows import BEYOND, INSIDE, PADDING, Window, auto_pads, output_size
+from rtlflow.numerics.windows import BEYOND, INSIDE, PADDING, Window, auto_pads, output_size
 
 
 def run_onnxruntime(nodes, inputs: dict[str, np.ndarray], constants=None, opset: int = 17):

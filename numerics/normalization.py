@@ -23,7 +23,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from rtlflow.sim.fixed_point import FixedFormat
+from rtlflow.numerics.fixed_point import FixedFormat
 
 
 @dataclass(frozen=True)

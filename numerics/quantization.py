@@ -14,7 +14,7 @@ import math
 
 import numpy as np
 
-from rtlflow.sim.fixed_point import FixedFormat, bits_for_range
+from rtlflow.numerics.fixed_point import FixedFormat, bits_for_range
 
 #: QONNX rounding modes with their numpy implementation (ties: see the QONNX documents)
 ROUNDING: dict[str, object] = {

@@ -1,0 +1,17 @@
+// Formats from the configuration: at fixed<8,3> (5 fractional bits) a weight w becomes the raw
+// integer w * 2^5; the accumulator is exact; inputs and results take the precision.
+// RUN: rtlflow opt %s -p convert-nn-to-fxp --precision "fixed<8,3>" | filecheck %s
+
+builtin.module {
+  func.func @tiny(%x: tensor<1x2xf32>) -> tensor<1x2xf32> attributes {onnx.inputs = ["x"], onnx.outputs = ["y"]} {
+    %d = nn.dense %x {node = "fc", weight = dense<[[0.5, -0.25], [1.0, 0.75]]> : tensor<2x2xf32>, bias = dense<[0.125, -1.0]> : tensor<2xf32>} : tensor<1x2xf32> -> tensor<1x2xf32>
+    %y = nn.relu %d {node = "act"} : tensor<1x2xf32> -> tensor<1x2xf32>
+    func.return %y : tensor<1x2xf32>
+  }
+}
+
+// CHECK:      func.func @tiny(%x: tensor<1x2x!fxp.fixed<8, 3>>) -> tensor<1x2x!fxp.fixed<8, 3>>
+// CHECK-NEXT: %[[D:.*]] = fxp.dense %x {node = "fc", weight = dense<{{\[\[}}16, -8], [32, 24]]> : tensor<2x2xi64>, weight_type = !fxp.fixed<8, 3>, bias = dense<[4, -32]> : tensor<2xi64>, bias_type = !fxp.fixed<8, 3>, accumulator = !fxp.fixed<{{[0-9]+}}, {{[0-9]+}}>, reuse_factor = 1 : i64}
+// CHECK-SAME: -> tensor<1x2x!fxp.fixed<8, 3>>
+// CHECK-NEXT: %[[R:.*]] = fxp.relu %[[D]] {node = "act"} : tensor<1x2x!fxp.fixed<8, 3>> -> tensor<1x2x!fxp.fixed<8, 3>>
+// CHECK-NEXT: func.return %[[R]]
