@@ -23,7 +23,7 @@ from rtlflow import calibration, fidelity
 from rtlflow.config import CONV_STYLES, ModelConfig, config_from_dict, load_config, parse_format
 from rtlflow.emit_verilog import design_function, emit_verilog
 from rtlflow.errors import RtlflowError
-from rtlflow.onnx_import import import_onnx
+from rtlflow.frontend import import_onnx
 from rtlflow.parts import find_part
 from rtlflow.pipeline import LEVELS, Options, dump_to, lower
 from rtlflow.report import build_report, render_text

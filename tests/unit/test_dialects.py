@@ -11,7 +11,7 @@ from xdsl.utils.exceptions import ParseError, VerifyException
 
 from rtlflow.dialects import context
 from rtlflow.dialects.fxp import FixedType
-from rtlflow.onnx_import import import_onnx
+from rtlflow.frontend import import_onnx
 from rtlflow.pipeline import Options, lower
 from rtlflow.numerics.fixed_point import FixedFormat
 

@@ -7,7 +7,7 @@ import pytest
 
 from rtlflow.config import config_from_dict
 from rtlflow.dialects import fxp
-from rtlflow.onnx_import import import_onnx
+from rtlflow.frontend import import_onnx
 from rtlflow.pipeline import Options, lower
 from rtlflow.sim.emulator import Emulator
 from tests.e2e.models import Graph

@@ -1,4 +1,4 @@
-"""ONNX import (rtlflow.onnx_import) checked through the float nn interpreter against onnxruntime.
+"""ONNX import (rtlflow.frontend) checked through the float nn interpreter against onnxruntime.
 
 The fixture models carry onnxruntime reference outputs; the small models built here are run in
 onnxruntime sample by sample (batch 1, like the hardware) and compared with ``run_nn`` on the
@@ -15,7 +15,7 @@ import pytest
 from onnx import TensorProto, helper, numpy_helper
 
 from rtlflow.errors import RtlflowError
-from rtlflow.onnx_import import import_onnx
+from rtlflow.frontend import import_onnx
 from rtlflow.sim.nn_interpreter import run_nn
 
 ONNX_DIR = Path(__file__).parents[1] / "data" / "onnx"

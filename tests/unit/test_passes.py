@@ -11,7 +11,7 @@ from rtlflow.config import ModelConfig, config_from_dict
 from rtlflow.delay_model import DelayModel
 from rtlflow.dialects import circuit, context, fxp, shiftadd
 from rtlflow.errors import RtlflowError
-from rtlflow.onnx_import import import_onnx
+from rtlflow.frontend import import_onnx
 from rtlflow.parts import find_part
 from rtlflow.passes.convert_fxp_to_circuit import ConvertFxpToCircuitPass
 from rtlflow.passes.convert_nn_to_fxp import ConvertNnToFxpPass

@@ -13,7 +13,7 @@ import pytest
 from onnx import TensorProto, helper, numpy_helper
 
 from rtlflow.errors import RtlflowError
-from rtlflow.onnx_import import import_onnx
+from rtlflow.frontend import import_onnx
 from rtlflow.numerics.windows import BEYOND, INSIDE, PADDING, Window, auto_pads, output_size
 
 

@@ -1,0 +1,89 @@
+"""ONNX import, element-wise operators: arithmetic with broadcasting, activations, casts, and the
+operators that vanish at inference (Identity, Dropout)."""
+
+from __future__ import annotations
+
+import numpy as np
+import onnx
+from xdsl.dialects.builtin import FloatAttr, IntegerType, f64
+
+from rtlflow.dialects import nn
+from rtlflow.frontend.importer import FLOAT_TYPES, INT_TYPES, Importer, handles
+from rtlflow.frontend.quantizers import clip_integers
+
+
+@handles("Identity", "Dropout")
+def _identity(im: Importer, node: onnx.NodeProto) -> None:
+    if node.op_type == "Dropout":
+        if len(node.input) > 2 and node.input[2]:
+            training = im.constant(node.input[2], "Dropout's training_mode")
+            if bool(np.asarray(training).reshape(-1)[0]):
+                im.fail("Dropout in training mode cannot be built as hardware")
+        if len(node.output) > 1 and node.output[1]:
+            im.constants[node.output[1]] = np.ones(
+                nn.shape_of(im.activation(node.input[0])), dtype=bool
+            )
+    im.alias(node, node.input[0])
+
+
+_BINARY = {"Add": nn.AddOp, "Sub": nn.SubOp, "Mul": nn.MulOp, "Div": nn.DivOp}
+
+
+@handles(*_BINARY)
+def _binary(im: Importer, node: onnx.NodeProto) -> None:
+    if im.opset < 7 or im.attribute(node, "broadcast") is not None:
+        im.fail("legacy broadcasting (opset < 7) is not supported")
+    lhs, rhs = im.activation(node.input[0]), im.activation(node.input[1])
+    shape = np.broadcast_shapes(nn.shape_of(lhs), nn.shape_of(rhs))
+    im.define(node, _BINARY[node.op_type](lhs, rhs, im.float_tensor(shape), im.node_name).output)
+
+
+_UNARY = {"Relu": nn.ReluOp, "Sigmoid": nn.SigmoidOp, "Tanh": nn.TanhOp, "Erf": nn.ErfOp}
+
+
+@handles(*_UNARY)
+def _unary(im: Importer, node: onnx.NodeProto) -> None:
+    x = im.activation(node.input[0])
+    im.define(node, _UNARY[node.op_type](x, x.type, im.node_name).output)
+
+
+@handles("LeakyRelu")
+def _leaky_relu(im: Importer, node: onnx.NodeProto) -> None:
+    x = im.activation(node.input[0])
+    alpha = FloatAttr(float(im.attribute(node, "alpha", 0.01)), f64)
+    im.define(node, nn.LeakyReluOp(x, x.type, im.node_name, alpha=alpha).output)
+
+
+@handles("Clip")
+def _clip(im: Importer, node: onnx.NodeProto) -> None:
+    if node.input[0] in im.integers:  # QuantizeLinear → Clip → DequantizeLinear
+        clip_integers(im, node)
+        return
+    x = im.activation(node.input[0])
+    if im.opset < 11:
+        low, high = im.attribute(node, "min"), im.attribute(node, "max")
+    else:
+        bounds = [
+            float(np.asarray(im.constant(name, "Clip's bound")).reshape(-1)[0]) if name else None
+            for name in (list(node.input[1:3]) + ["", ""])[:2]
+        ]
+        low, high = bounds
+    properties = {}
+    if low is not None and np.isfinite(low):
+        properties["low"] = FloatAttr(float(low), f64)
+    if high is not None and np.isfinite(high):
+        properties["high"] = FloatAttr(float(high), f64)
+    im.define(node, nn.ClipOp(x, x.type, im.node_name, **properties).output)
+
+
+@handles("Cast")
+def _cast(im: Importer, node: onnx.NodeProto) -> None:
+    target = int(im.attribute(node, "to", 0))
+    x = im.activation(node.input[0])
+    integer = isinstance(x.type.element_type, IntegerType)  # type: ignore[attr-defined]
+    if target not in FLOAT_TYPES and not (integer and target in INT_TYPES):
+        im.fail(
+            "casting an activation to a non-float type is not supported (integer "
+            "tensors, indices, may be cast to other integer types)"
+        )
+    im.alias(node, node.input[0])

@@ -1,0 +1,386 @@
+"""ONNX → nn: read an ONNX file into the tensor-level dialect.
+
+Input: an ONNX ModelProto (file or object), any opset from 7 on, as written by the PyTorch
+exporters (TorchScript and dynamo), Keras converters (MatMul + Add) and onnx.helper.
+Output: a ``builtin.module`` holding one ``func.func`` of ``nn`` ops with static shapes.
+
+Every node whose inputs are all compile-time constants (weights, Constant nodes, the Shape of a
+static tensor) is evaluated here with ONNX's own reference implementation and becomes a constant:
+shape subgraphs (Shape/Gather/Concat/Unsqueeze/Cast/...) disappear during import. That is also
+what lets every result type be static. Nodes that compute on activations become one ``nn`` op each;
+Identity and Dropout (inference) disappear. Anything else is reported with the node and operator.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+import onnx
+from onnx import numpy_helper
+from onnx.reference import ReferenceEvaluator
+from xdsl.builder import ImplicitBuilder
+from xdsl.dialects import func
+from xdsl.dialects.builtin import ArrayAttr, ModuleOp, StringAttr, TensorType, f32, i64
+from xdsl.ir import Attribute, Block, SSAValue
+
+from rtlflow.dialects import nn
+from rtlflow.dialects.arrays import int_array
+from rtlflow.errors import RtlflowError
+from rtlflow.naming import verilog_identifier
+
+if TYPE_CHECKING:
+    from rtlflow.frontend.quantizers import PendingQuantize
+
+MIN_OPSET = 7
+
+
+FLOAT_TYPES = {
+    onnx.TensorProto.FLOAT,
+    onnx.TensorProto.DOUBLE,
+    onnx.TensorProto.FLOAT16,
+    onnx.TensorProto.BFLOAT16,
+}
+
+
+INT_TYPES = {
+    onnx.TensorProto.INT64,
+    onnx.TensorProto.INT32,
+    onnx.TensorProto.INT16,
+    onnx.TensorProto.INT8,
+    onnx.TensorProto.UINT8,
+    onnx.TensorProto.UINT16,
+    onnx.TensorProto.UINT32,
+    onnx.TensorProto.BOOL,
+}
+
+
+#: domains under which exporters write QONNX quantizers
+QUANT_DOMAINS = (
+    "",
+    "ai.onnx",
+    "qonnx.custom_op.general",
+    "finn.custom_op.general",
+    "onnx.brevitas",
+)
+
+
+QUANTIZERS = ("Quant", "IntQuant", "BipolarQuant", "Trunc")
+
+
+def load_model(source: str | Path | onnx.ModelProto) -> onnx.ModelProto:
+    """Read and check an ONNX model; every failure becomes one clear :class:`RtlflowError`."""
+    if isinstance(source, onnx.ModelProto):
+        model = source
+    else:
+        path = Path(source)
+        if not path.is_file():
+            raise RtlflowError(f"no such ONNX file: {path}")
+        try:
+            model = onnx.load(str(path))
+        except Exception as error:  # protobuf raises several types for a damaged file
+            raise RtlflowError(
+                f"cannot read {path}: not a valid ONNX file (truncated or damaged?): "
+                f"{first_line(error)}"
+            ) from None
+    if not model.graph.node and not model.graph.output:
+        raise RtlflowError("the ONNX model has an empty graph (truncated or damaged file?)")
+    model = _quantizers_in_own_domain(model)
+    try:
+        onnx.checker.check_model(model)
+    except Exception as error:
+        raise RtlflowError(f"malformed ONNX model: {first_line(error)}") from None
+    if model.functions:
+        model = onnx.inliner.inline_local_functions(model)
+    return model
+
+
+def _quantizers_in_own_domain(model: onnx.ModelProto) -> onnx.ModelProto:
+    """Some exporters write QONNX quantizers into the default domain, where ONNX's checker
+    knows no such operator: move them to the QONNX domain (a copy of the model)."""
+    misplaced = [
+        n for n in model.graph.node if n.domain in ("", "ai.onnx") and n.op_type in QUANTIZERS
+    ]
+    if not misplaced:
+        return model
+    model = onnx.ModelProto.FromString(model.SerializeToString())
+    for node in model.graph.node:
+        if node.domain in ("", "ai.onnx") and node.op_type in QUANTIZERS:
+            node.domain = QUANT_DOMAINS[2]
+    if all(o.domain != QUANT_DOMAINS[2] for o in model.opset_import):
+        model.opset_import.append(onnx.helper.make_opsetid(QUANT_DOMAINS[2], 1))
+    return model
+
+
+def import_onnx(source: str | Path | onnx.ModelProto, name: str | None = None) -> ModuleOp:
+    """Import an ONNX model as a module holding one ``func.func`` of ``nn`` ops."""
+    model = load_model(source)
+    if name is None:
+        stem = Path(source).stem if not isinstance(source, onnx.ModelProto) else ""
+        name = stem.removesuffix(".qonnx").removesuffix(".qcdq") or model.graph.name or "model"
+    return Importer(model).run(verilog_identifier(name))
+
+
+def first_line(error: BaseException) -> str:
+    text = str(error).strip().splitlines()
+    return text[0] if text else type(error).__name__
+
+
+class Importer:
+    """Walks the graph in order, folding constants and emitting one nn op per activation node."""
+
+    def __init__(self, model: onnx.ModelProto):
+        self.model = model
+        self.graph = model.graph
+        self.opset = next((o.version for o in model.opset_import if o.domain in ("", "ai.onnx")), 0)
+        if self.opset < MIN_OPSET:
+            raise RtlflowError(
+                f"ONNX opset {self.opset} is not supported (rtlflow reads opset {MIN_OPSET} "
+                "and newer; convert with onnx.version_converter)"
+            )
+        self.constants: dict[str, np.ndarray] = {}
+        self.values: dict[str, SSAValue] = {}
+        self.materialized: dict[str, SSAValue] = {}
+        #: QuantizeLinear results on activations, waiting for their DequantizeLinear
+        self.integers: dict[str, PendingQuantize] = {}
+        self.node_name = ""
+        self.op_type = ""
+        #: the nodes reading each tensor, and nodes already imported as part of a fused pattern
+        self.consumers: dict[str, list[onnx.NodeProto]] = {}
+        self.fused: set[int] = set()
+
+    # ---- entry point -----------------------------------------------------------------
+
+    def run(self, func_name: str) -> ModuleOp:
+        for tensor in self.graph.initializer:
+            self.constants[tensor.name] = numpy_helper.to_array(tensor)
+        inputs = [i for i in self.graph.input if i.name not in self.constants]
+        if not inputs:
+            raise RtlflowError("the model has no inputs (every graph input is a constant)")
+        input_types = [self._input_type(value) for value in inputs]
+        block = Block(arg_types=input_types)
+        for value, argument in zip(inputs, block.args, strict=True):
+            argument.name_hint = name_hint(value.name)
+            self.values[value.name] = argument
+        for node in self.graph.node:
+            for name in node.input:
+                self.consumers.setdefault(name, []).append(node)
+        with ImplicitBuilder(block):
+            for index, node in enumerate(self.graph.node):
+                if id(node) not in self.fused:
+                    self._import_node(node, index)
+            results = [self._output(output.name) for output in self.graph.output]
+            func.ReturnOp(*results)
+        function = func.FuncOp(
+            func_name, (input_types, [r.type for r in results]), func.Region(block)
+        )
+        function.attributes["onnx.inputs"] = _string_array([v.name for v in inputs])
+        function.attributes["onnx.outputs"] = _string_array([o.name for o in self.graph.output])
+        module = ModuleOp([function])
+        module.verify()
+        return module
+
+    def _input_type(self, value: onnx.ValueInfoProto) -> TensorType:
+        tensor_type = value.type.tensor_type
+        if not value.type.HasField("tensor_type"):
+            raise RtlflowError(f"input '{value.name}' is not a tensor")
+        shape = []
+        for axis, dim in enumerate(tensor_type.shape.dim):
+            if dim.HasField("dim_value") and dim.dim_value > 0:
+                shape.append(dim.dim_value)
+                continue
+            label = f"'{dim.dim_param}'" if dim.dim_param else "of unknown size"
+            raise RtlflowError(
+                f"input '{value.name}' has a dynamic dimension {label} at axis {axis}: "
+                "rtlflow builds fixed-size hardware, export the model with static shapes "
+                "(batch size 1)"
+            )
+        if not tensor_type.HasField("shape"):
+            raise RtlflowError(f"input '{value.name}' has no shape: export with static shapes")
+        return TensorType(self._element_type(tensor_type.elem_type, value.name), shape)
+
+    def _element_type(self, elem_type: int, what: str) -> Attribute:
+        if elem_type in FLOAT_TYPES:
+            return f32
+        if elem_type in INT_TYPES:
+            return i64
+        raise RtlflowError(
+            f"'{what}' has element type {onnx.TensorProto.DataType.Name(elem_type)}, "
+            "which rtlflow does not support"
+        )
+
+    def _output(self, name: str) -> SSAValue:
+        if name in self.constants:
+            raise RtlflowError(f"output '{name}' does not depend on any input (it is constant)")
+        if name not in self.values:
+            raise RtlflowError(f"output '{name}' is not produced by any node")
+        return self.values[name]
+
+    # ---- nodes -------------------------------------------------------------------------
+
+    def _import_node(self, node: onnx.NodeProto, index: int) -> None:
+        self.node_name = node.name or (node.output[0] if node.output else f"{node.op_type}_{index}")
+        self.op_type = node.op_type
+        if node.domain in QUANT_DOMAINS and node.op_type in QUANTIZERS:
+            _QUANTIZER_HANDLERS[node.op_type](self, node)
+            return
+        if node.domain not in ("", "ai.onnx"):
+            self.fail(f"operator '{node.op_type}' of domain '{node.domain}' is not supported")
+        if node.op_type == "Constant":
+            self._fold(node)
+            return
+        inputs = [name for name in node.input if name]
+        if node.op_type in _STATIC_SHAPE_OPS or all(name in self.constants for name in inputs):
+            self._fold(node)
+            return
+        for name in inputs:
+            if name in self.integers and node.op_type not in ("Clip", "DequantizeLinear"):
+                self.fail(
+                    f"reads '{name}', the integers of a QuantizeLinear: only "
+                    "QuantizeLinear → [Clip →] DequantizeLinear chains are supported"
+                )
+            if name not in self.constants and name not in self.values and name not in self.integers:
+                self.fail(f"input '{name}' is not produced by any earlier node")
+        handler = _HANDLERS.get(node.op_type)
+        if handler is None:
+            self.fail(
+                f"operator '{node.op_type}' is not supported on activations "
+                f"(supported: {', '.join(sorted(_HANDLERS))})"
+            )
+        handler(self, node)
+
+    def _fold(self, node: onnx.NodeProto) -> None:
+        """Evaluate a node whose result is known at compile time with ONNX's reference code."""
+        feeds: dict[str, np.ndarray] = {}
+        for name in node.input:
+            if not name:
+                continue
+            if name in self.constants:
+                feeds[name] = self.constants[name]
+            else:  # Shape/Size of an activation: only its static shape matters
+                feeds[name] = np.zeros(nn.shape_of(self.values[name]), dtype=np.float32)
+        graph = onnx.helper.make_graph(
+            [node],
+            "fold",
+            [onnx.helper.make_empty_tensor_value_info(name) for name in feeds],
+            [onnx.helper.make_empty_tensor_value_info(name) for name in node.output if name],
+        )
+        opsets = list(self.model.opset_import)
+        if node.op_type in ("QuantizeLinear", "DequantizeLinear") and self.opset < 19:
+            # the reference evaluator implements these from opset 19 on; int8/uint8 semantics
+            # have not changed since opset 13
+            opsets = [o for o in opsets if o.domain not in ("", "ai.onnx")]
+            opsets.append(onnx.helper.make_opsetid("", 19))
+        model = onnx.helper.make_model(graph, opset_imports=opsets)
+        try:
+            results = ReferenceEvaluator(model).run(None, feeds)
+        except Exception as error:
+            self.fail(f"cannot evaluate this constant computation: {first_line(error)}")
+        for name, value in zip([n for n in node.output if n], results, strict=True):
+            self.constants[name] = np.asarray(value)
+
+    # ---- helpers used by the handlers -------------------------------------------------------
+
+    def fail(self, message: str) -> None:
+        raise RtlflowError(message, node=self.node_name, op=self.op_type)
+
+    def attribute(self, node: onnx.NodeProto, name: str, default=None):
+        for attr in node.attribute:
+            if attr.name == name:
+                return onnx.helper.get_attribute_value(attr)
+        return default
+
+    def activation(self, name: str) -> SSAValue:
+        """The SSA value of a tensor; constants become ``nn.constant`` ops on first use."""
+        if name in self.values:
+            return self.values[name]
+        if name not in self.materialized:
+            array = self.constants[name]
+            if np.issubdtype(array.dtype, np.floating):
+                array = array.astype(np.float32)
+            op = nn.ConstantOp(array, self.node_name)
+            op.output.name_hint = name_hint(name)
+            self.materialized[name] = op.output
+        return self.materialized[name]
+
+    def constant(self, name: str, what: str) -> np.ndarray:
+        if name not in self.constants:
+            self.fail(f"{what} must be a compile-time constant")
+        return self.constants[name]
+
+    def is_constant(self, name: str) -> bool:
+        return name in self.constants
+
+    def float_tensor(self, shape: tuple[int, ...] | list[int]) -> TensorType:
+        return TensorType(f32, list(shape))
+
+    def define(self, node: onnx.NodeProto, value: SSAValue, output: int = 0) -> None:
+        value.name_hint = name_hint(node.output[output])
+        self.values[node.output[output]] = value
+
+    def alias(self, node: onnx.NodeProto, source: str) -> None:
+        if source in self.constants:
+            self.constants[node.output[0]] = self.constants[source]
+        else:
+            self.values[node.output[0]] = self.values[source]
+
+    def transposed(self, x: SSAValue, perm: list[int]) -> SSAValue:
+        """``x`` transposed by ``perm`` (wiring), or ``x`` for the identity."""
+        if list(perm) == list(range(len(perm))):
+            return x
+        shape = nn.shape_of(x)
+        element = x.type.element_type  # type: ignore[attr-defined]
+        result = TensorType(element, [shape[p] for p in perm])
+        perm_attr = int_array([int(p) for p in perm])
+        return nn.TransposeOp(x, result, self.node_name, perm=perm_attr).output
+
+    def text(self, node: onnx.NodeProto, name: str, default: str) -> str:
+        """A string attribute, in upper case."""
+        value = self.attribute(node, name, default)
+        return (value.decode() if isinstance(value, bytes) else str(value)).upper()
+
+    def reshape(self, value: SSAValue, shape: tuple[int, ...]) -> SSAValue:
+        if tuple(shape) == nn.shape_of(value):
+            return value
+        element = value.type.element_type  # type: ignore[attr-defined]
+        return nn.ReshapeOp(value, TensorType(element, list(shape)), self.node_name).output
+
+
+def name_hint(name: str) -> str | None:
+    hint = re.sub(r"[^A-Za-z0-9_.$-]", "_", name)
+    return hint if hint and not hint[0].isdigit() else None
+
+
+def _string_array(names: list[str]) -> ArrayAttr:
+    return ArrayAttr([StringAttr(n) for n in names])
+
+
+#: Ops whose result depends only on the static shape of their input, folded even on activations.
+_STATIC_SHAPE_OPS = {"Shape", "Size"}
+
+
+# ---- the registry of handlers: the op-family modules (rtlflow.frontend.*) fill it ------------
+
+Handler = Callable[[Importer, onnx.NodeProto], None]
+_HANDLERS: dict[str, Handler] = {}
+#: QONNX quantizers, in whichever domain the exporter wrote them (QUANT_DOMAINS)
+_QUANTIZER_HANDLERS: dict[str, Handler] = {}
+
+
+def handles(*op_types: str, quantizer: bool = False) -> Callable[[Handler], Handler]:
+    """Register the decorated function as the importer of ``op_types`` on activations."""
+
+    def register(handler: Handler) -> Handler:
+        for op_type in op_types:
+            (_QUANTIZER_HANDLERS if quantizer else _HANDLERS)[op_type] = handler
+        return handler
+
+    return register
+
+
+def supported_operators() -> list[str]:
+    """ONNX operators rtlflow builds as hardware (any operator folds on constants)."""
+    return sorted(_HANDLERS)

@@ -1,0 +1,94 @@
+"""ONNX import, products: Gemm, MatMul and two-operand Einsum contractions."""
+
+from __future__ import annotations
+
+import numpy as np
+import onnx
+
+from rtlflow.dialects import nn
+from rtlflow.frontend.importer import Importer, handles
+
+
+@handles("Gemm")
+def _gemm(im: Importer, node: onnx.NodeProto) -> None:
+    a, b = im.activation(node.input[0]), im.activation(node.input[1])
+    c = im.activation(node.input[2]) if len(node.input) > 2 and node.input[2] else None
+    trans_a = int(im.attribute(node, "transA", 0))
+    trans_b = int(im.attribute(node, "transB", 0))
+    shape_a, shape_b = nn.shape_of(a), nn.shape_of(b)
+    if len(shape_a) != 2 or len(shape_b) != 2:
+        im.fail(f"Gemm needs 2-D operands, got {list(shape_a)} and {list(shape_b)}")
+    rows = shape_a[1] if trans_a else shape_a[0]
+    cols = shape_b[0] if trans_b else shape_b[1]
+    op = nn.GemmOp(
+        a,
+        b,
+        c,
+        im.float_tensor((rows, cols)),
+        im.node_name,
+        alpha=float(im.attribute(node, "alpha", 1.0)),
+        beta=float(im.attribute(node, "beta", 1.0)),
+        trans_a=trans_a,
+        trans_b=trans_b,
+    )
+    im.define(node, op.output)
+
+
+@handles("MatMul")
+def _matmul(im: Importer, node: onnx.NodeProto) -> None:
+    lhs, rhs = im.activation(node.input[0]), im.activation(node.input[1])
+    try:
+        shape = np.matmul(
+            np.zeros(nn.shape_of(lhs), np.float32), np.zeros(nn.shape_of(rhs), np.float32)
+        ).shape
+    except ValueError as error:
+        im.fail(f"operand shapes do not match: {error}")
+    im.define(node, nn.MatMulOp(lhs, rhs, im.float_tensor(shape), im.node_name).output)
+
+
+@handles("Einsum")
+def _einsum(im: Importer, node: onnx.NodeProto) -> None:
+    """Two-operand contractions (``bqhc,bkhc->bhqk``) as transposes, reshapes and a MatMul."""
+    equation = im.attribute(node, "equation", b"")
+    equation = (equation.decode() if isinstance(equation, bytes) else str(equation)).replace(
+        " ", ""
+    )
+    if "->" not in equation or "." in equation or equation.count(",") != 1:
+        im.fail(f"equation '{equation}': only two operands with an explicit output are supported")
+    inputs, output = equation.split("->")
+    left, right = inputs.split(",")
+    a, b = im.activation(node.input[0]), im.activation(node.input[1])
+    for letters in (left, right, output):
+        if len(set(letters)) != len(letters):
+            im.fail(f"equation '{equation}': repeated indices in one operand are not supported")
+    if any(c not in left + right for c in output):
+        im.fail(f"equation '{equation}': output index not in any operand")
+    if len(left) != len(nn.shape_of(a)) or len(right) != len(nn.shape_of(b)):
+        im.fail(
+            f"equation '{equation}' does not match operand ranks "
+            f"{len(nn.shape_of(a))} and {len(nn.shape_of(b))}"
+        )
+    size = dict(zip(left, nn.shape_of(a), strict=True))
+    for letter, extent in zip(right, nn.shape_of(b), strict=True):
+        if size.setdefault(letter, extent) != extent:
+            im.fail(
+                f"equation '{equation}': index '{letter}' has sizes {size[letter]} and "
+                f"{extent} (broadcasting is not supported)"
+            )
+    batch = [c for c in output if c in left and c in right]
+    free_a = [c for c in output if c in left and c not in right]
+    free_b = [c for c in output if c in right and c not in left]
+    summed = [c for c in left if c in right and c not in output]
+    if any(c not in output and c not in summed for c in left + right):
+        im.fail(f"equation '{equation}': an index summed in one operand only is not supported")
+    count = lambda letters: int(np.prod([size[c] for c in letters], dtype=np.int64))  # noqa: E731
+    a = im.transposed(a, [left.index(c) for c in batch + free_a + summed])
+    a = im.reshape(a, (count(batch), count(free_a), count(summed)))
+    b = im.transposed(b, [right.index(c) for c in batch + summed + free_b])
+    b = im.reshape(b, (count(batch), count(summed), count(free_b)))
+    product = nn.MatMulOp(
+        a, b, im.float_tensor((count(batch), count(free_a), count(free_b))), im.node_name
+    ).output
+    order = batch + free_a + free_b
+    product = im.reshape(product, tuple(size[c] for c in order))
+    im.define(node, im.transposed(product, [order.index(c) for c in output]))
