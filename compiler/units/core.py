@@ -1,0 +1,91 @@
+"""How each hardware-level op is built: its rtl unit class and that unit's integer parameters.
+
+This is the one place that turns fixed-point semantics (formats, LSB alignment, casts) into the
+plain integers the rtl units take, so the scheduling pass, the resource estimate and Verilog
+emission all build exactly the same unit.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from amaranth.hdl import Shape, signed, unsigned
+from xdsl.ir import Operation
+
+from rtlflow.dialects import circuit, fxp
+from rtlflow.numerics.fixed_point import FixedFormat
+from rtlflow.rtl.arith import Cast
+from rtlflow.rtl.delay import DelayUnit
+from rtlflow.rtl.pipeline import Plan, Unit
+from rtlflow.rtl.stream import CollectUnit
+
+
+@dataclass(frozen=True, eq=False)
+class UnitSpec:
+    """An rtl unit class with its parameters (registers aside)."""
+
+    kind: str
+    summary: str
+    unit_class: type[Unit]
+    params: dict[str, Any]
+
+    def build(self, registers: frozenset[int] | tuple[int, ...] = (), stall: bool = False) -> Unit:
+        """The unit; ``stall``: with an ``en`` input holding every register (backpressure)."""
+        extra = {"stall": True} if stall else {}
+        if self.unit_class in (DelayUnit, CollectUnit):
+            return self.unit_class(**self.params, **extra)
+        return self.unit_class(**self.params, registers=frozenset(registers), **extra)
+
+    def plan(self) -> Plan:
+        """The unit's plan (steps, forced boundaries), from a unit built only to be asked."""
+        unit = self.build()
+        unit._MustUse__silence = True  # never elaborated
+        return unit.plan
+
+    def module_name(
+        self, registers: frozenset[int] | tuple[int, ...] = (), stall: bool = False
+    ) -> str:
+        """A deterministic Verilog module name: identical units get identical names."""
+        key = repr((self.unit_class.__name__, sorted(self.params.items()), sorted(registers)))
+        key += " stall" if stall else ""
+        digest = hashlib.sha1(key.encode()).hexdigest()[:8]
+        return f"{self.kind}_{self.summary}_{digest}"
+
+
+def shape_of(fmt: FixedFormat) -> Shape:
+    return signed(fmt.width) if fmt.signed else unsigned(fmt.width)
+
+
+def cast_into(fmt: FixedFormat, from_frac: int) -> Cast:
+    """The cast from a value with ``from_frac`` fractional bits into ``fmt``."""
+    return Cast(from_frac - fmt.frac_bits, fmt.rounding, fmt.overflow, fmt.width, fmt.signed)
+
+
+def elements(op) -> int:
+    """Elements the unit sees at once: the whole tensor, or one pixel's channels per beat."""
+    shape = fxp.tensor_shape(op.input)
+    return shape[1] if circuit.beats_of(op) > 1 else math.prod(shape)
+
+
+Builder = Callable[[Operation], UnitSpec]
+_BUILDERS: dict[type[Operation], Builder] = {}
+
+
+def builds(*op_types: type[Operation]) -> Callable[[Builder], Builder]:
+    """Register the decorated function as the unit builder of ``op_types`` (fxp ops)."""
+
+    def register(builder: Builder) -> Builder:
+        for op_type in op_types:
+            _BUILDERS[op_type] = builder
+        return builder
+
+    return register
+
+
+def builder_of(op: Operation) -> Builder | None:
+    """The registered builder of an fxp op's unit."""
+    return _BUILDERS.get(type(op))

@@ -1,0 +1,105 @@
+"""Hardware units, rows folded onto fewer copies of a unit's logic (reuse factor R > 1 of softmax, layer
+norm and MatMul): the phases and what each reads and writes."""
+
+from __future__ import annotations
+
+import math
+
+from xdsl.ir import Operation
+
+from rtlflow.dialects import fxp
+from rtlflow.errors import RtlflowError
+from rtlflow.rtl.fold import FoldedUnit
+from rtlflow.units.core import UnitSpec
+
+
+def folded(op: Operation, spec: UnitSpec, reuse: int) -> UnitSpec:
+    """``spec`` time-multiplexed over its rows in about ``reuse`` phases (``FoldedUnit``);
+    ``spec`` itself when there is a single phase."""
+    params = dict(spec.params)
+    if isinstance(op, fxp.MatMulOp):
+        plan = _matmul_phases(op, params, reuse)
+    else:  # softmax, layer_norm: rows of n elements, the same logic for every row
+        rows, n = params["rows"], params["n"]
+        per_phase = -(-rows // reuse)
+        phases = -(-rows // per_phase)
+        params["rows"] = per_phase
+        elements = [
+            [
+                row * n + j if row < rows else -1
+                for row in range(p * per_phase, (p + 1) * per_phase)
+                for j in range(n)
+            ]
+            for p in range(phases)
+        ]
+        plan = (params, ((params["input_shape"], rows * n),), elements, elements)
+    inner_params, groups, sources, destinations = plan
+    if len(sources) < 2:
+        return spec
+    inner = (spec.unit_class, tuple(sorted(inner_params.items())))
+    count = math.prod(fxp.tensor_shape(op.results[0]))
+    return UnitSpec(
+        spec.kind,
+        f"{spec.summary}_f{len(sources)}",
+        FoldedUnit,
+        {
+            "inner": inner,
+            "input_groups": groups,
+            "sources": tuple(tuple(s) for s in sources),
+            "destinations": tuple(tuple(d) for d in destinations),
+            "output_count": count,
+        },
+    )
+
+
+def _matmul_phases(op: fxp.MatMulOp, params: dict, reuse: int):
+    """Result rows split into phases of equal structure: each phase's rows lie in one batch
+    (padded per batch), so every phase reads its rows of a and one batch of b."""
+    shape = fxp.tensor_shape(op.output)
+    columns = shape[-1]
+    rows_per_batch = shape[-2] if len(shape) >= 2 else 1
+    batches = math.prod(fxp.tensor_shape(op.output)) // (columns * rows_per_batch)
+    per_phase = min(rows_per_batch, -(-batches * rows_per_batch // reuse))
+    padded = -(-rows_per_batch // per_phase) * per_phase
+    pairs = params["pairs"]
+    a_count = params["a_count"]
+    sources, destinations, local_pairs = [], [], None
+    for p in range(batches * padded // per_phase):
+        batch, first = divmod(p * per_phase, padded)
+        a_local: dict[int, int] = {}
+        b_local: dict[int, int] = {}
+        phase_pairs, outputs = [], []
+        for row in range(first, first + per_phase):
+            for column in range(columns):
+                if row >= rows_per_batch:
+                    outputs.append(-1)
+                    continue
+                o = (batch * rows_per_batch + row) * columns + column
+                outputs.append(o)
+                phase_pairs.append(
+                    tuple(
+                        (a_local.setdefault(i, len(a_local)), b_local.setdefault(j, len(b_local)))
+                        for i, j in pairs[o]
+                    )
+                )
+        if local_pairs is None:
+            local_pairs = phase_pairs
+        elif phase_pairs != local_pairs[: len(phase_pairs)]:
+            raise RtlflowError(
+                "the rows of this MatMul differ in structure: it cannot be folded",
+                node=op.node_name,
+                op="matmul",
+            )
+        if p == 0:
+            a_size, b_size = len(a_local), len(b_local)
+        a_sources = [-1] * a_size
+        b_sources = [-1] * b_size
+        for i, local in a_local.items():
+            a_sources[local] = i
+        for j, local in b_local.items():
+            b_sources[local] = a_count + j
+        sources.append(a_sources + b_sources)
+        destinations.append(outputs)
+    inner = dict(params) | {"a_count": a_size, "b_count": b_size, "pairs": tuple(local_pairs)}
+    groups = ((params["a_shape"], a_count), (params["b_shape"], params["b_count"]))
+    return inner, groups, sources, destinations

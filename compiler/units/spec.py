@@ -1,0 +1,49 @@
+"""The unit of every hardware-level op: a delay, a stream's collector, an adder graph, or the
+registered builder of the unit's inner fxp op (folded over R phases where the op says so)."""
+
+from __future__ import annotations
+
+import math
+
+from xdsl.ir import Operation
+
+from rtlflow.dialects import circuit, fxp
+from rtlflow.dialects.traits import RowFoldable
+from rtlflow.rtl.delay import DelayUnit
+from rtlflow.rtl.stream import CollectUnit
+from rtlflow.units.core import UnitSpec, builder_of, shape_of
+from rtlflow.units.folding import folded
+from rtlflow.units.linear import adder_graph_spec
+
+
+def unit_spec(op: Operation) -> UnitSpec:
+    """The unit that implements a ``circuit.unit`` (by its inner op) or a ``circuit.delay``."""
+    if isinstance(op, circuit.DelayOp):
+        fmt = fxp.tensor_format(op.input)
+        count = math.prod(fxp.tensor_shape(op.input))
+        return UnitSpec(
+            "delay",
+            f"{count}x{fmt.width}b_{op.cycles.value.data}c",
+            DelayUnit,
+            {"shape": shape_of(fmt), "count": count, "cycles": op.cycles.value.data},
+        )
+    if isinstance(op, circuit.CollectOp):
+        fmt = fxp.tensor_format(op.input)
+        channels = fxp.tensor_shape(op.input)[1]
+        beats = op.beats.value.data
+        return UnitSpec(
+            "collect",
+            f"{beats}x{channels}",
+            CollectUnit,
+            {"shape": shape_of(fmt), "channels": channels, "beats": beats},
+        )
+    if isinstance(op, circuit.UnitOp):
+        if op.graph is not None:
+            return adder_graph_spec(op)
+        op = op.inner
+    builder = builder_of(op)
+    if builder is None:
+        raise NotImplementedError(f"no hardware unit for {op.name}")
+    spec = builder(op)
+    reuse = op.reuse_factor.value.data if op.has_trait(RowFoldable) and op.reuse_factor else 1
+    return folded(op, spec, reuse) if reuse > 1 else spec
