@@ -1,0 +1,141 @@
+"""nn → fxp lowering, shared: the registry of lowerings (``@lowers``) and the helpers every
+family uses (constants quantized without wrapping, quantizer formats, names in messages)."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+
+import numpy as np
+from xdsl.ir import Operation, SSAValue
+
+from rtlflow.dialects import nn
+from rtlflow.dialects.arrays import WINDOW_PROPERTIES
+from rtlflow.errors import RtlflowError
+from rtlflow.numerics.fixed_point import FixedFormat, bits_for_range, raw_range
+from rtlflow.numerics.quantization import power_of_two_exponent
+
+#: nn op class -> the converter method that lowers it (registered with ``@lowers``)
+_LOWERINGS: dict[type, Callable] = {}
+
+
+def lowers(*op_types: type) -> Callable[[Callable], Callable]:
+    """Register the decorated converter method ``(self, op, layer, result)`` as the lowering of
+    ``op_types``: it returns the fxp op (or None where the value passes unchanged)."""
+
+    def register(method: Callable) -> Callable:
+        for op_type in op_types:
+            _LOWERINGS[op_type] = method
+        return method
+
+    return register
+
+
+def lowering_of(op) -> Callable | None:
+    return _LOWERINGS.get(type(op))
+
+
+_ROUNDING_MODES = {"ROUND": "RND_CONV", "HALF_EVEN": "RND_CONV", "FLOOR": "TRN"}
+
+
+def quant_format(op: nn.QuantOp) -> FixedFormat | None:
+    """The fixed-point format a quantizer produces by a cast: one power-of-two scale, zero point
+    0, round half to even or floor, the integer bounds of a (narrow) signed or unsigned type.
+    None for any other quantizer (it becomes thresholds)."""
+    exponent = power_of_two_exponent(op.scales)
+    rounding = _ROUNDING_MODES.get(op.rounding.data)
+    if exponent is None or np.any(op.zero_points != 0) or rounding is None or op.shift_bits:
+        return None
+    low, high = op.bounds
+    width, signed = bits_for_range(min(low, 0), max(high, 0))
+    full_low, full_high = raw_range(width, signed)
+    if (low, high) == (full_low, full_high):
+        overflow = "SAT"
+    elif signed and (low, high) == (full_low + 1, full_high):
+        overflow = "SAT_SYM"
+    else:
+        return None
+    return FixedFormat(width, width + exponent, signed, rounding, overflow)  # type: ignore[arg-type]
+
+
+def represents(fmt: FixedFormat, other: FixedFormat) -> bool:
+    """Whether every value of ``other`` is a value of ``fmt`` (no rounding, no saturation)."""
+    low = fmt.saturation_low * fmt.lsb
+    return (
+        other.frac_bits <= fmt.frac_bits
+        and other.min_value >= low
+        and other.max_value <= fmt.max_value
+    )
+
+
+def index_axis_sizes(value: SSAValue) -> list[int]:
+    """The sizes of the axes that the integers of ``value`` index (through wiring ops)."""
+    sizes: list[int] = []
+    for use in value.uses:
+        user = use.operation
+        if isinstance(user, nn.GatherOp) and use.index == 1:
+            sizes.append(nn.shape_of(user.data)[user.axis.value.data])
+        elif isinstance(user, nn.ScatterOp) and use.index == 1:
+            data = nn.shape_of(user.data)
+            if user.kind.data == "nd":
+                sizes += data[: nn.shape_of(user.indices)[-1]]
+            else:
+                sizes.append(data[user.axis.value.data])
+        elif isinstance(
+            user, nn.GatherOp | nn.ReshapeOp | nn.ExpandOp | nn.TransposeOp | nn.ConcatOp
+        ):
+            sizes += index_axis_sizes(user.results[0])
+    return sizes
+
+
+def first_quantizer(argument: SSAValue) -> nn.QuantOp | None:
+    """The quantizer a design input goes through first, if every use of it is one."""
+    users = [use.operation for use in argument.uses]
+    if users and all(isinstance(u, nn.QuantOp) for u in users):
+        formats = {quant_format(u) for u in users}
+        return users[0] if len(formats) == 1 and None not in formats else None
+    return None
+
+
+def window_properties(op: nn.WindowOp) -> dict:
+    return {name: getattr(op, name) for name in WINDOW_PROPERTIES}
+
+
+def quantize_constant(values: np.ndarray, fmt: FixedFormat, op: nn.NnOp, what: str) -> np.ndarray:
+    """Raw integers of constant ``values`` in ``fmt``; wrapping values is an error."""
+    raw, overflowed = fmt.quantize(np.asarray(values, dtype=np.float64))
+    if overflowed.any() and fmt.overflow == "WRAP":
+        largest = float(np.max(np.abs(values)))
+        raise RtlflowError(
+            f"{what} values reach {largest:.4g}, outside the range of {fmt} "
+            f"[{fmt.min_value:g}, {fmt.max_value:g}]: give this layer a wider {what} format "
+            f"in the configuration (or SAT to saturate)",
+            node=op.node_name,
+            op=kind(op),
+        )
+    return raw
+
+
+def log2_exact(value: float, op: nn.NnOp, what: str) -> int:
+    exponent = math.log2(value) if value > 0 else 0.5
+    if exponent != math.floor(exponent):
+        raise RtlflowError(
+            f"{what} must give a power of two, got {value:g}", node=op.node_name, op=kind(op)
+        )
+    return int(exponent)
+
+
+def kind(op: Operation) -> str:
+    return op.name.removeprefix("nn.")
+
+
+def unsupported_reason(op: Operation) -> str:
+    if isinstance(op, nn.BinaryOp) and (
+        nn.constant_value(op.lhs) is not None or nn.constant_value(op.rhs) is not None
+    ):
+        if isinstance(op, nn.DivOp) and nn.constant_value(op.rhs) is None:
+            return "division by an activation tensor is not supported"
+        return "a constant that broadcasts the activation to a larger shape is not supported"
+    if isinstance(op, nn.BinaryOp | nn.GemmOp):
+        return f"{kind(op)} of two activation tensors is not supported yet"
+    return f"{kind(op)} cannot be converted to fixed point"

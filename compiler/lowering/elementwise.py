@@ -1,0 +1,85 @@
+"""nn → fxp lowering, element-wise ops: ReLU, leaky ReLU, clip, constant scale and shift, the
+sum of activations."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from rtlflow.config import LayerConfig
+from rtlflow.dialects import fxp, nn
+from rtlflow.dialects.arrays import dense_from_numpy
+from rtlflow.errors import RtlflowError
+from rtlflow.lowering.common import kind, lowers, quantize_constant, unsupported_reason
+from rtlflow.numerics.fixed_point import FixedFormat
+
+
+class ElementWise:
+    """Element-wise ops."""
+
+    @lowers(nn.ReluOp)
+    def relu(self, op: nn.ReluOp, layer: LayerConfig, result: FixedFormat):
+        return fxp.ReluOp(self.input(op), self.result_type(op, result), op.node_name)
+
+    @lowers(nn.AddOp)
+    def add(self, op: nn.AddOp, layer: LayerConfig, result: FixedFormat):
+        if not all(v in self.values for v in op.operands):
+            raise RtlflowError(unsupported_reason(op), node=op.node_name, op=kind(op))
+        if nn.shape_of(op.lhs) != nn.shape_of(op.rhs):
+            raise RtlflowError(
+                f"adding activations of shapes {list(nn.shape_of(op.lhs))} and "
+                f"{list(nn.shape_of(op.rhs))} (broadcasting) is not supported",
+                node=op.node_name,
+                op="add",
+            )
+        inputs = [self.values[v] for v in op.operands]
+        return fxp.AddOp(inputs, self.result_type(op, result), op.node_name)
+
+    @lowers(nn.ScaleShiftOp)
+    def scale_shift(
+        self, op: nn.ScaleShiftOp, layer: LayerConfig, result: FixedFormat
+    ) -> fxp.ScaleShiftOp:
+        x = self.input(op)
+        scale_format = layer.weight or self.config.precision
+        offset_format = layer.bias or self.config.precision
+        scale = quantize_constant(op.scales, scale_format, op, "scale")
+        offset = quantize_constant(op.shifts, offset_format, op, "offset")
+        return fxp.ScaleShiftOp(
+            x,
+            self.result_type(op, result),
+            op.node_name,
+            scale=dense_from_numpy(scale),
+            scale_type=fxp.FixedType.from_format(scale_format),
+            offset=dense_from_numpy(offset),
+            offset_type=fxp.FixedType.from_format(offset_format),
+        )
+
+    @lowers(nn.LeakyReluOp)
+    def leaky_relu(self, op: nn.LeakyReluOp, layer: LayerConfig, result: FixedFormat):
+        alpha = op.alpha.value.data
+        alpha_format = FixedFormat(18, max(1, int(abs(alpha)).bit_length() + 1), rounding="RND")
+        raw = quantize_constant(np.array(alpha), alpha_format, op, "alpha")
+        return fxp.LeakyReluOp(
+            self.input(op),
+            self.result_type(op, result),
+            op.node_name,
+            alpha=fxp.int_prop(int(raw)),
+            alpha_type=fxp.FixedType.from_format(alpha_format),
+        )
+
+    @lowers(nn.ClipOp)
+    def clip(self, op: nn.ClipOp, layer: LayerConfig, result: FixedFormat):
+        x = self.input(op)
+        fmt = fxp.tensor_format(x)
+        scale = 2.0**fmt.frac_bits
+        low = fmt.min_raw if op.low is None else math.ceil(op.low.value.data * scale)
+        high = fmt.max_raw if op.high is None else math.floor(op.high.value.data * scale)
+        low, high = max(low, fmt.min_raw), min(high, fmt.max_raw)
+        return fxp.ClipOp(
+            x,
+            self.result_type(op, result),
+            op.node_name,
+            low=fxp.int_prop(low),
+            high=fxp.int_prop(high),
+        )

@@ -1,0 +1,52 @@
+"""nn → fxp lowering, windows: convolution (weighted like dense) and pooling (average as a sum
+times 1 / taps)."""
+
+from __future__ import annotations
+
+import numpy as np
+from xdsl.dialects.builtin import StringAttr
+
+from rtlflow.config import LayerConfig
+from rtlflow.dialects import fxp, nn
+from rtlflow.dialects.arrays import dense_from_numpy
+from rtlflow.lowering.common import lowers, quantize_constant, window_properties
+from rtlflow.numerics.fixed_point import FixedFormat
+
+#: 1 / (taps of a window) for average pooling: exact for power-of-two windows, else rounded
+DEFAULT_AVERAGE_SCALE = FixedFormat(18, 1, signed=False, rounding="RND")
+
+
+class Windows:
+    """Convolution and pooling."""
+
+    @lowers(nn.ConvOp)
+    def conv(self, op: nn.ConvOp, layer: LayerConfig, result: FixedFormat) -> fxp.ConvOp:
+        return fxp.ConvOp(
+            self.input(op),
+            self.result_type(op, result),
+            op.node_name,
+            **self.weighted(op, layer),
+            group=op.group,
+            style=StringAttr("parallel"),
+            **window_properties(op),
+        )
+
+    @lowers(nn.PoolOp)
+    def pool(self, op: nn.PoolOp, layer: LayerConfig, result: FixedFormat) -> fxp.PoolOp:
+        window = op.window
+        scale_format = layer.weight or DEFAULT_AVERAGE_SCALE
+        if op.kind.data == "average":
+            counts = window.counts(bool(op.count_include_pad.value.data))
+            scales = quantize_constant(1.0 / counts, scale_format, op, "scale")
+        else:
+            scales = np.ones(window.positions, dtype=np.int64)
+        return fxp.PoolOp(
+            self.input(op),
+            self.result_type(op, result),
+            op.node_name,
+            kind=op.kind,
+            scale=dense_from_numpy(scales),
+            scale_type=fxp.FixedType.from_format(scale_format),
+            style=StringAttr("parallel"),
+            **window_properties(op),
+        )
