@@ -336,6 +336,14 @@ class LeakyReluOp(FxpOp):
 
 
 @irdl_op_definition
+class AbsOp(FxpOp):
+    """``y = |x|``, cast into the result type."""
+
+    name = "fxp.abs"
+    traits = traits_def(ElementWise(), Streamable(when=on_pixels))
+
+
+@irdl_op_definition
 class CastOp(FxpOp):
     """``y = x`` brought into y's type with its rounding and overflow (a quantizer)."""
 
@@ -853,6 +861,7 @@ Fxp = Dialect(
         ScaleShiftOp,
         ReluOp,
         LeakyReluOp,
+        AbsOp,
         ClipOp,
         CastOp,
         ThresholdOp,

@@ -322,6 +322,25 @@ class LeakyReluOp(UnaryOp):
 
 
 @irdl_op_definition
+class AbsOp(UnaryOp):
+    """``|x|``."""
+
+    name = "nn.abs"
+    traits = traits_def(ElementWise())
+
+
+@irdl_op_definition
+class HardSigmoidOp(UnaryOp):
+    """``max(0, min(1, alpha * x + beta))`` (ONNX HardSigmoid)."""
+
+    name = "nn.hard_sigmoid"
+    traits = traits_def(ElementWise(), BoundedResult())
+
+    alpha = prop_def(FloatAttr)
+    beta = prop_def(FloatAttr)
+
+
+@irdl_op_definition
 class SigmoidOp(UnaryOp):
     name = "nn.sigmoid"
     traits = traits_def(ElementWise(), BoundedResult())
@@ -684,6 +703,8 @@ Nn = Dialect(
         ScaleShiftOp,
         ReluOp,
         LeakyReluOp,
+        AbsOp,
+        HardSigmoidOp,
         SigmoidOp,
         TanhOp,
         ErfOp,

@@ -1,4 +1,5 @@
-"""ActivationUnit: ReLU, leaky ReLU and clip, element-wise, then the output casts."""
+"""ActivationUnit: ReLU, leaky ReLU, clip and absolute value, element-wise, then the output
+casts."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from amaranth.hdl import Module, Mux, Value
 from rtlflow.rtl.arith import Cast, Operator, Term, constant_multiply, fit, resolve_sign
 from rtlflow.rtl.pipeline import Pipeline, Unit, cast_stages, cross_terms, start_terms
 
-KINDS = ("relu", "leaky_relu", "clip")
+KINDS = ("relu", "leaky_relu", "clip", "abs")
 
 
 class ActivationUnit(Unit):
@@ -16,7 +17,8 @@ class ActivationUnit(Unit):
     - ``relu``: ``max(x, 0)``;
     - ``leaky_relu``: ``x << alpha_shift`` when ``x >= 0``, else ``x * alpha`` (alpha has
       ``alpha_shift`` fractional bits, so both branches share one LSB);
-    - ``clip``: ``min(max(x, low), high)`` (raw bounds in the input's LSB).
+    - ``clip``: ``min(max(x, low), high)`` (raw bounds in the input's LSB);
+    - ``abs``: ``|x|``, the negation chosen by the sign.
 
     Latency: the registers chosen; throughput 1 per cycle.
     """
@@ -71,6 +73,16 @@ class ActivationUnit(Unit):
                 results.append(Term(fit(value, low, high), low, high))
                 operators.append(("select", results[-1].width, 2))
             terms = cross_terms(pipeline, "select", operators, results)
+        elif self.kind == "abs":
+            terms, operators = [], []
+            for x in xs:
+                low = 0 if x.low <= 0 <= x.high else min(abs(x.low), abs(x.high))
+                high = max(abs(x.low), abs(x.high))
+                value = Mux(x.value < 0, -x.value, x.value) if x.low < 0 else x.value
+                terms.append(Term(fit(value, low, high), low, high))
+                if x.low < 0:  # a negation (carry chain) and a select on the sign
+                    operators += [("add", x.width + 1, 0), ("select", x.width + 1, 2)]
+            terms = cross_terms(pipeline, "abs", operators, terms)
         else:
             terms, operators = [], []
             for x in xs:

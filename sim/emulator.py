@@ -78,6 +78,11 @@ class FxpFunctions(InterpreterFunctions):
         frac = op.input_format.frac_bits + alpha_format.frac_bits
         return (self._cast(op, value, frac, op.output_format),)
 
+    @impl(fxp.AbsOp)
+    def run_abs(self, interpreter: Interpreter, op: fxp.AbsOp, args: PythonValues):
+        x = exact(args[0], op.input_format.width + 1)
+        return (self._cast(op, np.abs(x), op.input_format.frac_bits, op.output_format),)
+
     @impl(fxp.CastOp)
     def run_cast(self, interpreter: Interpreter, op: fxp.CastOp, args: PythonValues):
         return (self._cast(op, args[0], op.input_format.frac_bits, op.output_format),)

@@ -85,6 +85,15 @@ class NnFunctions(InterpreterFunctions):
         x = args[0]
         return (np.where(x >= 0, x, op.alpha.value.data * x),)
 
+    @impl(nn.AbsOp)
+    def run_abs(self, interpreter: Interpreter, op: nn.AbsOp, args: PythonValues):
+        return (np.abs(args[0]),)
+
+    @impl(nn.HardSigmoidOp)
+    def run_hard_sigmoid(self, interpreter: Interpreter, op: nn.HardSigmoidOp, args: PythonValues):
+        alpha, beta = op.alpha.value.data, op.beta.value.data
+        return (np.clip(alpha * args[0] + beta, 0.0, 1.0),)
+
     @impl(nn.SigmoidOp)
     def run_sigmoid(self, interpreter: Interpreter, op: nn.SigmoidOp, args: PythonValues):
         return (1.0 / (1.0 + np.exp(-args[0])),)

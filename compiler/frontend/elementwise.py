@@ -38,7 +38,7 @@ def _binary(im: Importer, node: onnx.NodeProto) -> None:
     im.define(node, _BINARY[node.op_type](lhs, rhs, im.float_tensor(shape), im.node_name).output)
 
 
-_UNARY = {"Relu": nn.ReluOp, "Sigmoid": nn.SigmoidOp, "Tanh": nn.TanhOp, "Erf": nn.ErfOp}
+_UNARY = {"Relu": nn.ReluOp, "Abs": nn.AbsOp, "Sigmoid": nn.SigmoidOp, "Tanh": nn.TanhOp, "Erf": nn.ErfOp}
 
 
 @handles(*_UNARY)
@@ -52,6 +52,14 @@ def _leaky_relu(im: Importer, node: onnx.NodeProto) -> None:
     x = im.activation(node.input[0])
     alpha = FloatAttr(float(im.attribute(node, "alpha", 0.01)), f64)
     im.define(node, nn.LeakyReluOp(x, x.type, im.node_name, alpha=alpha).output)
+
+
+@handles("HardSigmoid")
+def _hard_sigmoid(im: Importer, node: onnx.NodeProto) -> None:
+    x = im.activation(node.input[0])
+    alpha = FloatAttr(float(im.attribute(node, "alpha", 0.2)), f64)
+    beta = FloatAttr(float(im.attribute(node, "beta", 0.5)), f64)
+    im.define(node, nn.HardSigmoidOp(x, x.type, im.node_name, alpha=alpha, beta=beta).output)
 
 
 @handles("Clip")

@@ -12,11 +12,47 @@ from rtlflow.dialects import fxp, nn
 from rtlflow.dialects.arrays import dense_from_numpy
 from rtlflow.errors import RtlflowError
 from rtlflow.lowering.common import kind, lowers, quantize_constant, unsupported_reason
-from rtlflow.numerics.fixed_point import FixedFormat
+from rtlflow.numerics.fixed_point import FixedFormat, range_format
 
 
 class ElementWise:
     """Element-wise ops."""
+
+    @lowers(nn.AbsOp)
+    def abs(self, op: nn.AbsOp, layer: LayerConfig, result: FixedFormat):
+        return fxp.AbsOp(self.input(op), self.result_type(op, result), op.node_name)
+
+    @lowers(nn.HardSigmoidOp)
+    def hard_sigmoid(self, op: nn.HardSigmoidOp, layer: LayerConfig, result: FixedFormat):
+        """``alpha * x + beta`` exactly (alpha and beta in the layer's weight and bias formats,
+        default the precision, rounded to nearest), then clipped to [0, 1] into the result."""
+        x = self.input(op)
+        fx, shape = fxp.tensor_format(x), nn.shape_of(op.output)
+        scale_format = (layer.weight or self.config.precision).with_modes("RND")
+        offset_format = (layer.bias or self.config.precision).with_modes("RND")
+        alpha = quantize_constant(np.array(op.alpha.value.data), scale_format, op, "alpha")
+        beta = quantize_constant(np.array(op.beta.value.data), offset_format, op, "beta")
+        frac = max(fx.frac_bits + scale_format.frac_bits, offset_format.frac_bits)
+        scale = int(alpha) << (frac - fx.frac_bits - scale_format.frac_bits)
+        offset = int(beta) << (frac - offset_format.frac_bits)
+        ends = [scale * v + offset for v in (fx.min_raw, fx.max_raw)]
+        affine = fxp.ScaleShiftOp(
+            x,
+            fxp.fixed_tensor(shape, range_format(min(ends), max(ends), frac)),
+            op.node_name,
+            scale=dense_from_numpy(np.full(shape, int(alpha), dtype=np.int64)),
+            scale_type=fxp.FixedType.from_format(scale_format),
+            offset=dense_from_numpy(np.full(shape, int(beta), dtype=np.int64)),
+            offset_type=fxp.FixedType.from_format(offset_format),
+        )
+        self.block.add_op(affine)
+        return fxp.ClipOp(
+            affine.output,
+            self.result_type(op, result),
+            op.node_name,
+            low=fxp.int_prop(0),
+            high=fxp.int_prop(1 << frac),  # 1 in the LSB of the affine result
+        )
 
     @lowers(nn.ReluOp)
     def relu(self, op: nn.ReluOp, layer: LayerConfig, result: FixedFormat):

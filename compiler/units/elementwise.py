@@ -33,7 +33,7 @@ def _scale_shift(op: fxp.ScaleShiftOp) -> UnitSpec:
     )
 
 
-@builds(fxp.ReluOp, fxp.LeakyReluOp, fxp.ClipOp, fxp.CastOp)
+@builds(fxp.ReluOp, fxp.LeakyReluOp, fxp.ClipOp, fxp.CastOp, fxp.AbsOp)
 def _activation(op: fxp.FxpOp) -> UnitSpec:
     fx = op.input_format
     count = elements(op)
@@ -42,6 +42,8 @@ def _activation(op: fxp.FxpOp) -> UnitSpec:
     match op:
         case fxp.ReluOp():
             params["kind"] = "relu"
+        case fxp.AbsOp():
+            params["kind"] = "abs"
         case fxp.LeakyReluOp():
             alpha_frac = op.alpha_type.format.frac_bits
             params |= {
