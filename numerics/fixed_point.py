@@ -36,8 +36,29 @@ OVERFLOW_MODES: tuple[str, ...] = ("WRAP", "SAT", "SAT_SYM")
 INT64_SAFE_BITS = 62
 
 
+class RawBounds:
+    """The raw integer bounds of a value of ``width`` bits, ``signed`` or not, and the lowest
+    value its ``overflow`` mode saturates to (shared by formats and the hardware's casts)."""
+
+    width: int
+    signed: bool
+    overflow: str
+
+    @property
+    def min_raw(self) -> int:
+        return raw_range(self.width, self.signed)[0]
+
+    @property
+    def max_raw(self) -> int:
+        return raw_range(self.width, self.signed)[1]
+
+    @property
+    def saturation_low(self) -> int:
+        return saturation_low(self.width, self.signed, self.overflow)
+
+
 @dataclass(frozen=True)
-class FixedFormat:
+class FixedFormat(RawBounds):
     """A fixed-point number format: ``width`` bits, ``int_bits`` of them integer (sign included)."""
 
     width: int
@@ -58,18 +79,6 @@ class FixedFormat:
     def frac_bits(self) -> int:
         """Number of fractional bits, W - I (may be negative)."""
         return self.width - self.int_bits
-
-    @property
-    def min_raw(self) -> int:
-        return raw_range(self.width, self.signed)[0]
-
-    @property
-    def max_raw(self) -> int:
-        return raw_range(self.width, self.signed)[1]
-
-    @property
-    def saturation_low(self) -> int:
-        return saturation_low(self.width, self.signed, self.overflow)
 
     @property
     def lsb(self) -> float:

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from amaranth.hdl import Cat, Const, Mux, Shape, Value, signed, unsigned
 
-from rtlflow.numerics.fixed_point import bits_for_range, csd_digits, raw_range, saturation_low
+from rtlflow.numerics.fixed_point import RawBounds, bits_for_range, csd_digits
 
 #: An operator instance: (kind, width, size). Kinds and the meaning of size:
 #: "add" (adder or subtractor), "saturate" (compare and clamp; size = the clamped width when
@@ -155,7 +155,7 @@ def add_level(terms: list[Term]) -> tuple[list[Term], list[Operator]]:
 
 
 @dataclass(frozen=True)
-class Cast:
+class Cast(RawBounds):
     """Bring an integer into a W-bit output: drop ``shift`` fractional bits (negative: append),
     rounding TRN (floor), RND (add half, floor) or RND_CONV (add half - 1 and the kept LSB,
     floor: ties to even), then WRAP (keep low bits), SAT (clamp) or SAT_SYM (clamp, never the
@@ -166,18 +166,6 @@ class Cast:
     overflow: str
     width: int
     signed: bool
-
-    @property
-    def min_raw(self) -> int:
-        return raw_range(self.width, self.signed)[0]
-
-    @property
-    def max_raw(self) -> int:
-        return raw_range(self.width, self.signed)[1]
-
-    @property
-    def saturation_low(self) -> int:
-        return saturation_low(self.width, self.signed, self.overflow)
 
     @property
     def rounding_constant(self) -> int:

@@ -21,28 +21,23 @@ from rtlflow.numerics.quantization import exact_format
 class Routing:
     """Ops that move data."""
 
+    def moved(self, op: nn.NnOp, fxp_op: type, **properties):
+        """``op`` as ``fxp_op``, which moves the input's elements in its format (a MovesData op)."""
+        x = self.input(op)
+        result = fxp.fixed_tensor(nn.shape_of(op.results[0]), fxp.tensor_format(x))
+        return fxp_op(x, result, op.node_name, **properties)
+
     @lowers(nn.ReshapeOp)
     def reshape(self, op: nn.ReshapeOp, layer: LayerConfig, result: FixedFormat):
-        x = self.input(op)
-        return fxp.ReshapeOp(
-            x, fxp.fixed_tensor(nn.shape_of(op.output), fxp.tensor_format(x)), op.node_name
-        )
+        return self.moved(op, fxp.ReshapeOp)
 
     @lowers(nn.TransposeOp)
     def transpose(self, op: nn.TransposeOp, layer: LayerConfig, result: FixedFormat):
-        x = self.input(op)
-        shape = nn.shape_of(op.output)
-        return fxp.TransposeOp(
-            x, fxp.fixed_tensor(shape, fxp.tensor_format(x)), op.node_name, perm=op.perm
-        )
+        return self.moved(op, fxp.TransposeOp, perm=op.perm)
 
     @lowers(nn.PadOp)
     def pad(self, op: nn.PadOp, layer: LayerConfig, result: FixedFormat):
-        x = self.input(op)
-        shape = nn.shape_of(op.output)
-        return fxp.PadOp(
-            x, fxp.fixed_tensor(shape, fxp.tensor_format(x)), op.node_name, pads=op.pads
-        )
+        return self.moved(op, fxp.PadOp, pads=op.pads)
 
     @lowers(nn.ConcatOp)
     def concat(self, op: nn.ConcatOp, layer: LayerConfig, result: FixedFormat):
