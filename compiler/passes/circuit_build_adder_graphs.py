@@ -7,7 +7,9 @@ subexpressions shared across weights and outputs, and across output channels and
 convolution), each adder as wide as the exact range of its values (``rtlflow.value_ranges``: a
 ReLU's output has no sign bit, small sums give narrow inputs), then the output casts. With
 ``ternary`` the output trees use three-operand adders (one LUT6 and carry chain per bit on
-Xilinx parts). The cycles of the ops are left at 0 for ``circuit-insert-registers``.
+Xilinx parts). Outputs that nothing reads (a convolution's last row that no pooling window
+covers; ``rtlflow.demand``) are constant 0 and cost nothing. The cycles of the ops are left at 0
+for ``circuit-insert-registers``.
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ from rtlflow.rtl.arith import Cast, Term, apply_cast, shape_for_range
 from rtlflow.rtl.conv import conv_rows
 from rtlflow.config import ModelConfig
 from rtlflow.delay_model import dsp_count, operator_resources
+from rtlflow.demand import demanded
 from rtlflow.parts import find_part
 from rtlflow.rtl.primitives import CARRY_PRIMITIVE
 from rtlflow.rtl.adder_graph import node_operators
@@ -60,7 +63,11 @@ class CircuitBuildAdderGraphsPass(ModulePass):
                 for unit in function.body.block.ops
                 if isinstance(unit, circuit.UnitOp) and builds_adder_graph(unit.inner)
             ]
-            problems = [layer_problem(unit.inner, *ranges[unit.inputs[0]]) for unit in units]
+            demand = demanded(function)
+            problems = [
+                layer_problem(unit.inner, *ranges[unit.inputs[0]], demand.get(unit.results[0]))
+                for unit in units
+            ]
             on_dsps = allocate_dsps(
                 [(unit.inner, problem) for unit, problem in zip(units, problems, strict=True)],
                 config.dsp_budget_slices(target.part.dsp),
@@ -84,9 +91,12 @@ def builds_adder_graph(op) -> bool:
     return isinstance(op, fxp.ConvOp) and op.style.data == "parallel"
 
 
-def layer_problem(op: fxp.WeightedOp, low: np.ndarray, high: np.ndarray):
+def layer_problem(
+    op: fxp.WeightedOp, low: np.ndarray, high: np.ndarray, read: np.ndarray | None = None
+):
     """``(rows, constants, input ranges, casts)`` of a dense layer (one row of its inputs, the
-    union of the rows' ranges) or a parallel convolution (all its inputs)."""
+    union of the rows' ranges) or a parallel convolution (all its inputs). Outputs that nothing
+    reads (``read``, a flat mask of the result; ``rtlflow.demand``) get no terms and constant 0."""
     frac, weights, biases = op.aligned()
     casts = dense_casts(op, frac)
     rounding = casts[0].rounding_constant
@@ -104,6 +114,10 @@ def layer_problem(op: fxp.WeightedOp, low: np.ndarray, high: np.ndarray):
         positions = op.window.positions
         constants = [int(b) + rounding for b in biases for _ in range(positions)]
         low, high = low.reshape(-1), high.reshape(-1)
+    if read is not None:
+        unread = ~read.reshape(-1, len(rows)).any(axis=0)  # a dense layer's rows share outputs
+        rows = [[] if dead else row for row, dead in zip(rows, unread, strict=True)]
+        constants = [0 if dead else c for c, dead in zip(constants, unread, strict=True)]
     ranges = [(int(a), int(b)) for a, b in zip(low, high, strict=True)]
     return rows, constants, ranges, casts
 
