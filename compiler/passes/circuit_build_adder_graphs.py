@@ -36,7 +36,7 @@ from rtlflow.demand import demanded
 from rtlflow.parts import find_part
 from rtlflow.rtl.primitives import CARRY_PRIMITIVE
 from rtlflow.rtl.adder_graph import node_operators
-from rtlflow.units import CARRY, dense_casts, graph_node
+from rtlflow.units import CARRY, dense_casts, graph_nodes
 from rtlflow.value_ranges import value_ranges
 
 
@@ -206,17 +206,10 @@ def cheapest_graph(op: fxp.WeightedOp, problem, choice: DspChoice, ternary: bool
 
 def graph_luts(block: Block, family: str) -> int:
     """The LUT estimate of an implementation block (its adders and casts)."""
-    number = {arg: i for i, arg in enumerate(block.args)}
-    ranges = [shiftadd.bounds(arg) for arg in block.args]
-    luts = 0
-    for inner in block.ops:
-        if not isinstance(inner, shiftadd.ScheduledOp):
-            continue
-        node = graph_node(inner, number)
-        number[inner.results[0]] = len(ranges)
-        ranges.append(shiftadd.bounds(inner.results[0]))
-        luts += sum(operator_resources(o, family).lut for o in node_operators(node, ranges))
-    return luts
+    nodes, ranges, _ = graph_nodes(block)
+    return sum(
+        operator_resources(o, family).lut for _, node in nodes for o in node_operators(node, ranges)
+    )
 
 
 def cast_result(low: int, high: int, cast: Cast, rounded: bool) -> tuple[int, int]:

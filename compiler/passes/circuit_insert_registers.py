@@ -20,13 +20,13 @@ from xdsl.ir import Block, SSAValue
 from xdsl.passes import ModulePass
 
 from rtlflow.delay_model import DelayModel
-from rtlflow.dialects import circuit, fxp, shiftadd
+from rtlflow.dialects import circuit, fxp
 from rtlflow.parts import find_part
 from rtlflow.rtl.pipeline import Plan
 from rtlflow import graph_schedule
 from rtlflow.rtl.adder_graph import node_operators
 from rtlflow.rtl.arith import shape_for_range
-from rtlflow.units import UnitSpec, graph_node, unit_spec
+from rtlflow.units import UnitSpec, graph_nodes, unit_spec
 
 
 @dataclass(frozen=True)
@@ -53,17 +53,13 @@ def schedule_plan(plan: Plan, arrival: float, budget: float, model: DelayModel) 
 def schedule_graph(block: Block, arrival: float, budget: float, model: DelayModel) -> Schedule:
     """Cycles for the ops of an adder graph (``rtlflow.graph_schedule``): the fewest cycles for
     the inputs' ``arrival``, registers at minimum cuts. Sets every op's cycle."""
-    number = {arg: i for i, arg in enumerate(block.args)}
-    ranges = [shiftadd.bounds(arg) for arg in block.args]
-    operands: list[tuple[int, ...]] = [()] * len(ranges)
-    delays = [0.0] * len(ranges)
-    ops = [op for op in block.ops if isinstance(op, shiftadd.ScheduledOp)]
-    for op in ops:
-        node = graph_node(op, number)
-        delays.append(max((model.operator(o) for o in node_operators(node, ranges)), default=0.0))
-        operands.append(tuple(number[v] for v in op.operands))
-        number[op.results[0]] = len(ranges)
-        ranges.append(shiftadd.bounds(op.results[0]))
+    nodes, ranges, number = graph_nodes(block)
+    inputs = len(block.args)
+    operands = [()] * inputs + [tuple(number[v] for v in op.operands) for op, _ in nodes]
+    delays = [0.0] * inputs + [
+        max((model.operator(o) for o in node_operators(node, ranges)), default=0.0)
+        for _, node in nodes
+    ]
     graph = graph_schedule.Graph(
         len(block.args),
         tuple(operands),
@@ -72,7 +68,7 @@ def schedule_graph(block: Block, arrival: float, budget: float, model: DelayMode
         tuple(number[v] for v in block.last_op.operands),  # type: ignore[union-attr]
     )
     result = graph_schedule.schedule(graph, arrival, budget)
-    for op in ops:
+    for op, _ in nodes:
         op.set_cycle(result.cycles[number[op.results[0]]])
     return Schedule(frozenset(range(1, result.latency + 1)), result.arrival, result.slowest)
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
+from xdsl.ir import Block
 
 from rtlflow.dialects import circuit, fxp, shiftadd
 from rtlflow.numerics.fixed_point import dot_product_format
@@ -73,17 +74,28 @@ def graph_node(op: shiftadd.ScheduledOp, number: dict) -> tuple:
     return (*node, *shiftadd.bounds(op.results[0]), op.cycle_number)
 
 
-def adder_graph_spec(unit: circuit.UnitOp) -> UnitSpec:
-    """The ``AdderGraphUnit`` of a unit's ``shiftadd`` implementation, its cycles included."""
-    block = unit.graph
-    assert block is not None
+def graph_nodes(block: Block) -> tuple[list[tuple[shiftadd.ScheduledOp, tuple]], list, dict]:
+    """An implementation block read as ``AdderGraphUnit`` nodes: its scheduled ops in order,
+    each with its node; the range of every value (the block's inputs first, then each op's
+    result); the index of every value."""
     number = {arg: i for i, arg in enumerate(block.args)}
+    ranges = [shiftadd.bounds(arg) for arg in block.args]
     nodes = []
     for op in block.ops:
         if not isinstance(op, shiftadd.ScheduledOp):
             break
-        nodes.append(graph_node(op, number))
-        number[op.results[0]] = len(number)
+        nodes.append((op, graph_node(op, number)))
+        number[op.results[0]] = len(ranges)
+        ranges.append(shiftadd.bounds(op.results[0]))
+    return nodes, ranges, number
+
+
+def adder_graph_spec(unit: circuit.UnitOp) -> UnitSpec:
+    """The ``AdderGraphUnit`` of a unit's ``shiftadd`` implementation, its cycles included."""
+    block = unit.graph
+    assert block is not None
+    scheduled, _, number = graph_nodes(block)
+    nodes = [node for _, node in scheduled]
     outputs = tuple(number[v] for v in block.last_op.operands)  # type: ignore[union-attr]
     inner = unit.inner
     rows = math.prod(fxp.tensor_shape(inner.input)[:-1]) if isinstance(inner, fxp.DenseOp) else 1

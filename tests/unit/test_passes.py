@@ -9,7 +9,7 @@ from xdsl.transforms.dead_code_elimination import DeadCodeElimination
 
 from rtlflow.config import ModelConfig, config_from_dict
 from rtlflow.delay_model import DelayModel
-from rtlflow.dialects import circuit, context, fxp, shiftadd
+from rtlflow.dialects import circuit, context, fxp
 from rtlflow.errors import RtlflowError
 from rtlflow.frontend import import_onnx
 from rtlflow.parts import find_part
@@ -22,7 +22,7 @@ from rtlflow.passes.nn_form_dense import NnFormDensePass
 from rtlflow.pipeline import Options, lower
 from rtlflow.sim.nn_interpreter import run_nn
 from rtlflow.rtl.adder_graph import node_operators
-from rtlflow.units import graph_node, unit_spec
+from rtlflow.units import graph_nodes, unit_spec
 from tests.e2e.models import Graph, two_outputs, wide_mlp
 
 CTX = context()
@@ -256,16 +256,10 @@ def graph_delays(op, model: DelayModel, arrival, delays) -> tuple[float, int]:
     if 0 in registers:
         delays.append(arrival)
         arrival = (0.0, 0)
-    number = {value: i for i, value in enumerate(block.args)}
-    ranges = [shiftadd.bounds(value) for value in block.args]
+    nodes, ranges, _ = graph_nodes(block)
     ready = {value: (0, arrival) for value in block.args}  # value -> (cycle, (time, steps))
     last = 0
-    for inner in block.ops:
-        if not isinstance(inner, shiftadd.ScheduledOp):
-            break
-        node = graph_node(inner, number)
-        number[inner.results[0]] = len(ranges)
-        ranges.append(shiftadd.bounds(inner.results[0]))
+    for inner, node in nodes:
         cycle = inner.cycle_number
         start = (0.0, 0)
         for value in inner.operands:
