@@ -151,12 +151,45 @@ def operator_resources(operator: Operator, family: str) -> Resources:
     raise ValueError(f"no resources for operator kind {kind!r}")
 
 
+#: shortest chain of flip-flops that synthesis turns into a shift register LUT (SRLC32E)
+SRL_MIN_LENGTH = 3
+SRL_DEPTH = 32
+
+
 def plan_resources(plan: Plan, registers: frozenset[int], family: str) -> Resources:
-    """Logic of every step plus the flip-flops of every register boundary (and its valid)."""
+    """Logic of every step plus the flip-flops of every register boundary and its valid bit,
+    less what synthesis moves elsewhere: bits held unchanged over ``SRL_MIN_LENGTH`` or more
+    boundaries in a row (nothing computed between them: a latency balance) become shift
+    register LUTs, one per bit and 32 cycles; a product on DSP slices registered right after
+    its multiply goes into the slices' own product registers."""
     total = Resources()
     for step in plan.steps:
         for operator in step.operators:
             total = total + operator_resources(operator, family)
-    for boundary in registers | plan.forced:
-        total = total + Resources(ff=plan.bits_at(boundary) + 1)
+    boundaries = sorted(registers | plan.forced)
+    run: list[int] = []
+    for boundary in [*boundaries, None]:
+        if run and boundary == run[-1] + 1 and not plan.steps[run[-1]].operators:
+            run.append(boundary)
+            continue
+        if run:
+            total = total + _register_run(plan, run, family)
+        run = [] if boundary is None else [boundary]
     return total
+
+
+def _register_run(plan: Plan, run: list[int], family: str) -> Resources:
+    """Registers at consecutive ``run`` boundaries with nothing computed between them."""
+    if len(run) >= SRL_MIN_LENGTH:  # the data in SRLs; the valid bit (with reset) in flip-flops
+        return Resources(lut=plan.bits_at(run[0]) * math.ceil(len(run) / SRL_DEPTH), ff=len(run))
+    flops = 0
+    for boundary in run:
+        absorbed = 0
+        if boundary > 0:
+            absorbed = sum(
+                width + size
+                for kind, width, size in plan.steps[boundary - 1].operators
+                if operator_resources((kind, width, size), family).dsp
+            )
+        flops += max(plan.bits_at(boundary) - absorbed, 0) + 1
+    return Resources(ff=flops)

@@ -1,11 +1,20 @@
-"""Which elements of each value something reads, at the circuit level.
+"""Which elements of each value something reads, at the fxp and the circuit level.
 
 A window that does not cover its whole input (a 2x2 pooling of 7 rows reads 6 of them) leaves
-elements that nothing reads; so does an element-wise op on them. ``demanded`` propagates what
-the design's outputs need backwards: through element-wise units and reshapes element by element,
-through parallel window units by their taps; every other unit, a delay or a stream reads all of
-its inputs. The adder graph of a layer then leaves out the outputs nobody reads (synthesis would
-remove their logic anyway; the estimate, the Verilog and the schedule no longer count it).
+elements that nothing reads; so does a selection of rows (a transformer's classifier reads the
+class token alone), and everything computed only for them. ``demanded`` propagates what the
+design's outputs need backwards, op by op (a circuit unit by the fxp op it implements):
+
+- element-wise ops, constant scales and sums: element by element;
+- wiring (reshape, transpose, pad, concat, take): through the elements it moves;
+- rows (dense, softmax, layer norm over the last axes; the rows of a matmul's left operand):
+  a row is read whole when any of its results is read;
+- parallel window units: by their taps;
+- anything else, and any unit that works on a pixel stream: every input element.
+
+Two passes use it: ``fxp-drop-unread-rows`` computes only the rows something reads, and the
+adder graph of a layer leaves out the outputs nobody reads (synthesis would remove their logic
+anyway; the estimate, the Verilog and the schedule no longer count it).
 """
 
 from __future__ import annotations
@@ -14,7 +23,7 @@ import math
 
 import numpy as np
 from xdsl.dialects import func
-from xdsl.ir import SSAValue
+from xdsl.ir import Operation, SSAValue
 
 from rtlflow.dialects import circuit, fxp
 from rtlflow.dialects.traits import ElementWise
@@ -22,6 +31,90 @@ from rtlflow.dialects.traits import ElementWise
 
 def _size(value: SSAValue) -> int:
     return math.prod(fxp.tensor_shape(value))
+
+
+def route_sources(op: Operation) -> np.ndarray:
+    """For a wiring op (transpose, pad, concat, take), the flat index into its inputs (numbered
+    one after another) of every result element; -1 where the element is a constant."""
+    values = list(op.operands)
+    numbered, offset = [], 0
+    for value in values:
+        size = _size(value)
+        numbered.append(np.arange(offset, offset + size).reshape(fxp.tensor_shape(value)))
+        offset += size
+    match op:
+        case fxp.TransposeOp():
+            sources = np.transpose(numbered[0], op.permutation)
+        case fxp.PadOp():
+            pads = op.amounts
+            rank = len(pads) // 2
+            widths = [(pads[a], pads[rank + a]) for a in range(rank)]
+            sources = np.pad(numbered[0], widths, constant_values=-1)
+        case fxp.ConcatOp():
+            sources = np.concatenate(numbered, axis=op.axis.value.data % len(numbered[0].shape))
+        case fxp.TakeOp():
+            sources = np.asarray(op.source_list, dtype=np.int64)
+        case _:
+            raise TypeError(f"{op.name} does not move data")
+    return sources.reshape(-1)
+
+
+ROUTES = (fxp.TransposeOp, fxp.PadOp, fxp.ConcatOp, fxp.TakeOp)
+
+
+def elementwise(op: Operation) -> bool:
+    """Each result element from the same element of every operand (constant scales too)."""
+    return op.has_trait(ElementWise) or isinstance(op, fxp.ScaleShiftOp | fxp.AddOp)
+
+
+def row_width(op: Operation) -> int | None:
+    """Elements per row of an op that computes its rows alike and apart, one result row from
+    the same row of each operand (the last axis; a layer norm's normalised axes); None for any
+    other op. A matmul has rows too, but its own rule (``matmul_rows``)."""
+    if isinstance(op, fxp.LayerNormOp):
+        return op.count
+    if isinstance(op, fxp.DenseOp | fxp.SoftmaxOp) or elementwise(op):
+        return fxp.tensor_shape(op.results[0])[-1]
+    return None
+
+
+def matmul_rows(op: fxp.MatMulOp) -> tuple[int, int, int, int] | None:
+    """``(batches, rows, inner, columns)`` of a matmul of equal ranks and batch axes (a's rows
+    times b's columns in every batch), else None."""
+    a, b = (fxp.tensor_shape(v) for v in op.inputs)
+    y = fxp.tensor_shape(op.output)
+    if not (len(a) == len(b) == len(y) >= 2 and a[:-2] == b[:-2] == y[:-2]):
+        return None
+    return math.prod(a[:-2]), a[-2], a[-1], b[-1]
+
+
+def _read(op: Operation, wanted: np.ndarray) -> list[np.ndarray | None]:
+    """Per operand of ``op`` (an fxp op), the flat mask of its elements read for the ``wanted``
+    results; None: all of them."""
+    if isinstance(op, fxp.ReshapeOp):
+        return [wanted]
+    if isinstance(op, ROUTES):
+        sources = route_sources(op)
+        read = np.zeros(sum(_size(v) for v in op.operands), dtype=bool)
+        picked = sources[wanted & (sources >= 0)]
+        read[picked] = True
+        bounds = np.cumsum([0] + [_size(v) for v in op.operands])
+        return [read[bounds[i] : bounds[i + 1]] for i in range(len(op.operands))]
+    width = row_width(op)
+    if width is not None:
+        if elementwise(op):
+            return [wanted for _ in op.operands]
+        rows = wanted.reshape(-1, width).any(axis=1)
+        return [np.repeat(rows, _size(v) // rows.size) for v in op.operands]
+    if isinstance(op, fxp.MatMulOp) and (shape := matmul_rows(op)) is not None:
+        batches, rows, inner, columns = shape
+        live = wanted.reshape(batches, rows, columns).any(axis=2)
+        a = np.repeat(live.reshape(-1), inner)
+        b = np.repeat(live.any(axis=1), inner * columns)
+        return [a, b]
+    if isinstance(op, fxp.WindowOp) and op.style.data == "parallel":
+        return [_window_inputs(op, wanted)]
+    return [None for _ in op.operands]
 
 
 def _window_inputs(op: fxp.WindowOp, wanted: np.ndarray) -> np.ndarray:
@@ -47,7 +140,8 @@ def _window_inputs(op: fxp.WindowOp, wanted: np.ndarray) -> np.ndarray:
 
 
 def demanded(function: func.FuncOp) -> dict[SSAValue, np.ndarray]:
-    """Per value of ``function`` (circuit level): a flat boolean mask of the elements read."""
+    """Per value of ``function`` (fxp or circuit level): a flat boolean mask of the elements
+    read."""
     demand: dict[SSAValue, np.ndarray] = {}
 
     def need(value: SSAValue, mask: np.ndarray | None = None) -> None:
@@ -59,19 +153,16 @@ def demanded(function: func.FuncOp) -> dict[SSAValue, np.ndarray]:
             for value in op.arguments:
                 need(value)
             continue
-        wanted = demand.get(op.results[0]) if op.results else None
+        if not op.results:
+            continue
+        wanted = demand.get(op.results[0])
         if wanted is None:  # nothing reads it
-            wanted = np.zeros(_size(op.results[0]), dtype=bool) if op.results else None
+            wanted = np.zeros(_size(op.results[0]), dtype=bool)
         inner = op.inner if isinstance(op, circuit.UnitOp) else op
-        if isinstance(inner, fxp.ReshapeOp) or (
-            isinstance(op, circuit.UnitOp) and inner.has_trait(ElementWise)
-        ):
-            need(op.operands[0], wanted)
-        elif isinstance(op, circuit.UnitOp) and isinstance(inner, fxp.WindowOp) and (
-            inner.style.data == "parallel" and circuit.beats_of(inner) == 1
-        ):
-            need(op.operands[0], _window_inputs(inner, wanted))
+        if isinstance(op, circuit.DelayOp | circuit.CollectOp) or circuit.beats_of(inner) > 1:
+            reads = [None for _ in op.operands]  # a stream: every beat is read
         else:
-            for value in op.operands:
-                need(value)
+            reads = _read(inner, wanted)
+        for value, mask in zip(op.operands, reads, strict=True):
+            need(value, mask)
     return demand

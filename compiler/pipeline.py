@@ -22,6 +22,7 @@ from rtlflow.passes.circuit_build_adder_graphs import CircuitBuildAdderGraphsPas
 from rtlflow.passes.circuit_insert_registers import CircuitInsertRegistersPass
 from rtlflow.passes.convert_fxp_to_circuit import ConvertFxpToCircuitPass
 from rtlflow.passes.convert_nn_to_fxp import ConvertNnToFxpPass
+from rtlflow.passes.fxp_drop_unread_rows import FxpDropUnreadRowsPass
 from rtlflow.passes.fxp_fuse_activation import FxpFuseActivationPass
 from rtlflow.passes.fxp_set_conv_style import FxpSetConvStylePass
 from rtlflow.passes.fxp_set_reuse_factor import FxpSetReuseFactorPass
@@ -56,11 +57,12 @@ def passes(options: Options) -> dict[str, tuple[ModulePass, ...]]:
             DeadCodeElimination(),
         ),
         # fixed point: formats from the configuration, ReLU + saturating quantizer folded into
-        # the layer before them, then each layer's parallelism (reuse factor of dense layers,
+        # the layer before them, rows nobody reads left out, then each layer's parallelism (reuse factor of dense layers,
         # parallel or streaming convolutions)
         "fxp": (
             ConvertNnToFxpPass(config=config),
             FxpFuseActivationPass(),
+            FxpDropUnreadRowsPass(),
             FxpSetReuseFactorPass(config=config),
             FxpSetConvStylePass(config=config, part=options.part),
         ),

@@ -5,8 +5,7 @@ from __future__ import annotations
 
 import math
 
-import numpy as np
-
+from rtlflow.demand import route_sources
 from rtlflow.dialects import fxp
 from rtlflow.numerics.fixed_point import FixedFormat
 from rtlflow.numerics.indexing import IndexMap
@@ -21,23 +20,7 @@ def _route(op) -> UnitSpec:
     values = list(op.inputs) if isinstance(op, fxp.MultiInputOp) else [op.input]
     formats = [fxp.tensor_format(v) for v in values]
     sizes = [math.prod(fxp.tensor_shape(v)) for v in values]
-    numbered = []
-    offset = 0
-    for value, size in zip(values, sizes, strict=True):
-        numbered.append(np.arange(offset, offset + size).reshape(fxp.tensor_shape(value)))
-        offset += size
-    match op:
-        case fxp.TransposeOp():
-            sources = np.transpose(numbered[0], op.permutation)
-        case fxp.PadOp():
-            pads = op.amounts
-            rank = len(pads) // 2
-            widths = [(pads[a], pads[rank + a]) for a in range(rank)]
-            sources = np.pad(numbered[0], widths, constant_values=-1)
-        case fxp.ConcatOp():
-            sources = np.concatenate(numbered, axis=op.axis.value.data % len(numbered[0].shape))
-        case fxp.TakeOp():
-            sources = np.asarray(op.source_list)
+    sources = route_sources(op)
     out = op.output_format
     casts = tuple(None if fmt == out else cast_into(out, fmt.frac_bits) for fmt in formats)
     kind = op.name.removeprefix("fxp.")

@@ -4,11 +4,14 @@ onnxruntime (expected values from onnxruntime only)."""
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pytest
 from onnx import TensorProto, helper
 
 import rtlflow
+from rtlflow.dialects import fxp
 from rtlflow.sim.runner import run_testbench
 from tests.conftest import DATA
 from tests.e2e import models, transformer_models
@@ -45,6 +48,33 @@ def test_transformer_encoder_two_layers_four_heads(reuse, ii, tmp_path):
     assert ops.count("softmax") == 2
     assert ops.count("matmul") == 4  # scores and mixing, per layer
     assert report["initiation_interval"] == ii
+
+
+@pytest.mark.parametrize("reuse", [1, 2])
+def test_rows_nobody_reads_are_not_built(reuse, tmp_path):
+    """An encoder layer whose output is token 0 alone: its feed-forward layers, layer norms and
+    attention rows (softmax, both matmuls) are built for that one token, the keys and values
+    for all three; bit-exact with the reported latency, within the end-to-end bound of
+    onnxruntime."""
+    model = transformer_models.transformer_encoder(
+        tokens=3, d=8, heads=2, feedforward=16, layers=1, pool=True
+    )
+    fxp_level = rtlflow.compile(model, stop_at="fxp", reuse_factor=reuse).levels["fxp"]
+    rows = {}
+    for op in fxp_level.walk():
+        if isinstance(op, fxp.SoftmaxOp | fxp.LayerNormOp | fxp.DenseOp | fxp.MatMulOp):
+            shape = fxp.tensor_shape(op.operands[0])
+            rows.setdefault(op.name, []).append(math.prod(shape[:-1]))
+    assert rows["fxp.layer_norm"] == [1, 1]
+    assert rows["fxp.softmax"] == [2]  # one query row per head
+    assert rows["fxp.matmul"] == [2, 2]
+    assert rows["fxp.dense"] == [3, 1, 1, 1]  # the packed q, k, v projection reads every token
+    full = rtlflow.compile(
+        transformer_models.transformer_encoder(tokens=3, d=8, heads=2, feedforward=16, layers=1),
+        reuse_factor=reuse,
+    ).write(tmp_path / "full", vectors=2)
+    report = check(model, tmp_path / "pooled", samples=40, reuse_factor=reuse)
+    assert report["resources"]["lut"] < 0.6 * full["resources"]["lut"]
 
 
 def layer_norm_model(shape, axis: int, bias: bool):

@@ -20,15 +20,16 @@ MODELS = Path(__file__).resolve().parents[1] / "data" / "models"
     [
         ("etx4velo_mlp.onnx", {}),
         ("muon_cnn_w4a4.qonnx.onnx", {"conv_style": "stream", "reuse_factor": 2}),
+        ("jet_transformer_hlf.onnx", {}),
     ],
-    ids=["mlp", "quantized_cnn_stream"],
+    ids=["mlp", "quantized_cnn_stream", "transformer"],
 )
 def test_every_pass_replays_its_dump(tmp_path, model, options):
     """Each dumped level, run through the next pass by name, is the pipeline's next dump, byte
     for byte: the printed IR holds everything the passes need."""
     compiled = rtlflow.compile(MODELS / model, stop_at="circuit", dump_ir=tmp_path, **options)
     dumps = sorted(tmp_path.glob("*.mlir"))
-    assert len(dumps) == 14  # the import and 13 passes
+    assert len(dumps) == 15  # the import and 14 passes
     for before, after in zip(dumps, dumps[1:]):
         name = after.stem.split("-", 1)[1]
         module = run_opt(before.read_text(), name, compiled.options, str(before))
@@ -37,7 +38,7 @@ def test_every_pass_replays_its_dump(tmp_path, model, options):
 
 def test_pass_options_override_the_configured_ones(tmp_path):
     rtlflow.compile(MODELS / "etx4velo_mlp.onnx", stop_at="circuit", dump_ir=tmp_path)
-    text = (tmp_path / "11-circuit-build-adder-graphs.mlir").read_text()
+    text = (tmp_path / "12-circuit-build-adder-graphs.mlir").read_text()
     slow = run_opt(text, "circuit-insert-registers{clock-mhz=50}", Options())
     fast = run_opt(text, "circuit-insert-registers", Options(clock_mhz=800.0))
     latency = [
