@@ -4,9 +4,11 @@ import dataclasses
 import math
 
 import pytest
+from amaranth.hdl import unsigned
 
 from rtlflow.delay_model import DelayModel, Resources, operator_resources, plan_resources
 from rtlflow.parts import find_part
+from rtlflow.rtl.delay import DelayUnit
 from rtlflow.rtl.pipeline import Plan, Step
 
 FAMILIES = ["ultrascale+", "ultrascale", "7series"]
@@ -191,9 +193,11 @@ def logic_of(plan, family):
     [
         (frozenset(), 0 + 1),  # forced boundary 3 (after the table): 0 bits + valid
         (frozenset({0}), (32 + 1) + 1),
-        (frozenset({0, 1, 2, 4}), (32 + 1) + (64 + 1) + (33 + 1) + 1 + (16 + 1)),
+        # boundary 1 holds the two DSP products alone: their 64 bits are the slices' own
+        # product registers, only the valid bit is a flip-flop
+        (frozenset({0, 1, 2, 4}), (32 + 1) + 1 + (33 + 1) + 1 + (16 + 1)),
         (frozenset({3}), 1),  # a forced boundary is counted once
-        (frozenset({1, 3}), (64 + 1) + 1),
+        (frozenset({1, 3}), 1 + 1),
     ],
 )
 def test_plan_resources_counts_register_boundaries(registers, flip_flops):
@@ -201,6 +205,19 @@ def test_plan_resources_counts_register_boundaries(registers, flip_flops):
         logic = logic_of(PLAN, family)
         total = plan_resources(PLAN, registers, family)
         assert total == Resources(logic.lut, flip_flops, logic.dsp, logic.bram18)
+
+
+@pytest.mark.parametrize(
+    ("cycles", "lut", "ff"), [(1, 0, 11), (2, 0, 22), (3, 10, 3), (32, 10, 32), (33, 20, 33)]
+)
+def test_a_delay_of_three_cycles_or_more_is_a_shift_register(cycles, lut, ff):
+    """10 bits held over ``cycles`` boundaries with nothing computed between them: flip-flops
+    (10 + valid per cycle) up to two cycles, from three on one SRLC32E per bit and 32 cycles,
+    the valid bit (it has a reset) in flip-flops."""
+    unit = DelayUnit(shape=unsigned(10), count=1, cycles=cycles)
+    unit._MustUse__silence = True  # asked for its plan, never elaborated
+    plan = unit.plan
+    assert plan_resources(plan, frozenset(), "ultrascale+") == Resources(lut=lut, ff=ff)
 
 
 def test_plan_resources_of_logic():
