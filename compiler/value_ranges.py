@@ -19,7 +19,8 @@ from xdsl.dialects import func
 from xdsl.ir import Operation, SSAValue
 
 from rtlflow.dialects import circuit, fxp
-from rtlflow.sim.emulator import FxpFunctions, conv_exact
+from rtlflow.sim.semantics import FxpFunctions
+from rtlflow.sim.semantics.windows import conv_exact
 from rtlflow.numerics.fixed_point import FixedFormat, shift_right
 
 #: (low, high): object arrays of the tensor's shape

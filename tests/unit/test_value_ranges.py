@@ -11,7 +11,7 @@ from xdsl.dialects import func
 
 import rtlflow
 from rtlflow.dialects import fxp
-from rtlflow.sim.emulator import FxpFunctions
+from rtlflow.sim.semantics import FxpFunctions
 from rtlflow.value_ranges import value_ranges
 
 MODELS = Path(__file__).resolve().parents[1] / "data" / "models"
