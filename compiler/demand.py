@@ -26,7 +26,7 @@ from xdsl.dialects import func
 from xdsl.ir import Operation, SSAValue
 
 from rtlflow.dialects import circuit, fxp
-from rtlflow.dialects.traits import ElementWise
+from rtlflow.dialects.traits import ElementWise, RowWise
 
 
 def _size(value: SSAValue) -> int:
@@ -64,16 +64,18 @@ ROUTES = (fxp.TransposeOp, fxp.PadOp, fxp.ConcatOp, fxp.TakeOp)
 
 def elementwise(op: Operation) -> bool:
     """Each result element from the same element of every operand (constant scales too)."""
-    return op.has_trait(ElementWise) or isinstance(op, fxp.ScaleShiftOp | fxp.AddOp)
+    trait = op.get_trait(RowWise)
+    return op.has_trait(ElementWise) or (trait is not None and trait.per_element)
 
 
 def row_width(op: Operation) -> int | None:
-    """Elements per row of an op that computes its rows alike and apart, one result row from
-    the same row of each operand (the last axis; a layer norm's normalised axes); None for any
-    other op. A matmul has rows too, but its own rule (``matmul_rows``)."""
-    if isinstance(op, fxp.LayerNormOp):
-        return op.count
-    if isinstance(op, fxp.DenseOp | fxp.SoftmaxOp) or elementwise(op):
+    """Elements per row of an op that computes its rows alike and apart (``RowWise``; an
+    element-wise op over its last axis), one result row from the same row of each operand; None
+    for any other op. A matmul has rows too, but its own rule (``matmul_rows``)."""
+    trait = op.get_trait(RowWise)
+    if trait is not None:
+        return trait.row_width(op)
+    if op.has_trait(ElementWise):
         return fxp.tensor_shape(op.results[0])[-1]
     return None
 

@@ -55,7 +55,7 @@ from xdsl.printer import Printer
 from xdsl.utils.exceptions import VerifyException
 
 from rtlflow.dialects.arrays import int_tuple, numpy_from_dense, window_of
-from rtlflow.dialects.traits import ElementWise, HasTables, RowFoldable, Streamable
+from rtlflow.dialects.traits import ElementWise, HasTables, RowFoldable, RowWise, Streamable
 from rtlflow.numerics.broadcast import per_channel
 from rtlflow.numerics.fixed_point import OVERFLOW_MODES, ROUNDING_MODES, FixedFormat, TableSpec
 from rtlflow.numerics.normalization import RsqrtTable
@@ -264,6 +264,7 @@ class DenseOp(WeightedOp):
     """
 
     name = "fxp.dense"
+    traits = traits_def(RowWise())
 
     reuse_factor = prop_def(IntegerAttr)
 
@@ -285,7 +286,7 @@ class ScaleShiftOp(FxpOp):
     """``y = x * scale + offset`` element-wise with constant tensors (broadcast to x's shape)."""
 
     name = "fxp.scale_shift"
-    traits = traits_def(Streamable(when=lambda op: op.channelwise))
+    traits = traits_def(Streamable(when=lambda op: op.channelwise), RowWise(per_element=True))
 
     scale = prop_def(DenseIntOrFPElementsAttr)
     scale_type = prop_def(FixedType)
@@ -406,7 +407,7 @@ class SoftmaxOp(FxpOp):
     """
 
     name = "fxp.softmax"
-    traits = traits_def(RowFoldable(), HasTables())
+    traits = traits_def(RowFoldable(), HasTables(), RowWise())
 
     #: R > 1: the rows are folded onto 1/R of the logic, one inference every R cycles
     reuse_factor = opt_prop_def(IntegerAttr)
@@ -468,7 +469,7 @@ class LayerNormOp(FxpOp):
     """
 
     name = "fxp.layer_norm"
-    traits = traits_def(RowFoldable(), HasTables())
+    traits = traits_def(RowFoldable(), HasTables(), RowWise(width=lambda op: op.count))
 
     #: R > 1: the rows are folded onto 1/R of the logic, one inference every R cycles
     reuse_factor = opt_prop_def(IntegerAttr)
@@ -680,6 +681,7 @@ class AddOp(MultiInputOp):
     """``y = a + b`` element-wise (same shapes), exact, cast into y's type."""
 
     name = "fxp.add"
+    traits = traits_def(RowWise(per_element=True))
 
     def verify_(self) -> None:
         super().verify_()

@@ -62,6 +62,21 @@ class RowFoldable(OpTrait):
 
 
 @dataclass(frozen=True)
+class RowWise(OpTrait):
+    """Computes rows alike and apart: each result row (``width(op)`` elements, the last axis by
+    default) from the same row of every operand alone, so rows nobody reads can be left out;
+    ``per_element``: each result element from the same element of every operand."""
+
+    width: Callable[[Operation], int] | None = None
+    per_element: bool = False
+
+    def row_width(self, op: Operation) -> int:
+        if self.width is not None:
+            return self.width(op)
+        return op.results[0].type.get_shape()[-1]  # type: ignore[attr-defined]
+
+
+@dataclass(frozen=True)
 class Streamable(ConditionalTrait):
     """Can work on a pixel stream (one pixel, every channel, per beat) when its input is one."""
 
