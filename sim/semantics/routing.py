@@ -85,7 +85,8 @@ class FixedRouting:
             self._cast(op, np.asarray(x), fmt.frac_bits, op.output_format)
             for x, fmt in zip(args, op.input_formats, strict=True)
         ]
-        return (np.concatenate(parts, axis=op.axis.value.data % len(fxp.tensor_shape(op.output)) + 1),)
+        axis = batched_axis(op.axis.value.data, len(fxp.tensor_shape(op.output)))
+        return (np.concatenate(parts, axis=axis),)
 
     @impl(fxp.ReshapeOp)
     def run_reshape(self, interpreter: Interpreter, op: fxp.ReshapeOp, args: PythonValues):
