@@ -26,6 +26,7 @@ from rtlflow.passes.fxp_drop_unread_rows import FxpDropUnreadRowsPass
 from rtlflow.passes.fxp_fuse_activation import FxpFuseActivationPass
 from rtlflow.passes.fxp_set_conv_style import FxpSetConvStylePass
 from rtlflow.passes.fxp_set_reuse_factor import FxpSetReuseFactorPass
+from rtlflow.passes.nn_assign_precision import NnAssignPrecisionPass
 from rtlflow.passes.nn_fold_affine import NnFoldAffinePass
 from rtlflow.passes.nn_fold_layout import NnFoldLayoutPass
 from rtlflow.passes.nn_fold_reshapes import NnFoldReshapesPass
@@ -56,11 +57,13 @@ def passes(options: Options) -> dict[str, tuple[ModulePass, ...]]:
             NnFoldReshapesPass(),
             DeadCodeElimination(),
         ),
-        # fixed point: formats from the configuration, ReLU + saturating quantizer folded into
-        # the layer before them, rows nobody reads left out, then each layer's parallelism (reuse factor of dense layers,
-        # parallel or streaming convolutions)
+        # fixed point: formats from the configuration assigned to the ops, then the conversion;
+        # ReLU + saturating quantizer folded into the layer before them, rows nobody reads left
+        # out, then each layer's parallelism (reuse factor of dense layers, parallel or streaming
+        # convolutions)
         "fxp": (
-            ConvertNnToFxpPass(config=config),
+            NnAssignPrecisionPass(config=config),
+            ConvertNnToFxpPass(),
             FxpFuseActivationPass(),
             FxpDropUnreadRowsPass(),
             FxpSetReuseFactorPass(config=config),

@@ -8,12 +8,12 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
-from xdsl.dialects.builtin import UnitAttr
 from xdsl.ir import Operation, SSAValue
 
 from rtlflow.dialects import fxp, nn
 from rtlflow.dialects.arrays import dense_from_numpy, int_tuple
 from rtlflow.errors import RtlflowError
+from rtlflow.lowering.common import quantize_constant
 from rtlflow.numerics.broadcast import per_channel
 from rtlflow.numerics.fixed_point import FixedFormat, dot_product_format, range_format
 from rtlflow.numerics.quantization import exact_format
@@ -40,9 +40,6 @@ class Carried:
         return Carried(move(self.scale), move(self.offset), self.relu, self.node)
 
 
-from rtlflow.lowering.common import quantize_constant
-
-
 class CarriedScales:
     """Values carried with a scale, offset and ReLU not yet applied (``Carried``): when an op
     takes them as they are, how they move through it, and their application as an exact
@@ -61,7 +58,7 @@ class CarriedScales:
             case nn.PadOp():
                 return carried.linear
             case nn.DenseOp() | nn.ConvOp():
-                layer = self.config.layer(op.node_name)
+                layer = self.layer(op)
                 configured = (layer.weight, layer.bias, layer.result, layer.accumulator)
                 if not carried.linear or any(fmt is not None for fmt in configured):
                     return False
@@ -72,12 +69,12 @@ class CarriedScales:
         return False
 
     def apply_carried(self, value: SSAValue) -> None:
-        """Apply a carried scale, offset and ReLU: an exact ``fxp.scale_shift`` (and ``fxp.relu``)."""
+        """Apply a carried scale, offset and ReLU: an exact ``fxp.scale_shift`` (and ``fxp.relu``)
+        before the op being rewritten; every reader of ``value`` reads the result."""
         carried = self.carried.pop(value, None)
         if carried is None:
             return
-        assert self.block is not None
-        x = self.values[value]
+        x = self.value(value)
         fx, shape = fxp.tensor_format(x), nn.shape_of(value)
         scales = np.broadcast_to(carried.scale, shape).astype(np.float64)
         offsets = np.broadcast_to(carried.offset, shape).astype(np.float64)
@@ -104,25 +101,19 @@ class CarriedScales:
             offset=dense_from_numpy(offset_raw.astype(np.int64)),
             offset_type=fxp.FixedType.from_format(offset_format),
         )
-        self.block.add_op(op)
+        self.insert(op)
         out = op.output
         if carried.relu:
             relu = fxp.ReluOp(out, fxp.fixed_tensor(shape, result), carried.node)
-            self.block.add_op(relu)
+            self.insert(relu)
             out = relu.output
-        self.values[value] = out
+        self.rebind(value, out)
 
-    def carry_through(self, op: Operation, carried: Carried | None) -> None:
+    def carried_result(self, op: Operation, carried: Carried | None) -> Carried | None:
         """The carried form of ``op``'s result: from its input through a move, max pooling or
         a linear ReLU, or as a dense / conv sum's or quantizer's own (``self.outgoing``)."""
         moved = self.outgoing.pop(op, None)
-        if moved is None:
-            moved = self.moved_carried(op, carried)
-        if moved is not None:
-            self.carried[op.results[0]] = moved
-            owner = self.values[op.results[0]].owner
-            if isinstance(owner, Operation):  # its numbers are levels or sums, not values
-                owner.attributes[fxp.CARRIED] = UnitAttr()
+        return moved if moved is not None else self.moved_carried(op, carried)
 
     def moved_carried(self, op: Operation, carried: Carried | None) -> Carried | None:
         if carried is None or op.operands[0] not in self.carried:

@@ -1,13 +1,17 @@
-"""nn → fxp lowering, shared: the registry of lowerings (``@lowers``) and the helpers every
-family uses (constants quantized without wrapping, quantizer formats, names in messages)."""
+"""nn → fxp lowering, shared: the family patterns (``FamilyPattern``, ``@lowers``) and the
+helpers every family uses (constants quantized without wrapping, quantizer formats, names in
+messages)."""
 
 from __future__ import annotations
 
 import math
 from collections.abc import Callable
+from functools import partial
+from typing import ClassVar
 
 import numpy as np
 from xdsl.ir import Operation, SSAValue
+from xdsl.pattern_rewriter import PatternRewriter, RewritePattern
 
 from rtlflow.dialects import nn
 from rtlflow.dialects.arrays import WINDOW_PROPERTIES
@@ -15,24 +19,86 @@ from rtlflow.errors import RtlflowError
 from rtlflow.numerics.fixed_point import FixedFormat, bits_for_range, raw_range
 from rtlflow.numerics.quantization import power_of_two_exponent
 
-#: nn op class -> the converter method that lowers it (registered with ``@lowers``)
-_LOWERINGS: dict[type, Callable] = {}
-
 
 def lowers(*op_types: type) -> Callable[[Callable], Callable]:
-    """Register the decorated converter method ``(self, op, layer, result)`` as the lowering of
-    ``op_types``: it returns the fxp op (or None where the value passes unchanged)."""
+    """Mark the decorated method ``(self, op, layer, result)`` of a ``FamilyPattern`` as the
+    lowering of ``op_types``: it returns the fxp op (or None where the value passes unchanged)."""
 
     def register(method: Callable) -> Callable:
-        for op_type in op_types:
-            _LOWERINGS[op_type] = method
+        method.lowers = op_types  # type: ignore[attr-defined]
         return method
 
     return register
 
 
-def lowering_of(op) -> Callable | None:
-    return _LOWERINGS.get(type(op))
+class FamilyPattern(RewritePattern):
+    """The nn → fxp lowerings of one op family, as a rewrite pattern: an op with a ``@lowers``
+    method of the family is rewritten by ``Lowering.rewrite`` (operands' fxp values, result
+    format, carried scales), which calls that method for the fxp op."""
+
+    lowerings: ClassVar[dict[type, Callable]] = {}
+
+    def __init_subclass__(cls, **kwargs) -> None:
+        super().__init_subclass__(**kwargs)
+        cls.lowerings = {
+            op_type: method
+            for method in vars(cls).values()
+            for op_type in getattr(method, "lowers", ())
+        }
+
+    def __init__(self, lowering) -> None:
+        self.lowering = lowering
+        """the state of the function's conversion (``rtlflow.lowering.converter.Lowering``)"""
+
+    def match_and_rewrite(self, op: Operation, rewriter: PatternRewriter) -> None:
+        method = self.lowerings.get(type(op))
+        if method is not None:
+            self.lowering.rewrite(op, rewriter, partial(method, self))
+
+    # what every family reads of the conversion's state
+
+    @property
+    def precision(self) -> FixedFormat:
+        return self.lowering.precision
+
+    @property
+    def exact(self) -> bool:
+        return self.lowering.exact
+
+    @property
+    def carried(self) -> dict:
+        return self.lowering.carried
+
+    @property
+    def outgoing(self) -> dict:
+        return self.lowering.outgoing
+
+    def value(self, value: SSAValue) -> SSAValue:
+        return self.lowering.value(value)
+
+    def converted(self, value: SSAValue) -> bool:
+        return self.lowering.converted(value)
+
+    def input(self, op: nn.NnOp) -> SSAValue:
+        return self.lowering.input(op)
+
+    def result_type(self, op: nn.NnOp, fmt: FixedFormat):
+        return self.lowering.result_type(op, fmt)
+
+    def insert(self, op: Operation) -> None:
+        self.lowering.insert(op)
+
+    def layer(self, op: nn.NnOp):
+        return self.lowering.layer(op)
+
+    def derived(self, op: nn.NnOp) -> bool:
+        return self.lowering.derived(op)
+
+    def weighted(self, op, layer) -> dict:
+        return self.lowering.weighted(op, layer)
+
+    def constant_format(self, values: np.ndarray, configured: FixedFormat | None) -> FixedFormat:
+        return self.lowering.constant_format(values, configured)
 
 
 _ROUNDING_MODES = {"ROUND": "RND_CONV", "HALF_EVEN": "RND_CONV", "FLOOR": "TRN"}

@@ -11,11 +11,17 @@ from rtlflow.config import LayerConfig
 from rtlflow.dialects import fxp, nn
 from rtlflow.dialects.arrays import dense_from_numpy
 from rtlflow.errors import RtlflowError
-from rtlflow.lowering.common import kind, lowers, quantize_constant, unsupported_reason
+from rtlflow.lowering.common import (
+    FamilyPattern,
+    kind,
+    lowers,
+    quantize_constant,
+    unsupported_reason,
+)
 from rtlflow.numerics.fixed_point import FixedFormat, range_format
 
 
-class ElementWise:
+class ElementWise(FamilyPattern):
     """Element-wise ops."""
 
     @lowers(nn.AbsOp)
@@ -28,8 +34,8 @@ class ElementWise:
         default the precision, rounded to nearest), then clipped to [0, 1] into the result."""
         x = self.input(op)
         fx, shape = fxp.tensor_format(x), nn.shape_of(op.output)
-        scale_format = (layer.weight or self.config.precision).with_modes("RND")
-        offset_format = (layer.bias or self.config.precision).with_modes("RND")
+        scale_format = (layer.weight or self.precision).with_modes("RND")
+        offset_format = (layer.bias or self.precision).with_modes("RND")
         alpha = quantize_constant(np.array(op.alpha.value.data), scale_format, op, "alpha")
         beta = quantize_constant(np.array(op.beta.value.data), offset_format, op, "beta")
         frac = max(fx.frac_bits + scale_format.frac_bits, offset_format.frac_bits)
@@ -45,7 +51,7 @@ class ElementWise:
             offset=dense_from_numpy(np.full(shape, int(beta), dtype=np.int64)),
             offset_type=fxp.FixedType.from_format(offset_format),
         )
-        self.block.add_op(affine)
+        self.insert(affine)
         return fxp.ClipOp(
             affine.output,
             self.result_type(op, result),
@@ -60,7 +66,7 @@ class ElementWise:
 
     @lowers(nn.AddOp)
     def add(self, op: nn.AddOp, layer: LayerConfig, result: FixedFormat):
-        if not all(v in self.values for v in op.operands):
+        if not all(self.converted(v) for v in op.operands):
             raise RtlflowError(unsupported_reason(op), node=op.node_name, op=kind(op))
         if nn.shape_of(op.lhs) != nn.shape_of(op.rhs):
             raise RtlflowError(
@@ -69,7 +75,7 @@ class ElementWise:
                 node=op.node_name,
                 op="add",
             )
-        inputs = [self.values[v] for v in op.operands]
+        inputs = [self.value(v) for v in op.operands]
         return fxp.AddOp(inputs, self.result_type(op, result), op.node_name)
 
     @lowers(nn.ScaleShiftOp)
@@ -77,8 +83,8 @@ class ElementWise:
         self, op: nn.ScaleShiftOp, layer: LayerConfig, result: FixedFormat
     ) -> fxp.ScaleShiftOp:
         x = self.input(op)
-        scale_format = layer.weight or self.config.precision
-        offset_format = layer.bias or self.config.precision
+        scale_format = layer.weight or self.precision
+        offset_format = layer.bias or self.precision
         scale = quantize_constant(op.scales, scale_format, op, "scale")
         offset = quantize_constant(op.shifts, offset_format, op, "offset")
         return fxp.ScaleShiftOp(

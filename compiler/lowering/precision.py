@@ -1,14 +1,22 @@
-"""nn → fxp lowering: precision assignment (configured, exact, inferred) and the sticky bias
-of layers whose results only reach quantizers."""
+"""nn → fxp lowering: precision assignment (configured, exact, inferred), the quantized
+constants of dense and conv layers, and the sticky bias of layers whose results only reach
+quantizers."""
 
 from __future__ import annotations
 
 import numpy as np
 
+from rtlflow.config import LayerConfig
 from rtlflow.dialects import fxp, nn
-from rtlflow.dialects.arrays import numpy_from_dense
+from rtlflow.dialects.arrays import dense_from_numpy, numpy_from_dense
 from rtlflow.dialects.traits import KeepsGrid, holds
-from rtlflow.numerics.fixed_point import FixedFormat, dot_product_range, range_format
+from rtlflow.lowering.common import quant_format, quantize_constant
+from rtlflow.numerics.fixed_point import (
+    FixedFormat,
+    dot_product_format,
+    dot_product_range,
+    range_format,
+)
 from rtlflow.numerics.quantization import exact_format
 
 
@@ -22,7 +30,7 @@ class Precision:
         quantizers do all the rounding). None where there is no such rule."""
         match op:
             case nn.DenseOp() | nn.ConvOp():
-                return self.weighted(op, self.config.layer(op.node_name))["accumulator"].format
+                return self.weighted(op, self.layer(op))["accumulator"].format
             case _ if holds(op, KeepsGrid):  # passes values on or picks among them
                 return fxp.tensor_format(self.input(op))
         return None
@@ -31,11 +39,11 @@ class Precision:
         """``precision: auto``: the default precision's fractional bits, and the integer bits
         of the exact range of the result (interval arithmetic over the actual weights and the
         input's range), so that the result can never overflow. None: the default precision."""
-        frac = self.config.precision.frac_bits
-        modes = (self.config.precision.rounding, self.config.precision.overflow)
+        frac = self.precision.frac_bits
+        modes = (self.precision.rounding, self.precision.overflow)
         match op:
             case nn.DenseOp() | nn.ConvOp():
-                props = self.weighted(op, self.config.layer(op.node_name))
+                props = self.weighted(op, self.layer(op))
                 weights = numpy_from_dense(props["weight"])
                 acc_frac, low, high = dot_product_range(
                     weights.reshape(weights.shape[0], -1),
@@ -58,6 +66,44 @@ class Precision:
                 return None
         return fmt.with_modes(*modes)  # type: ignore[arg-type]
 
+    def weighted(self, op: nn.DenseOp | nn.ConvOp, layer: LayerConfig) -> dict:
+        """The quantized weights and biases of a dense or conv layer and its exact
+        accumulator (or the configured one), as fxp properties."""
+        if op not in self.constants:
+            self.constants[op] = self._weighted(op, layer)
+        return self.constants[op]
+
+    def _weighted(self, op: nn.DenseOp | nn.ConvOp, layer: LayerConfig) -> dict:
+        carried = self.carried.get(op.operands[0])
+        if carried is not None:
+            return self._weighted_carried(op, carried)
+        weight_format = self.constant_format(op.weights, layer.weight)
+        bias_values = op.biases
+        sticky = None
+        if self.exact and layer.bias is None:
+            sticky = sticky_bias_bits(
+                op, fxp.tensor_format(self.input(op)).frac_bits + weight_format.frac_bits
+            )
+        if sticky is not None:
+            bias_values = sticky_values(bias_values, sticky)
+        bias_format = self.constant_format(bias_values, layer.bias)
+        weights = quantize_constant(op.weights, weight_format, op, "weight")
+        biases = quantize_constant(bias_values, bias_format, op, "bias")
+        accumulator = layer.accumulator or dot_product_format(
+            weights.reshape(weights.shape[0], -1),
+            weight_format,
+            biases,
+            bias_format,
+            fxp.tensor_format(self.input(op)),
+        )
+        return {
+            "weight": dense_from_numpy(weights),
+            "weight_type": fxp.FixedType.from_format(weight_format),
+            "bias": dense_from_numpy(biases),
+            "bias_type": fxp.FixedType.from_format(bias_format),
+            "accumulator": fxp.FixedType.from_format(accumulator),
+        }
+
     def constant_format(self, values: np.ndarray, configured: FixedFormat | None) -> FixedFormat:
         """A constant's format: configured, exact in a quantization-aware model, else the
         default precision."""
@@ -67,10 +113,7 @@ class Precision:
             exact = exact_format(values)
             if exact is not None:
                 return exact
-        return self.config.precision
-
-
-from rtlflow.lowering.common import quant_format
+        return self.precision
 
 
 def sticky_bias_bits(op: nn.DenseOp | nn.ConvOp, product_frac: int) -> int | None:

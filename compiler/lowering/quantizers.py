@@ -11,7 +11,7 @@ from rtlflow.dialects import fxp, nn
 from rtlflow.dialects.arrays import dense_from_numpy
 from rtlflow.errors import RtlflowError
 from rtlflow.lowering.carried import Carried
-from rtlflow.lowering.common import lowers, quant_format, represents
+from rtlflow.lowering.common import FamilyPattern, lowers, quant_format, represents
 from rtlflow.numerics.fixed_point import FixedFormat, range_format
 from rtlflow.numerics.quantization import power_of_two_exponent, quant_step, step_thresholds
 
@@ -19,7 +19,7 @@ from rtlflow.numerics.quantization import power_of_two_exponent, quant_step, ste
 MAX_THRESHOLD_LEVELS = 4095
 
 
-class Quantizers:
+class Quantizers(FamilyPattern):
     """Quantizers: a cast where the decisions are on the input's grid, thresholds elsewhere."""
 
     @lowers(nn.QuantOp)

@@ -12,13 +12,13 @@ from rtlflow.config import LayerConfig
 from rtlflow.dialects import fxp, nn
 from rtlflow.dialects.arrays import dense_from_numpy, int_array
 from rtlflow.errors import RtlflowError
-from rtlflow.lowering.common import lowers, quantize_constant
+from rtlflow.lowering.common import FamilyPattern, lowers, quantize_constant
 from rtlflow.numerics.fixed_point import FixedFormat, range_format
 from rtlflow.numerics.indexing import gather_map
 from rtlflow.numerics.quantization import exact_format
 
 
-class Routing:
+class Routing(FamilyPattern):
     """Ops that move data."""
 
     def moved(self, op: nn.NnOp, fxp_op: type, **properties):
@@ -41,9 +41,9 @@ class Routing:
 
     @lowers(nn.ConcatOp)
     def concat(self, op: nn.ConcatOp, layer: LayerConfig, result: FixedFormat):
-        if any(v not in self.values for v in op.operands):
+        if not all(self.converted(v) for v in op.operands):
             return self.concat_constants(op)
-        inputs = [self.values[v] for v in op.operands]
+        inputs = [self.value(v) for v in op.operands]
         return fxp.ConcatOp(inputs, self.result_type(op, result), op.node_name, axis=op.axis)
 
     @lowers(nn.ExpandOp)
@@ -64,19 +64,19 @@ class Routing:
     def concat_constants(self, op: nn.ConcatOp) -> fxp.TakeOp:
         """One activation concatenated with constants (a class token): the activation's
         elements moved into place, the constants (rounded into its format) filled in."""
-        activations = [v for v in op.operands if v in self.values]
+        activations = [v for v in op.operands if self.converted(v)]
         if len(activations) != 1:
             raise RtlflowError(
                 "a concatenation of constants with several activations is not supported",
                 node=op.node_name,
                 op="concat",
             )
-        fmt = fxp.tensor_format(self.values[activations[0]])
+        fmt = fxp.tensor_format(self.value(activations[0]))
         axis = op.axis.value.data % len(nn.shape_of(op.output))
         sources, constants = [], []
         for value in op.operands:
             shape = nn.shape_of(value)
-            if value in self.values:
+            if self.converted(value):
                 sources.append(np.arange(math.prod(shape)).reshape(shape))
                 constants.append(np.zeros(shape, dtype=np.int64))
             else:
@@ -85,7 +85,7 @@ class Routing:
                 constants.append(quantize_constant(values, fmt.with_modes("RND"), op, "constant"))
         sources = np.concatenate(sources, axis=axis).reshape(-1)
         fill = np.concatenate(constants, axis=axis).reshape(-1)[sources < 0]
-        take = self.take(op, self.values[activations[0]], sources)
+        take = self.take(op, self.value(activations[0]), sources)
         take.properties["fill"] = int_array([int(v) for v in fill])
         return take
 
@@ -94,17 +94,17 @@ class Routing:
         axis, kind = op.axis.value.data, op.kind.data
         index_map = gather_map(nn.shape_of(op.data), nn.shape_of(op.indices), axis, kind)
         indices = nn.constant_value(op.indices)
-        if op.data not in self.values:
+        if not self.converted(op.data):
             raise RtlflowError(
                 "gathering from a constant table by run-time indices is not supported yet",
                 node=op.node_name,
                 op="gather",
             )
         if indices is not None:  # moves fixed elements: wiring
-            return self.take(op, self.values[op.data], index_map.targets(indices[np.newaxis])[0])
-        data = self.values[op.data]
+            return self.take(op, self.value(op.data), index_map.targets(indices[np.newaxis])[0])
+        data = self.value(op.data)
         return fxp.GatherOp(
-            [data, self.values[op.indices]],
+            [data, self.value(op.indices)],
             fxp.fixed_tensor(nn.shape_of(op.output), fxp.tensor_format(data)),
             op.node_name,
             axis=op.axis,
@@ -114,16 +114,16 @@ class Routing:
     @lowers(nn.ScatterOp)
     def scatter(self, op: nn.ScatterOp, layer: LayerConfig, result: FixedFormat) -> fxp.ScatterOp:
         for value, what in ((op.indices, "indices"), (op.updates, "updates")):
-            if value not in self.values:
+            if not self.converted(value):
                 raise RtlflowError(
                     f"a scatter with constant {what} is not supported",
                     node=op.node_name,
                     op="scatter",
                 )
-        indices, updates = self.values[op.indices], self.values[op.updates]
+        indices, updates = self.value(op.indices), self.value(op.updates)
         fu = fxp.tensor_format(updates)
         initial = nn.constant_value(op.data)
-        fd = fxp.tensor_format(self.values[op.data]) if initial is None else exact_format(initial)
+        fd = fxp.tensor_format(self.value(op.data)) if initial is None else exact_format(initial)
         if fd is None:
             raise RtlflowError(
                 "the scatter's constant data must be exact in fixed point",
@@ -135,15 +135,15 @@ class Routing:
         data_low, data_high = (v << (frac - fd.frac_bits) for v in (fd.min_raw, fd.max_raw))
         if op.reduction.data == "none":  # every result is the data or an update: their union
             result = range_format(min(update_low, data_low), max(update_high, data_high), frac)
-        elif layer.result is None and (self.exact or self.config.infer_precision):
+        elif self.derived(op):
             hits = most_hits(op)
             result = range_format(
                 data_low + hits * min(update_low, 0), data_high + hits * max(update_high, 0), frac
-            ).with_modes(self.config.precision.rounding, self.config.precision.overflow)
+            ).with_modes(self.precision.rounding, self.precision.overflow)
         properties = {"axis": op.axis, "kind": op.kind, "reduction": op.reduction}
         inputs = [indices, updates]
         if initial is None:
-            inputs.append(self.values[op.data])
+            inputs.append(self.value(op.data))
         else:
             raw = quantize_constant(
                 np.broadcast_to(initial, nn.shape_of(op.output)), result, op, "data"

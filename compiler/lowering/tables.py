@@ -11,7 +11,7 @@ from rtlflow.config import LayerConfig
 from rtlflow.dialects import fxp, nn
 from rtlflow.dialects.arrays import dense_from_numpy
 from rtlflow.errors import RtlflowError
-from rtlflow.lowering.common import kind, log2_exact, lowers, quantize_constant
+from rtlflow.lowering.common import FamilyPattern, kind, log2_exact, lowers, quantize_constant
 from rtlflow.numerics.fixed_point import FixedFormat
 
 #: Default lookup-table settings (hls4ml uses 1024-entry tables as well).
@@ -27,7 +27,7 @@ DEFAULT_SOFTMAX_TYPE = FixedFormat(18, 1, signed=False)
 DEFAULT_LAYER_NORM_TABLE_BITS = 18
 
 
-class Tables:
+class Tables(FamilyPattern):
     """Ops built on lookup tables."""
 
     @lowers(nn.SigmoidOp, nn.TanhOp, nn.ErfOp)

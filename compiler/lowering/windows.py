@@ -9,14 +9,14 @@ from xdsl.dialects.builtin import StringAttr
 from rtlflow.config import LayerConfig
 from rtlflow.dialects import fxp, nn
 from rtlflow.dialects.arrays import dense_from_numpy
-from rtlflow.lowering.common import lowers, quantize_constant, window_properties
+from rtlflow.lowering.common import FamilyPattern, lowers, quantize_constant, window_properties
 from rtlflow.numerics.fixed_point import FixedFormat
 
 #: 1 / (taps of a window) for average pooling: exact for power-of-two windows, else rounded
 DEFAULT_AVERAGE_SCALE = FixedFormat(18, 1, signed=False, rounding="RND")
 
 
-class Windows:
+class Windows(FamilyPattern):
     """Convolution and pooling."""
 
     @lowers(nn.ConvOp)

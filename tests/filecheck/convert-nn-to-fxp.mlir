@@ -1,6 +1,8 @@
-// Formats from the configuration: at fixed<8,3> (5 fractional bits) a weight w becomes the raw
-// integer w * 2^5; the accumulator is exact; inputs and results take the precision.
-// RUN: rtlflow opt %s -p convert-nn-to-fxp --precision "fixed<8,3>" | filecheck %s
+// Formats as assigned: at fixed<8,3> (5 fractional bits) a weight w becomes the raw integer
+// w * 2^5; the accumulator is exact; inputs and results take the precision. Without an
+// assignment, everything takes the default precision, fixed<16,6>.
+// RUN: rtlflow opt %s -p nn-assign-precision,convert-nn-to-fxp --precision "fixed<8,3>" | filecheck %s
+// RUN: rtlflow opt %s -p convert-nn-to-fxp | filecheck %s --check-prefix=DEFAULT
 
 builtin.module {
   func.func @tiny(%x: tensor<1x2xf32>) -> tensor<1x2xf32> attributes {onnx.inputs = ["x"], onnx.outputs = ["y"]} {
@@ -15,3 +17,6 @@ builtin.module {
 // CHECK-SAME: -> tensor<1x2x!fxp.fixed<8, 3>>
 // CHECK-NEXT: %[[R:.*]] = fxp.relu %[[D]] {node = "act"} : tensor<1x2x!fxp.fixed<8, 3>> -> tensor<1x2x!fxp.fixed<8, 3>>
 // CHECK-NEXT: func.return %[[R]]
+
+// DEFAULT:      func.func @tiny(%x: tensor<1x2x!fxp.fixed<16, 6>>) -> tensor<1x2x!fxp.fixed<16, 6>>
+// DEFAULT-NEXT: fxp.dense %x {node = "fc", weight = dense<{{\[\[}}512, -256], [1024, 768]]> : tensor<2x2xi64>, weight_type = !fxp.fixed<16, 6>

@@ -29,7 +29,7 @@ def test_every_pass_replays_its_dump(tmp_path, model, options):
     for byte: the printed IR holds everything the passes need."""
     compiled = rtlflow.compile(MODELS / model, stop_at="circuit", dump_ir=tmp_path, **options)
     dumps = sorted(tmp_path.glob("*.mlir"))
-    assert len(dumps) == 15  # the import and 14 passes
+    assert len(dumps) == 16  # the import and 15 passes
     for before, after in zip(dumps, dumps[1:]):
         name = after.stem.split("-", 1)[1]
         module = run_opt(before.read_text(), name, compiled.options, str(before))
@@ -38,7 +38,7 @@ def test_every_pass_replays_its_dump(tmp_path, model, options):
 
 def test_pass_options_override_the_configured_ones(tmp_path):
     rtlflow.compile(MODELS / "etx4velo_mlp.onnx", stop_at="circuit", dump_ir=tmp_path)
-    text = (tmp_path / "12-circuit-build-adder-graphs.mlir").read_text()
+    text = (tmp_path / "13-circuit-build-adder-graphs.mlir").read_text()
     slow = run_opt(text, "circuit-insert-registers{clock-mhz=50}", Options())
     fast = run_opt(text, "circuit-insert-registers", Options(clock_mhz=800.0))
     latency = [

@@ -15,6 +15,7 @@ from rtlflow.frontend import import_onnx
 from rtlflow.parts import find_part
 from rtlflow.passes.convert_fxp_to_circuit import ConvertFxpToCircuitPass
 from rtlflow.passes.convert_nn_to_fxp import ConvertNnToFxpPass
+from rtlflow.passes.nn_assign_precision import NnAssignPrecisionPass
 from rtlflow.passes.fxp_set_reuse_factor import FxpSetReuseFactorPass
 from rtlflow.passes.nn_fold_affine import NnFoldAffinePass
 from rtlflow.passes.nn_fold_reshapes import NnFoldReshapesPass
@@ -363,7 +364,7 @@ def test_relu_and_saturating_quantizer_fold_into_the_layer(model):
     def fxp_level(fuse: bool):
         module = import_onnx(DATA / "models" / model)
         passes = [NnFormDensePass(), NnFoldReshapesPass(), NnFoldAffinePass(), DeadCodeElimination(),
-                  ConvertNnToFxpPass(config=ModelConfig())]
+                  NnAssignPrecisionPass(config=ModelConfig()), ConvertNnToFxpPass()]
         return run(module, *passes, *([FxpFuseActivationPass()] if fuse else []))
 
     plain, fused = fxp_level(False), fxp_level(True)
