@@ -11,6 +11,7 @@ import json
 import math
 import shutil
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from importlib import metadata
 from pathlib import Path
 from typing import Any
@@ -22,7 +23,7 @@ from xdsl.dialects.builtin import ModuleOp
 from rtlflow import calibration, fidelity
 from rtlflow.config import CONV_STYLES, ModelConfig, config_from_dict, load_config, parse_format
 from rtlflow.emit_verilog import design_function, emit_verilog
-from rtlflow.errors import RtlflowError
+from rtlflow.errors import RtlflowError, collect_warnings, warn
 from rtlflow.frontend import import_onnx
 from rtlflow.parts import find_part
 from rtlflow.pipeline import LEVELS, Options, dump_to, lower
@@ -30,6 +31,7 @@ from rtlflow.report import build_report, render_text
 from rtlflow.sim.emulator import Emulator
 from rtlflow.numerics.fixed_point import FixedFormat
 from rtlflow.sim.testbench import write_testbench
+from rtlflow.value_ranges import WRAP_ADVICE, overflow_warnings
 
 try:
     __version__ = metadata.version("rtlflow")
@@ -57,6 +59,8 @@ class CompiledModel:
         self.report: dict[str, Any] | None = None
         #: what calibration saw and chose, per tensor (empty without calibration)
         self.calibration: list[calibration.TensorRange] = []
+        #: what the compile assumed or found worth knowing (also in the report)
+        self.warnings: list[str] = []
 
     # ---- emulation -----------------------------------------------------------------------------
 
@@ -134,7 +138,7 @@ class CompiledModel:
             "source": "user data" if inputs is not None else f"random (seed {seed})",
         }
         # overflow on the user's data is news; on random full-range stimulus it is expected
-        report["warnings"] = [
+        report["warnings"] = self.warnings + [
             f"layer '{node}': results overflow their format in {count} of "
             f"{len(raw_inputs[0])} samples of the given inputs"
             for node, count in sorted(emulator.overflows.items())
@@ -264,6 +268,13 @@ def compile(  # noqa: A001 - the hls4ml-style verb is the point
     if stop_at not in LEVELS:
         raise RtlflowError(f"stop_at must be one of {', '.join(LEVELS)}, got '{stop_at}'")
     options = model_options(part, clock_mhz, precision, reuse_factor, conv_style, dsp_budget, config)
+    with collect_warnings() as warnings:
+        compiled = _compile(model, options, calibrate, calibration_margin, stop_at, dump_ir, name)
+    compiled.warnings = warnings
+    return compiled
+
+
+def _compile(model, options: Options, calibrate, calibration_margin, stop_at, dump_ir, name):
     model_config = options.config
     module = import_onnx(model, name=name)
     table: list[calibration.TensorRange] = []
@@ -276,10 +287,16 @@ def compile(  # noqa: A001 - the hls4ml-style verb is the point
         samples = stack_samples(data, names, shapes)
         ranges = calibration.measure(nn_level, samples)
         model_config, table = calibration.apply(model_config, ranges, calibration_margin)
-        options = Options(part=part, clock_mhz=clock_mhz, config=model_config)
+        options = replace(options, config=model_config)
     dump = dump_to(Path(dump_ir)) if dump_ir is not None else None
     level = "circuit" if stop_at == "verilog" else stop_at
     levels = lower(module, options, stop_at=level, dump=dump)
+    if "fxp" in levels:
+        wraps = overflow_warnings(design_function(levels["fxp"]))
+        for node, op, message in wraps:
+            warn(message, node=node, op=op)
+        if wraps:
+            warn(WRAP_ADVICE)
     compiled = CompiledModel(levels, options)
     compiled.calibration = table
     return compiled

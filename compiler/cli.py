@@ -219,6 +219,8 @@ def _compile(args: argparse.Namespace) -> int:
         outdir.mkdir(parents=True, exist_ok=True)
         target = outdir / f"{model.name}.{args.stop_at}.mlir"
         target.write_text(model.ir(args.stop_at) + "\n")
+        for warning in model.warnings:
+            print(f"warning: {warning}")
         print(f"wrote {target}")
         return 0
     inputs = _load_inputs(args.inputs, model.input_names) if args.inputs else None

@@ -359,6 +359,33 @@ class ErfOp(UnaryOp):
 
 
 @irdl_op_definition
+class ExpOp(UnaryOp):
+    """``exp(x)`` (a lookup table at the fxp level)."""
+
+    name = "nn.exp"
+    traits = traits_def(ElementWise())
+
+
+@irdl_op_definition
+class SoftplusOp(UnaryOp):
+    """``log(1 + exp(x))``."""
+
+    name = "nn.softplus"
+    traits = traits_def(ElementWise())
+
+
+@irdl_op_definition
+class EluOp(UnaryOp):
+    """``gamma * (x if x > 0 else alpha * (exp(x) - 1))``: ONNX Elu (gamma 1) and Selu."""
+
+    name = "nn.elu"
+    traits = traits_def(ElementWise())
+
+    alpha = prop_def(FloatAttr)
+    gamma = prop_def(FloatAttr)
+
+
+@irdl_op_definition
 class ClipOp(UnaryOp):
     """``min(max(x, low), high)``; a missing bound is unbounded."""
 
@@ -705,6 +732,9 @@ Nn = Dialect(
         LeakyReluOp,
         AbsOp,
         HardSigmoidOp,
+        ExpOp,
+        SoftplusOp,
+        EluOp,
         SigmoidOp,
         TanhOp,
         ErfOp,

@@ -337,6 +337,11 @@ TABLE_FUNCTIONS: dict[str, Callable[[np.ndarray], np.ndarray]] = {
     "sigmoid": lambda x: 1.0 / (1.0 + np.exp(-x)),
     "tanh": np.tanh,
     "erf": lambda x: np.vectorize(math.erf, otypes=[np.float64])(x),
+    "exp": np.exp,
+    # exp(x) - 1 for x <= 0: the negative side of ELU and SELU
+    "expm1": np.expm1,
+    # log(1 + exp(x)) for x <= 0: softplus(x) = relu(x) + log1p_exp(-|x|)
+    "log1p_exp": lambda x: np.log1p(np.exp(x)),
     # exp(-x) for x >= 0: the softmax numerator after max subtraction (x = max - x_i)
     "exp_neg": lambda x: np.exp(-x),
     # 1/x for x > 0: the softmax normaliser

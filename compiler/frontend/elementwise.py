@@ -3,6 +3,8 @@ operators that vanish at inference (Identity, Dropout)."""
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import onnx
 from xdsl.dialects.builtin import FloatAttr, IntegerType, f64
@@ -38,7 +40,15 @@ def _binary(im: Importer, node: onnx.NodeProto) -> None:
     im.define(node, _BINARY[node.op_type](lhs, rhs, im.float_tensor(shape), im.node_name).output)
 
 
-_UNARY = {"Relu": nn.ReluOp, "Abs": nn.AbsOp, "Sigmoid": nn.SigmoidOp, "Tanh": nn.TanhOp, "Erf": nn.ErfOp}
+_UNARY = {
+    "Relu": nn.ReluOp,
+    "Abs": nn.AbsOp,
+    "Sigmoid": nn.SigmoidOp,
+    "Tanh": nn.TanhOp,
+    "Erf": nn.ErfOp,
+    "Exp": nn.ExpOp,
+    "Softplus": nn.SoftplusOp,
+}
 
 
 @handles(*_UNARY)
@@ -60,6 +70,54 @@ def _hard_sigmoid(im: Importer, node: onnx.NodeProto) -> None:
     alpha = FloatAttr(float(im.attribute(node, "alpha", 0.2)), f64)
     beta = FloatAttr(float(im.attribute(node, "beta", 0.5)), f64)
     im.define(node, nn.HardSigmoidOp(x, x.type, im.node_name, alpha=alpha, beta=beta).output)
+
+
+#: ONNX's defaults: Selu's alpha and gamma (float32), Elu's alpha
+_ELU_DEFAULTS = {
+    "Elu": (1.0, 1.0),
+    "Selu": (1.67326319217681884765625, 1.05070102214813232421875),
+}
+
+
+@handles(*_ELU_DEFAULTS)
+def _elu(im: Importer, node: onnx.NodeProto) -> None:
+    x = im.activation(node.input[0])
+    alpha, gamma = _ELU_DEFAULTS[node.op_type]
+    alpha = float(im.attribute(node, "alpha", alpha))
+    gamma = float(im.attribute(node, "gamma", gamma))
+    properties = {"alpha": FloatAttr(alpha, f64), "gamma": FloatAttr(gamma, f64)}
+    im.define(node, nn.EluOp(x, x.type, im.node_name, **properties).output)
+
+
+@handles("HardSwish")
+def _hard_swish(im: Importer, node: onnx.NodeProto) -> None:
+    """``x * HardSigmoid(x)`` with alpha 1/6, beta 1/2: an element-wise product."""
+    x = im.activation(node.input[0])
+    gate = nn.HardSigmoidOp(
+        x, x.type, im.node_name, alpha=FloatAttr(1 / 6, f64), beta=FloatAttr(0.5, f64)
+    )
+    im.define(node, nn.MulOp(x, gate.output, x.type, im.node_name).output)
+
+
+@handles("Gelu")
+def _gelu(im: Importer, node: onnx.NodeProto) -> None:
+    """``x * Φ(x)``: Φ(x) = (1 + erf(x / √2)) / 2, or with ``approximate="tanh"``
+    (1 + tanh(√(2/π) (x + 0.044715 x³))) / 2; the products of activations are element-wise
+    products, the constant scales scale-and-shifts."""
+    x = im.activation(node.input[0])
+    name = im.node_name
+
+    def affine(value, scale: float, shift: float = 0.0):
+        return nn.ScaleShiftOp.from_arrays(value, scale, shift, name).output
+
+    approximate = im.attribute(node, "approximate", b"none")
+    if approximate in (b"tanh", "tanh"):
+        cube = nn.MulOp(nn.MulOp(x, x, x.type, name).output, x, x.type, name).output
+        inner = nn.AddOp(x, affine(cube, 0.044715), x.type, name).output
+        half = nn.TanhOp(affine(inner, math.sqrt(2 / math.pi)), x.type, name).output
+    else:
+        half = nn.ErfOp(affine(x, math.sqrt(0.5)), x.type, name).output
+    im.define(node, nn.MulOp(x, affine(half, 0.5, 0.5), x.type, name).output)
 
 
 @handles("Clip")
@@ -84,9 +142,27 @@ def _clip(im: Importer, node: onnx.NodeProto) -> None:
     im.define(node, nn.ClipOp(x, x.type, im.node_name, **properties).output)
 
 
-@handles("Cast")
+@handles("Neg")
+def _neg(im: Importer, node: onnx.NodeProto) -> None:
+    x = im.activation(node.input[0])
+    im.define(node, nn.ScaleShiftOp.from_arrays(x, -1.0, 0.0, im.node_name).output)
+
+
+@handles("Cast", "CastLike")
 def _cast(im: Importer, node: onnx.NodeProto) -> None:
-    target = int(im.attribute(node, "to", 0))
+    if node.op_type == "CastLike":  # the type of the second input, a constant or activation
+        like = node.input[1]
+        if like in im.constants:
+            target = onnx.helper.np_dtype_to_tensor_dtype(np.asarray(im.constants[like]).dtype)
+        else:
+            element = im.activation(like).type.element_type  # type: ignore[attr-defined]
+            target = (
+                onnx.TensorProto.INT64
+                if isinstance(element, IntegerType)
+                else onnx.TensorProto.FLOAT
+            )
+    else:
+        target = int(im.attribute(node, "to", 0))
     x = im.activation(node.input[0])
     integer = isinstance(x.type.element_type, IntegerType)  # type: ignore[attr-defined]
     if target not in FLOAT_TYPES and not (integer and target in INT_TYPES):

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 import onnx
+import onnx.version_converter
 from onnx import numpy_helper
 from onnx.reference import ReferenceEvaluator
 from xdsl.builder import ImplicitBuilder
@@ -29,7 +30,7 @@ from xdsl.ir import Attribute, Block, SSAValue
 
 from rtlflow.dialects import nn
 from rtlflow.dialects.arrays import int_array
-from rtlflow.errors import RtlflowError
+from rtlflow.errors import RtlflowError, warn
 from rtlflow.naming import verilog_identifier
 
 if TYPE_CHECKING:
@@ -88,11 +89,12 @@ def load_model(source: str | Path | onnx.ModelProto) -> onnx.ModelProto:
             ) from None
     if not model.graph.node and not model.graph.output:
         raise RtlflowError("the ONNX model has an empty graph (truncated or damaged file?)")
-    model = _quantizers_in_own_domain(model)
+    model = _declare_custom_domains(_quantizers_in_own_domain(model))
     try:
         onnx.checker.check_model(model)
     except Exception as error:
         raise RtlflowError(f"malformed ONNX model: {first_line(error)}") from None
+    model = _upgrade_opset(model)
     if model.functions:
         model = onnx.inliner.inline_local_functions(model)
     return model
@@ -113,6 +115,50 @@ def _quantizers_in_own_domain(model: onnx.ModelProto) -> onnx.ModelProto:
     if all(o.domain != QUANT_DOMAINS[2] for o in model.opset_import):
         model.opset_import.append(onnx.helper.make_opsetid(QUANT_DOMAINS[2], 1))
     return model
+
+
+def _declare_custom_domains(model: onnx.ModelProto) -> onnx.ModelProto:
+    """Custom-op domains the model uses without an opset import (QONNX model-zoo files do
+    this; qonnx and FINN read them): declared at version 1, with a warning."""
+    declared = {o.domain for o in model.opset_import}
+    missing: dict[str, set[str]] = {}
+    for node in model.graph.node:
+        if node.domain not in ("", "ai.onnx") and node.domain not in declared:
+            missing.setdefault(node.domain, set()).add(node.op_type)
+    if not missing:
+        return model
+    model = onnx.ModelProto.FromString(model.SerializeToString())
+    for domain, op_types in sorted(missing.items()):
+        model.opset_import.append(onnx.helper.make_opsetid(domain, 1))
+        warn(
+            f"the model declares no opset for domain '{domain}' (its {', '.join(sorted(op_types))} "
+            "nodes): assumed version 1"
+        )
+    return model
+
+
+#: a leading size shared by every input and output from which on it is taken for the batch:
+#: more rows than one inference per clock could compute on any part
+BATCH_ROWS = 1024
+
+#: the opset models older than MIN_OPSET are upgraded to
+UPGRADE_OPSET = 13
+
+
+def _upgrade_opset(model: onnx.ModelProto) -> onnx.ModelProto:
+    """A model of opset 1-6 upgraded with ``onnx.version_converter``, with a warning."""
+    opset = next((o.version for o in model.opset_import if o.domain in ("", "ai.onnx")), None)
+    if opset is None or opset >= MIN_OPSET:
+        return model
+    try:
+        upgraded = onnx.version_converter.convert_version(model, UPGRADE_OPSET)
+    except Exception as error:
+        raise RtlflowError(
+            f"ONNX opset {opset} could not be upgraded to opset {UPGRADE_OPSET} with "
+            f"onnx.version_converter: {first_line(error)}"
+        ) from None
+    warn(f"the model's ONNX opset {opset} was upgraded to opset {UPGRADE_OPSET}")
+    return upgraded
 
 
 def import_onnx(source: str | Path | onnx.ModelProto, name: str | None = None) -> ModuleOp:
@@ -148,6 +194,8 @@ class Importer:
         self.integers: dict[str, PendingQuantize] = {}
         self.node_name = ""
         self.op_type = ""
+        #: the batch size of the graph as written, where it is not 1 (``_find_batch``)
+        self.batch: int | str | None = None
         #: the nodes reading each tensor, and nodes already imported as part of a fused pattern
         self.consumers: dict[str, list[onnx.NodeProto]] = {}
         self.fused: set[int] = set()
@@ -160,6 +208,16 @@ class Importer:
         inputs = [i for i in self.graph.input if i.name not in self.constants]
         if not inputs:
             raise RtlflowError("the model has no inputs (every graph input is a constant)")
+        self.batch = self._find_batch(inputs)
+        if self.batch is not None:
+            if isinstance(self.batch, int):
+                size = f"{self.batch}, taken for the batch"
+            else:
+                size = f"dynamic size '{self.batch}'" if self.batch else "dynamic size"
+            warn(
+                f"the inputs and outputs have a leading (batch) dimension of {size}: compiled "
+                "as batch 1, one inference per clock"
+            )
         input_types = [self._input_type(value) for value in inputs]
         block = Block(arg_types=input_types)
         for value, argument in zip(inputs, block.args, strict=True):
@@ -187,8 +245,13 @@ class Importer:
         tensor_type = value.type.tensor_type
         if not value.type.HasField("tensor_type"):
             raise RtlflowError(f"input '{value.name}' is not a tensor")
+        if not tensor_type.HasField("shape"):
+            raise RtlflowError(f"input '{value.name}' has no shape: export with static shapes")
         shape = []
         for axis, dim in enumerate(tensor_type.shape.dim):
+            if axis == 0 and self.batch is not None:
+                shape.append(1)
+                continue
             if dim.HasField("dim_value") and dim.dim_value > 0:
                 shape.append(dim.dim_value)
                 continue
@@ -198,9 +261,37 @@ class Importer:
                 "rtlflow builds fixed-size hardware, export the model with static shapes "
                 "(batch size 1)"
             )
-        if not tensor_type.HasField("shape"):
-            raise RtlflowError(f"input '{value.name}' has no shape: export with static shapes")
         return TensorType(self._element_type(tensor_type.elem_type, value.name), shape)
+
+    def _find_batch(self, inputs: list[onnx.ValueInfoProto]) -> int | str | None:
+        """The batch size, where the graph has one other than 1: a leading dimension that is
+        dynamic on every input and output (of rank 2 and more), or static, the same on all
+        and at least ``BATCH_ROWS``. The design is built for batch 1 (one inference per clock),
+        with a warning. A smaller shared leading size stays a dimension (rows of a graph
+        network, tokens), also with a warning in case it was meant as the batch."""
+        dims = [
+            list(v.type.tensor_type.shape.dim)
+            for v in [*inputs, *self.graph.output]
+            if v.type.tensor_type.HasField("shape")
+        ]
+        if not dims or any(len(d) < 2 for d in dims):
+            return None
+        leading = [
+            d[0].dim_value if d[0].HasField("dim_value") and d[0].dim_value > 0 else d[0].dim_param
+            for d in dims
+        ]
+        if all(isinstance(size, str) for size in leading):  # dynamic everywhere ("" unnamed)
+            return leading[0]
+        if len(set(leading)) != 1 or leading[0] == 1:
+            return None
+        size = leading[0]
+        if size < BATCH_ROWS:
+            warn(
+                f"the inputs and outputs share a leading dimension of {size}: compiled as "
+                f"{size} rows computed at once; if it is a batch, export the model with batch 1"
+            )
+            return None
+        return size
 
     def _element_type(self, elem_type: int, what: str) -> Attribute:
         if elem_type in FLOAT_TYPES:

@@ -1,5 +1,6 @@
-"""ONNX import, normalisations: Softmax, LayerNormalization, and the reductions (ReduceMean, ReduceMax),
-including the decomposed LayerNorm that older exporters write with ReduceMean."""
+"""ONNX import, normalisations: Softmax, LayerNormalization, and the reductions (ReduceMean,
+ReduceMax, ReduceMin, ReduceSum), including the decomposed LayerNorm that older exporters write
+with ReduceMean."""
 
 from __future__ import annotations
 
@@ -68,35 +69,54 @@ def _layer_norm(im: Importer, node: onnx.NodeProto) -> None:
 
 
 def _reduce_axes(im: Importer, node: onnx.NodeProto, rank: int) -> list[int]:
-    if im.opset >= 18:  # axes became an input
+    if im.opset >= 18 or (node.op_type == "ReduceSum" and im.opset >= 13):  # axes: an input
         axes = None
         if len(node.input) > 1 and node.input[1]:
             axes = [int(a) for a in im.constant(node.input[1], "axes").reshape(-1)]
     else:
         axes = im.attribute(node, "axes")
-    return sorted(a % rank for a in (axes if axes else range(rank)))
+    return sorted(a % rank for a in (axes or []))
 
 
-@handles("ReduceMean", "ReduceMax")
+@handles("ReduceMean", "ReduceMax", "ReduceMin", "ReduceSum")
 def _reduce(im: Importer, node: onnx.NodeProto) -> None:
+    """Over all spatial axes of [N, C, spatial...]: global pooling. Over any other axes: the
+    reduced axes moved last and flattened into one, the kept ones into channels, a 1-D global
+    pooling (mean, max; min as the negated maximum of the negation) or a dense layer of ones
+    (sum) over it, reshaped to the result."""
     x = im.activation(node.input[0])
     shape = nn.shape_of(x)
     rank = len(shape)
     axes = _reduce_axes(im, node, rank)
-    if node.op_type == "ReduceMean" and _decomposed_layer_norm(im, node, axes, rank):
-        return
     if not axes and int(im.attribute(node, "noop_with_empty_axes", 0)):
         im.alias(node, node.input[0])
         return
-    if axes != list(range(2, rank)) or rank < 3:
-        im.fail(
-            f"reducing axes {axes} of a {list(shape)} tensor is not supported: only all "
-            "spatial axes of [N, C, spatial...] (global pooling)"
-        )
-    y = global_pool(im, x, "max" if node.op_type == "ReduceMax" else "average")
-    if not int(im.attribute(node, "keepdims", 1)):
-        y = im.reshape(y, shape[:2])
-    im.define(node, y)
+    axes = axes or list(range(rank))  # no axes: all of them
+    if node.op_type == "ReduceMean" and _decomposed_layer_norm(im, node, axes, rank):
+        return
+    keepdims = int(im.attribute(node, "keepdims", 1))
+    kept = [a for a in range(rank) if a not in axes]
+    out_shape = tuple(1 if a in axes else shape[a] for a in range(rank)) if keepdims else tuple(
+        shape[a] for a in kept
+    )
+    if axes == list(range(2, rank)) and rank >= 3 and node.op_type in ("ReduceMean", "ReduceMax"):
+        y = global_pool(im, x, "max" if node.op_type == "ReduceMax" else "average")
+        im.define(node, im.reshape(y, out_shape))
+        return
+    rows = int(np.prod([shape[a] for a in kept]))
+    count = int(np.prod([shape[a] for a in axes]))
+    flat = im.reshape(im.transposed(x, kept + axes), (rows, count))
+    if node.op_type == "ReduceSum":
+        y = nn.DenseOp.from_arrays(flat, np.ones((1, count)), np.zeros(1), im.node_name).output
+    else:
+        negate = node.op_type == "ReduceMin"
+        lines = im.reshape(flat, (1, rows, count))
+        if negate:
+            lines = nn.ScaleShiftOp.from_arrays(lines, -1.0, 0.0, im.node_name).output
+        y = global_pool(im, lines, "average" if node.op_type == "ReduceMean" else "max")
+        if negate:
+            y = nn.ScaleShiftOp.from_arrays(y, -1.0, 0.0, im.node_name).output
+    im.define(node, im.reshape(y, out_shape))
 
 
 def _decomposed_layer_norm(im: Importer, mean: onnx.NodeProto, axes: list[int], rank: int) -> bool:
@@ -131,7 +151,7 @@ def _decomposed_layer_norm(im: Importer, mean: onnx.NodeProto, axes: list[int], 
     ):
         return False
     variance = only_user(square.output[0], "ReduceMean")
-    if variance is None or _reduce_axes(im, variance, rank) != axes:
+    if variance is None or (_reduce_axes(im, variance, rank) or list(range(rank))) != axes:
         return False
     if not int(im.attribute(variance, "keepdims", 1)):
         return False

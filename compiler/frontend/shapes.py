@@ -37,6 +37,8 @@ def _reshape_shape(im: Importer, node: onnx.NodeProto, shape: tuple[int, ...]):
         target = list(im.attribute(node, "shape", []))
     if not int(im.attribute(node, "allowzero", 0)):
         target = [shape[i] if v == 0 else v for i, v in enumerate(target)]
+    if target and isinstance(im.batch, int) and target[0] == im.batch and shape[0] == 1:
+        target[0] = 1  # the batch written into the shape, now 1 (see Importer._find_batch)
     return np.empty(shape, dtype=np.int8).reshape(target).shape
 
 

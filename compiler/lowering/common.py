@@ -91,8 +91,21 @@ class FamilyPattern(RewritePattern):
     def layer(self, op: nn.NnOp):
         return self.lowering.layer(op)
 
-    def derived(self, op: nn.NnOp) -> bool:
+    def derived(self, op: nn.NnOp) -> str | None:
         return self.lowering.derived(op)
+
+    def activations(self, op: nn.BinaryOp, verb: str) -> tuple[SSAValue, SSAValue]:
+        """The fxp values of a binary op on two activations of one shape (else an error)."""
+        if not all(self.converted(v) for v in op.operands):
+            raise RtlflowError(unsupported_reason(op), node=op.node_name, op=kind(op))
+        if nn.shape_of(op.lhs) != nn.shape_of(op.rhs):
+            raise RtlflowError(
+                f"{verb} activations of shapes {list(nn.shape_of(op.lhs))} and "
+                f"{list(nn.shape_of(op.rhs))} (broadcasting) is not supported",
+                node=op.node_name,
+                op=kind(op),
+            )
+        return self.value(op.lhs), self.value(op.rhs)
 
     def weighted(self, op, layer) -> dict:
         return self.lowering.weighted(op, layer)

@@ -142,9 +142,10 @@ class Lowering(Precision, CarriedScales):
         """The settings assigned to ``op`` (``result`` only where configured)."""
         return assigned(op, self.precision)[0]
 
-    def derived(self, op: nn.NnOp) -> bool:
-        """Whether ``op``'s result format is derived from exact ranges (exact or auto)."""
-        return assigned(op, self.precision)[2] is not None
+    def derived(self, op: nn.NnOp) -> str | None:
+        """"exact" or "auto" where ``op``'s result format is derived from exact ranges (all
+        fractional bits, or the precision's), else None."""
+        return assigned(op, self.precision)[2]
 
     def insert(self, op: Operation) -> None:
         """Insert ``op`` before the op being rewritten."""

@@ -7,17 +7,17 @@ import math
 
 import numpy as np
 
+from xdsl.ir import SSAValue
+
 from rtlflow.config import LayerConfig
 from rtlflow.dialects import fxp, nn
 from rtlflow.dialects.arrays import dense_from_numpy
-from rtlflow.errors import RtlflowError
 from rtlflow.lowering.common import (
     FamilyPattern,
-    kind,
     lowers,
     quantize_constant,
-    unsupported_reason,
 )
+from rtlflow.lowering.precision import default_constant_format
 from rtlflow.numerics.fixed_point import FixedFormat, range_format
 
 
@@ -66,25 +66,24 @@ class ElementWise(FamilyPattern):
 
     @lowers(nn.AddOp)
     def add(self, op: nn.AddOp, layer: LayerConfig, result: FixedFormat):
-        if not all(self.converted(v) for v in op.operands):
-            raise RtlflowError(unsupported_reason(op), node=op.node_name, op=kind(op))
-        if nn.shape_of(op.lhs) != nn.shape_of(op.rhs):
-            raise RtlflowError(
-                f"adding activations of shapes {list(nn.shape_of(op.lhs))} and "
-                f"{list(nn.shape_of(op.rhs))} (broadcasting) is not supported",
-                node=op.node_name,
-                op="add",
-            )
-        inputs = [self.value(v) for v in op.operands]
-        return fxp.AddOp(inputs, self.result_type(op, result), op.node_name)
+        inputs = self.activations(op, "adding")
+        return fxp.AddOp(list(inputs), self.result_type(op, result), op.node_name)
+
+    @lowers(nn.SubOp)
+    def sub(self, op: nn.SubOp, layer: LayerConfig, result: FixedFormat):
+        """``a - b`` as ``a + (-1) b``: the negation is exact (one more integer bit)."""
+        a, b = self.activations(op, "subtracting")
+        negated = negation(b, op.node_name)
+        self.insert(negated)
+        return fxp.AddOp([a, negated.output], self.result_type(op, result), op.node_name)
 
     @lowers(nn.ScaleShiftOp)
     def scale_shift(
         self, op: nn.ScaleShiftOp, layer: LayerConfig, result: FixedFormat
     ) -> fxp.ScaleShiftOp:
         x = self.input(op)
-        scale_format = layer.weight or self.precision
-        offset_format = layer.bias or self.precision
+        scale_format = layer.weight or default_constant_format(self.precision)
+        offset_format = layer.bias or default_constant_format(self.precision)
         scale = quantize_constant(op.scales, scale_format, op, "scale")
         offset = quantize_constant(op.shifts, offset_format, op, "offset")
         return fxp.ScaleShiftOp(
@@ -118,6 +117,7 @@ class ElementWise(FamilyPattern):
         low = fmt.min_raw if op.low is None else math.ceil(op.low.value.data * scale)
         high = fmt.max_raw if op.high is None else math.floor(op.high.value.data * scale)
         low, high = max(low, fmt.min_raw), min(high, fmt.max_raw)
+        low = min(low, high)  # bounds that cross (ONNX: min > max gives max everywhere)
         return fxp.ClipOp(
             x,
             self.result_type(op, result),
@@ -125,3 +125,18 @@ class ElementWise(FamilyPattern):
             low=fxp.int_prop(low),
             high=fxp.int_prop(high),
         )
+
+
+def negation(x: SSAValue, node: str) -> fxp.ScaleShiftOp:
+    """``-x``, exactly: a scale of -1 into the negated range."""
+    fx, shape = fxp.tensor_format(x), fxp.tensor_shape(x)
+    unit = FixedFormat(2, 2)  # -1 and 0, exact
+    return fxp.ScaleShiftOp(
+        x,
+        fxp.fixed_tensor(shape, range_format(-fx.max_raw, -fx.min_raw, fx.frac_bits)),
+        node,
+        scale=dense_from_numpy(np.full(shape, -1, dtype=np.int64)),
+        scale_type=fxp.FixedType.from_format(unit),
+        offset=dense_from_numpy(np.zeros(shape, dtype=np.int64)),
+        offset_type=fxp.FixedType.from_format(unit),
+    )

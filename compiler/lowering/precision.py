@@ -33,7 +33,26 @@ class Precision:
                 return self.weighted(op, self.layer(op))["accumulator"].format
             case _ if holds(op, KeepsGrid):  # passes values on or picks among them
                 return fxp.tensor_format(self.input(op))
+            case nn.AddOp() | nn.SubOp() | nn.ConcatOp() if self.all_converted(op):
+                low, high, frac = self.sum_range(op)
+                return range_format(low, high, frac)
         return None
+
+    def all_converted(self, op: nn.NnOp) -> bool:
+        return all(self.converted(v) for v in op.operands)
+
+    def sum_range(self, op: nn.AddOp | nn.SubOp | nn.ConcatOp) -> tuple[int, int, int]:
+        """The exact range (low, high, fractional bits) of a sum or difference of two
+        activations, or of a concatenation (the union of its inputs' ranges)."""
+        formats = [fxp.tensor_format(self.value(v)) for v in op.operands]
+        top = max(f.frac_bits for f in formats)
+        ends = [(f.min_raw << (top - f.frac_bits), f.max_raw << (top - f.frac_bits))
+                for f in formats]  # fmt: skip
+        if isinstance(op, nn.SubOp):
+            ends[1] = (-ends[1][1], -ends[1][0])
+        if isinstance(op, nn.ConcatOp):
+            return min(e[0] for e in ends), max(e[1] for e in ends), top
+        return sum(e[0] for e in ends), sum(e[1] for e in ends), top
 
     def inferred_result(self, op: nn.NnOp) -> FixedFormat | None:
         """``precision: auto``: the default precision's fractional bits, and the integer bits
@@ -52,8 +71,7 @@ class Precision:
                     props["bias_type"].format,
                     fxp.tensor_format(self.input(op)),
                 )
-                drop = max(0, acc_frac - frac)  # truncation keeps the range within floor bounds
-                fmt = range_format(low >> drop, high >> drop, acc_frac - drop)
+                fmt = _drop_to(low, high, acc_frac, frac)
             case nn.ReluOp():
                 fx = fxp.tensor_format(self.input(op))
                 fmt = range_format(0, max(fx.max_raw, 0), fx.frac_bits)
@@ -62,9 +80,32 @@ class Precision:
                 return fxp.tensor_format(self.input(op))
             case nn.PoolOp() if op.kind.data == "max":
                 return fxp.tensor_format(self.input(op))
+            case nn.AddOp() | nn.SubOp() | nn.ConcatOp() if self.all_converted(op):
+                fmt = _drop_to(*self.sum_range(op), frac)
+            case nn.AbsOp():
+                fx = fxp.tensor_format(self.input(op))
+                high = max(abs(fx.min_raw), fx.max_raw)
+                fmt = _drop_to(0, high, fx.frac_bits, frac)
+                fmt = FixedFormat(fmt.width, fmt.int_bits, signed=False)
+            case nn.ScaleShiftOp():
+                fmt = _drop_to(*self.scale_shift_range(op), frac)
             case _:
                 return None
         return fmt.with_modes(*modes)  # type: ignore[arg-type]
+
+    def scale_shift_range(self, op: nn.ScaleShiftOp) -> tuple[int, int, int]:
+        """The exact range (low, high, fractional bits) of a constant scale and shift of the
+        input, with its constants as the lowering quantizes them."""
+        fx, layer = fxp.tensor_format(self.input(op)), self.layer(op)
+        scale_format = layer.weight or default_constant_format(self.precision)
+        offset_format = layer.bias or default_constant_format(self.precision)
+        scale = quantize_constant(op.scales, scale_format, op, "scale").astype(object)
+        offset = quantize_constant(op.shifts, offset_format, op, "offset").astype(object)
+        top = max(fx.frac_bits + scale_format.frac_bits, offset_format.frac_bits)
+        scale = scale * (1 << (top - fx.frac_bits - scale_format.frac_bits))
+        offset = offset * (1 << (top - offset_format.frac_bits))
+        ends = [np.asarray(scale * level + offset) for level in (fx.min_raw, fx.max_raw)]
+        return int(min(e.min() for e in ends)), int(max(e.max() for e in ends)), top
 
     def weighted(self, op: nn.DenseOp | nn.ConvOp, layer: LayerConfig) -> dict:
         """The quantized weights and biases of a dense or conv layer and its exact
@@ -106,14 +147,28 @@ class Precision:
 
     def constant_format(self, values: np.ndarray, configured: FixedFormat | None) -> FixedFormat:
         """A constant's format: configured, exact in a quantization-aware model, else the
-        default precision."""
+        default precision rounding to nearest (``default_constant_format``)."""
         if configured is not None:
             return configured
         if self.exact:
             exact = exact_format(values)
             if exact is not None:
                 return exact
-        return self.precision
+        return default_constant_format(self.precision)
+
+
+def _drop_to(low: int, high: int, frac: int, target: int) -> FixedFormat:
+    """The format of the range [low, high] (raw, ``frac`` fractional bits) with at most
+    ``target`` fractional bits: truncation keeps the range within floor bounds."""
+    drop = max(0, frac - target)
+    return range_format(low >> drop, high >> drop, frac - drop)
+
+
+def default_constant_format(precision: FixedFormat) -> FixedFormat:
+    """Weights, biases and other constants without a format of their own: the default
+    precision, rounded to nearest (rounding a constant costs no hardware and halves its worst
+    error against truncation; configure a format with TRN for ap_fixed's truncation)."""
+    return precision.with_modes("RND")
 
 
 def sticky_bias_bits(op: nn.DenseOp | nn.ConvOp, product_frac: int) -> int | None:

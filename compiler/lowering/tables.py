@@ -1,23 +1,36 @@
-"""nn → fxp lowering, table construction: sigmoid, tanh and erf as one table, softmax as two,
+"""nn → fxp lowering, table construction: sigmoid, tanh, erf and exp as one table, ELU / SELU
+and softplus as a table for their bounded part plus exact arithmetic, softmax as two tables,
 layer normalisation's 1/sqrt table; sizes and ranges from the configuration."""
 
 from __future__ import annotations
 
 import math
 
+import numpy as np
 from xdsl.dialects.builtin import StringAttr
+from xdsl.ir import SSAValue
 
 from rtlflow.config import LayerConfig
 from rtlflow.dialects import fxp, nn
 from rtlflow.dialects.arrays import dense_from_numpy
 from rtlflow.errors import RtlflowError
 from rtlflow.lowering.common import FamilyPattern, kind, log2_exact, lowers, quantize_constant
-from rtlflow.numerics.fixed_point import FixedFormat
+from rtlflow.lowering.elementwise import negation
+from rtlflow.lowering.precision import default_constant_format
+from rtlflow.numerics.fixed_point import FixedFormat, range_format
 
 #: Default lookup-table settings (hls4ml uses 1024-entry tables as well).
 DEFAULT_TABLE_SIZE = 1024
 
-DEFAULT_TABLE_RANGES = {"sigmoid": (-8.0, 8.0), "tanh": (-4.0, 4.0), "erf": (-4.0, 4.0)}
+DEFAULT_TABLE_RANGES = {
+    "sigmoid": (-8.0, 8.0),
+    "tanh": (-4.0, 4.0),
+    "erf": (-4.0, 4.0),
+    "exp": (-8.0, 8.0),
+    # the negative sides of ELU / SELU and softplus (their positive sides are exact)
+    "expm1": (-8.0, 0.0),
+    "log1p_exp": (-8.0, 0.0),
+}
 
 DEFAULT_EXP_RANGE = 16.0
 
@@ -30,15 +43,25 @@ DEFAULT_LAYER_NORM_TABLE_BITS = 18
 class Tables(FamilyPattern):
     """Ops built on lookup tables."""
 
-    @lowers(nn.SigmoidOp, nn.TanhOp, nn.ErfOp)
+    @lowers(nn.SigmoidOp, nn.TanhOp, nn.ErfOp, nn.ExpOp)
     def table(self, op, layer: LayerConfig, result: FixedFormat) -> fxp.TableOp:
         function = op.name.removeprefix("nn.")
+        return self.table_of(op, self.input(op), function, layer, result)
+
+    def table_of(
+        self, op: nn.NnOp, x: SSAValue, function: str, layer: LayerConfig, fmt: FixedFormat
+    ) -> fxp.TableOp:
+        """``function`` of ``x`` by a table of the layer's size and range (default: the
+        function's), entries in ``fmt``."""
         low, high = layer.table_range or DEFAULT_TABLE_RANGES[function]
         size = layer.table_size or DEFAULT_TABLE_SIZE
         index_bits = log2_exact(size, op, "table_size")
         step_log2 = log2_exact((high - low) / size, op, "table_range / table_size")
-        x = self.input(op)
         input_lsb = fxp.tensor_format(x).lsb
+        if high == 0.0 and layer.table_range is None:
+            # a negative side ending at 0: the last entry is read at 0 (its middle), so that
+            # where the other side takes over the table adds nothing
+            low += max(2.0 ** (step_log2 - 1), input_lsb)
         if (low / input_lsb) != math.floor(low / input_lsb):
             raise RtlflowError(
                 f"table_range starts at {low}, not a multiple of the input LSB {input_lsb}",
@@ -47,13 +70,75 @@ class Tables(FamilyPattern):
             )
         return fxp.TableOp(
             x,
-            self.result_type(op, result),
+            fxp.fixed_tensor(fxp.tensor_shape(x), fmt),
             op.node_name,
             function=StringAttr(function),
             start=fxp.float_prop(low),
             index_bits=fxp.int_prop(index_bits),
             step_log2=fxp.int_prop(step_log2),
         )
+
+    @lowers(nn.EluOp)
+    def elu(self, op: nn.EluOp, layer: LayerConfig, result: FixedFormat):
+        """``gamma relu(x) + gamma alpha expm1(min(x, 0))``: the positive side exact, the
+        negative side a table over [-8, 0) (below it, -1 to the table's precision)."""
+        x = self.input(op)
+        gamma, alpha = op.gamma.value.data, op.alpha.value.data
+        fx = fxp.tensor_format(x)
+        negative = fxp.ClipOp(
+            x, fxp.fixed_tensor(fxp.tensor_shape(x), fx), op.node_name,
+            low=fxp.int_prop(fx.min_raw), high=fxp.int_prop(0),
+        )  # fmt: skip
+        self.insert(negative)
+        curve = self.insert_op(self.table_of(op, negative.output, "expm1", layer, result))
+        curve = self.insert_op(self.scaled(op, curve.output, alpha * gamma))
+        rising = self.insert_op(self.rectified(op, x))
+        if gamma != 1.0:
+            rising = self.insert_op(self.scaled(op, rising.output, gamma))
+        return fxp.AddOp([rising.output, curve.output], self.result_type(op, result), op.node_name)
+
+    @lowers(nn.SoftplusOp)
+    def softplus(self, op: nn.SoftplusOp, layer: LayerConfig, result: FixedFormat):
+        """``relu(x) + log(1 + exp(-|x|))``: the growth exact, the rest a table over [-8, 0)."""
+        x = self.input(op)
+        fx, shape = fxp.tensor_format(x), fxp.tensor_shape(x)
+        magnitude = self.insert_op(
+            fxp.AbsOp(x, fxp.fixed_tensor(shape, unsigned_range(max(-fx.min_raw, fx.max_raw),
+                                                                fx.frac_bits)), op.node_name)
+        )  # fmt: skip
+        negative = self.insert_op(negation(magnitude.output, op.node_name))
+        curve = self.insert_op(self.table_of(op, negative.output, "log1p_exp", layer, result))
+        rising = self.insert_op(self.rectified(op, x))
+        return fxp.AddOp([rising.output, curve.output], self.result_type(op, result), op.node_name)
+
+    def insert_op(self, op):
+        self.insert(op)
+        return op
+
+    def rectified(self, op: nn.NnOp, x: SSAValue) -> fxp.ReluOp:
+        """``relu(x)``, exact."""
+        fx = fxp.tensor_format(x)
+        fmt = unsigned_range(max(fx.max_raw, 0), fx.frac_bits)
+        return fxp.ReluOp(x, fxp.fixed_tensor(fxp.tensor_shape(x), fmt), op.node_name)
+
+    def scaled(self, op: nn.NnOp, x: SSAValue, factor: float) -> fxp.ScaleShiftOp:
+        """``factor * x``, the factor in the default constant format, the product exact."""
+        fx, shape = fxp.tensor_format(x), fxp.tensor_shape(x)
+        scale_format = default_constant_format(self.precision)
+        raw = int(quantize_constant(np.array(factor), scale_format, op, "scale"))
+        frac = fx.frac_bits + scale_format.frac_bits
+        ends = [raw * v for v in (fx.min_raw, fx.max_raw)]
+        zero = FixedFormat(2, 2)
+        return fxp.ScaleShiftOp(
+            x,
+            fxp.fixed_tensor(shape, range_format(min(ends), max(ends), frac)),
+            op.node_name,
+            scale=dense_from_numpy(np.full(shape, raw, dtype=np.int64)),
+            scale_type=fxp.FixedType.from_format(scale_format),
+            offset=dense_from_numpy(np.zeros(shape, dtype=np.int64)),
+            offset_type=fxp.FixedType.from_format(zero),
+        )
+
 
     @lowers(nn.SoftmaxOp)
     def softmax(self, op: nn.SoftmaxOp, layer: LayerConfig, result: FixedFormat) -> fxp.SoftmaxOp:
@@ -118,3 +203,9 @@ class Tables(FamilyPattern):
             index_bits=fxp.int_prop(index_bits),
             table_type=fxp.FixedType.from_format(table_type),
         )
+
+
+def unsigned_range(high: int, frac: int) -> FixedFormat:
+    """The unsigned format of [0, high] (raw, ``frac`` fractional bits)."""
+    fmt = range_format(0, high, frac)
+    return FixedFormat(fmt.width, fmt.int_bits, signed=False)

@@ -1,4 +1,5 @@
-"""Reference semantics of the op family: Sigmoid, Tanh and Erf (tables at the fxp level),
+"""Reference semantics of the op family: Sigmoid, Tanh, Erf, Exp, Softplus, Elu and Selu (tables
+at the fxp level),
 Softmax and LayerNormalization.
 
 Float on the nn level (checked against onnxruntime), bit-exact on the fxp level (the emulator,
@@ -28,6 +29,20 @@ class FloatTables:
     @impl(nn.ErfOp)
     def run_erf(self, interpreter: Interpreter, op: nn.ErfOp, args: PythonValues):
         return (TABLE_FUNCTIONS["erf"](args[0]),)
+
+    @impl(nn.ExpOp)
+    def run_exp(self, interpreter: Interpreter, op: nn.ExpOp, args: PythonValues):
+        return (np.exp(args[0]),)
+
+    @impl(nn.SoftplusOp)
+    def run_softplus(self, interpreter: Interpreter, op: nn.SoftplusOp, args: PythonValues):
+        x = args[0]
+        return (np.maximum(x, 0) + np.log1p(np.exp(-np.abs(x))),)
+
+    @impl(nn.EluOp)
+    def run_elu(self, interpreter: Interpreter, op: nn.EluOp, args: PythonValues):
+        x, alpha, gamma = args[0], op.alpha.value.data, op.gamma.value.data
+        return (gamma * np.where(x > 0, x, alpha * np.expm1(np.minimum(x, 0))),)
 
     @impl(nn.SoftmaxOp)
     def run_softmax(self, interpreter: Interpreter, op: nn.SoftmaxOp, args: PythonValues):

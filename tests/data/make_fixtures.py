@@ -397,8 +397,8 @@ def old_opset9() -> onnx.ModelProto:
 # ---------------------------------------------------------------------------
 
 
-def bad_dynamic_batch() -> onnx.ModelProto:
-    """Gemm + Relu whose batch axis is symbolic ("batch")."""
+def dynamic_batch() -> onnx.ModelProto:
+    """Gemm + Relu whose batch axis is symbolic ("batch"): compiled as batch 1, with a warning."""
     rng = _rng("bad_dynamic_batch")
     nodes = [
         helper.make_node("Gemm", ["input", "fc.weight", "fc.bias"], ["fc"], name="fc", transB=1),
@@ -409,9 +409,29 @@ def bad_dynamic_batch() -> onnx.ModelProto:
         _init("fc.bias", _weights(rng, 6, fan_in=4)),
     ]
     graph = helper.make_graph(
-        nodes, "bad_dynamic_batch",
+        nodes, "bad_dynamic_batch",  # the name it was written with
         [helper.make_tensor_value_info("input", FLOAT, ["batch", 4])],
         [helper.make_tensor_value_info("output", FLOAT, ["batch", 6])],
+        initializer=inits,
+    )
+    return _helper_model(graph, opset=13)
+
+
+def bad_dynamic_features() -> onnx.ModelProto:
+    """Gemm + Relu whose feature axis is symbolic ("features"): rejected."""
+    rng = _rng("bad_dynamic_features")
+    nodes = [
+        helper.make_node("Gemm", ["x", "fc.weight", "fc.bias"], ["fc"], name="fc", transB=1),
+        helper.make_node("Relu", ["fc"], ["y"], name="relu"),
+    ]
+    inits = [
+        _init("fc.weight", _weights(rng, 6, 4, fan_in=4)),
+        _init("fc.bias", _weights(rng, 6, fan_in=4)),
+    ]
+    graph = helper.make_graph(
+        nodes, "bad_dynamic_features",
+        [helper.make_tensor_value_info("x", FLOAT, [1, "features"])],
+        [helper.make_tensor_value_info("y", FLOAT, [1, 6])],
         initializer=inits,
     )
     return _helper_model(graph, opset=13)
@@ -457,9 +477,10 @@ VALID = {
     "old_opset9": old_opset9,
 }
 
-# Well-formed ONNX that the importer must reject: no .npz.
+# Well-formed ONNX without samples: the importer rejects it, or (dynamic_batch) warns.
 BAD = {
-    "bad_dynamic_batch": bad_dynamic_batch,
+    "dynamic_batch": dynamic_batch,
+    "bad_dynamic_features": bad_dynamic_features,
     "bad_unsupported_op": bad_unsupported_op,
 }
 

@@ -77,6 +77,17 @@ def test_rows_nobody_reads_are_not_built(reuse, tmp_path):
     assert report["resources"]["lut"] < 0.6 * full["resources"]["lut"]
 
 
+def test_mean_pooled_encoder_compiles_with_defaults(tmp_path):
+    """An encoder layer whose head mean-pools the tokens (``h.mean(1)``, ReduceMean over the
+    token axis) into a classifier: default options, bit-exact at the reported latency, within
+    the end-to-end bound of onnxruntime."""
+    model = transformer_models.transformer_encoder(
+        tokens=4, d=8, heads=2, feedforward=16, layers=1, pool="mean"
+    )
+    report = check(model, tmp_path, samples=40)
+    assert "pool" in [layer["op"] for layer in report["layers"]]
+
+
 def layer_norm_model(shape, axis: int, bias: bool):
     rng = np.random.default_rng(2)
     normalised = shape[axis:]

@@ -56,16 +56,22 @@ def _attention(g: Graph, x: str, tokens: int, d: int, heads: int) -> str:
 
 def transformer_encoder(
     tokens: int = 6, d: int = 16, heads: int = 4, feedforward: int = 32, layers: int = 2,
-    seed: int = 0, pool: bool = False,
+    seed: int = 0, pool: bool | str = False, classes: int = 5,
 ) -> onnx.ModelProto:
     """``x`` [1, tokens, d] through ``layers`` post-norm encoder layers; ``pool``: the output is
-    token 0 alone (``y[:, 0]``, a class token's pooling)."""
+    token 0 alone (True: ``y[:, 0]``, a class token's pooling), or ``"mean"``: the mean over
+    the tokens (``h.mean(1)``, ReduceMean over axis 1) into a ``classes``-way Linear."""
     g = Graph("transformer_encoder", {"x": [1, tokens, d]}, seed=seed)
     x = "x"
     for _ in range(layers):
         x = _layer_norm(g, g.node("Add", [x, _attention(g, x, tokens, d, heads)]), d)
         hidden = g.node("Relu", [_linear(g, x, d, feedforward)])
         x = _layer_norm(g, g.node("Add", [x, _linear(g, hidden, feedforward, d)]), d)
-    if pool:
+    if pool == "mean":
+        pooled = g.node("ReduceMean", [x], axes=[1], keepdims=0)
+        x = g.node("Add", [g.node("MatMul", [pooled, g.constant(
+            g.rng.normal(0, 1 / np.sqrt(d), (d, classes)))]), g.constant(
+            g.rng.normal(0, 0.1, classes))])  # fmt: skip
+    elif pool:
         x = g.node("Gather", [x, g.constant(np.array(0, dtype=np.int64))], axis=1)
     return g.model({"y": x})

@@ -54,6 +54,8 @@ class OpCase:
     rtl: str = "slow"
     #: range of the random activations
     span: tuple[float, float] = (-4.0, 4.0)
+    #: the ONNX opset of the model (operators that are newer than OPSET)
+    opset: int = OPSET
 
     def model(self) -> onnx.ModelProto:
         outputs = [f"y{k}" if self.outputs > 1 else "y" for k in range(self.outputs)]
@@ -72,7 +74,7 @@ class OpCase:
             [helper.make_tensor_value_info(name, TensorProto.FLOAT, None) for name in outputs],
             [numpy_helper.from_array(value, name) for name, value in self.constants.items()],
         )
-        model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", OPSET)])
+        model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", self.opset)])
         model.ir_version = 10
         # the outputs' shapes, from one run of ONNX's reference evaluator
         feeds = {name: values[0] for name, values in self.samples(1).items()}
@@ -118,12 +120,34 @@ CASES = (
     OpCase("sigmoid", "Sigmoid", X, ("x",), exact=False),
     OpCase("tanh", "Tanh", X, ("x",), exact=False),
     OpCase("erf", "Erf", X, ("x",), exact=False),
+    OpCase("exp", "Exp", X, ("x",), exact=False, span=(-4.0, 3.0)),
+    OpCase("softplus", "Softplus", X, ("x",), exact=False, span=(-12.0, 12.0)),
+    OpCase("elu", "Elu", X, ("x",), exact=False, span=(-12.0, 12.0), rtl="default"),
+    OpCase("selu", "Selu", X, ("x",), exact=False, span=(-12.0, 12.0)),
+    OpCase("hard_swish", "HardSwish", X, ("x",), exact=False),
+    OpCase("gelu", "Gelu", X, ("x",), exact=False, opset=20),
+    OpCase("gelu_tanh", "Gelu", X, ("x",), attributes={"approximate": "tanh"}, exact=False,
+           span=(-3.0, 3.0), opset=20),
     OpCase("add", "Add", (("a", (1, 6)), ("b", (1, 6))), ("a", "b"), rtl="default"),
+    OpCase("sub", "Sub", (("a", (1, 6)), ("b", (1, 6))), ("a", "b")),
+    OpCase("mul", "Mul", (("a", (1, 6)), ("b", (1, 6))), ("a", "b"), span=(-2.0, 2.0),
+           rtl="default"),
     OpCase("sub_constant", "Sub", X, ("x", "c"), {"c": w((6,), 12)}),
     OpCase("add_constant", "Add", X, ("x", "c"), {"c": w((6,), 1)}),
     OpCase("mul_constant", "Mul", X, ("x", "c"), {"c": w((6,), 2)}),
     OpCase("div_power_of_two", "Div", X, ("x", "c"), {"c": np.float32(4.0)}),
     OpCase("identity", "Identity", X, ("x",)),
+    OpCase("neg", "Neg", X, ("x",)),
+    OpCase("cast_like", "CastLike", X, ("x", "like"), {"like": np.zeros(1, np.float32)}),
+    # ---- reductions over any axes
+    OpCase("reduce_sum_tokens", "ReduceSum", (("x", (1, 5, 4)),), ("x", "axes"),
+           {"axes": i64([1])}, attributes={"keepdims": 0}),
+    OpCase("reduce_mean_tokens", "ReduceMean", (("x", (1, 4, 6)),), ("x",),
+           attributes={"axes": [1], "keepdims": 0}, exact=False, rtl="default"),
+    OpCase("reduce_max_last", "ReduceMax", (("x", (1, 3, 5)),), ("x",),
+           attributes={"axes": [-1]}),
+    OpCase("reduce_min_two_axes", "ReduceMin", (("x", (1, 3, 2, 4)),), ("x",),
+           attributes={"axes": [1, 3], "keepdims": 0}),
     # ---- products
     OpCase("gemm", "Gemm", X, ("x", "w", "b"), {"w": w((4, 6), 3), "b": w((4,), 4)},
            {"transB": 1}, rtl="default"),

@@ -32,7 +32,7 @@ def error_line(capsys) -> str:
     [
         ("bad_unsupported_op.onnx", "node 'node_sin' (Sin): operator 'Sin' is not supported"),
         ("bad_truncated.onnx", "not a valid ONNX file"),
-        ("bad_dynamic_batch.onnx", "input 'input' has a dynamic dimension 'batch'"),
+        ("bad_dynamic_features.onnx", "input 'x' has a dynamic dimension 'features' at axis 1"),
         ("no_such_file.onnx", "no such ONNX file"),
     ],
 )

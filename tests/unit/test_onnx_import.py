@@ -14,12 +14,13 @@ import onnxruntime as ort
 import pytest
 from onnx import TensorProto, helper, numpy_helper
 
-from rtlflow.errors import RtlflowError
+from rtlflow.errors import RtlflowError, collect_warnings
 from rtlflow.frontend import import_onnx
 from rtlflow.sim.nn_interpreter import run_nn
 
-ONNX_DIR = Path(__file__).parents[1] / "data" / "onnx"
-VALID_MODELS = sorted(p for p in ONNX_DIR.glob("*.onnx") if not p.name.startswith("bad_"))
+DATA = Path(__file__).parents[1] / "data"
+ONNX_DIR = DATA / "onnx"
+VALID_MODELS = sorted(p for p in ONNX_DIR.glob("*.onnx") if p.with_suffix(".npz").exists())
 SAMPLES = 16
 
 
@@ -383,11 +384,77 @@ def test_unsupported_op_names_node_and_operator():
     assert "Sin" in str(info.value)
 
 
-def test_dynamic_batch_is_rejected():
+def test_dynamic_batch_is_compiled_as_batch_one_with_a_warning():
+    with collect_warnings() as warnings:
+        module = import_onnx(ONNX_DIR / "dynamic_batch.onnx")
+    function = next(iter(module.ops))
+    assert [tuple(a.type.get_shape()) for a in function.body.block.args] == [(1, 4)]
+    assert warnings == [
+        "the inputs and outputs have a leading (batch) dimension of dynamic size 'batch': "
+        "compiled as batch 1, one inference per clock"
+    ]
+
+
+def batch_model(batch, reshape_to=None, feature="4"):
+    """Gemm 4 -> 6 on inputs with a leading dimension ``batch``, optionally reshaped to
+    ``reshape_to`` (a shape constant that repeats the batch, as exporters write it)."""
+    rng = np.random.default_rng(5)
+    constants = {"w": rng.normal(size=(6, 4)).astype(np.float32), "b": rng.normal(size=6).astype(np.float32)}
+    nodes = [node("Gemm", ["x", "w", "b"], ["h"], transB=1)]
+    out = [batch, 6]
+    if reshape_to is not None:
+        constants["s"] = np.array(reshape_to, dtype=np.int64)
+        nodes.append(node("Reshape", ["h", "s"], ["y"]))
+        out = reshape_to
+    else:
+        nodes[0].output[0] = "y"
+    features = int(feature) if feature.isdigit() else feature
+    return make_model(nodes, {"x": [batch, features]}, {"y": out}, constants)
+
+
+def test_fixed_batch_other_than_one_is_compiled_as_batch_one():
+    """A PyTorch export with a fixed batch of 789,444: batch 1, also where a Reshape's shape
+    constant repeats the batch; the same model at batch 1 imports to the same IR."""
+    with collect_warnings() as warnings:
+        big = import_onnx(batch_model(789444, [789444, 2, 3]), name="m")
+    assert warnings == [
+        "the inputs and outputs have a leading (batch) dimension of 789444, taken for the "
+        "batch: compiled as batch 1, one inference per clock"
+    ]
+    with collect_warnings() as none:
+        one = import_onnx(batch_model(1, [1, 2, 3]), name="m")
+    assert none == [] and str(big) == str(one)
+
+
+def test_dynamic_feature_axis_is_rejected():
     with pytest.raises(RtlflowError) as info:
-        import_onnx(ONNX_DIR / "bad_dynamic_batch.onnx")
-    assert "'input'" in str(info.value)
-    assert "dynamic" in str(info.value)
+        import_onnx(batch_model(1, feature="features"))
+    assert "input 'x' has a dynamic dimension 'features' at axis 1" in str(info.value)
+
+
+def test_small_shared_leading_size_stays_a_dimension_with_a_warning():
+    """Rows of a graph network or tokens: a shared leading size below BATCH_ROWS is computed
+    as it is, with a warning in case it was meant as the batch."""
+    with collect_warnings() as warnings:
+        module = check_against_onnxruntime(batch_model(8))
+    function = next(iter(module.ops))
+    assert tuple(function.body.block.args[0].type.get_shape()) == (8, 4)
+    assert warnings == [
+        "the inputs and outputs share a leading dimension of 8: compiled as 8 rows computed "
+        "at once; if it is a batch, export the model with batch 1"
+    ]
+
+
+def test_leading_axes_that_differ_are_not_taken_for_a_batch():
+    """Inputs and outputs whose leading sizes differ (here 3 rows in, 4 out) have no batch."""
+    model = make_model(
+        [node("Transpose", ["x"], ["t"], perm=[1, 0]), node("Relu", ["t"], ["y"])],
+        {"x": [3, 4]}, {"y": [4, 3]}, opset=13,
+    )
+    with collect_warnings() as warnings:
+        module = import_onnx(model)
+    function = next(iter(module.ops))
+    assert warnings == [] and tuple(function.body.block.args[0].type.get_shape()) == (3, 4)
 
 
 def test_truncated_file_is_rejected():
@@ -425,10 +492,42 @@ def test_custom_domain_op_is_rejected():
     assert "com.example" in str(info.value) and "node 'fancy' (FancyAct)" in str(info.value)
 
 
-def test_old_opset_is_rejected():
-    model = make_model([node("Relu", ["x"], ["y"])], {"x": [1, 3]}, {"y": [1, 3]}, opset=6)
-    with pytest.raises(RtlflowError, match="opset 6"):
-        import_onnx(model)
+def test_old_opset_is_upgraded():
+    """Opsets 1-6 go through onnx.version_converter; the model still computes as onnxruntime
+    says (checked on the upgraded model: onnxruntime reads opset 7 on)."""
+    rng = np.random.default_rng(7)
+    w, b = rng.normal(size=(3, 5)).astype(np.float32), rng.normal(size=5).astype(np.float32)
+    graph = helper.make_graph(
+        [node("Gemm", ["x", "w", "b"], ["h"], broadcast=1), node("Relu", ["h"], ["y"])],
+        "old",
+        [helper.make_tensor_value_info(n, TensorProto.FLOAT, s)
+         for n, s in (("x", [1, 3]), ("w", [3, 5]), ("b", [5]))],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 5])],
+        [numpy_helper.from_array(w, "w"), numpy_helper.from_array(b, "b")],
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 6)], ir_version=3)
+    with collect_warnings() as warnings:
+        module = import_onnx(model)
+    assert warnings == ["the model's ONNX opset 6 was upgraded to opset 13"]
+    x = rng.normal(size=(1, 3)).astype(np.float32)
+    (ours,) = run_nn(module, [x])
+    np.testing.assert_allclose(ours[0], np.maximum(x @ w + b, 0), rtol=1e-5, atol=1e-6)
+
+
+def test_custom_domain_without_an_opset_import_is_assumed_version_one():
+    """QONNX model-zoo files use their quantizers' domain without importing an opset for it."""
+    model = onnx.load(DATA / "models" / "jet_tagger_w6a6.qonnx.onnx")
+    declared = onnx.load(DATA / "models" / "jet_tagger_w6a6.qonnx.onnx")
+    kept = [o for o in model.opset_import if o.domain in ("", "ai.onnx")]
+    del model.opset_import[:]
+    model.opset_import.extend(kept)
+    with collect_warnings() as warnings:
+        module = import_onnx(model, name="m")
+    assert warnings == [
+        "the model declares no opset for domain 'qonnx.custom_op.general' (its Quant nodes): "
+        "assumed version 1"
+    ]
+    assert str(module) == str(import_onnx(declared, name="m"))
 
 
 @pytest.mark.parametrize(

@@ -153,7 +153,7 @@ def test_formats_come_from_defaults_and_per_layer_settings():
     dense = [op for op in module.walk() if isinstance(op, fxp.DenseOp)]
     assert str(dense[0].weight_type.format) == "fixed<8,2,RND,WRAP>"
     assert str(dense[0].output_format) == "ufixed<10,5>"
-    assert str(dense[1].weight_type.format) == "fixed<12,4>"
+    assert str(dense[1].weight_type.format) == "fixed<12,4,RND,WRAP>"  # the default rounds
     assert str(dense[1].input_format) == "fixed<12,4>"
     # the weights are the floats, quantized with the weight format's rounding
     weights = next(init for init in model.graph.initializer if init.name == model.graph.node[0].input[1])
