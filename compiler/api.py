@@ -78,9 +78,12 @@ class CompiledModel:
         return stack_samples(data, self.input_names, self.input_shapes())
 
     def predict(self, data: ArrayInput) -> np.ndarray | list[np.ndarray]:
-        """Bit-exact emulation on float data: one array per output (one sample per row)."""
-        outputs = self._emulator().predict(self.samples(data))
-        return outputs[0] if len(outputs) == 1 else outputs
+        """Bit-exact emulation on float data: one array per output (one sample per row). Inputs
+        outside a wrapping input format are an error, as in ``write`` (``quantize``)."""
+        emulator = self._emulator()
+        outputs = emulator.run_raw(self.quantize(data))
+        floats = [fmt.to_float(raw) for raw, fmt in zip(outputs, emulator.output_formats, strict=True)]
+        return floats[0] if len(floats) == 1 else floats
 
     def quantize(self, data: ArrayInput) -> list[np.ndarray]:
         """Raw input integers; inputs outside their format are an error when they would wrap."""
@@ -138,7 +141,13 @@ class CompiledModel:
             "source": "user data" if inputs is not None else f"random (seed {seed})",
         }
         # overflow on the user's data is news; on random full-range stimulus it is expected
-        report["warnings"] = self.warnings + [
+        part = report["part"]
+        beyond = [f"{k.upper()} {v:g} %" for k, v in part["utilization"].items() if v > 100]
+        too_big = [
+            f"the design needs more than {part['name']} has (estimate): {', '.join(beyond)}; "
+            "raise the reuse factor, narrow the formats, or choose a larger part"
+        ]
+        report["warnings"] = (too_big if beyond else []) + self.warnings + [
             f"layer '{node}': results overflow their format in {count} of "
             f"{len(raw_inputs[0])} samples of the given inputs"
             for node, count in sorted(emulator.overflows.items())

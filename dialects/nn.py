@@ -46,6 +46,7 @@ from xdsl.utils.exceptions import VerifyException
 
 from rtlflow.dialects.arrays import (
     dense_from_numpy,
+    int_array,
     int_tuple,
     numpy_from_dense,
     window_of,
@@ -521,6 +522,13 @@ class TransposeOp(UnaryOp):
     traits = traits_def(MovesData(), KeepsGrid())
 
     perm = prop_def(DenseArrayBase)
+
+    @staticmethod
+    def from_perm(x: SSAValue, perm: tuple[int, ...], node: str) -> TransposeOp:
+        shape = shape_of(x)
+        element = x.type.element_type  # type: ignore[attr-defined]
+        result = TensorType(element, [shape[p] for p in perm])
+        return TransposeOp(x, result, node, perm=int_array([int(p) for p in perm]))
 
     @property
     def permutation(self) -> tuple[int, ...]:

@@ -255,6 +255,11 @@ class Importer:
             if dim.HasField("dim_value") and dim.dim_value > 0:
                 shape.append(dim.dim_value)
                 continue
+            if dim.HasField("dim_value"):
+                raise RtlflowError(
+                    f"input '{value.name}' is empty (size 0 at axis {axis}): there is nothing "
+                    "to build"
+                )
             label = f"'{dim.dim_param}'" if dim.dim_param else "of unknown size"
             raise RtlflowError(
                 f"input '{value.name}' has a dynamic dimension {label} at axis {axis}: "
@@ -353,6 +358,14 @@ class Importer:
                 feeds[name] = self.constants[name]
             else:  # Shape/Size of an activation: only its static shape matters
                 feeds[name] = np.zeros(nn.shape_of(self.values[name]), dtype=np.float32)
+        for name, value in zip([n for n in node.output if n], self.evaluate(node, feeds)):
+            self.constants[name] = np.asarray(value)
+
+    def evaluate(self, node: onnx.NodeProto, feeds: dict[str, np.ndarray]) -> list[np.ndarray]:
+        """``node`` on the given inputs, by ONNX's reference implementation."""
+        if node.op_type == "Scatter":  # deprecated, ScatterElements under its old name
+            node = onnx.NodeProto.FromString(node.SerializeToString())
+            node.op_type = "ScatterElements"
         graph = onnx.helper.make_graph(
             [node],
             "fold",
@@ -360,18 +373,17 @@ class Importer:
             [onnx.helper.make_empty_tensor_value_info(name) for name in node.output if name],
         )
         opsets = list(self.model.opset_import)
-        if node.op_type in ("QuantizeLinear", "DequantizeLinear") and self.opset < 19:
-            # the reference evaluator implements these from opset 19 on; int8/uint8 semantics
-            # have not changed since opset 13
+        # the reference evaluator implements QuantizeLinear / DequantizeLinear from opset 19 on
+        # (int8/uint8 semantics unchanged since 13), ScatterElements from its first, 11
+        oldest = {"QuantizeLinear": 19, "DequantizeLinear": 19, "ScatterElements": 11}
+        if self.opset < oldest.get(node.op_type, 0):
             opsets = [o for o in opsets if o.domain not in ("", "ai.onnx")]
-            opsets.append(onnx.helper.make_opsetid("", 19))
+            opsets.append(onnx.helper.make_opsetid("", oldest[node.op_type]))
         model = onnx.helper.make_model(graph, opset_imports=opsets)
         try:
-            results = ReferenceEvaluator(model).run(None, feeds)
+            return [np.asarray(r) for r in ReferenceEvaluator(model).run(None, feeds)]
         except Exception as error:
             self.fail(f"cannot evaluate this constant computation: {first_line(error)}")
-        for name, value in zip([n for n in node.output if n], results, strict=True):
-            self.constants[name] = np.asarray(value)
 
     # ---- helpers used by the handlers -------------------------------------------------------
 

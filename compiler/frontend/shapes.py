@@ -90,7 +90,7 @@ def _pad(im: Importer, node: onnx.NodeProto) -> None:
     mode = im.attribute(node, "mode", b"constant")
     mode = mode.decode() if isinstance(mode, bytes) else str(mode)
     if mode != "constant":
-        im.fail(f"Pad mode '{mode}' is not supported (constant zero padding only)")
+        im.fail(f"Pad mode '{mode}' is not supported (constant padding only)")
     if im.opset >= 11:
         pads = [int(p) for p in im.constant(node.input[1], "Pad's pads").reshape(-1)]
         value = 0.0
@@ -105,8 +105,6 @@ def _pad(im: Importer, node: onnx.NodeProto) -> None:
     else:
         pads = [int(p) for p in im.attribute(node, "pads", [])]
         value = float(im.attribute(node, "value", 0.0))
-    if value != 0.0:
-        im.fail(f"padding with {value} is not supported (zero padding only)")
     if min(pads) < 0:
         im.fail("negative pads (cropping) are not supported")
     shape = [d + pads[a] + pads[rank + a] for a, d in enumerate(nn.shape_of(x))]
@@ -114,7 +112,14 @@ def _pad(im: Importer, node: onnx.NodeProto) -> None:
         im.alias(node, node.input[0])
         return
     op = nn.PadOp(x, im.float_tensor(shape), im.node_name, pads=int_array(pads))
-    im.define(node, op.output)
+    if value == 0.0:
+        im.define(node, op.output)
+        return
+    # another value: zeros, then that value added where the padding is
+    inside = np.zeros(nn.shape_of(x))
+    border = np.pad(inside, list(zip(pads[:rank], pads[rank:], strict=True)), constant_values=1.0)
+    shifted = nn.ScaleShiftOp.from_arrays(op.output, 1.0, border * value, im.node_name)
+    im.define(node, shifted.output)
 
 
 @handles("Transpose")

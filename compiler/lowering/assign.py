@@ -14,7 +14,10 @@ On each nn op, ``fxp.layer``, a dictionary:
 
 from __future__ import annotations
 
+import math
 from dataclasses import fields, replace
+
+import numpy as np
 
 from xdsl.dialects import func
 from xdsl.dialects.builtin import (
@@ -135,9 +138,8 @@ def assign_precision(function: func.FuncOp, config: ModelConfig) -> None:
         fmt = config.input_format(name)
         if isinstance(argument.type.element_type, IntegerType):  # type: ignore[attr-defined]
             fmt = integer_input_format(config, name, argument)
-        quantizer = first_quantizer(argument)
-        if quantizer is not None and name not in config.inputs:
-            fmt = quant_format(quantizer)  # the input is quantized as the model says
+        if name not in config.inputs:
+            fmt = quantized_input_format(argument, config.precision) or fmt
         formats.append(fmt)
     function.attributes[PRECISION] = fxp.FixedType.from_format(config.precision)
     function.attributes[INPUTS] = ArrayAttr([fxp.FixedType.from_format(f) for f in formats])
@@ -145,6 +147,28 @@ def assign_precision(function: func.FuncOp, config: ModelConfig) -> None:
     derived = "exact" if exact else "auto" if config.infer_precision else None
     for op in ops:
         op.attributes[LAYER] = layer_settings(config, op.node_name, derived)
+
+
+def quantized_input_format(argument: SSAValue, precision: FixedFormat) -> FixedFormat | None:
+    """The format of an input that only quantizers read: the quantizer's own where it is a cast
+    (a power-of-two scale); else the precision's width with the integer bits of the range the
+    quantizers' levels span (so that an 8-bit input quantizer over ±105 is not cut at ±32)."""
+    quantizer = first_quantizer(argument)
+    if quantizer is not None:
+        return quant_format(quantizer)
+    users = [use.operation for use in argument.uses]
+    if not users or not all(isinstance(u, nn.QuantOp) for u in users):
+        return None
+    ends = [
+        (np.asarray(bound, dtype=np.float64) - u.zero_points) * u.scales
+        for u in users
+        for bound in u.bounds
+    ]
+    largest = max(float(np.max(np.abs(e))) for e in ends)
+    int_bits = max(1, math.floor(math.log2(largest)) + 2) if largest > 0 else 1
+    return FixedFormat(max(precision.width, int_bits + 1), int_bits).with_modes(
+        precision.rounding, precision.overflow
+    )
 
 
 def integer_input_format(config: ModelConfig, name: str, argument: SSAValue) -> FixedFormat:

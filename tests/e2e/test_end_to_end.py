@@ -102,3 +102,15 @@ def test_precision_config(tmp_path):
     assert layers[names[0]]["weight"] == "fixed<6,2,RND,WRAP>"
     assert layers[names[1]]["accumulator"] == "fixed<14,6,TRN,SAT>"
     assert report["inputs"][0]["format"] == {"width": 10, "int": 4, "signed": True}
+
+
+def test_a_design_larger_than_the_part_is_named(tmp_path):
+    """The jet tagger at fixed<16,6> on a Zynq-7020 (53,200 LUTs): the first warning says the
+    estimate exceeds the part, and by how much."""
+    compiled = rtlflow.compile(DATA / "models" / "jet_tagger_mlp.onnx", part="xc7z020")
+    report = compiled.write(tmp_path, vectors=2)
+    lut = report["part"]["utilization"]["lut"]
+    assert lut > 100
+    assert report["warnings"][0].startswith(
+        f"the design needs more than {report['part']['name']} has (estimate): LUT {lut:g} %"
+    )

@@ -195,4 +195,16 @@ CASES = (
            rtl="default"),
     OpCase("scatter_nd_add", "ScatterND", (("x", (4, 2)), ("i", (3, 1)), ("u", (3, 2))),
            ("x", "i", "u"), attributes={"reduction": "add"}, indices={"i": 4}),
+    # a static graph's aggregation: constant edge indices, messages at run time
+    OpCase("scatter_add_constant_indices", "ScatterElements", (("x", (1, 5)), ("u", (1, 6))),
+           ("x", "i", "u"), {"i": i64([[0, 2, 2, 4, 0, 2]])},
+           {"axis": 1, "reduction": "add"}, rtl="default"),
+    OpCase("scatter_constant_indices", "ScatterND", (("x", (4, 2)), ("u", (2, 2))),
+           ("x", "i", "u"), {"i": i64([[3], [1]])}),
+    OpCase("pad_value", "Pad", IMAGE, ("x", "p", "v"),
+           {"p": i64([0, 0, 1, 0, 0, 0, 0, 2]), "v": np.float32(0.75)}),
+    OpCase("gemm_matrix_bias_trans_a", "Gemm", (("x", (6, 2)),), ("x", "w", "c"),
+           {"w": w((6, 3), 7), "c": w((2, 3), 8)}, {"transA": 1}),
+    OpCase("matmul_stacked_weights", "MatMul", (("x", (2, 3, 4)),), ("x", "w"),
+           {"w": w((2, 4, 5), 9)}),
 )

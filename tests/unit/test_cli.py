@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 from xdsl.parser import Parser
 
+from rtlflow.errors import RtlflowError
 from rtlflow.pipeline import Options, passes
 from rtlflow.cli import main
 from rtlflow.dialects import context
@@ -62,6 +63,14 @@ def test_inputs_outside_the_input_format_exit_2(tmp_path, capsys):
     assert main(["compile", str(GOOD), "-o", str(tmp_path / "out"), "--inputs", str(data)]) == 2
     line = error_line(capsys)
     assert "input 'dense_input': 3 of 3 samples lie outside fixed<16,6>" in line
+
+
+def test_predict_refuses_inputs_outside_the_input_format_as_write_does():
+    import rtlflow
+
+    compiled = rtlflow.compile(GOOD, stop_at="fxp")
+    with pytest.raises(RtlflowError, match="input 'dense_input': 3 of 3 samples lie outside"):
+        compiled.predict({"dense_input": np.full((3, 1, 7), 100.0)})
 
 
 def test_inputs_missing_an_array_exit_2(tmp_path, capsys):

@@ -244,3 +244,17 @@ def test_unsupported_quantizers_name_the_node():
     model = activation_quant(6, 1, 0, "ROUND", scale=-0.5)
     with pytest.raises(RtlflowError, match="scales must be positive"):
         rtlflow.compile(model)
+
+
+def test_input_format_covers_an_input_quantizer_whose_scale_is_not_a_power_of_two():
+    """Brevitas' 8-bit input quantizer over ±105 (scale 105/127): the input format keeps the
+    default width and takes the integer bits of the levels' range, so ±105 is not cut at ±32;
+    the quantized values are those of the float model."""
+    scale = np.float32(105 / 127)
+    model = activation_quant(8, 1, 0, "ROUND", scale=scale)
+    compiled = rtlflow.compile(model, stop_at="fxp")
+    fmt = compiled.emulator.input_formats[0]
+    assert (fmt.width, fmt.int_bits) == (16, 8)
+    x = np.linspace(-104, 104, 64).reshape(1, 1, 64)
+    expected = np.clip(np.round(x / scale), -128, 127) * scale
+    np.testing.assert_allclose(compiled.predict(x), expected, atol=1e-9)
