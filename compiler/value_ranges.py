@@ -153,6 +153,10 @@ class _Ranges:
     def _matmul(self, op: fxp.MatMulOp, inputs):
         """Each sum of products of two ranges: the smallest and largest corner per term."""
         (a_low, a_high), (b_low, b_high) = inputs
+        if a_low.ndim == 1:  # numpy's matmul: a vector is a row on the left, a column on the right
+            a_low, a_high = a_low[np.newaxis], a_high[np.newaxis]
+        if b_low.ndim == 1:
+            b_low, b_high = b_low[:, np.newaxis], b_high[:, np.newaxis]
         a = [v[..., :, :, np.newaxis] for v in (a_low, a_high)]
         b = [v[..., np.newaxis, :, :] for v in (b_low, b_high)]
         corners = [x * y for x in a for y in b]

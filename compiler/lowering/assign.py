@@ -152,7 +152,8 @@ def assign_precision(function: func.FuncOp, config: ModelConfig) -> None:
 def quantized_input_format(argument: SSAValue, precision: FixedFormat) -> FixedFormat | None:
     """The format of an input that only quantizers read: the quantizer's own where it is a cast
     (a power-of-two scale); else the precision's width with the integer bits of the range the
-    quantizers' levels span (so that an 8-bit input quantizer over ±105 is not cut at ±32)."""
+    quantizers' levels span (so that an 8-bit input quantizer over ±105 is not cut at ±32),
+    saturating."""
     quantizer = first_quantizer(argument)
     if quantizer is not None:
         return quant_format(quantizer)
@@ -166,8 +167,9 @@ def quantized_input_format(argument: SSAValue, precision: FixedFormat) -> FixedF
     ]
     largest = max(float(np.max(np.abs(e))) for e in ends)
     int_bits = max(1, math.floor(math.log2(largest)) + 2) if largest > 0 else 1
+    # saturating: beyond the levels' range the quantizer clamps anyway, so nothing changes
     return FixedFormat(max(precision.width, int_bits + 1), int_bits).with_modes(
-        precision.rounding, precision.overflow
+        precision.rounding, "SAT"
     )
 
 

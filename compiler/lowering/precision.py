@@ -4,6 +4,8 @@ quantizers."""
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from rtlflow.config import LayerConfig
@@ -89,6 +91,22 @@ class Precision:
                 fmt = FixedFormat(fmt.width, fmt.int_bits, signed=False)
             case nn.ScaleShiftOp():
                 fmt = _drop_to(*self.scale_shift_range(op), frac)
+            case nn.PoolOp():  # an average lies within its input's range (plus the rounding
+                # of 1 / taps upwards: one bit of headroom)
+                fx = fxp.tensor_format(self.input(op))
+                fmt = _drop_to(2 * fx.min_raw, 2 * fx.max_raw, fx.frac_bits, frac)
+            case nn.ClipOp():  # within the input's range and the bounds
+                fx = fxp.tensor_format(self.input(op))
+                low = fx.min_raw if op.low is None else max(
+                    fx.min_raw, math.floor(op.low.value.data * 2.0**fx.frac_bits))
+                high = fx.max_raw if op.high is None else min(
+                    fx.max_raw, math.ceil(op.high.value.data * 2.0**fx.frac_bits))
+                fmt = _drop_to(min(low, high), high, fx.frac_bits, frac)  # fmt: skip
+            case nn.LeakyReluOp():  # x above 0, alpha x below
+                fx = fxp.tensor_format(self.input(op))
+                alpha = abs(op.alpha.value.data)
+                grown = math.ceil(max(alpha, 1.0) * max(-fx.min_raw, fx.max_raw))
+                fmt = _drop_to(-grown, grown, fx.frac_bits, frac)
             case _:
                 return None
         return fmt.with_modes(*modes)  # type: ignore[arg-type]

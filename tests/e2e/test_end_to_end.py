@@ -23,7 +23,7 @@ def model_inputs(model: onnx.ModelProto, count: int, seed: int = 0) -> dict[str,
     rng = np.random.default_rng(seed)
     inputs = {}
     for value in model.graph.input:
-        shape = [d.dim_value for d in value.type.tensor_type.shape.dim]
+        shape = [d.dim_value or 1 for d in value.type.tensor_type.shape.dim]  # a dynamic batch: 1
         inputs[value.name] = np.clip(rng.normal(0, 1.5, (count, *shape)), -7, 7)
     return inputs
 

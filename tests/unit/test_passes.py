@@ -378,3 +378,32 @@ def test_relu_and_saturating_quantizer_fold_into_the_layer(model):
     raw = Emulator(plain).quantize_inputs([samples])[0]
     expected, got = Emulator(plain).run_raw(raw), Emulator(fused).run_raw(raw)
     assert all(np.array_equal(a, b) for a, b in zip(expected, got, strict=True))
+
+
+def test_precision_auto_covers_every_op_on_the_way():
+    """``precision: auto`` through a convolution, leaky ReLU (alpha 3), average pooling, an
+    open clip, a residual add, a subtraction, an element-wise product, a concatenation and a
+    dense layer: no result can wrap (no compile warning), and inputs at the corners of the
+    input format overflow nothing."""
+    import rtlflow
+    from rtlflow.errors import collect_warnings
+
+    g = Graph("auto", {"x": [1, 2, 6, 6]}, seed=7)
+    conv = g.node("Conv", ["x", g.constant(g.rng.normal(0, 0.5, (4, 2, 3, 3))),
+                           g.constant(g.rng.normal(0, 0.1, 4))], pads=[1, 1, 1, 1])
+    leaky = g.node("LeakyRelu", [conv], alpha=3.0)
+    pooled = g.node("AveragePool", [leaky], kernel_shape=[2, 2], strides=[2, 2])
+    clipped = g.node("Clip", [pooled, g.constant(np.float32(-1.0))])
+    residual = g.node("Add", [clipped, pooled])
+    difference = g.node("Sub", [residual, clipped])
+    product = g.node("Mul", [difference, pooled])
+    joined = g.node("Concat", [product, residual], axis=1)
+    y = g.dense(g.node("Flatten", [joined]), 72, 3)
+    model = g.model({"y": y})
+    with collect_warnings() as warnings:
+        compiled = rtlflow.compile(model, precision="auto", stop_at="fxp")
+    assert not [w for w in warnings if "can wrap" in w], warnings
+    fmt = compiled.emulator.input_formats[0]
+    corners = np.random.default_rng(1).choice([fmt.min_value, fmt.max_value], (64, 1, 2, 6, 6))
+    compiled.predict(corners)
+    assert not compiled.emulator.overflows

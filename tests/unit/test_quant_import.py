@@ -254,7 +254,7 @@ def test_input_format_covers_an_input_quantizer_whose_scale_is_not_a_power_of_tw
     model = activation_quant(8, 1, 0, "ROUND", scale=scale)
     compiled = rtlflow.compile(model, stop_at="fxp")
     fmt = compiled.emulator.input_formats[0]
-    assert (fmt.width, fmt.int_bits) == (16, 8)
+    assert (fmt.width, fmt.int_bits, fmt.overflow) == (16, 8, "SAT")
     x = np.linspace(-104, 104, 64).reshape(1, 1, 64)
     expected = np.clip(np.round(x / scale), -128, 127) * scale
     np.testing.assert_allclose(compiled.predict(x), expected, atol=1e-9)
