@@ -120,6 +120,41 @@ def _gelu(im: Importer, node: onnx.NodeProto) -> None:
     im.define(node, nn.MulOp(x, affine(half, 0.5, 0.5), x.type, name).output)
 
 
+@handles("Where")
+def _where(im: Importer, node: onnx.NodeProto) -> None:
+    """A condition known at compile time (a constant mask): each branch scaled by the mask or
+    its complement and the two added (a constant branch is a shift), exact."""
+    condition, first, second = node.input[:3]
+    if not im.is_constant(condition):
+        im.fail("Where with a condition computed at run time is not supported (a constant one is)")
+    branches = [name for name in (first, second) if not im.is_constant(name)]
+    if not branches:
+        im.fail("Where of two constants should have been folded")
+    shape = np.broadcast_shapes(
+        *(np.shape(im.constants[n]) if im.is_constant(n) else nn.shape_of(im.activation(n))
+          for n in node.input[:3])
+    )  # fmt: skip
+    mask = np.broadcast_to(np.asarray(im.constants[condition], dtype=bool), shape)
+    terms = []
+    for name, keep in ((first, mask), (second, ~mask)):
+        if im.is_constant(name):
+            continue
+        x = im.activation(name)
+        if nn.shape_of(x) != shape:
+            im.fail(f"the branch '{name}' would broadcast to {list(shape)}")
+        terms.append(nn.ScaleShiftOp.from_arrays(x, keep.astype(np.float64), 0.0, im.node_name))
+    constant = np.zeros(shape)
+    for name, keep in ((first, mask), (second, ~mask)):
+        if im.is_constant(name):
+            constant = constant + np.where(keep, np.broadcast_to(im.constants[name], shape), 0.0)
+    total = terms[0].output
+    if len(terms) == 2:
+        total = nn.AddOp(total, terms[1].output, total.type, im.node_name).output
+    if np.any(constant):
+        total = nn.ScaleShiftOp.from_arrays(total, 1.0, constant, im.node_name).output
+    im.define(node, total)
+
+
 @handles("Clip")
 def _clip(im: Importer, node: onnx.NodeProto) -> None:
     if node.input[0] in im.integers:  # QuantizeLinear → Clip → DequantizeLinear

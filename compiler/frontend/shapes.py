@@ -136,6 +136,26 @@ def _transpose(im: Importer, node: onnx.NodeProto) -> None:
     im.define(node, nn.TransposeOp(x, result, im.node_name, perm=int_array(perm)).output)
 
 
+@handles("Tile")
+def _tile(im: Importer, node: onnx.NodeProto) -> None:
+    """Copies along each axis: a concatenation of the tensor with itself (wiring)."""
+    x = im.activation(node.input[0])
+    repeats = [int(r) for r in im.constant(node.input[1], "Tile's repeats").reshape(-1)]
+    if len(repeats) != len(nn.shape_of(x)) or min(repeats, default=1) < 1:
+        im.fail(f"repeats {repeats} for a {list(nn.shape_of(x))} tensor (one count >= 1 per axis)")
+    y = x
+    for axis, count in enumerate(repeats):
+        if count > 1:
+            shape = list(nn.shape_of(y))
+            shape[axis] *= count
+            result = TensorType(y.type.element_type, shape)  # type: ignore[attr-defined]
+            y = nn.ConcatOp([y] * count, result, axis, im.node_name).output
+    if y is x:
+        im.alias(node, node.input[0])
+        return
+    im.define(node, y)
+
+
 @handles("Concat")
 def _concat(im: Importer, node: onnx.NodeProto) -> None:
     values = [im.activation(name) for name in node.input if name]

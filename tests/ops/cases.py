@@ -188,6 +188,11 @@ CASES = (
     OpCase("split", "Split", (("x", (1, 6)),), ("x", "n"), {"n": i64([2, 4])},
            {"axis": 1}, outputs=2),
     OpCase("expand", "Expand", (("x", (1, 3)),), ("x", "s"), {"s": i64([2, 3])}),
+    OpCase("tile", "Tile", (("x", (1, 2, 3)),), ("x", "r"), {"r": i64([1, 3, 2])}),
+    OpCase("where_constant_mask", "Where", (("a", (1, 6)), ("b", (1, 6))), ("m", "a", "b"),
+           {"m": np.array([[True, False, True, True, False, False]])}),
+    OpCase("where_masked_fill", "Where", X, ("m", "x", "c"),
+           {"m": np.array([[True, True, False, True, False, True]]), "c": np.float32(-2.5)}),
     # ---- indexing
     OpCase("gather_constant", "Gather", (("x", (1, 5)),), ("x", "i"), {"i": i64([4, 0, 2])},
            {"axis": 1}),
