@@ -18,7 +18,6 @@ import math
 from dataclasses import fields, replace
 
 import numpy as np
-
 from xdsl.dialects import func
 from xdsl.dialects.builtin import (
     ArrayAttr,

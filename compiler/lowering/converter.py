@@ -5,7 +5,8 @@ by the pattern of its family (``FamilyPattern``). A converted value reaches the 
 rewritten through an ``unrealized_conversion_cast`` from its fxp value to its tensor type, so the
 IR stays valid after every rewrite; once the return is rewritten, the casts and the nn constants
 (now folded into the fxp ops' properties) are dead and erased. ``Lowering`` holds what the
-patterns share: the configuration, the quantized constants and the carried scales.
+patterns share: the default format, the quantized constants and the carried scales; each op's
+formats are read from what ``nn-assign-precision`` wrote on it.
 """
 
 from __future__ import annotations
@@ -34,8 +35,8 @@ from rtlflow.numerics.fixed_point import FixedFormat
 
 
 class Lowering(Precision, CarriedScales):
-    """The state of one function's conversion, shared by the family patterns: configuration,
-    quantized constants, carried scales, and the rewrite of one op (``rewrite``)."""
+    """The state of one function's conversion, shared by the family patterns: the default
+    format, quantized constants, carried scales, and the rewrite of one op (``rewrite``)."""
 
     def __init__(self, function: func.FuncOp):
         #: the default format (of constants without their own)
