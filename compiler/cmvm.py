@@ -14,6 +14,11 @@ terms of equal depth never deepens a tree, so the bound costs little sharing.
 Widths: each node's value is a known integer combination of the inputs, so its exact range (and
 bit width) follows from the input ranges; no adder is wider than the values it can carry.
 
+Scale: the greedy's work grows with the pairs of digit terms (``pair_work``). Past ``MAX_PAIRS``
+the inputs are cut into blocks and pairs are shared within a block only; ``solve_grouped``
+solves outputs that repeat one pattern over shifted inputs (a convolution's tiles of positions)
+once and instances the solution.
+
 The graph is plain data (tuples of integers). ``rtlflow.rtl.adder_graph`` builds it in hardware and
 ``AdderGraph.evaluate`` computes it in numpy for tests.
 """
@@ -21,8 +26,9 @@ The graph is plain data (tuples of integers). ``rtlflow.rtl.adder_graph`` builds
 from __future__ import annotations
 
 import heapq
+from collections import Counter
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -107,10 +113,20 @@ def _range_of(coefficients: dict[int, int], input_ranges) -> tuple[int, int]:
     return low, high
 
 
+#: pairs of digit terms (``pair_work``) up to which sharing is sought among all of a problem's
+#: terms: the greedy's time grows with them (a few seconds for a million)
+MAX_PAIRS = 1_000_000
+
+#: fields of a heap entry (``_Solver._entry``): node ids, shifts and widths below 2^31
+_FIELD = 32
+_HALF = 1 << (_FIELD - 1)
+_BIG = 1 << 62  # above any count
+
+
 class _Solver:
     """The greedy state: per output its terms (node -> shift -> sign), pair counts, node facts."""
 
-    def __init__(self, rows, input_ranges, depth_slack: int):
+    def __init__(self, rows, input_ranges, depth_slack: int, block: int = 0):
         self.input_ranges = [(int(low), int(high)) for low, high in input_ranges]
         n = len(self.input_ranges)
         self.coefficients: list[dict[int, int]] = [{i: 1} for i in range(n)]
@@ -118,47 +134,80 @@ class _Solver:
         self.ranges: list[tuple[int, int]] = list(self.input_ranges)
         self.depth: list[int] = [0] * n
         self.patterns: list[tuple[int, int, int, int]] = []  # of every node made by sharing
+        # the terms (node -> shift -> sign) of each part of an output: with ``block``, the
+        # inputs of every ``block`` consecutive indices are one part, and pairs of terms are
+        # only counted (and shared) within a part
         self.terms: list[dict[int, dict[int, int]]] = []
-        for row in rows:
+        self.output_of: list[int] = []  # the output of each part
+        self.limit: list[int] = []  # the most sum of 2^depth over a part's terms may reach
+        self.holders: dict[int, set[int]] = {}  # node -> the parts with a term of it
+        for o, row in enumerate(rows):
             weights: dict[int, int] = {}
             for index, weight in row:
                 weights[index] = weights.get(index, 0) + int(weight)
-            terms: dict[int, dict[int, int]] = {}
+            parts: dict[int, dict[int, dict[int, int]]] = {}
             for index, weight in weights.items():
                 for sign, power in csd_digits(weight):
-                    terms.setdefault(index, {})[power] = sign
-            self.terms.append(terms)
-        sizes = [sum(len(shifts) for shifts in terms.values()) for terms in self.terms]
-        # ceil(log2(digits)) + slack: the depth of a plain adder tree, plus what is allowed
-        self.bound = [(max(size, 1) - 1).bit_length() + depth_slack for size in sizes]
-        self.weight = sizes[:]  # per output, sum of 2^depth over its terms (inputs: depth 0)
-        self.counts: dict[tuple[int, int, int, int], int] = {}
-        counts = self.counts
+                    part = parts.setdefault(index // block if block else 0, {})
+                    part.setdefault(index, {})[power] = sign
+            size = sum(len(shifts) for part in parts.values() for shifts in part.values())
+            # ceil(log2(digits)) + slack: the depth of a plain adder tree, plus what is
+            # allowed; each part gets its share, so that the whole output stays within it
+            limit = 1 << ((max(size, 1) - 1).bit_length() + depth_slack)
+            for part in parts.values() or [{}]:
+                for index in part:
+                    self.holders.setdefault(index, set()).add(len(self.terms))
+                digits = sum(len(shifts) for shifts in part.values())
+                self.terms.append(part)
+                self.output_of.append(o)
+                self.limit.append(limit * digits // size if len(parts) > 1 else limit)
+        # per part, sum of 2^depth over its terms (inputs: depth 0)
+        self.weight = [sum(len(shifts) for shifts in part.values()) for part in self.terms]
+        counts: Counter = Counter()
         for terms in self.terms:
-            ordered = sorted((s, node, g) for node, shifts in terms.items() for s, g in shifts.items())
-            for i, (sa, na, ga) in enumerate(ordered):
-                for sb, nb, gb in ordered[i + 1 :]:
-                    key = (na, nb, sb - sa, ga * gb)
-                    counts[key] = counts.get(key, 0) + 1
+            ordered = sorted((s, n, g) for n, shifts in terms.items() for s, g in shifts.items())
+            counts.update(
+                (na, nb, sb - sa, ga * gb)
+                for i, (sa, na, ga) in enumerate(ordered)
+                for sb, nb, gb in ordered[i + 1 :]
+            )
+        self.counts: dict[tuple[int, int, int, int], int] = dict(counts)
 
     def _score(self, key) -> tuple[int, int]:
-        """Heap priority: most occurrences first, then the narrower adder."""
+        """Most occurrences first, then the narrower adder."""
         na, nb, shift, sign = key
         (la, ha), (lb, hb) = self.ranges[na], self.ranges[nb]
         lb, hb = (lb << shift, hb << shift) if sign > 0 else (-(hb << shift), -(lb << shift))
         return -self.counts[key], bits_for(la + lb, ha + hb) - shift
 
+    def _entry(self, key) -> int:
+        """The heap entry of ``key``: its score, then the pattern itself, as one integer that
+        orders as the tuple (score, key) does (integers compare far faster than tuples)."""
+        uses, width = self._score(key)
+        na, nb, shift, sign = key
+        entry = ((_BIG + uses) << _FIELD | (width + _HALF)) << _FIELD | na
+        return ((entry << _FIELD | nb) << _FIELD | shift) << 1 | (sign > 0)
+
+    @staticmethod
+    def _key(entry: int) -> tuple[int, int, int, int]:
+        mask = (1 << _FIELD) - 1
+        sign = 1 if entry & 1 else -1
+        entry >>= 1
+        return (entry >> 2 * _FIELD) & mask, (entry >> _FIELD) & mask, entry & mask, sign
+
     def _occurrences(self, key) -> list[tuple[int, int]]:
-        """(output, shift of the a-term) of every non-overlapping use that keeps the depth bound."""
+        """(part, shift of the a-term) of every non-overlapping use that keeps the depth bound."""
         na, nb, shift, sign = key
         grow = (1 << (max(self.depth[na], self.depth[nb]) + 1))
         grow -= (1 << self.depth[na]) + (1 << self.depth[nb])
         found = []
-        for o, terms in enumerate(self.terms):
-            first, second = terms.get(na), terms.get(nb)
-            if first is None or second is None:
-                continue
-            weight, bound = self.weight[o], 1 << self.bound[o]
+        holders_a, holders_b = self.holders.get(na, ()), self.holders.get(nb, ())
+        if len(holders_b) < len(holders_a):
+            holders_a, holders_b = holders_b, holders_a
+        for o in sorted(o for o in holders_a if o in holders_b):
+            terms = self.terms[o]
+            first, second = terms[na], terms[nb]
+            weight, bound = self.weight[o], self.limit[o]
             used: set[int] = set()  # shifts of na taken as a partner (na == nb)
             for s in sorted(first):
                 g = first[s]
@@ -171,67 +220,79 @@ class _Solver:
                 found.append((o, s))
         return found
 
-    def _remove(self, o: int, node: int, shift: int) -> int:
-        terms = self.terms[o]
-        sign = terms[node].pop(shift)
-        if not terms[node]:
-            del terms[node]
+    def _pop(self, o: int, node: int, shift: int) -> int:
+        """Take the term ``node << shift`` out of output ``o`` (pair counts untouched)."""
+        shifts = self.terms[o][node]
+        sign = shifts.pop(shift)
+        if not shifts:
+            del self.terms[o][node]
+            self.holders[node].discard(o)
         self.weight[o] -= 1 << self.depth[node]
-        counts = self.counts
-        # a pattern is (node a, node b, shift of b over a, relative sign), a the term of the
-        # lower shift (of the lower node at equal shifts)
-        for other, shifts in terms.items():
-            for s, g in shifts.items():
-                if (s, other) < (shift, node):
-                    counts[(other, node, shift - s, g * sign)] -= 1
-                else:
-                    counts[(node, other, s - shift, g * sign)] -= 1
         return sign
 
-    def _add(self, o: int, node: int, shift: int, sign: int, heap: list) -> None:
-        terms = self.terms[o]
-        existing = terms.get(node, {}).get(shift)
-        if existing is not None:  # x + x = x << 1; x - x = 0
-            self._remove(o, node, shift)
-            if existing == sign:
-                self._add(o, node, shift + 1, sign, heap)
-            return
+    def _replace(self, o: int, key, s: int, node: int, touched: set) -> None:
+        """In output ``o``, the terms of pattern ``key`` at shift ``s`` become ``node << s``:
+        the pairs they made with the other terms are counted off, the new term's counted on.
+        A pattern is (node a, node b, shift of b over a, relative sign), a the term of the
+        lower shift (of the lower node at equal shifts)."""
+        na, nb, shift, sign = key
+        g = self._pop(o, na, s)
+        self._pop(o, nb, s + shift)
         counts = self.counts
-        for other, shifts in terms.items():
-            for s, g in shifts.items():
-                if (s, other) < (shift, node):
-                    k = (other, node, shift - s, g * sign)
+        counts[key] -= 1
+        sb = s + shift
+        gb = g * sign
+        for other, shifts in self.terms[o].items():
+            below_a, below_b, below_n = other < na, other < nb, other < node
+            for t, h in shifts.items():
+                if t < s or (t == s and below_a):
+                    counts[(other, na, s - t, h * g)] -= 1
                 else:
-                    k = (node, other, s - shift, g * sign)
+                    counts[(na, other, t - s, h * g)] -= 1
+                if t < sb or (t == sb and below_b):
+                    counts[(other, nb, sb - t, h * gb)] -= 1
+                else:
+                    counts[(nb, other, t - sb, h * gb)] -= 1
+                if t < s or (t == s and below_n):
+                    k = (other, node, s - t, h * g)
+                else:
+                    k = (node, other, t - s, h * g)
                 count = counts.get(k, 0) + 1
                 counts[k] = count
-                if count >= 2:  # pushed from two: a cheap superset of any min_uses
-                    heapq.heappush(heap, (self._score(k), k))
-        terms.setdefault(node, {})[shift] = sign
+                if count >= 2:  # from two: a cheap superset of any min_uses
+                    touched.add(k)
+        self.terms[o].setdefault(node, {})[s] = g
+        self.holders.setdefault(node, set()).add(o)
         self.weight[o] += 1 << self.depth[node]
 
     def share(self, min_uses: int = 2) -> None:
-        """Greedy sharing of the most frequent pattern until none occurs ``min_uses`` times."""
-        heap = [(self._score(k), k) for k, c in self.counts.items() if c >= min_uses]
+        """Greedy sharing of the most frequent pattern until none occurs ``min_uses`` times.
+
+        The heap holds, lazily, at least one entry per pattern no worse than its current score:
+        a popped entry whose score is stale goes back with the current one, and the patterns a
+        step made more frequent are pushed once after it."""
+        heap = [self._entry(k) for k, c in self.counts.items() if c >= min_uses]
         heapq.heapify(heap)
         while heap:
-            score, key = heapq.heappop(heap)
+            entry = heapq.heappop(heap)
+            key = self._key(entry)
             if self.counts.get(key, 0) < min_uses:
                 continue
-            current = self._score(key)
-            if current != score:
-                heapq.heappush(heap, (current, key))
+            current = self._entry(key)
+            if current != entry:
+                heapq.heappush(heap, current)
                 continue
             found = self._occurrences(key)
             if len(found) < min_uses:
                 self.counts[key] = -(1 << 40)  # never again: depth bounds only tighten
                 continue
             node = self._new_node(key)
-            na, nb, shift, _ = key
+            touched: set = set()
             for o, s in found:
-                g = self._remove(o, na, s)
-                self._remove(o, nb, s + shift)
-                self._add(o, node, s, g, heap)
+                self._replace(o, key, s, node, touched)
+            for k in touched:
+                if self.counts[k] >= min_uses:
+                    heapq.heappush(heap, self._entry(k))
 
     def _new_node(self, key) -> int:
         na, nb, shift, sign = key
@@ -255,18 +316,26 @@ def solve(
     depth_slack: int = 0,
     arity: int = 2,
     min_uses: int = 2,
+    max_pairs: int | None = MAX_PAIRS,
 ) -> AdderGraph:
     """The adder graph of ``y[o] = sum over rows[o] of weight * x[index] + constants[o]``.
 
     ``rows[o]``: (input index, integer weight) pairs; ``input_ranges[i]``: the integer range of
     input i. ``depth_slack``: adder levels an output may use beyond a plain tree's. ``arity``:
     operands per adder of the output trees, 2 or 3 (ternary adders, one carry chain each).
-    ``min_uses``: a pair of terms is shared when it occurs at least this often."""
+    ``min_uses``: a pair of terms is shared when it occurs at least this often. ``max_pairs``:
+    beyond this many pairs of digit terms (``pair_work``) the inputs are cut into blocks of
+    consecutive indices and pairs are shared within a block only (None: never)."""
     if len(rows) != len(constants):
         raise ValueError("one constant per output")
     if arity not in (2, 3) or min_uses < 2:
         raise ValueError("arity is 2 or 3 and min_uses at least 2")
-    solver = _Solver(rows, input_ranges, depth_slack)
+    block = 0
+    if max_pairs is not None:
+        work = pair_work(rows)
+        if work > max_pairs:
+            block = -(-len(input_ranges) // -(-work // max_pairs))
+    solver = _Solver(rows, input_ranges, depth_slack, block)
     solver.share(min_uses)
     return _build(solver, [int(c) for c in constants], arity)
 
@@ -275,6 +344,93 @@ def solve_matrix(weights, constants, input_ranges, **options) -> AdderGraph:
     """``solve`` for a dense matrix ``weights[o][i]``."""
     rows = [[(i, int(w)) for i, w in enumerate(row) if w] for row in np.asarray(weights, object)]
     return solve(rows, constants, input_ranges, **options)
+
+
+def pair_work(rows: Sequence[Sequence[tuple[int, int]]]) -> int:
+    """The pairs of CSD digit terms ``solve`` counts (its work grows with them)."""
+    total = 0
+    for row in rows:
+        digits = sum(len(csd_digits(int(w))) for _, w in row)
+        total += digits * (digits - 1) // 2
+    return total
+
+
+def solve_grouped(
+    rows: Sequence[Sequence[tuple[int, int]]],
+    constants: Sequence[int],
+    input_ranges: Sequence[tuple[int, int]],
+    groups: Sequence[Sequence[int]],
+    **options,
+) -> AdderGraph:
+    """``solve`` for outputs in ``groups`` that repeat one pattern over shifted inputs (the
+    output channels of a convolution at each position). Each distinct group, its input indices
+    taken relative to its lowest, is solved once over the union of its instances' input ranges
+    and instanced at every group that repeats it, each adder as wide as that instance's exact
+    range. Sharing is found within a group (across weights and output channels); across groups
+    only identical adders are merged. The work grows with the positions, not their square.
+    ``groups`` partition the outputs."""
+    if len(rows) != len(constants):
+        raise ValueError("one constant per output")
+    classes: dict[tuple, list[tuple[Sequence[int], int]]] = {}
+    for members in groups:
+        base = min((k for o in members for k, _ in rows[o]), default=0)
+        key = tuple(
+            (tuple((k - base, int(w)) for k, w in rows[o]), int(constants[o])) for o in members
+        )
+        classes.setdefault(key, []).append((members, base))
+    n = len(input_ranges)
+    adders: list[Adder] = []
+    made: dict[tuple, int] = {}  # identical adders of different instances are one
+    outputs: list[int | None] = [None] * len(rows)
+    for key, instances in classes.items():
+        used = sorted({k for row, _ in key for k, _ in row})
+        compact = {k: j for j, k in enumerate(used)}
+        ranges = [
+            (
+                min(input_ranges[base + k][0] for _, base in instances),
+                max(input_ranges[base + k][1] for _, base in instances),
+            )
+            for k in used
+        ]
+        graph = solve(
+            [[(compact[k], w) for k, w in row] for row, _ in key],
+            [c for _, c in key],
+            ranges,
+            **options,
+        )
+        coefficients = _node_coefficients(graph)
+        for members, base in instances:
+            inputs = [input_ranges[base + k] for k in used]
+            node_map = [base + k for k in used]
+            for adder, (terms, offset) in zip(graph.adders, coefficients[len(used) :]):
+                operands = tuple(replace(op, node=node_map[op.node]) for op in adder.operands)
+                made_key = (operands, adder.constant)
+                if made_key not in made:
+                    low, high = _range_of(terms, inputs)
+                    adders.append(Adder(operands, adder.constant, low + offset, high + offset))
+                    made[made_key] = n + len(adders) - 1
+                node_map.append(made[made_key])
+            for o, node in zip(members, graph.outputs, strict=True):
+                outputs[o] = node_map[node]
+    assert all(o is not None for o in outputs), "the groups cover every output"
+    ranges = tuple((int(a), int(b)) for a, b in input_ranges)
+    return AdderGraph(ranges, tuple(adders), tuple(outputs))
+
+
+def _node_coefficients(graph: AdderGraph) -> list[tuple[dict[int, int], int]]:
+    """Every node's value as (input -> integer coefficient, constant)."""
+    nodes: list[tuple[dict[int, int], int]] = [({i: 1}, 0) for i in range(graph.n_inputs)]
+    for adder in graph.adders:
+        terms: dict[int, int] = {}
+        offset = adder.constant
+        for op in adder.operands:
+            sign = -1 if op.negated else 1
+            source, constant = nodes[op.node]
+            for i, c in source.items():
+                terms[i] = terms.get(i, 0) + ((sign * c) << op.shift)
+            offset += (sign * constant) << op.shift
+        nodes.append(({i: c for i, c in terms.items() if c}, offset))
+    return nodes
 
 
 def _build(solver: _Solver, constants: list[int], arity: int) -> AdderGraph:
@@ -286,7 +442,10 @@ def _build(solver: _Solver, constants: list[int], arity: int) -> AdderGraph:
         low, high = solver.ranges[node]
         adders.append(Adder((Operand(na), Operand(nb, shift, sign < 0)), 0, low, high))
     builder = _TreeBuilder(solver, adders, arity)
-    outputs = [builder.output(terms, c) for terms, c in zip(solver.terms, constants, strict=True)]
+    merged: list[dict[int, dict[int, int]]] = [{} for _ in constants]
+    for o, terms in zip(solver.output_of, solver.terms, strict=True):
+        merged[o].update(terms)  # the parts of an output hold different nodes
+    outputs = [builder.output(terms, c) for terms, c in zip(merged, constants, strict=True)]
     return AdderGraph(tuple(solver.input_ranges), tuple(adders), tuple(outputs))
 
 

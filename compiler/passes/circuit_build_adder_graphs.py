@@ -75,7 +75,8 @@ class CircuitBuildAdderGraphsPass(ModulePass):
                 target.part.family,
             )
             for unit, problem, chosen in zip(units, problems, on_dsps, strict=True):
-                block = cheapest_graph(unit.inner, problem, chosen, self.ternary, target.part.family)
+                family = target.part.family
+                block = cheapest_graph(unit.inner, problem, chosen, self.ternary, family)
                 built = unit.implemented_by(block)
                 if carry is not None:
                     built.attributes[CARRY] = StringAttr(carry)
@@ -219,6 +220,32 @@ def cast_result(low: int, high: int, cast: Cast, rounded: bool) -> tuple[int, in
     return result.low, result.high
 
 
+#: digit pairs per tile: its side is the largest whose tile stays within them
+TILE_PAIRS = 400_000
+
+
+def position_tiles(op: fxp.WeightedOp, rows: list) -> list[list[int]] | None:
+    """For a convolution too large to solve at once (``cmvm.MAX_PAIRS``), its outputs grouped
+    into square tiles of output positions (all channels of each): tiles of one shape over the
+    interior read the same weights over shifted inputs, so ``cmvm.solve_grouped`` solves one and
+    instances it. Sharing across the positions of a tile stays; the work grows with the
+    positions instead of their square. None to solve the layer at once."""
+    if not isinstance(op, fxp.ConvOp):
+        return None
+    work = cmvm.pair_work(rows)
+    if work <= cmvm.MAX_PAIRS:
+        return None
+    shape = op.window.output_shape
+    positions = op.window.positions
+    per_position = work / positions
+    side = max(1, int((TILE_PAIRS / max(per_position, 1)) ** (1 / len(shape))))
+    tiles: dict[tuple[int, ...], list[int]] = {}
+    for position, index in enumerate(np.ndindex(*shape)):
+        members = tiles.setdefault(tuple(i // side for i in index), [])
+        members.extend(o * positions + position for o in range(len(rows) // positions))
+    return list(tiles.values())
+
+
 def _graph(op: fxp.WeightedOp, problem, on_dsps: set, ternary: bool) -> Block:
     """The implementation block of a dense or convolution layer: the products chosen for DSPs
     first, then the adder graph of the rest (the DSP products enter it as inputs of weight 1),
@@ -243,7 +270,13 @@ def _graph(op: fxp.WeightedOp, problem, on_dsps: set, ternary: bool) -> Block:
                 products[key] = len(graph_ranges) - 1
             graph_row.append((products[key], 1 if weight > 0 else -1))
         graph_rows.append(graph_row)
-    graph = cmvm.solve(graph_rows, constants, graph_ranges, arity=3 if ternary else 2)
+    arity = 3 if ternary else 2
+    tiles = position_tiles(op, graph_rows) if not on_dsps else None
+    options = {"arity": arity, "max_pairs": cmvm.MAX_PAIRS}
+    if tiles is not None:
+        graph = cmvm.solve_grouped(graph_rows, constants, graph_ranges, tiles, **options)
+    else:
+        graph = cmvm.solve(graph_rows, constants, graph_ranges, **options)
     for adder in graph.adders:
         add = shiftadd.AddOp(
             [values[o.node] for o in adder.operands],

@@ -171,6 +171,24 @@ def test_residual_block(tmp_path):
     assert nn_ops(compiled)["nn.add"] == 1
 
 
+@pytest.mark.parametrize("tile_pairs", [1, 8000])  # tiles of one position, of 2 x 2
+def test_residual_block_solved_in_tiles_and_blocks(tmp_path, monkeypatch, tile_pairs):
+    """Layers too large to solve at once: the convolutions solved tile by tile of positions,
+    the dense layer's inputs in blocks, all still bit-exact under Verilator."""
+    from rtlflow import cmvm
+    from rtlflow.passes import circuit_build_adder_graphs as build
+
+    monkeypatch.setattr(cmvm, "MAX_PAIRS", 50)
+    monkeypatch.setattr(build, "TILE_PAIRS", tile_pairs)
+    grouped = []
+    solve_grouped = cmvm.solve_grouped
+    monkeypatch.setattr(cmvm, "solve_grouped",
+                        lambda *a, **k: grouped.append(len(a[3])) or solve_grouped(*a, **k))
+    check_cnn(cnn_models.residual_block(), tmp_path)
+    # both convolutions, 3 x 4 positions each
+    assert grouped == ([12, 12] if tile_pairs == 1 else [4, 4])
+
+
 # ---- 5. BatchNormalization ---------------------------------------------------------------------
 
 

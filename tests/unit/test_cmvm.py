@@ -109,3 +109,81 @@ def test_bad_options():
         cmvm.solve([[(0, 1)]], [0, 1], [(0, 1)])
     with pytest.raises(ValueError):
         cmvm.solve([[(0, 1)]], [0], [(0, 1)], arity=4)
+
+
+@pytest.mark.parametrize("arity", [2, 3])
+@pytest.mark.parametrize("seed", range(6))
+def test_blocked_sharing_exact_and_as_shallow(seed, arity):
+    """Past ``max_pairs`` the inputs are cut into blocks: still exact, no deeper and not much
+    larger than sharing over all terms."""
+    rng = np.random.default_rng(100 + seed)
+    n_out, n_in = int(rng.integers(4, 12)), int(rng.integers(8, 24))
+    weights, constants, ranges = random_case(rng, n_out, n_in, 300)
+    rows = [[(i, int(w)) for i, w in enumerate(row) if w] for row in weights]
+    whole = cmvm.solve(rows, constants, ranges, arity=arity, max_pairs=None)
+    blocked = cmvm.solve(rows, constants, ranges, arity=arity, max_pairs=cmvm.pair_work(rows) // 3)
+    check(blocked, weights, constants, ranges, rng)
+    depth, whole_depth = blocked.depths(), whole.depths()
+    assert max(depth[o] for o in blocked.outputs) <= max(whole_depth[o] for o in whole.outputs)
+    assert blocked.adder_count() <= 1.3 * whole.adder_count()
+
+
+def test_pair_work_counts_digit_pairs():
+    assert cmvm.pair_work([[(0, 7), (1, 1)], [], [(2, 5)]]) == 3 + 0 + 1  # 7 = 8 - 1
+
+
+def conv_problem(rng, size, c_in, c_out, k=3, pad=1):
+    """A 2-D convolution (stride 1, zero padding) as rows over the flat [c_in, size, size]
+    input, outputs in [c_out, positions] order, and its groups: the channels of a position."""
+    weights = rng.integers(-60, 61, size=(c_out, c_in, k, k))
+    out = size - k + 1 + 2 * pad
+    positions = [(y, x) for y in range(out) for x in range(out)]
+    rows = []
+    for o in range(c_out):
+        for y, x in positions:
+            row = []
+            for c in range(c_in):
+                for dy in range(k):
+                    for dx in range(k):
+                        yy, xx = y + dy - pad, x + dx - pad
+                        if 0 <= yy < size and 0 <= xx < size and weights[o, c, dy, dx]:
+                            row.append(((c * size + yy) * size + xx, int(weights[o, c, dy, dx])))
+            rows.append(row)
+    dense = np.zeros((len(rows), c_in * size * size), dtype=object)
+    for o, row in enumerate(rows):
+        for i, w in row:
+            dense[o, i] = w
+    groups = [[o * len(positions) + p for o in range(c_out)] for p in range(len(positions))]
+    return rows, dense, groups
+
+
+@pytest.mark.parametrize("arity", [2, 3])
+def test_grouped_solve_of_a_padded_convolution(arity):
+    """Positions that repeat one pattern (the interior) are solved once and instanced; border
+    positions (padding) are patterns of their own. Exact, and each instance's adders as wide
+    as its own inputs need (the ranges differ per input)."""
+    rng = np.random.default_rng(11)
+    rows, dense, groups = conv_problem(rng, size=6, c_in=2, c_out=3)
+    n_in = dense.shape[1]
+    low = rng.integers(-100, 1, size=n_in)
+    ranges = [(int(a), int(a + b)) for a, b in zip(low, rng.integers(0, 200, size=n_in))]
+    constants = [int(c) for c in rng.integers(-50, 50, size=3) for _ in range(36)]
+    graph = cmvm.solve_grouped(rows, constants, ranges, groups, arity=arity)
+    check(graph, dense, constants, ranges, rng)  # also: every node within its range
+    # the same problem over narrower inputs at one corner gets narrower adders there
+    narrow = list(ranges)
+    narrow[0] = (0, 1)
+    assert sum(cmvm.bits_for(a.low, a.high) for a in cmvm.solve_grouped(
+        rows, constants, narrow, groups, arity=arity).adders) < sum(
+        cmvm.bits_for(a.low, a.high) for a in graph.adders)
+
+
+def test_grouped_solve_tiles_and_empty_rows():
+    rng = np.random.default_rng(12)
+    rows, dense, _ = conv_problem(rng, size=5, c_in=1, c_out=2, pad=0)
+    rows[1] = []  # an output nothing reads
+    dense[1] = 0
+    tiles = [[0, 1, 9, 10], [2, 3, 11, 12], [4, 5, 13, 14], [6, 7, 15, 16], [8, 17]]
+    ranges = [(-8, 7)] * dense.shape[1]
+    graph = cmvm.solve_grouped(rows, [0] * 18, ranges, tiles, arity=3)
+    check(graph, dense, [0] * 18, ranges, rng)
