@@ -417,20 +417,28 @@ def solve_grouped(
     return AdderGraph(ranges, tuple(adders), tuple(outputs))
 
 
+def _combination(operands, constant: int, coefficients, offsets) -> tuple[dict[int, int], int]:
+    """The value of ``sum of operands + constant`` as (input -> integer coefficient, constant),
+    from its operands' nodes' ``coefficients`` and ``offsets``."""
+    terms: dict[int, int] = {}
+    offset = constant
+    for op in operands:
+        sign = -1 if op.negated else 1
+        for i, c in coefficients[op.node].items():
+            terms[i] = terms.get(i, 0) + ((sign * c) << op.shift)
+        offset += (sign * offsets[op.node]) << op.shift
+    return {i: c for i, c in terms.items() if c}, offset
+
+
 def _node_coefficients(graph: AdderGraph) -> list[tuple[dict[int, int], int]]:
     """Every node's value as (input -> integer coefficient, constant)."""
-    nodes: list[tuple[dict[int, int], int]] = [({i: 1}, 0) for i in range(graph.n_inputs)]
+    coefficients: list[dict[int, int]] = [{i: 1} for i in range(graph.n_inputs)]
+    offsets = [0] * graph.n_inputs
     for adder in graph.adders:
-        terms: dict[int, int] = {}
-        offset = adder.constant
-        for op in adder.operands:
-            sign = -1 if op.negated else 1
-            source, constant = nodes[op.node]
-            for i, c in source.items():
-                terms[i] = terms.get(i, 0) + ((sign * c) << op.shift)
-            offset += (sign * constant) << op.shift
-        nodes.append(({i: c for i, c in terms.items() if c}, offset))
-    return nodes
+        terms, offset = _combination(adder.operands, adder.constant, coefficients, offsets)
+        coefficients.append(terms)
+        offsets.append(offset)
+    return list(zip(coefficients, offsets, strict=True))
 
 
 def _build(solver: _Solver, constants: list[int], arity: int) -> AdderGraph:
@@ -469,14 +477,7 @@ class _TreeBuilder:
         if key in self.made:
             return self.made[key]
         solver = self.solver
-        coefficients: dict[int, int] = {}
-        offset = constant
-        for op in operands:
-            sign = -1 if op.negated else 1
-            for i, c in solver.coefficients[op.node].items():
-                coefficients[i] = coefficients.get(i, 0) + ((sign * c) << op.shift)
-            offset += (sign * solver.offsets[op.node]) << op.shift
-        coefficients = {i: c for i, c in coefficients.items() if c}
+        coefficients, offset = _combination(operands, constant, solver.coefficients, solver.offsets)
         low, high = _range_of(coefficients, solver.input_ranges)
         low, high = low + offset, high + offset
         solver.coefficients.append(coefficients)

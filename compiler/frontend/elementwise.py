@@ -136,17 +136,15 @@ def _where(im: Importer, node: onnx.NodeProto) -> None:
     )  # fmt: skip
     mask = np.broadcast_to(np.asarray(im.constants[condition], dtype=bool), shape)
     terms = []
+    constant = np.zeros(shape)
     for name, keep in ((first, mask), (second, ~mask)):
         if im.is_constant(name):
+            constant = constant + np.where(keep, np.broadcast_to(im.constants[name], shape), 0.0)
             continue
         x = im.activation(name)
         if nn.shape_of(x) != shape:
             im.fail(f"the branch '{name}' would broadcast to {list(shape)}")
         terms.append(nn.ScaleShiftOp.from_arrays(x, keep.astype(np.float64), 0.0, im.node_name))
-    constant = np.zeros(shape)
-    for name, keep in ((first, mask), (second, ~mask)):
-        if im.is_constant(name):
-            constant = constant + np.where(keep, np.broadcast_to(im.constants[name], shape), 0.0)
     total = terms[0].output
     if len(terms) == 2:
         total = nn.AddOp(total, terms[1].output, total.type, im.node_name).output

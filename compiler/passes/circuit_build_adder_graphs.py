@@ -53,7 +53,8 @@ class CircuitBuildAdderGraphsPass(ModulePass):
 
     def apply(self, ctx: Context, op: ModuleOp) -> None:
         target = find_part(self.part)
-        carry = CARRY_PRIMITIVE.get(target.part.family) if self.ternary else None
+        family = target.part.family
+        carry = CARRY_PRIMITIVE.get(family) if self.ternary else None
         config = self.config
         for function in op.ops:
             assert isinstance(function, func.FuncOp)
@@ -72,10 +73,9 @@ class CircuitBuildAdderGraphsPass(ModulePass):
                 [(unit.inner, problem) for unit, problem in zip(units, problems, strict=True)],
                 config.dsp_budget_slices(target.part.dsp),
                 {name: layer.dsp_budget for name, layer in config.layers.items()},
-                target.part.family,
+                family,
             )
             for unit, problem, chosen in zip(units, problems, on_dsps, strict=True):
-                family = target.part.family
                 block = cheapest_graph(unit.inner, problem, chosen, self.ternary, family)
                 built = unit.implemented_by(block)
                 if carry is not None:
