@@ -250,13 +250,19 @@ def linear_sums(
     return reduce_trees(pipeline, trees, add_level, "add level")
 
 
-def reduce_trees(pipeline: Pipeline, trees: list[list[Term]], level_of, name: str) -> list[Term]:
-    """Reduce every group to one term, one pipeline step per level of ``level_of`` (pairwise)."""
-    return reduce_trees_carrying(pipeline, trees, level_of, name, [])[0]
+def reduce_trees(
+    pipeline: Pipeline, trees: list[list[Term]], level_of, name: str, *, wired: bool = False
+) -> list[Term]:
+    """Reduce every group to one term, one pipeline step per level of ``level_of`` (pairwise).
+    ``wired``: each level's results are named wires (for a level that reads its operands more
+    than once, such as a compare-and-select, whose expressions would otherwise grow as 4^levels).
+    """
+    return reduce_trees_carrying(pipeline, trees, level_of, name, [], wired=wired)[0]
 
 
 def reduce_trees_carrying(
-    pipeline: Pipeline, trees: list[list[Term]], level_of, name: str, carried: list[Term]
+    pipeline: Pipeline, trees: list[list[Term]], level_of, name: str, carried: list[Term],
+    *, wired: bool = False,
 ) -> tuple[list[Term], list[Term]]:
     """``reduce_trees`` with ``carried`` terms (values a later step still needs, such as a
     softmax's inputs beside their maximum) crossing every level's boundary alongside; returns
@@ -267,7 +273,8 @@ def reduce_trees_carrying(
         reduced = []
         for tree in trees:
             tree, used = level_of(tree)
-            reduced.append(tree)
+            reduced.append(pipeline.wires(tree, f"{name.replace(' ', '_')}{level + 1}")
+                           if wired else tree)
             operators += used
         carried, *trees = cross_groups(
             pipeline, f"{name} {level + 1}", operators, [carried, *reduced]

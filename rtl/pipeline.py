@@ -13,13 +13,13 @@ which records the plan, and once for real. Plan and hardware therefore cannot di
 from __future__ import annotations
 
 from abc import abstractmethod
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
-from amaranth.hdl import Const, EnableInserter, Module, Shape, Signal, Value
+from amaranth.hdl import Cat, Const, EnableInserter, Module, Shape, Signal, Value
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
-from rtlflow.rtl.arith import Cast, Operator, Term, apply_cast
+from rtlflow.rtl.arith import Cast, Operator, Term, apply_cast, extend
 from rtlflow.numerics.fixed_point import raw_range
 
 
@@ -116,6 +116,17 @@ class Pipeline:
             extra_latency,
             ii,
         )
+
+    def wires(self, terms: list[Term], name: str) -> list[Term]:
+        """Each term's value as a named combinational wire (signals and constants as they are)."""
+        named = []
+        for term in terms:
+            if not isinstance(term.value, (Signal, Const)):
+                wire = Signal(term.value.shape(), name=name)
+                self.module.d.comb += wire.eq(term.value)
+                term = replace(term, value=wire)
+            named.append(term)
+        return named
 
     def register(self, value: Value, name: str, *, reset: bool = False) -> Signal:
         register = Signal(value.shape(), name=name, reset_less=not reset)
@@ -303,7 +314,11 @@ class Unit(wiring.Component):
         pipeline = Pipeline(m, self.registers, self.x.valid)
         outputs = self.build(m, pipeline, self.input_terms())
         assert len(outputs) == self.output_count
-        for index, value in enumerate(outputs):
-            m.d.comb += self.y.payload[index].eq(value)
+        # one statement for the whole output vector: a statement per element would make
+        # Amaranth walk every bit of the payload once per element
+        width = self.output_shape.width
+        m.d.comb += self.y.payload.as_value().eq(
+            Cat(extend(Value.cast(value), width)[:width] for value in outputs)
+        )
         m.d.comb += self.y.valid.eq(pipeline.valid)
         return EnableInserter(self.en)(m) if self.stall else m

@@ -74,7 +74,7 @@ def pool_groups(pipeline: Pipeline, groups: list[list[Term]], kind: str, scales:
     """Each group's maximum (a compare-and-select tree), or its sum (an adder tree) times its
     constant scale; one pipeline step per tree level and one for the scaling."""
     if kind == "max":
-        return reduce_trees(pipeline, groups, max_level, "max level")
+        return reduce_trees(pipeline, groups, max_level, "max level", wired=True)
     sums = reduce_trees(pipeline, groups, add_level, "add level")
     products, operators = [], []
     for total, scale in zip(sums, scales, strict=True):

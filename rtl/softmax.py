@@ -69,7 +69,9 @@ class SoftmaxUnit(Unit):
         rows = [xs[r * self.n : (r + 1) * self.n] for r in range(self.rows)]
 
         # maximum of each row, the inputs carried alongside
-        maxima, xs = reduce_trees_carrying(pipeline, rows, max_level, "max level", xs)
+        maxima, xs = reduce_trees_carrying(
+            pipeline, rows, max_level, "max level", xs, wired=True
+        )
         rows = [xs[r * self.n : (r + 1) * self.n] for r in range(self.rows)]
 
         # differences to the maximum, then the exponential table
