@@ -20,6 +20,7 @@ from xdsl.dialects.builtin import ModuleOp
 from xdsl.ir import SSAValue
 
 from rtlflow.dialects import circuit, fxp
+from rtlflow.errors import RtlflowError
 from rtlflow.naming import verilog_identifier
 from rtlflow.rtl import primitives
 from rtlflow.rtl.rows import RowsUnit
@@ -86,6 +87,21 @@ def interface(function: func.FuncOp) -> tuple[tuple[Port, ...], tuple[Port, ...]
     return inputs, outputs
 
 
+#: the widest vector a unit's port or the design's carries (Amaranth, which writes the Verilog,
+#: refuses wider nets; Verilog-2005 guarantees no more)
+MAX_PORT_BITS = 1 << 16
+
+
+def _check_width(bits: int, what: str, node: str | None, op: str | None) -> None:
+    if bits > MAX_PORT_BITS:
+        raise RtlflowError(
+            f"{what} is {bits:,} bits wide, more than the {MAX_PORT_BITS:,} a port can carry: "
+            "narrow its format or split the tensor (fewer tokens, heads or channels per layer)",
+            node=node,
+            op=op,
+        )
+
+
 def _bits(value: SSAValue, streamed: set[SSAValue] = frozenset()) -> int:  # type: ignore[assignment]
     """Data bits of a value: the whole tensor, or one pixel (all channels) when streamed."""
     shape = fxp.tensor_shape(value)
@@ -109,6 +125,8 @@ def emit_verilog(module: ModuleOp, outdir: Path, jobs: int | None = None) -> Ver
     streamed: set[SSAValue] = {
         a for a, beats in zip(function.body.block.args, input_beats, strict=True) if beats > 1
     }
+    for port, argument in zip(inputs, function.body.block.args, strict=True):
+        _check_width(_bits(argument, streamed), f"input '{port.base}'", None, None)
     for index, op in enumerate(function.body.block.ops):
         if isinstance(op, circuit.UnitOp) and circuit.beats_of(op.inner) > 1:
             streamed.add(op.outputs[0])
@@ -124,6 +142,10 @@ def emit_verilog(module: ModuleOp, outdir: Path, jobs: int | None = None) -> Ver
             else:
                 registers, sources, result = frozenset(), [op.input], op.output
                 label, clocked = spec.kind, True
+            node = op.node_name if isinstance(op, circuit.UnitOp) else None
+            widths = sum(_bits(v, streamed) for v in sources), _bits(result, streamed)
+            _check_width(widths[0], "the unit's input", node, spec.kind)
+            _check_width(widths[1], "the unit's output", node, spec.kind)
             name = spec.module_name(registers, stall and clocked)
             modules.setdefault(name, (spec, registers, stall and clocked))
             instance = f"u{index}_{label}"
@@ -131,8 +153,7 @@ def emit_verilog(module: ModuleOp, outdir: Path, jobs: int | None = None) -> Ver
                 InstanceSpec(
                     instance,
                     name,
-                    sum(_bits(v, streamed) for v in sources),
-                    _bits(result, streamed),
+                    *widths,
                     clocked,
                     tuple(names[v] for v in sources),
                     stall and clocked,

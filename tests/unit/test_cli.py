@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 import numpy as np
+import onnx
 import pytest
 from xdsl.parser import Parser
 
@@ -109,6 +110,26 @@ def test_compile_then_report(tmp_path, capsys):
     text = capsys.readouterr().out
     assert text == (out / "report.txt").read_text()
     assert f"{report['latency_cycles']} cycles" in text
+
+
+@pytest.mark.parametrize(
+    ("shape", "message"),
+    [
+        # the input port itself: 4,200 elements of 16 bits
+        ([1, 4200], "input 'x' is 67,200 bits wide, more than the 65,536 a port can carry"),
+        # a unit's input: the concatenation reads both halves, 2 x 2,050 elements of 16 bits
+        ([1, 2050], "node 'both' (concat): the unit's input is 65,600 bits wide"),
+    ],
+)
+def test_a_tensor_wider_than_a_port_exits_2(shape, message, tmp_path, capsys):
+    from tests.e2e.models import Graph
+
+    g = Graph("wide", {"x": shape})
+    relu = g.node("Relu", ["x"])
+    g.nodes.append(onnx.helper.make_node("Concat", [relu, relu], ["both"], name="both", axis=1))
+    onnx.save(g.model({"y": "both"}), tmp_path / "wide.onnx")
+    assert main(["compile", str(tmp_path / "wide.onnx"), "-o", str(tmp_path / "out")]) == 2
+    assert message in error_line(capsys)
 
 
 def test_sim_of_a_directory_without_a_design_exits_2(tmp_path, capsys):
