@@ -4,9 +4,26 @@
     m = rtlflow.compile("model.onnx", part="xcvu13p")
     m.predict(x)        # bit-exact emulation
     m.write("out/")     # Verilog, testbench, report
+
+The compiler (onnx, xDSL, Amaranth) is imported on first use of ``compile`` or
+``CompiledModel``, so ``rtlflow --help`` and the commands that do not compile start at once.
 """
 
-from rtlflow.api import CompiledModel, __version__, compile
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
 from rtlflow.errors import RtlflowError
 
+if TYPE_CHECKING:
+    from rtlflow.api import CompiledModel, __version__, compile  # noqa: F401
+
 __all__ = ["CompiledModel", "RtlflowError", "__version__", "compile"]
+
+
+def __getattr__(name: str):
+    if name in ("CompiledModel", "__version__", "compile"):
+        from rtlflow import api
+
+        return getattr(api, name)
+    raise AttributeError(f"module 'rtlflow' has no attribute {name!r}")

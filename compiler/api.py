@@ -27,7 +27,8 @@ from rtlflow.errors import RtlflowError, collect_warnings, warn
 from rtlflow.frontend import import_onnx
 from rtlflow.parts import find_part
 from rtlflow.pipeline import LEVELS, Options, dump_to, lower
-from rtlflow.report import build_report, render_text
+from rtlflow.report import build_report
+from rtlflow.report_text import render_text
 from rtlflow.sim.emulator import Emulator
 from rtlflow.numerics.fixed_point import FixedFormat
 from rtlflow.sim.testbench import write_testbench

@@ -278,7 +278,7 @@ def _sim(args: argparse.Namespace) -> int:
 
 def _synth(args: argparse.Namespace) -> int:
     from rtlflow.parts import find_part
-    from rtlflow.report import render_text, synthesis_lines
+    from rtlflow.report_text import render_text, synthesis_lines
     from rtlflow.synthesis import resources, synthesize
 
     outdir = Path(args.outdir)
@@ -331,7 +331,7 @@ def _opt(args: argparse.Namespace) -> int:
 
 
 def _report(args: argparse.Namespace) -> int:
-    from rtlflow.report import render_text
+    from rtlflow.report_text import render_text
 
     path = Path(args.outdir) / "report.json"
     if not path.is_file():

@@ -112,6 +112,26 @@ def test_compile_then_report(tmp_path, capsys):
     assert f"{report['latency_cycles']} cycles" in text
 
 
+def test_commands_that_do_not_compile_import_no_compiler(tmp_path):
+    """``--help``, ``report`` and ``sim`` start without onnx, xDSL or Amaranth (the simulation
+    runs the testbench in its own process)."""
+    assert main(["compile", str(GOOD), "-o", str(tmp_path)]) == 0
+    script = f"""
+import sys
+from rtlflow.cli import main
+try:
+    main(["--help"])
+except SystemExit:
+    pass
+import rtlflow.report_text, rtlflow.sim.runner
+assert main(["report", {str(tmp_path)!r}]) == 0
+print(sorted(m for m in ("onnx", "xdsl", "amaranth", "onnxruntime") if m in sys.modules))
+"""
+    run = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
+    assert run.returncode == 0, run.stderr
+    assert "latency" in run.stdout and run.stdout.strip().splitlines()[-1] == "[]"
+
+
 @pytest.mark.parametrize(
     ("shape", "message"),
     [
