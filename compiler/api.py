@@ -27,7 +27,7 @@ from rtlflow.errors import RtlflowError, collect_warnings, warn
 from rtlflow.frontend import import_onnx
 from rtlflow.parts import find_part
 from rtlflow.pipeline import LEVELS, Options, dump_to, lower
-from rtlflow.report import build_report
+from rtlflow.report import Estimate, build_report, estimate
 from rtlflow.report_text import render_text
 from rtlflow.sim.emulator import Emulator
 from rtlflow.numerics.fixed_point import FixedFormat
@@ -113,12 +113,18 @@ class CompiledModel:
         jobs: int | None = None,
         seed: int = 0,
         labels: np.ndarray | None = None,
+        force: bool = False,
     ) -> dict[str, Any]:
         """Write Verilog, testbench, test vectors and the report; return the report. With
         ``inputs`` the report holds the fidelity on them (emulator against the float model;
-        accuracy, AUC or R² when ``labels`` are given)."""
+        accuracy, AUC or R² when ``labels`` are given). A design whose estimate needs more
+        than ``OVERSIZE`` times a resource of the part is refused before its Verilog is
+        generated, unless ``force``."""
         if "circuit" not in self.levels:
             raise RtlflowError("the model was stopped before the hardware level: nothing to write")
+        estimated = estimate(self.levels["circuit"], self.target)
+        if not force:
+            refuse_oversize(estimated, self.target.full_name, self.options.config.reuse_factor)
         outdir = Path(outdir)
         outdir.mkdir(parents=True, exist_ok=True)
         for owned in ("rtl", "tb", "sim_build"):  # a previous design's files would linger
@@ -132,7 +138,7 @@ class CompiledModel:
             raw_inputs = random_inputs(emulator.input_formats, self.input_shapes(), vectors, seed)
         expected = emulator.run_raw(raw_inputs)
         write_testbench(outdir, raw_inputs, expected)
-        report = build_report(circuit_ir, design, self.target, __version__)
+        report = build_report(circuit_ir, design, self.target, __version__, estimated)
         if self.calibration:
             report["calibration"] = [entry.as_dict() for entry in self.calibration]
         if inputs is not None:
@@ -164,6 +170,31 @@ class CompiledModel:
         if level not in self.levels:
             raise RtlflowError(f"no IR at level '{level}' (have: {', '.join(self.levels)})")
         return str(self.levels[level])
+
+
+#: a design whose estimate needs more than this many times a resource of the part is not
+#: generated (``write(force=True)``, ``rtlflow compile --force``: generate it anyway)
+OVERSIZE = 3.0
+
+
+def refuse_oversize(estimated: Estimate, part: str, reuse_factor: int) -> None:
+    """An error naming the resources a design needs several times over, and a reuse factor to
+    try: the next power of two at or above the largest ratio (at R the folded layers need
+    about 1/R of their logic; the rest does not shrink, so it is a first guess)."""
+    ratios = {key: share / 100.0 for key, share in estimated.utilization.items()}
+    over = {key: ratio for key, ratio in ratios.items() if ratio > OVERSIZE}
+    if not over:
+        return
+    needs = ", ".join(
+        f"{estimated.used[key]:,} {key.upper()} ({ratio:.1f}x its {estimated.available[key]:,})"
+        for key, ratio in over.items()
+    )
+    suggestion = 1 << math.ceil(math.log2(reuse_factor * max(over.values())))
+    raise RtlflowError(
+        f"the design needs more than {OVERSIZE:g} times what {part} has (estimate: {needs}); "
+        f"its Verilog is not generated: try --reuse-factor {suggestion}, narrower formats or a "
+        "larger part (--force generates it anyway)"
+    )
 
 
 def stack_samples(

@@ -100,6 +100,11 @@ def _parser() -> argparse.ArgumentParser:
     )
     compile_.add_argument("--name", help="top module name (default: the model file's name)")
     compile_.add_argument("--jobs", type=int, help="parallel Verilog conversions (default: cores)")
+    compile_.add_argument(
+        "--force",
+        action="store_true",
+        help="generate the Verilog even when the estimate needs several times the part",
+    )
 
     sim = commands.add_parser("sim", help="Verilator: check the design bit-exactly")
     sim.add_argument("outdir", help="a directory written by 'rtlflow compile'")
@@ -233,7 +238,13 @@ def _compile(args: argparse.Namespace) -> int:
                 raise RtlflowError(f"{args.inputs} has no array '{args.labels}' (arrays: {data.files})")
             labels = data[args.labels]
     report = model.write(
-        outdir, inputs=inputs, vectors=args.vectors, jobs=args.jobs, seed=args.seed, labels=labels
+        outdir,
+        inputs=inputs,
+        vectors=args.vectors,
+        jobs=args.jobs,
+        seed=args.seed,
+        labels=labels,
+        force=args.force,
     )
     elapsed = time.perf_counter() - start
     print(

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from typing import Any
 
 from xdsl.dialects.builtin import ModuleOp
@@ -125,10 +126,49 @@ def _tables(op) -> list[dict[str, Any]]:
     ]
 
 
+@dataclass(frozen=True)
+class Estimate:
+    """The analytical resource estimate of a scheduled design: per layer (report entries), its
+    tables, the total, and the total against the part."""
+
+    layers: list[dict[str, Any]]
+    tables: list[dict[str, Any]]
+    used: dict[str, int]
+    available: dict[str, int]
+
+    @property
+    def utilization(self) -> dict[str, float]:
+        """Per resource, percent of the part."""
+        return {key: 100.0 * self.used[key] / self.available[key] for key in self.available}
+
+
+def estimate(module: ModuleOp, target: Target) -> Estimate:
+    """Every unit's resources from its plan and registers (``delay_model``), summed."""
+    layers, tables, total = [], [], Resources()
+    for op in design_function(module).body.block.ops:
+        if isinstance(op, circuit.UnitOp | circuit.DelayOp | circuit.CollectOp):
+            entry, resources, unit_tables = _layer(op, target.part.family)
+            layers.append(entry)
+            tables += unit_tables
+            total = total + resources
+    part = target.part
+    return Estimate(
+        layers,
+        tables,
+        total.as_dict() | {"bram18": int(total.bram18)},
+        {"lut": part.lut, "ff": part.ff, "dsp": part.dsp, "bram18": part.bram18},
+    )
+
+
 def build_report(
-    module: ModuleOp, design: VerilogDesign, target: Target, version: str
+    module: ModuleOp,
+    design: VerilogDesign,
+    target: Target,
+    version: str,
+    estimated: Estimate | None = None,
 ) -> dict[str, Any]:
-    """The manifest for a scheduled circuit-level module and its emitted Verilog."""
+    """The manifest for a scheduled circuit-level module and its emitted Verilog
+    (``estimated``: its ``estimate``, when already made)."""
     function = design_function(module)
     attrs = function.attributes
     clock_mhz = attrs[circuit.CLOCK_MHZ].value.data  # type: ignore[attr-defined]
@@ -136,16 +176,9 @@ def build_report(
     latency = attrs[circuit.LATENCY].value.data  # type: ignore[attr-defined]
     ready = "in_ready" if design.ii > 1 or design.streaming else None
     beats = design.input_beats or (1,) * len(design.inputs)
-    layers, tables, total = [], [], Resources()
-    for op in function.body.block.ops:
-        if isinstance(op, circuit.UnitOp | circuit.DelayOp | circuit.CollectOp):
-            entry, resources, unit_tables = _layer(op, target.part.family)
-            layers.append(entry)
-            tables += unit_tables
-            total = total + resources
+    estimated = estimated or estimate(module, target)
+    layers, tables, used = estimated.layers, estimated.tables, estimated.used
     part = target.part
-    used = total.as_dict() | {"bram18": int(total.bram18)}
-    available = {"lut": part.lut, "ff": part.ff, "dsp": part.dsp, "bram18": part.bram18}
     return {
         "manifest_version": MANIFEST_VERSION,
         "generator": f"rtlflow {version}",
@@ -179,9 +212,7 @@ def build_report(
         },
         "part": {
             "name": target.full_name,
-            **available,
-            "utilization": {
-                key: round(100.0 * used[key] / available[key], 4) for key in available
-            },
+            **estimated.available,
+            "utilization": {key: round(v, 4) for key, v in estimated.utilization.items()},
         },
     }

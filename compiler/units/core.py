@@ -41,19 +41,35 @@ class UnitSpec:
         return self.unit_class(**self.params, registers=frozenset(registers), **extra)
 
     def plan(self) -> Plan:
-        """The unit's plan (steps, forced boundaries), from a unit built only to be asked."""
-        unit = self.build()
-        unit._MustUse__silence = True  # never elaborated
-        return unit.plan
+        """The unit's plan (steps, forced boundaries), from a unit built only to be asked; kept
+        for the units of the same parameters (the register pass, the estimate and the report
+        each ask, and a large unit's dry run takes seconds)."""
+        key = hashlib.sha1(self._key().encode()).digest()
+        plan = _PLANS.pop(key, None)
+        if plan is None:
+            unit = self.build()
+            unit._MustUse__silence = True  # never elaborated
+            plan = unit.plan
+            if len(_PLANS) >= _PLANS_KEPT:
+                del _PLANS[next(iter(_PLANS))]  # the least recently used
+        _PLANS[key] = plan
+        return plan
+
+    def _key(self, registers: frozenset[int] | tuple[int, ...] = (), stall: bool = False) -> str:
+        key = repr((self.unit_class.__name__, sorted(self.params.items()), sorted(registers)))
+        return key + " stall" if stall else key
 
     def module_name(
         self, registers: frozenset[int] | tuple[int, ...] = (), stall: bool = False
     ) -> str:
         """A deterministic Verilog module name: identical units get identical names."""
-        key = repr((self.unit_class.__name__, sorted(self.params.items()), sorted(registers)))
-        key += " stall" if stall else ""
-        digest = hashlib.sha1(key.encode()).hexdigest()[:8]
+        digest = hashlib.sha1(self._key(registers, stall).encode()).hexdigest()[:8]
         return f"{self.kind}_{self.summary}_{digest}"
+
+
+#: plans by unit parameters, least recently used first
+_PLANS: dict[bytes, Plan] = {}
+_PLANS_KEPT = 1024
 
 
 def shape_of(fmt: FixedFormat) -> Shape:

@@ -152,6 +152,23 @@ def test_a_tensor_wider_than_a_port_exits_2(shape, message, tmp_path, capsys):
     assert message in error_line(capsys)
 
 
+def test_a_design_several_times_the_part_is_refused_unless_forced(tmp_path, capsys):
+    from tests.e2e.models import Graph
+
+    g = Graph("big", {"x": [1, 64]})
+    onnx.save(g.model({"y": g.dense("x", 64, 64)}), tmp_path / "big.onnx")
+    # R = 2: every neuron owns 32 multipliers, 2,048 DSPs against the xc7z020's 220
+    command = ["compile", str(tmp_path / "big.onnx"), "--part", "xc7z020", "--reuse-factor", "2"]
+    assert main([*command, "-o", str(tmp_path / "out")]) == 2
+    line = error_line(capsys)
+    assert "the design needs more than 3 times what xc7z020 has (estimate: 2,048 DSP (9.3x its 220))" in line
+    assert "try --reuse-factor 32" in line and not (tmp_path / "out" / "rtl").exists()
+    assert main([*command, "-o", str(tmp_path / "out"), "--force"]) == 0
+    report = json.loads((tmp_path / "out" / "report.json").read_text())
+    assert report["resources"]["dsp"] == 2048 and (tmp_path / "out" / "rtl").is_dir()
+    assert "the design needs more than xc7z020 has" in capsys.readouterr().out
+
+
 def test_sim_of_a_directory_without_a_design_exits_2(tmp_path, capsys):
     assert main(["sim", str(tmp_path)]) == 2
     assert "not an rtlflow output directory" in error_line(capsys)
