@@ -25,7 +25,7 @@ from rtlflow.naming import verilog_identifier
 from rtlflow.rtl import primitives
 from rtlflow.rtl.rows import RowsUnit
 from rtlflow.rtl.top import InstanceSpec, TopLevel, TopSpec
-from rtlflow.rtl.verilog import to_verilog
+from rtlflow.rtl.verilog import to_rtlil, to_verilog_many
 from rtlflow.units import UnitSpec, row_spec, unit_spec
 
 RTL_DIR = "rtl"
@@ -177,8 +177,10 @@ def emit_verilog(module: ModuleOp, outdir: Path, jobs: int | None = None) -> Ver
         top += "_top"
     rtl_dir = outdir / RTL_DIR
     rtl_dir.mkdir(parents=True, exist_ok=True)
-    texts = _convert_all(modules, rows, jobs)
-    texts[top] = to_verilog(TopLevel(spec), top)
+    # every unit elaborated to RTLIL (in parallel when it pays), all written by one Yosys run
+    rtlil_texts = _rtlil_all(modules, rows, jobs)
+    rtlil_texts[top] = to_rtlil(TopLevel(spec), top)
+    texts = to_verilog_many(rtlil_texts)
     sources = []
     for name in [*sorted(modules), top]:
         (rtl_dir / f"{name}.v").write_text(texts[name])
@@ -216,9 +218,10 @@ def _row_modules(modules: dict[str, tuple[UnitSpec, frozenset[int], bool]]) -> d
 def _convert_one(
     spec: UnitSpec, registers: frozenset[int], stall: bool, name: str, row_module: str | None
 ) -> str:
+    """The RTLIL of one unit's module (the Verilog is written from all of them at once)."""
     unit = spec.build(registers, stall)
     if row_module is None:
-        return to_verilog(unit, name)
+        return to_rtlil(unit, name)
     unit._MustUse__silence = True  # asked for its widths and latency only
     count = spec.params["rows"]
     wrapper = RowsUnit(
@@ -229,16 +232,16 @@ def _convert_one(
         clocked=unit.latency > 0,
         stall=stall,
     )
-    return to_verilog(wrapper, name)
+    return to_rtlil(wrapper, name)
 
 
-def _convert_all(
+def _rtlil_all(
     modules: dict[str, tuple[UnitSpec, frozenset[int], bool]],
     rows: dict[str, str],
     jobs: int | None,
 ) -> dict[str, str]:
-    """Verilog text of every module, converted in parallel when it pays; a unit in ``rows``
-    as instances of its row module."""
+    """The RTLIL of every module (a unit in ``rows`` as instances of its row module), in
+    parallel processes when there are several cores and modules."""
     order = sorted(modules, key=lambda name: 0 if name in rows else -_size(modules[name][0]))
     workers = min(jobs or os.cpu_count() or 1, len(order))
     if workers <= 1:

@@ -1,9 +1,14 @@
-"""Verilog text for a component, ports named from its signature (Amaranth joins paths with __)."""
+"""Verilog text for components, ports named from their signatures (Amaranth joins paths with __).
+
+Amaranth turns a component into RTLIL in Python and hands it to its bundled Yosys for
+``write_verilog``. Starting Yosys costs about a quarter of a second, more than converting a
+small unit, so ``to_verilog_many`` converts every module of a design in one Yosys run.
+"""
 
 from __future__ import annotations
 
-from amaranth.back import verilog
-from amaranth.hdl import Const, Value
+from amaranth.back import rtlil, verilog
+from amaranth.hdl import Const, Fragment, Value
 from amaranth.hdl._ir import PortDirection
 from amaranth.lib import wiring
 
@@ -24,3 +29,33 @@ def ports_of(component: wiring.Component) -> dict[str, tuple[Value, PortDirectio
 def to_verilog(component: wiring.Component, name: str) -> str:
     """Verilog for ``component`` as module ``name``, without source-location attributes."""
     return verilog.convert(component, name=name, ports=ports_of(component), emit_src=False)
+
+
+def to_rtlil(component: wiring.Component, name: str) -> str:
+    """RTLIL for ``component`` as module ``name`` (what ``to_verilog`` gives Yosys)."""
+    fragment = Fragment.get(component, None)
+    text, _ = rtlil.convert_fragment(fragment, ports_of(component), name, emit_src=False)
+    return text
+
+
+def to_verilog_many(rtlil_texts: dict[str, str]) -> dict[str, str]:
+    """The Verilog of every module (name -> its RTLIL from ``to_rtlil``) through one Yosys run:
+    name -> the text ``to_verilog`` would give it. Each RTLIL text must define one module."""
+    text = verilog._convert_rtlil_text("\n".join(rtlil_texts.values()))
+    header, _, body = text.partition("\n")
+    texts: dict[str, str] = {}
+    pending: list[str] = []
+    name = None
+    for line in body.splitlines(keepends=True):
+        if name is None and line.startswith("module "):
+            name = line[len("module ") :].split("(")[0].strip().lstrip("\\")
+        pending.append(line)
+        if name is not None and line.startswith("endmodule"):
+            if name not in rtlil_texts:
+                raise ValueError(f"Yosys wrote a module '{name}' that no RTLIL text defined")
+            texts[name] = header + "\n" + "".join(pending)
+            pending, name = [], None
+    missing = set(rtlil_texts) - set(texts)
+    if missing:
+        raise ValueError(f"Yosys wrote no module for {sorted(missing)}")
+    return texts
