@@ -33,6 +33,11 @@ PCH_FLAG = "CFG_CXXFLAGS_PCH_I=-include"
 #: thousand inferences spends its time in cocotb. Halves build times; runs take as long.
 FAST_BUILD_FLAG = "OPT_FAST=-O0"
 TEST_MODULE = "test_design"
+#: A Verilator control file making the top module's signals (the ports the testbench drives and
+#: reads) visible to cocotb. The cocotb runner's default, --public-flat-rw, makes every signal of
+#: every module visible, which keeps Verilator from optimising the design's internal nets away:
+#: the model grows several times and so does its build.
+PUBLIC_PORTS = '`verilator_config\npublic_flat_rw -module "{top}" -var "*"\n'
 
 
 class SimulationError(RuntimeError):
@@ -91,8 +96,6 @@ def run_testbench(
     """Verilate ``outdir``'s design, run ``outdir/tb/test_design.py``, collect the results.
     ``structural``: simulate the library cells as synthesized (vendor primitives), not their
     behaviour."""
-    from cocotb_tools.runner import get_runner
-
     outdir = Path(outdir).resolve()
     manifest = json.loads((outdir / "report.json").read_text())
     use_packaged_verilator()
@@ -100,11 +103,15 @@ def run_testbench(
         os.environ["MAKEFLAGS"] = f"{os.environ.get('MAKEFLAGS', '')} {FAST_BUILD_FLAG}".strip()
     build_dir = outdir / ("sim_build_structural" if structural else "sim_build")
     results_file = build_dir / "results.json"
-    runner = get_runner("verilator")
+    runner = _verilator()
+    build_dir.mkdir(parents=True, exist_ok=True)
+    public = build_dir / "public_ports.vlt"
+    public.write_text(PUBLIC_PORTS.format(top=manifest["top"]))
     start = time.perf_counter()
     try:
         runner.build(
-            sources=[outdir / source for source in simulation_sources(manifest, structural)],
+            sources=[public]
+            + [outdir / source for source in simulation_sources(manifest, structural)],
             hdl_toplevel=manifest["top"],
             build_dir=build_dir,
             build_args=list(VERILATOR_FLAGS),
@@ -152,6 +159,20 @@ def run_testbench(
         run_seconds=finished - built,
         details=details,
     )
+
+
+def _verilator():
+    """cocotb's Verilator runner with only the top module's ports public (``PUBLIC_PORTS``)
+    instead of every signal: the runner hard-codes --public-flat-rw into its command."""
+    from cocotb_tools.runner import Verilator
+
+    class PortsPublic(Verilator):
+        def _build_command(self):
+            commands = super()._build_command()
+            commands[0] = [arg for arg in commands[0] if arg != "--public-flat-rw"]
+            return commands
+
+    return PortsPublic()
 
 
 def summary(result: SimulationResult) -> str:
