@@ -114,29 +114,43 @@ class CompiledModel:
         seed: int = 0,
         labels: np.ndarray | None = None,
         force: bool = False,
+        overflow: str = "warn",
     ) -> dict[str, Any]:
         """Write Verilog, testbench, test vectors and the report; return the report. With
         ``inputs`` the report holds the fidelity on them (emulator against the float model;
         accuracy, AUC or R² when ``labels`` are given). A design whose estimate needs more
         than ``OVERSIZE`` times a resource of the part is refused before its Verilog is
-        generated, unless ``force``."""
+        generated, unless ``force``. The samples of ``inputs`` whose results overflow a layer's
+        format are counted per layer in the report; ``overflow="error"`` makes any such
+        overflow an error, raised before anything is written."""
         if "circuit" not in self.levels:
             raise RtlflowError("the model was stopped before the hardware level: nothing to write")
+        if overflow not in ("warn", "error"):
+            raise RtlflowError(f"overflow must be 'warn' or 'error', got '{overflow}'")
         estimated = estimate(self.levels["circuit"], self.target)
         if not force:
             refuse_oversize(estimated, self.target.full_name, self.options.config.reuse_factor)
-        outdir = Path(outdir)
-        outdir.mkdir(parents=True, exist_ok=True)
-        for owned in ("rtl", "tb", "sim_build"):  # a previous design's files would linger
-            shutil.rmtree(outdir / owned, ignore_errors=True)
-        circuit_ir = self.levels["circuit"].clone()
-        design = emit_verilog(circuit_ir, outdir, jobs)
         emulator = self._emulator()
         if inputs is not None:
             raw_inputs = self.quantize(inputs)
         else:
             raw_inputs = random_inputs(emulator.input_formats, self.input_shapes(), vectors, seed)
         expected = emulator.run_raw(raw_inputs)
+        # overflow on the user's data is news; on random full-range stimulus it is expected
+        overflows = dict(sorted(emulator.overflows.items())) if inputs is not None else {}
+        samples = len(raw_inputs[0])
+        if overflow == "error" and overflows:
+            where = [f"layer '{node}' in {n} of {samples} samples" for node, n in overflows.items()]
+            raise RtlflowError(
+                "results overflow their format on the given inputs (--overflow error): "
+                + ", ".join(where)
+            )
+        outdir = Path(outdir)
+        outdir.mkdir(parents=True, exist_ok=True)
+        for owned in ("rtl", "tb", "sim_build"):  # a previous design's files would linger
+            shutil.rmtree(outdir / owned, ignore_errors=True)
+        circuit_ir = self.levels["circuit"].clone()
+        design = emit_verilog(circuit_ir, outdir, jobs)
         write_testbench(outdir, raw_inputs, expected)
         report = build_report(circuit_ir, design, self.target, __version__, estimated)
         if self.calibration:
@@ -144,10 +158,14 @@ class CompiledModel:
         if inputs is not None:
             report["fidelity"] = fidelity.compare(self, self.samples(inputs), labels)
         report["test_vectors"] = {
-            "samples": len(raw_inputs[0]),
+            "samples": samples,
             "source": "user data" if inputs is not None else f"random (seed {seed})",
         }
-        # overflow on the user's data is news; on random full-range stimulus it is expected
+        if inputs is not None:
+            report["overflow"] = {"samples": samples, "layers": overflows}
+            for layer in report["layers"]:
+                if layer["name"] in overflows:
+                    layer["overflow_samples"] = overflows[layer["name"]]
         part = report["part"]
         beyond = [f"{k.upper()} {v:g} %" for k, v in part["utilization"].items() if v > 100]
         too_big = [
@@ -156,9 +174,8 @@ class CompiledModel:
         ]
         report["warnings"] = (too_big if beyond else []) + self.warnings + [
             f"layer '{node}': results overflow their format in {count} of "
-            f"{len(raw_inputs[0])} samples of the given inputs"
-            for node, count in sorted(emulator.overflows.items())
-            if inputs is not None
+            f"{samples} samples of the given inputs"
+            for node, count in overflows.items()
         ]
         (outdir / "report.json").write_text(json.dumps(report, indent=1) + "\n")
         (outdir / "report.txt").write_text(render_text(report))

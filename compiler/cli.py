@@ -101,6 +101,13 @@ def _parser() -> argparse.ArgumentParser:
     compile_.add_argument("--name", help="top module name (default: the model file's name)")
     compile_.add_argument("--jobs", type=int, help="parallel Verilog conversions (default: cores)")
     compile_.add_argument(
+        "--overflow",
+        choices=("warn", "error"),
+        default="warn",
+        help="with --inputs: results that overflow their format on the inputs are counted per "
+        "layer and warned about (warn), or make the compile fail naming the layers (error)",
+    )
+    compile_.add_argument(
         "--force",
         action="store_true",
         help="generate the Verilog even when the estimate needs several times the part",
@@ -245,6 +252,7 @@ def _compile(args: argparse.Namespace) -> int:
         seed=args.seed,
         labels=labels,
         force=args.force,
+        overflow=args.overflow,
     )
     elapsed = time.perf_counter() - start
     print(

@@ -111,6 +111,13 @@ def render_text(report: dict[str, Any]) -> str:
                 f"    {layer['layer'][:26]:<26s} {layer['op']:<10s} {layer['format']:<22s} "
                 f"max {layer['max_error']:.3g}, mean {layer['mean_error']:.3g}"
             )
+    if "overflow" in report:
+        counted = report["overflow"]
+        layers = counted["layers"]
+        lines += ["", f"overflow   on the {counted['samples']} samples of the given inputs: " + (
+            ", ".join(f"{node} in {n}" for node, n in layers.items()) if layers
+            else "no layer's results left their format"
+        )]
     if report.get("warnings"):
         lines += ["", "warnings"] + [f"  {w}" for w in report["warnings"]]
     lines += ["", "sources    " + " ".join(report["sources"])]

@@ -169,6 +169,29 @@ def test_a_design_several_times_the_part_is_refused_unless_forced(tmp_path, caps
     assert "the design needs more than xc7z020 has" in capsys.readouterr().out
 
 
+def test_overflow_on_the_inputs_counted_per_layer_or_an_error(tmp_path, capsys):
+    from tests.e2e.models import Graph
+
+    g = Graph("sum4", {"x": [1, 4]})
+    total = g.node("Gemm", ["x", g.constant(np.ones((1, 4))), g.constant(np.zeros(1))], transB=1)
+    onnx.save(g.model({"y": total}), tmp_path / "sum4.onnx")
+    values = np.array([1.0, 5.0, 7.5, 9.0, -9.0, 2.0])
+    np.savez(tmp_path / "x.npz", x=np.repeat(values[:, None, None], 4, axis=2))
+    # y = 4v: fixed<16,6> holds [-32, 32), so |4v| >= 32 overflows
+    overflowing = int((np.abs(4 * values) >= 32).sum())
+    command = ["compile", str(tmp_path / "sum4.onnx"), "--inputs", str(tmp_path / "x.npz")]
+    assert main([*command, "-o", str(tmp_path / "out")]) == 0
+    report = json.loads((tmp_path / "out" / "report.json").read_text())
+    assert report["overflow"] == {"samples": 6, "layers": {"n3_Gemm": overflowing}}
+    (layer,) = [entry for entry in report["layers"] if entry["name"] == "n3_Gemm"]
+    assert layer["overflow_samples"] == overflowing
+    assert f"n3_Gemm in {overflowing}" in (tmp_path / "out" / "report.txt").read_text()
+    capsys.readouterr()
+    assert main([*command, "-o", str(tmp_path / "strict"), "--overflow", "error"]) == 2
+    assert f"layer 'n3_Gemm' in {overflowing} of 6 samples" in error_line(capsys)
+    assert not (tmp_path / "strict" / "rtl").exists()
+
+
 def test_sim_of_a_directory_without_a_design_exits_2(tmp_path, capsys):
     assert main(["sim", str(tmp_path)]) == 2
     assert "not an rtlflow output directory" in error_line(capsys)
