@@ -40,10 +40,11 @@ def to_rtlil(component: wiring.Component, name: str) -> str:
 
 def to_verilog_many(rtlil_texts: dict[str, str]) -> dict[str, str]:
     """The Verilog of every module (name -> its RTLIL from ``to_rtlil``) through one Yosys run:
-    name -> the text ``to_verilog`` would give it. Each RTLIL text must define one module."""
+    name -> the text ``to_verilog`` gives it (up to the numbering of names Yosys makes up), its
+    submodules (``name.sub``) included."""
     text = verilog._convert_rtlil_text("\n".join(rtlil_texts.values()))
     header, _, body = text.partition("\n")
-    texts: dict[str, str] = {}
+    blocks: dict[str, list[str]] = {name: [] for name in rtlil_texts}
     pending: list[str] = []
     name = None
     for line in body.splitlines(keepends=True):
@@ -51,11 +52,14 @@ def to_verilog_many(rtlil_texts: dict[str, str]) -> dict[str, str]:
             name = line[len("module ") :].split("(")[0].strip().lstrip("\\")
         pending.append(line)
         if name is not None and line.startswith("endmodule"):
-            if name not in rtlil_texts:
+            owner = name
+            while owner not in blocks and "." in owner:
+                owner = owner.rsplit(".", 1)[0]
+            if owner not in blocks:
                 raise ValueError(f"Yosys wrote a module '{name}' that no RTLIL text defined")
-            texts[name] = header + "\n" + "".join(pending)
+            blocks[owner].append("".join(pending))
             pending, name = [], None
-    missing = set(rtlil_texts) - set(texts)
+    missing = sorted(name for name, written in blocks.items() if not written)
     if missing:
-        raise ValueError(f"Yosys wrote no module for {sorted(missing)}")
-    return texts
+        raise ValueError(f"Yosys wrote no module for {missing}")
+    return {name: header + "\n" + "".join(written) for name, written in blocks.items()}
