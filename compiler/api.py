@@ -147,10 +147,12 @@ class CompiledModel:
             )
         outdir = Path(outdir)
         outdir.mkdir(parents=True, exist_ok=True)
-        for owned in ("rtl", "tb", "sim_build"):  # a previous design's files would linger
-            shutil.rmtree(outdir / owned, ignore_errors=True)
+        shutil.rmtree(outdir / "tb", ignore_errors=True)  # a previous design's would linger
         circuit_ir = self.levels["circuit"].clone()
         design = emit_verilog(circuit_ir, outdir, jobs)
+        if design.changed:  # else the simulator's build of the same Verilog is kept
+            for build in ("sim_build", "sim_build_structural"):
+                shutil.rmtree(outdir / build, ignore_errors=True)
         write_testbench(outdir, raw_inputs, expected)
         report = build_report(circuit_ir, design, self.target, __version__, estimated)
         if self.calibration:

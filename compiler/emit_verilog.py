@@ -54,6 +54,9 @@ class VerilogDesign:
     input_beats: tuple[int, ...] = ()
     simulation_models: tuple[str, ...] = ()  # vendor primitives' models, for simulation only
     behavioural: tuple[tuple[str, str], ...] = ()  # (library source, its simulation stand-in)
+    #: whether any file differs from what the output directory held (a simulator's build of the
+    #: previous files is still good when none does)
+    changed: bool = True
 
     @property
     def streaming(self) -> bool:
@@ -175,31 +178,49 @@ def emit_verilog(module: ModuleOp, outdir: Path, jobs: int | None = None) -> Ver
     rows = _row_modules(modules)
     if top in modules:
         top += "_top"
-    rtl_dir = outdir / RTL_DIR
-    rtl_dir.mkdir(parents=True, exist_ok=True)
     # every unit elaborated to RTLIL (in parallel when it pays), all written by one Yosys run
     rtlil_texts = _rtlil_all(modules, rows, jobs)
     rtlil_texts[top] = to_rtlil(TopLevel(spec), top)
     texts = to_verilog_many(rtlil_texts)
-    sources = []
-    for name in [*sorted(modules), top]:
-        (rtl_dir / f"{name}.v").write_text(texts[name])
-        sources.append(f"{RTL_DIR}/{name}.v")
+    files = {f"{RTL_DIR}/{name}.v": texts[name] for name in [*sorted(modules), top]}
+    sources = list(files)
     models: tuple[str, ...] = ()
     behavioural: tuple[tuple[str, str], ...] = ()
     if any(spec.params.get("carry") for spec, _, _ in modules.values()):  # ternary adders
         library = f"{RTL_DIR}/{primitives.TERNARY_MODULE}.v"
-        (outdir / library).write_text(primitives.TERNARY_ADDER_MODULE)
         sources.insert(0, library)
-        (outdir / SIMULATION_DIR).mkdir(parents=True, exist_ok=True)
         models = (f"{SIMULATION_DIR}/xilinx_primitives.v",)
-        (outdir / models[0]).write_text(primitives.SIMULATION_MODELS)
         stand_in = f"{SIMULATION_DIR}/{primitives.TERNARY_MODULE}_behaviour.v"
-        (outdir / stand_in).write_text(primitives.TERNARY_ADDER_BEHAVIOUR)
         behavioural = ((library, stand_in),)
+        files |= {
+            library: primitives.TERNARY_ADDER_MODULE,
+            models[0]: primitives.SIMULATION_MODELS,
+            stand_in: primitives.TERNARY_ADDER_BEHAVIOUR,
+        }
+    changed = _write_changed(outdir, files, (RTL_DIR, SIMULATION_DIR))
     return VerilogDesign(
-        top, tuple(sources), inputs, outputs, spec.ii, input_beats, models, behavioural
+        top, tuple(sources), inputs, outputs, spec.ii, input_beats, models, behavioural, changed
     )
+
+
+def _write_changed(outdir: Path, files: dict[str, str], owned: tuple[str, ...]) -> bool:
+    """Write ``files`` (path relative to ``outdir``: text), leaving a file whose text is already
+    there untouched, and remove every other file in the ``owned`` directories (a previous
+    design's); whether anything changed."""
+    changed = False
+    for directory in owned:
+        for path in sorted((outdir / directory).glob("*")) if (outdir / directory).is_dir() else []:
+            if path.is_file() and str(path.relative_to(outdir)) not in files:
+                path.unlink()
+                changed = True
+    for name, text in files.items():
+        path = outdir / name
+        if path.is_file() and path.read_text() == text:
+            continue
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text)
+        changed = True
+    return changed
 
 
 def _row_modules(modules: dict[str, tuple[UnitSpec, frozenset[int], bool]]) -> dict[str, str]:

@@ -116,3 +116,23 @@ def test_a_design_larger_than_the_part_is_named(tmp_path):
     assert report["warnings"][0].startswith(
         f"the design needs more than {report['part']['name']} has (estimate): LUT {lut:g} %"
     )
+
+
+def test_a_recompile_with_new_vectors_keeps_the_simulator_build(tmp_path):
+    """Only the test vectors change: the Verilog files are left as they were and the Verilator
+    build is reused; another design replaces both."""
+    model = DATA / "onnx" / "keras_matmul_add.onnx"
+    rtlflow.compile(model).write(tmp_path, vectors=40, seed=0)
+    assert run_testbench(tmp_path).passed
+    binary = tmp_path / "sim_build" / "Vtop.mk"
+    built = binary.stat().st_mtime_ns
+    verilog = {p: p.stat().st_mtime_ns for p in (tmp_path / "rtl").glob("*.v")}
+    rtlflow.compile(model).write(tmp_path, vectors=60, seed=1)
+    assert {p: p.stat().st_mtime_ns for p in (tmp_path / "rtl").glob("*.v")} == verilog
+    result = run_testbench(tmp_path)
+    assert result.passed and result.samples == 60
+    assert binary.stat().st_mtime_ns == built
+    rtlflow.compile(model, precision="fixed<12,4>").write(tmp_path, vectors=20)
+    assert not (tmp_path / "sim_build").exists()
+    assert set((tmp_path / "rtl").glob("*.v")) != set(verilog)
+    assert run_testbench(tmp_path).passed
