@@ -169,7 +169,7 @@ class CompiledModel:
                 if layer["name"] in overflows:
                     layer["overflow_samples"] = overflows[layer["name"]]
         part = report["part"]
-        beyond = [f"{k.upper()} {v:g} %" for k, v in part["utilization"].items() if v > 100]
+        beyond = [f"{k.upper()} {round(v, 4):g} %" for k, v in estimated.beyond(100).items()]
         too_big = [
             f"the design needs more than {part['name']} has (estimate): {', '.join(beyond)}; "
             "raise the reuse factor, narrow the formats, or choose a larger part"
@@ -200,8 +200,7 @@ def refuse_oversize(estimated: Estimate, part: str, reuse_factor: int) -> None:
     """An error naming the resources a design needs several times over, and a reuse factor to
     try: the next power of two at or above the largest ratio (at R the folded layers need
     about 1/R of their logic; the rest does not shrink, so it is a first guess)."""
-    ratios = {key: share / 100.0 for key, share in estimated.utilization.items()}
-    over = {key: ratio for key, ratio in ratios.items() if ratio > OVERSIZE}
+    over = {key: share / 100.0 for key, share in estimated.beyond(100.0 * OVERSIZE).items()}
     if not over:
         return
     needs = ", ".join(

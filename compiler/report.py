@@ -141,6 +141,10 @@ class Estimate:
         """Per resource, percent of the part."""
         return {key: 100.0 * self.used[key] / self.available[key] for key in self.available}
 
+    def beyond(self, percent: float) -> dict[str, float]:
+        """The resources the design needs more than ``percent`` % of: resource -> its share."""
+        return {key: share for key, share in self.utilization.items() if share > percent}
+
 
 def estimate(module: ModuleOp, target: Target) -> Estimate:
     """Every unit's resources from its plan and registers (``delay_model``), summed."""
