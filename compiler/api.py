@@ -88,20 +88,7 @@ class CompiledModel:
 
     def quantize(self, data: ArrayInput) -> list[np.ndarray]:
         """Raw input integers; inputs outside their format are an error when they would wrap."""
-        emulator = self._emulator()
-        samples = self.samples(data)
-        raws, outside = emulator.quantize_inputs(samples)
-        for name, count, fmt, array in zip(
-            self.input_names, outside, emulator.input_formats, samples, strict=True
-        ):
-            if count and fmt.overflow == "WRAP":
-                raise RtlflowError(
-                    f"input '{name}': {count} of {len(array)} samples lie outside {fmt} "
-                    f"[{fmt.min_value:g}, {fmt.max_value:g}] (largest magnitude "
-                    f"{np.abs(array).max():.4g}); give the input a wider format "
-                    f"(configuration 'inputs: {{{name}: ...}}') or one with SAT"
-                )
-        return raws
+        return quantize_samples(self._emulator(), self.input_names, self.samples(data))
 
     # ---- output -----------------------------------------------------------------------------------
 
@@ -153,7 +140,7 @@ class CompiledModel:
         if design.changed:  # else the simulator's build of the same Verilog is kept
             for build in ("sim_build", "sim_build_structural"):
                 shutil.rmtree(outdir / build, ignore_errors=True)
-        write_testbench(outdir, raw_inputs, expected)
+        write_testbench(outdir, raw_inputs, expected, self.ir("fxp"))
         report = build_report(circuit_ir, design, self.target, __version__, estimated)
         if self.calibration:
             report["calibration"] = [entry.as_dict() for entry in self.calibration]
@@ -213,6 +200,20 @@ def refuse_oversize(estimated: Estimate, part: str, reuse_factor: int) -> None:
         f"its Verilog is not generated: try --reuse-factor {suggestion}, narrower formats or a "
         "larger part (--force generates it anyway)"
     )
+
+
+def quantize_samples(emulator: Emulator, names: list[str], samples: list[np.ndarray]) -> list[np.ndarray]:
+    """Raw input integers of float samples; inputs outside a wrapping format are an error."""
+    raws, outside = emulator.quantize_inputs(samples)
+    for name, count, fmt, array in zip(names, outside, emulator.input_formats, samples, strict=True):
+        if count and fmt.overflow == "WRAP":
+            raise RtlflowError(
+                f"input '{name}': {count} of {len(array)} samples lie outside {fmt} "
+                f"[{fmt.min_value:g}, {fmt.max_value:g}] (largest magnitude "
+                f"{np.abs(array).max():.4g}); give the input a wider format "
+                f"(configuration 'inputs: {{{name}: ...}}') or one with SAT"
+            )
+    return raws
 
 
 def stack_samples(

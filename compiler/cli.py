@@ -119,6 +119,14 @@ def _parser() -> argparse.ArgumentParser:
     sim.add_argument("--seed", type=int, default=1)
     sim.add_argument("--waves", action="store_true", help="write a waveform (tb/dump.vcd)")
     sim.add_argument(
+        "--inputs",
+        metavar="DATA.npz",
+        help="check on this data instead of the compile's test vectors (arrays named like the "
+        "model inputs; expected outputs from the emulator kept in the output directory); a "
+        "mismatch names the first failing sample and element and the layer where the design "
+        "departs from the emulator",
+    )
+    sim.add_argument(
         "--structural",
         action="store_true",
         help="simulate the ternary adders as synthesized (LUT6_2 and carry primitive models) "
@@ -289,6 +297,12 @@ def _sim(args: argparse.Namespace) -> int:
     outdir = Path(args.outdir)
     if not (outdir / "report.json").is_file() or not (outdir / "tb").is_dir():
         raise RtlflowError(f"{outdir} is not an rtlflow output directory (no report.json / tb)")
+    progress = _progress if sys.stderr.isatty() else None
+    vectors = None
+    if args.inputs:
+        from rtlflow.sim import recheck
+
+        vectors, _ = recheck.user_vectors(outdir, Path(args.inputs), recheck.load_emulator(outdir))
     try:
         result = run_testbench(
             outdir,
@@ -296,12 +310,23 @@ def _sim(args: argparse.Namespace) -> int:
             seed=args.seed,
             waves=args.waves,
             structural=args.structural,
-            progress=_progress if sys.stderr.isatty() else None,
+            progress=progress,
+            vectors=vectors,
         )
     except SimulationError as error:
         print(f"rtlflow: simulation error: {error}", file=sys.stderr)
         return EXIT_FAILED
     print(summary(result))
+    first = result.details.get("first_mismatches") or []
+    if first and "got" in first[0]:
+        from rtlflow.sim import recheck
+
+        manifest = json.loads((outdir / "report.json").read_text())
+        print(recheck.describe_mismatch(manifest, first[0]))
+        if (outdir / recheck.EMULATOR_IR).is_file():
+            if progress is not None:
+                progress("tracing the first failing sample through every layer")
+            print(recheck.departure(outdir, vectors or outdir / "tb" / "vectors.npz", first[0]["sample"]))
     return 0 if result.passed else EXIT_FAILED
 
 

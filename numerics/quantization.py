@@ -157,6 +157,8 @@ def quant_step(
     a, b, relu = affine
     a_num, a_den = float(a).as_integer_ratio()
     b_num, b_den = float(b).as_integer_ratio()
+    if frac_bits < 0:  # an LSB above 1: the raw value's weight goes to the numerator
+        a_num, frac_bits = a_num << -frac_bits, 0
     denominator = max(a_den << frac_bits, b_den)  # powers of two: the larger is a multiple
     a_num *= denominator // (a_den << frac_bits)
     b_num *= denominator // b_den

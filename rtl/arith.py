@@ -221,7 +221,9 @@ def apply_cast(term: Term, cast: Cast, *, rounded: bool = False) -> tuple[Term, 
         if low < cast.saturation_low:
             value = Mux(value < cast.saturation_low, cast.saturation_low, value)
         width = shape_for_range(low, high).width
-        low, high = max(low, cast.saturation_low), min(high, cast.max_raw)
+        # both ends into the format (a range wholly beyond one bound becomes that bound)
+        low = min(max(low, cast.saturation_low), cast.max_raw)
+        high = max(min(high, cast.max_raw), cast.saturation_low)
         operators.append(("saturate", width, shape_for_range(low, high).width))
         return Term(fit(value, low, high), low, high), operators
     wrapped = extend(value, cast.width)[: cast.width]

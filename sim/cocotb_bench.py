@@ -14,7 +14,10 @@ by the port's ``order`` (a pixel with all its channels per beat); latency counts
 beat of an inference.
 
 Environment: RTLFLOW_OUTDIR (default: the directory above this file), RTLFLOW_RESULTS (where
-the results JSON goes), RTLFLOW_GAPS (probability of an idle cycle), RTLFLOW_SEED.
+the results JSON goes), RTLFLOW_GAPS (probability of an idle cycle), RTLFLOW_SEED,
+RTLFLOW_VECTORS (other test vectors than tb/vectors.npz). With RTLFLOW_TRACE (a JSON file naming
+unit instances and a results file) the bench instead sends the first sample alone and records
+each instance's first output: where a design departs from the emulator, layer by layer.
 
 Timing: inputs are written just after a rising edge; everything the design presents during a
 cycle (outputs, ``ready``) is sampled at that cycle's falling edge, when it has settled.
@@ -176,7 +179,7 @@ class Scoreboard:
 
 
 def load_vectors(manifest: dict) -> tuple[list[list[np.ndarray]], list[list[np.ndarray]]]:
-    vectors = np.load(OUTDIR / "tb" / "vectors.npz")
+    vectors = np.load(os.environ.get("RTLFLOW_VECTORS") or OUTDIR / "tb" / "vectors.npz")
     inputs = [vectors[f"input{i}"] for i in range(len(manifest["inputs"]))]
     outputs = [vectors[f"output{i}"] for i in range(len(manifest["outputs"]))]
     samples = [[tensor[n] for tensor in inputs] for n in range(len(inputs[0]))]
@@ -205,13 +208,8 @@ async def run_pass(dut, manifest, cycles, samples, gaps, rng):
     return driver.accepted, monitor.seen
 
 
-@cocotb.test()
-async def test_design(dut):
-    manifest = json.loads((OUTDIR / "report.json").read_text())
-    samples, expected = load_vectors(manifest)
-    gaps = float(os.environ.get("RTLFLOW_GAPS", "0"))
-    rng = random.Random(int(os.environ.get("RTLFLOW_SEED", "1")))
-
+async def start(dut, manifest: dict) -> Cycles:
+    """Clock, cycle counter, idle inputs, reset."""
     cocotb.start_soon(Clock(dut.clk, CLOCK_PERIOD_NS, unit="ns").start())
     cycles = Cycles(dut.clk)
     cocotb.start_soon(cycles.run())
@@ -223,6 +221,39 @@ async def test_design(dut):
     for _ in range(3):
         await RisingEdge(dut.clk)
     reset.value = 1 - active
+    return cycles
+
+
+async def trace_units(dut, manifest: dict, trace: dict) -> None:
+    """Send the first sample alone; record the first output (``y``, valid high) of each unit
+    instance ``trace["instances"]`` names, into ``trace["results"]``."""
+    samples, _ = load_vectors(manifest)
+    cycles = await start(dut, manifest)
+    pending = {name: getattr(dut, name) for name in trace["instances"]}
+    seen: dict[str, str] = {}
+    cocotb.start_soon(Driver(dut, manifest, cycles).send(samples[:1], 0.0, random.Random(1)))
+    deadline = cycles.now + 2 * manifest["latency_cycles"] + 8 * manifest["initiation_interval"] + 20
+    while pending and cycles.now < deadline:
+        await FallingEdge(dut.clk)
+        await ReadOnly()
+        for name, unit in list(pending.items()):
+            if int(unit.y__valid.value) == 1:
+                seen[name] = str(int(unit.y__payload.value))
+                del pending[name]
+        await RisingEdge(dut.clk)
+    Path(trace["results"]).write_text(json.dumps(seen, indent=1))
+
+
+@cocotb.test()
+async def test_design(dut):
+    manifest = json.loads((OUTDIR / "report.json").read_text())
+    if os.environ.get("RTLFLOW_TRACE"):
+        await trace_units(dut, manifest, json.loads(Path(os.environ["RTLFLOW_TRACE"]).read_text()))
+        return
+    samples, expected = load_vectors(manifest)
+    gaps = float(os.environ.get("RTLFLOW_GAPS", "0"))
+    rng = random.Random(int(os.environ.get("RTLFLOW_SEED", "1")))
+    cycles = await start(dut, manifest)
 
     scoreboard = Scoreboard(expected)
     accepted, seen = await run_pass(dut, manifest, cycles, samples, 0.0, rng)

@@ -48,6 +48,25 @@ class Emulator:
         self.overflows = functions.overflows
         return [np.asarray(r) for r in results]
 
+    def trace(self, inputs: list[np.ndarray]) -> dict[str, tuple[np.ndarray, FixedFormat]]:
+        """Every layer's raw result for raw inputs, with its format: per node, the value of its
+        last op (the layer's output), in program order."""
+        functions = FxpFunctions()
+        interpreter = Interpreter(self.module)
+        interpreter.register_implementations(FuncFunctions())
+        interpreter.register_implementations(functions)
+        values = dict(zip(self.function.body.block.args, (np.asarray(x) for x in inputs), strict=True))
+        layers: dict[str, tuple[np.ndarray, FixedFormat]] = {}
+        for op in self.function.body.block.ops:
+            if isinstance(op, func.ReturnOp):
+                break
+            results = interpreter.run_op(op, tuple(values[v] for v in op.operands))
+            values.update(zip(op.results, results, strict=True))
+            if op.results and isinstance(op, fxp.FxpOp):
+                layers.pop(op.node_name, None)  # keeps program order of the last op
+                layers[op.node_name] = np.asarray(results[0]), fxp.tensor_format(op.results[0])
+        return layers
+
     def quantize_inputs(self, inputs: list[np.ndarray]) -> tuple[list[np.ndarray], list[int]]:
         """Raw inputs for float data, and how many samples of each input lay outside its format."""
         raws, outside = [], []

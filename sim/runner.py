@@ -39,6 +39,8 @@ TEST_MODULE = "test_design"
 #: every module visible, which keeps Verilator from optimising the design's internal nets away:
 #: the model grows several times and so does its build.
 PUBLIC_PORTS = '`verilator_config\npublic_flat_rw -module "{top}" -var "*"\n'
+#: For a trace (``run_testbench(trace=...)``): the output ports of every unit made readable too.
+UNIT_OUTPUTS = 'public_flat_rd -module "*" -var "y__payload"\npublic_flat_rd -module "*" -var "y__valid"\n'
 
 
 class SimulationError(RuntimeError):
@@ -94,21 +96,28 @@ def run_testbench(
     waves: bool = False,
     structural: bool = False,
     progress: Callable[[str], None] | None = None,
-) -> SimulationResult:
+    vectors: str | Path | None = None,
+    trace: str | Path | None = None,
+) -> SimulationResult | None:
     """Verilate ``outdir``'s design, run ``outdir/tb/test_design.py``, collect the results.
     ``structural``: simulate the library cells as synthesized (vendor primitives), not their
-    behaviour. ``progress`` is told when the build and the run start (the long steps)."""
+    behaviour. ``progress`` is told when the build and the run start (the long steps).
+    ``vectors``: other test vectors than tb/vectors.npz (same arrays). ``trace``: a JSON file
+    naming unit instances and a results file: the bench records their first outputs on the
+    first sample instead of checking (a build of its own, with those ports readable); None is
+    returned."""
     outdir = Path(outdir).resolve()
     manifest = json.loads((outdir / "report.json").read_text())
     use_packaged_verilator()
     if FAST_BUILD_FLAG not in os.environ.get("MAKEFLAGS", ""):
         os.environ["MAKEFLAGS"] = f"{os.environ.get('MAKEFLAGS', '')} {FAST_BUILD_FLAG}".strip()
-    build_dir = outdir / ("sim_build_structural" if structural else "sim_build")
+    build = "sim_build_trace" if trace else "sim_build_structural" if structural else "sim_build"
+    build_dir = outdir / build
     results_file = build_dir / "results.json"
     runner = _verilator()
     build_dir.mkdir(parents=True, exist_ok=True)
     public = build_dir / "public_ports.vlt"
-    public.write_text(PUBLIC_PORTS.format(top=manifest["top"]))
+    public.write_text(PUBLIC_PORTS.format(top=manifest["top"]) + (UNIT_OUTPUTS if trace else ""))
     if progress is not None:
         sources = len(manifest["sources"])
         progress(f"building {manifest['top']} ({sources} Verilog files) with Verilator")
@@ -135,8 +144,17 @@ def run_testbench(
         "RTLFLOW_GAPS": str(gaps),
         "RTLFLOW_SEED": str(seed),
     }
+    if vectors is not None:
+        environment["RTLFLOW_VECTORS"] = str(Path(vectors).resolve())
+    if trace is not None:
+        environment["RTLFLOW_TRACE"] = str(Path(trace).resolve())
     if progress is not None:
         samples = manifest.get("test_vectors", {}).get("samples")
+        if vectors is not None:
+            import numpy as np
+
+            with np.load(vectors) as arrays:
+                samples = len(arrays["input0"])
         progress(f"built in {built - start:.1f} s; running {samples} samples")
     try:  # the simulator runs in tb/, where it finds the test module
         runner.test(
@@ -150,6 +168,8 @@ def run_testbench(
         )
     except SystemExit:  # the runner exits when a test fails; the results file says why
         pass
+    if trace is not None:
+        return None
     finished = time.perf_counter()
     if not results_file.exists():
         raise SimulationError(f"the simulation wrote no results; see {build_dir / 'test.log'}")

@@ -10,11 +10,20 @@ import numpy as np
 from rtlflow.sim import cocotb_bench, runner
 
 
+#: the emulator's program (the fxp level), for ``rtlflow sim --inputs`` to compute expected
+#: outputs of other data without the model
+EMULATOR_IR = "tb/fxp.mlir"
+
+
 def write_testbench(
-    outdir: Path, inputs: list[np.ndarray], expected: list[np.ndarray]
+    outdir: Path,
+    inputs: list[np.ndarray],
+    expected: list[np.ndarray],
+    emulator_ir: str | None = None,
 ) -> list[str]:
-    """``tb/test_design.py``, ``tb/run.py`` and ``tb/vectors.npz`` (raw integer tensors, one
-    sample per row, in the manifest's input and output order). Returns the written paths."""
+    """``tb/test_design.py``, ``tb/run.py``, ``tb/vectors.npz`` (raw integer tensors, one
+    sample per row, in the manifest's input and output order) and the emulator's IR
+    (``EMULATOR_IR``, when given). Returns the written paths."""
     tb = outdir / "tb"
     tb.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(cocotb_bench.__file__, tb / f"{runner.TEST_MODULE}.py")
@@ -22,4 +31,8 @@ def write_testbench(
     arrays = {f"input{i}": np.asarray(x, dtype=np.int64) for i, x in enumerate(inputs)}
     arrays |= {f"output{i}": np.asarray(y, dtype=np.int64) for i, y in enumerate(expected)}
     np.savez_compressed(tb / "vectors.npz", **arrays)
-    return ["tb/test_design.py", "tb/run.py", "tb/vectors.npz"]
+    written = ["tb/test_design.py", "tb/run.py", "tb/vectors.npz"]
+    if emulator_ir is not None:
+        (outdir / EMULATOR_IR).write_text(emulator_ir + "\n")
+        written.append(EMULATOR_IR)
+    return written

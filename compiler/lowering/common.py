@@ -88,6 +88,11 @@ class FamilyPattern(RewritePattern):
     def insert(self, op: Operation) -> None:
         self.lowering.insert(op)
 
+    def emit(self, op: Operation) -> SSAValue:
+        """Insert ``op`` before the op being rewritten; its result."""
+        self.insert(op)
+        return op.results[0]
+
     def layer(self, op: nn.NnOp):
         return self.lowering.layer(op)
 
@@ -117,12 +122,28 @@ class FamilyPattern(RewritePattern):
 _ROUNDING_MODES = {"ROUND": "RND_CONV", "HALF_EVEN": "RND_CONV", "FLOOR": "TRN"}
 
 
-def quant_format(op: nn.QuantOp) -> FixedFormat | None:
+#: QONNX rounding modes as an offset, then floor: ``floor(v + offset(s))`` for values ``v`` with
+#: ``s`` fractional bits dropped (on both signs for CEIL; on the magnitude, the sign restored
+#: after, for the modes symmetric about zero)
+OFFSET_ROUNDING: dict[str, tuple[Callable[[int], int], bool]] = {
+    "CEIL": (lambda s: (1 << s) - 1, False),
+    "ROUND_TO_ZERO": (lambda s: 0, True),
+    "DOWN": (lambda s: 0, True),
+    "UP": (lambda s: (1 << s) - 1, True),
+    "HALF_UP": (lambda s: 1 << (s - 1), True),
+    "HALF_DOWN": (lambda s: (1 << (s - 1)) - 1, True),
+}
+
+
+def quant_format(op: nn.QuantOp, any_rounding: bool = False) -> FixedFormat | None:
     """The fixed-point format a quantizer produces by a cast: one power-of-two scale, zero point
-    0, round half to even or floor, the integer bounds of a (narrow) signed or unsigned type.
+    0, round half to even or floor (or, with ``any_rounding``, any of ``OFFSET_ROUNDING``, then
+    the format's rounding is TRN), the integer bounds of a (narrow) signed or unsigned type.
     None for any other quantizer (it becomes thresholds)."""
     exponent = power_of_two_exponent(op.scales)
     rounding = _ROUNDING_MODES.get(op.rounding.data)
+    if any_rounding and op.rounding.data in OFFSET_ROUNDING:
+        rounding = "TRN"
     if exponent is None or np.any(op.zero_points != 0) or rounding is None or op.shift_bits:
         return None
     low, high = op.bounds
@@ -181,14 +202,29 @@ def window_properties(op: nn.WindowOp) -> dict:
 
 
 def quantize_constant(values: np.ndarray, fmt: FixedFormat, op: nn.NnOp, what: str) -> np.ndarray:
-    """Raw integers of constant ``values`` in ``fmt``; wrapping values is an error."""
+    """Raw integers of constant ``values`` in ``fmt``; wrapping values is an error, and so are
+    values that are not finite and raw integers wider than the IR's 64-bit constants."""
+    if not np.isfinite(np.asarray(values, dtype=np.float64)).all():
+        raise RtlflowError(
+            f"{what} values are infinite or NaN: hardware computes with finite numbers only",
+            node=op.node_name,
+            op=kind(op),
+        )
     raw, overflowed = fmt.quantize(np.asarray(values, dtype=np.float64))
     if overflowed.any() and fmt.overflow == "WRAP":
-        largest = float(np.max(np.abs(values)))
+        outside = np.asarray(values, dtype=np.float64)[np.broadcast_to(overflowed, np.shape(values))]
+        worst = float(outside[np.argmax(np.abs(outside))])
         raise RtlflowError(
-            f"{what} values reach {largest:.4g}, outside the range of {fmt} "
+            f"{what} values reach {worst:.4g}, outside the range of {fmt} "
             f"[{fmt.min_value:g}, {fmt.max_value:g}]: give this layer a wider {what} format "
             f"in the configuration (or SAT to saturate)",
+            node=op.node_name,
+            op=kind(op),
+        )
+    if raw.size and (int(raw.max()) >= 2**63 or int(raw.min()) < -(2**63)):
+        raise RtlflowError(
+            f"{what} values reach {float(np.max(np.abs(values))):.4g}: in {fmt} that is wider "
+            "than the 64 bits a constant may have",
             node=op.node_name,
             op=kind(op),
         )

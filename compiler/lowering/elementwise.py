@@ -17,7 +17,6 @@ from rtlflow.lowering.common import (
     lowers,
     quantize_constant,
 )
-from rtlflow.lowering.precision import default_constant_format
 from rtlflow.numerics.fixed_point import FixedFormat, range_format
 
 
@@ -82,8 +81,7 @@ class ElementWise(FamilyPattern):
         self, op: nn.ScaleShiftOp, layer: LayerConfig, result: FixedFormat
     ) -> fxp.ScaleShiftOp:
         x = self.input(op)
-        scale_format = layer.weight or default_constant_format(self.precision)
-        offset_format = layer.bias or default_constant_format(self.precision)
+        scale_format, offset_format = self.lowering.scale_shift_formats(op, layer)
         scale = quantize_constant(op.scales, scale_format, op, "scale")
         offset = quantize_constant(op.shifts, offset_format, op, "offset")
         return fxp.ScaleShiftOp(
@@ -125,6 +123,19 @@ class ElementWise(FamilyPattern):
             low=fxp.int_prop(low),
             high=fxp.int_prop(high),
         )
+
+
+def rectified(x: SSAValue, node: str) -> fxp.ReluOp:
+    """``relu(x)``, exact."""
+    fx = fxp.tensor_format(x)
+    fmt = unsigned_range(max(fx.max_raw, 0), fx.frac_bits)
+    return fxp.ReluOp(x, fxp.fixed_tensor(fxp.tensor_shape(x), fmt), node)
+
+
+def unsigned_range(high: int, frac: int) -> FixedFormat:
+    """The unsigned format of [0, high] (raw, ``frac`` fractional bits)."""
+    fmt = range_format(0, high, frac)
+    return FixedFormat(fmt.width, fmt.int_bits, signed=False)
 
 
 def negation(x: SSAValue, node: str) -> fxp.ScaleShiftOp:

@@ -38,7 +38,29 @@ class Precision:
             case nn.AddOp() | nn.SubOp() | nn.ConcatOp() if self.all_converted(op):
                 low, high, frac = self.sum_range(op)
                 return range_format(low, high, frac)
+            case nn.ScaleShiftOp():
+                return range_format(*self.scale_shift_range(op))
+            case nn.PoolOp() if op.kind.data == "average":
+                return range_format(*self.average_range(op))
         return None
+
+    def average_scales(self, op: nn.PoolOp, layer: LayerConfig) -> tuple[np.ndarray, FixedFormat]:
+        """An average pool's reciprocals of the tap counts, per output position, quantized."""
+        fmt = layer.weight or DEFAULT_AVERAGE_SCALE
+        counts = op.window.counts(bool(op.count_include_pad.value.data))
+        return quantize_constant(1.0 / counts, fmt, op, "scale"), fmt
+
+    def average_range(self, op: nn.PoolOp) -> tuple[int, int, int]:
+        """The exact range (low, high, fractional bits) of an average pool's sums times its
+        reciprocals: with the fractional bits the reciprocals need (1 for two taps, 2 for four:
+        exact; all of the scale format's for three)."""
+        fx = fxp.tensor_format(self.input(op))
+        scales, fmt = self.average_scales(op, self.layer(op))
+        counts = op.window.counts(bool(op.count_include_pad.value.data))
+        scales = scales.astype(object)
+        trailing = min((int(s) & -int(s)).bit_length() - 1 for s in scales if s) if scales.any() else 0
+        terms = [int(c) * (int(s) >> trailing) for c, s in zip(counts.reshape(-1), scales.reshape(-1))]
+        return min(fx.min_raw * max(terms), 0), fx.max_raw * max(terms), fx.frac_bits + fmt.frac_bits - trailing
 
     def all_converted(self, op: nn.NnOp) -> bool:
         return all(self.converted(v) for v in op.operands)
@@ -114,9 +136,8 @@ class Precision:
     def scale_shift_range(self, op: nn.ScaleShiftOp) -> tuple[int, int, int]:
         """The exact range (low, high, fractional bits) of a constant scale and shift of the
         input, with its constants as the lowering quantizes them."""
-        fx, layer = fxp.tensor_format(self.input(op)), self.layer(op)
-        scale_format = layer.weight or default_constant_format(self.precision)
-        offset_format = layer.bias or default_constant_format(self.precision)
+        fx = fxp.tensor_format(self.input(op))
+        scale_format, offset_format = self.scale_shift_formats(op, self.layer(op))
         scale = quantize_constant(op.scales, scale_format, op, "scale").astype(object)
         offset = quantize_constant(op.shifts, offset_format, op, "offset").astype(object)
         top = max(fx.frac_bits + scale_format.frac_bits, offset_format.frac_bits)
@@ -124,6 +145,16 @@ class Precision:
         offset = offset * (1 << (top - offset_format.frac_bits))
         ends = [np.asarray(scale * level + offset) for level in (fx.min_raw, fx.max_raw)]
         return int(min(e.min() for e in ends)), int(max(e.max() for e in ends)), top
+
+    def scale_shift_formats(
+        self, op: nn.ScaleShiftOp, layer: LayerConfig
+    ) -> tuple[FixedFormat, FixedFormat]:
+        """The formats of a constant scale and shift: configured, exact in a quantization-aware
+        model, else the default constant format."""
+        return (
+            self.constant_format(op.scales, layer.weight),
+            self.constant_format(op.shifts, layer.bias),
+        )
 
     def weighted(self, op: nn.DenseOp | nn.ConvOp, layer: LayerConfig) -> dict:
         """The quantized weights and biases of a dense or conv layer and its exact
@@ -173,6 +204,11 @@ class Precision:
             if exact is not None:
                 return exact
         return default_constant_format(self.precision)
+
+
+#: 1 / (taps of a window) for average pooling, unless configured (``weight``): exact for
+#: power-of-two windows, else rounded
+DEFAULT_AVERAGE_SCALE = FixedFormat(18, 1, signed=False, rounding="RND")
 
 
 def _drop_to(low: int, high: int, frac: int, target: int) -> FixedFormat:

@@ -4,14 +4,21 @@ decisions lie on the input's grid, else thresholds (``fxp.threshold``)."""
 from __future__ import annotations
 
 import numpy as np
-from xdsl.ir import Operation
+from xdsl.ir import Operation, SSAValue
 
 from rtlflow.config import LayerConfig
 from rtlflow.dialects import fxp, nn
 from rtlflow.dialects.arrays import dense_from_numpy
 from rtlflow.errors import RtlflowError
 from rtlflow.lowering.carried import Carried
-from rtlflow.lowering.common import FamilyPattern, lowers, quant_format, represents
+from rtlflow.lowering.common import (
+    OFFSET_ROUNDING,
+    FamilyPattern,
+    lowers,
+    quant_format,
+    represents,
+)
+from rtlflow.lowering.elementwise import negation, rectified
 from rtlflow.numerics.fixed_point import FixedFormat, range_format
 from rtlflow.numerics.quantization import power_of_two_exponent, quant_step, step_thresholds
 
@@ -25,11 +32,61 @@ class Quantizers(FamilyPattern):
     @lowers(nn.QuantOp)
     def quant(self, op: nn.QuantOp, layer: LayerConfig, result: FixedFormat):
         fmt = quant_format(op)
+        offset_format = quant_format(op, any_rounding=True)
+        if fmt is None and offset_format is not None and op.input not in self.carried:
+            return self.offset_rounding(op, offset_format)
         if fmt is None or op.input in self.carried:
             return self.threshold(op)
         if represents(fmt, fxp.tensor_format(self.input(op))):
             return None  # every input value is already a value of the quantizer
         return fxp.CastOp(self.input(op), self.result_type(op, fmt), op.node_name)
+
+    def offset_rounding(self, op: nn.QuantOp, fmt: FixedFormat) -> Operation:
+        """A quantizer rounding up, toward or away from zero (``OFFSET_ROUNDING``) to a
+        power-of-two scale: ``floor(v + offset)`` by an exact add and a truncating cast, on the
+        magnitudes ``relu(x)`` and ``relu(-x)`` (their difference) for the modes symmetric about
+        zero; then the saturating cast into ``fmt``. A few adders where thresholds would need a
+        comparator per level."""
+        x = self.input(op)
+        drop = fxp.tensor_format(x).frac_bits - fmt.frac_bits
+        if drop <= 0:  # nothing to round: a cast
+            return fxp.CastOp(x, self.result_type(op, fmt), op.node_name)
+        offset, symmetric = OFFSET_ROUNDING[op.rounding.data]
+        if not symmetric:
+            rounded = self.floor_after(op, x, offset(drop), drop)
+        else:
+            up = self.floor_after(op, self.emit(rectified(x, op.node_name)), offset(drop), drop)
+            negated = self.emit(negation(x, op.node_name))
+            down = self.emit(negation(
+                self.floor_after(op, self.emit(rectified(negated, op.node_name)), offset(drop), drop),
+                op.node_name,
+            ))  # fmt: skip
+            low, high = (
+                fxp.tensor_format(down).min_raw + fxp.tensor_format(up).min_raw,
+                fxp.tensor_format(down).max_raw + fxp.tensor_format(up).max_raw,
+            )
+            shape = fxp.tensor_shape(x)
+            rounded = self.emit(fxp.AddOp(
+                [up, down], fxp.fixed_tensor(shape, range_format(low, high, fmt.frac_bits)),
+                op.node_name,
+            ))  # fmt: skip
+        return fxp.CastOp(rounded, self.result_type(op, fmt), op.node_name)
+
+    def floor_after(self, op: nn.QuantOp, x: SSAValue, offset: int, drop: int) -> SSAValue:
+        """``floor((x + offset LSBs) / 2^drop)``, exact."""
+        fx, shape = fxp.tensor_format(x), fxp.tensor_shape(x)
+        low, high = fx.min_raw + offset, fx.max_raw + offset
+        if offset:
+            unit, constant = FixedFormat(2, 2), range_format(offset, offset, fx.frac_bits)
+            x = self.emit(fxp.ScaleShiftOp(
+                x, fxp.fixed_tensor(shape, range_format(low, high, fx.frac_bits)), op.node_name,
+                scale=dense_from_numpy(np.ones(shape, dtype=np.int64)),
+                scale_type=fxp.FixedType.from_format(unit),
+                offset=dense_from_numpy(np.full(shape, offset, dtype=np.int64)),
+                offset_type=fxp.FixedType.from_format(constant),
+            ))  # fmt: skip
+        floor = range_format(low >> drop, high >> drop, fx.frac_bits - drop)
+        return self.emit(fxp.CastOp(x, fxp.fixed_tensor(shape, floor), op.node_name))
 
     def threshold(self, op: nn.QuantOp) -> Operation:
         """A quantizer whose decisions are not on its input's grid, or whose input carries a

@@ -15,7 +15,7 @@ from rtlflow.dialects import fxp, nn
 from rtlflow.dialects.arrays import dense_from_numpy
 from rtlflow.errors import RtlflowError
 from rtlflow.lowering.common import FamilyPattern, kind, log2_exact, lowers, quantize_constant
-from rtlflow.lowering.elementwise import negation
+from rtlflow.lowering.elementwise import negation, rectified, unsigned_range
 from rtlflow.lowering.precision import default_constant_format
 from rtlflow.numerics.fixed_point import FixedFormat, range_format
 
@@ -92,7 +92,7 @@ class Tables(FamilyPattern):
         self.insert(negative)
         curve = self.insert_op(self.table_of(op, negative.output, "expm1", layer, result))
         curve = self.insert_op(self.scaled(op, curve.output, alpha * gamma))
-        rising = self.insert_op(self.rectified(op, x))
+        rising = self.insert_op(rectified(x, op.node_name))
         if gamma != 1.0:
             rising = self.insert_op(self.scaled(op, rising.output, gamma))
         return fxp.AddOp([rising.output, curve.output], self.result_type(op, result), op.node_name)
@@ -108,18 +108,12 @@ class Tables(FamilyPattern):
         )  # fmt: skip
         negative = self.insert_op(negation(magnitude.output, op.node_name))
         curve = self.insert_op(self.table_of(op, negative.output, "log1p_exp", layer, result))
-        rising = self.insert_op(self.rectified(op, x))
+        rising = self.insert_op(rectified(x, op.node_name))
         return fxp.AddOp([rising.output, curve.output], self.result_type(op, result), op.node_name)
 
     def insert_op(self, op):
         self.insert(op)
         return op
-
-    def rectified(self, op: nn.NnOp, x: SSAValue) -> fxp.ReluOp:
-        """``relu(x)``, exact."""
-        fx = fxp.tensor_format(x)
-        fmt = unsigned_range(max(fx.max_raw, 0), fx.frac_bits)
-        return fxp.ReluOp(x, fxp.fixed_tensor(fxp.tensor_shape(x), fmt), op.node_name)
 
     def scaled(self, op: nn.NnOp, x: SSAValue, factor: float) -> fxp.ScaleShiftOp:
         """``factor * x``, the factor in the default constant format, the product exact."""
@@ -203,9 +197,3 @@ class Tables(FamilyPattern):
             index_bits=fxp.int_prop(index_bits),
             table_type=fxp.FixedType.from_format(table_type),
         )
-
-
-def unsigned_range(high: int, frac: int) -> FixedFormat:
-    """The unsigned format of [0, high] (raw, ``frac`` fractional bits)."""
-    fmt = range_format(0, high, frac)
-    return FixedFormat(fmt.width, fmt.int_bits, signed=False)

@@ -9,11 +9,10 @@ from xdsl.dialects.builtin import StringAttr
 from rtlflow.config import LayerConfig
 from rtlflow.dialects import fxp, nn
 from rtlflow.dialects.arrays import dense_from_numpy
-from rtlflow.lowering.common import FamilyPattern, lowers, quantize_constant, window_properties
+from rtlflow.lowering.common import FamilyPattern, lowers, window_properties
+from rtlflow.lowering.precision import DEFAULT_AVERAGE_SCALE
 from rtlflow.numerics.fixed_point import FixedFormat
 
-#: 1 / (taps of a window) for average pooling: exact for power-of-two windows, else rounded
-DEFAULT_AVERAGE_SCALE = FixedFormat(18, 1, signed=False, rounding="RND")
 
 
 class Windows(FamilyPattern):
@@ -33,13 +32,11 @@ class Windows(FamilyPattern):
 
     @lowers(nn.PoolOp)
     def pool(self, op: nn.PoolOp, layer: LayerConfig, result: FixedFormat) -> fxp.PoolOp:
-        window = op.window
-        scale_format = layer.weight or DEFAULT_AVERAGE_SCALE
         if op.kind.data == "average":
-            counts = window.counts(bool(op.count_include_pad.value.data))
-            scales = quantize_constant(1.0 / counts, scale_format, op, "scale")
+            scales, scale_format = self.lowering.average_scales(op, layer)
         else:
-            scales = np.ones(window.positions, dtype=np.int64)
+            scale_format = layer.weight or DEFAULT_AVERAGE_SCALE
+            scales = np.ones(op.window.positions, dtype=np.int64)
         return fxp.PoolOp(
             self.input(op),
             self.result_type(op, result),
