@@ -2,7 +2,7 @@
 
     m = rtlflow.compile("model.onnx", part="xcvu13p")
     y = m.predict(x)          # bit-exact emulation of the hardware, float in and out
-    m.write("out/")           # Verilog, testbench, test vectors, report.json, report.txt
+    m.write("out/")           # Verilog, testbench, test vectors, Vivado project, reports
 """
 
 from __future__ import annotations
@@ -33,6 +33,7 @@ from rtlflow.sim.emulator import Emulator
 from rtlflow.numerics.fixed_point import FixedFormat
 from rtlflow.sim.testbench import write_testbench
 from rtlflow.value_ranges import WRAP_ADVICE, overflow_warnings
+from rtlflow.vivado import write_project
 
 try:
     __version__ = metadata.version("rtlflow")
@@ -150,6 +151,7 @@ class CompiledModel:
             "samples": samples,
             "source": "user data" if inputs is not None else f"random (seed {seed})",
         }
+        report["vendor"] = {"vivado": write_project(outdir, report, design_changed=design.changed)}
         if inputs is not None:
             report["overflow"] = {"samples": samples, "layers": overflows}
             for layer in report["layers"]:

@@ -1,4 +1,4 @@
-"""The ``rtlflow`` command: compile, sim, synth, report, scan, opt.
+"""The ``rtlflow`` command: compile, sim, synth, build, report, scan, opt.
 
 Exit status: 0 success; 1 the simulation found a difference; 2 a problem with the model, options
 or data (one line naming the node and operator where there is one); 3 an internal error.
@@ -59,7 +59,13 @@ def _parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True)
 
     compile_ = commands.add_parser("compile", help="ONNX model → Verilog, testbench and report")
-    compile_.add_argument("model", help="the ONNX file")
+    compile_.add_argument("model", nargs="?", help="the ONNX file (or --example)")
+    compile_.add_argument(
+        "--example",
+        metavar="NAME",
+        help="compile an example model shipped with rtlflow, with its data as --inputs and "
+        "--labels unless given ('rtlflow examples' lists them)",
+    )
     compile_.add_argument("-o", "--output", required=True, help="output directory")
     _model_options(compile_)
     compile_.add_argument(
@@ -145,6 +151,22 @@ def _parser() -> argparse.ArgumentParser:
         "estimate",
     )
 
+    build = commands.add_parser(
+        "build",
+        help="run the vendor project of a compiled design (Vivado): measured LUT/FF/DSP/BRAM, "
+        "WNS, fmax",
+        description="Run OUTDIR/vivado/build.tcl with the vivado on PATH (out-of-context "
+        "synthesis, place and route) and read its utilization and timing reports into "
+        "report.json (section 'vivado') and report.txt.",
+    )
+    build.add_argument("outdir", help="a directory written by 'rtlflow compile'")
+    build.add_argument(
+        "--vivado",
+        action="store_true",
+        help="build with Vivado: the only backend for now, and the default",
+    )
+    build.add_argument("--timeout", type=float, help="give up after this many seconds")
+
     opt = commands.add_parser(
         "opt", help="run passes on an IR file (a --dump-ir file, or IR written by hand)"
     )
@@ -157,6 +179,8 @@ def _parser() -> argparse.ArgumentParser:
     )
     opt.add_argument("-o", "--output", help="write the IR here (default: stdout)")
     _model_options(opt)
+
+    commands.add_parser("examples", help="list the example models shipped with rtlflow")
 
     report = commands.add_parser("report", help="print the human-readable report")
     report.add_argument("outdir", help="a directory written by 'rtlflow compile'")
@@ -215,9 +239,30 @@ def _load_inputs(path: str, names: list[str]) -> dict[str, np.ndarray]:
     return {name: data[name] for name in names}
 
 
+def _examples(args: argparse.Namespace) -> int:
+    from rtlflow.examples import EXAMPLES
+
+    width = max(len(name) for name in EXAMPLES)
+    for name, example in EXAMPLES.items():
+        print(f"{name:{width}}  {example.description}")
+    print("\ncompile one with its data: rtlflow compile --example NAME -o OUTDIR")
+    return 0
+
+
 def _compile(args: argparse.Namespace) -> int:
     from rtlflow.api import compile as compile_model
 
+    if (args.model is None) == (args.example is None):
+        raise RtlflowError("give either an ONNX file or --example NAME (rtlflow examples lists them)")
+    if args.example is not None:
+        from rtlflow.examples import find_example
+
+        example = find_example(args.example)
+        args.model = str(example.model)
+        args.name = args.name or example.stem
+        if args.inputs is None:
+            args.inputs = str(example.data)
+            args.labels = "labels" if args.labels is None else args.labels
     start = time.perf_counter()
     model = compile_model(
         args.model,
@@ -336,10 +381,7 @@ def _synth(args: argparse.Namespace) -> int:
     from rtlflow.synthesis import resources, synthesize
 
     outdir = Path(args.outdir)
-    path = outdir / "report.json"
-    if not path.is_file():
-        raise RtlflowError(f"no report.json in {outdir}")
-    report = json.loads(path.read_text())
+    path, report = _manifest(outdir)
     family = find_part(report["part"]["name"]).part.family
     result = synthesize(
         outdir,
@@ -358,6 +400,24 @@ def _synth(args: argparse.Namespace) -> int:
     path.write_text(json.dumps(report, indent=1) + "\n")
     (outdir / "report.txt").write_text(render_text(report))
     print("\n".join(synthesis_lines(report)))
+    return 0
+
+
+def _build(args: argparse.Namespace) -> int:
+    from rtlflow.report_text import render_text, vivado_lines
+    from rtlflow.vivado import SCRIPT, VIVADO_DIR, run_vivado, write_project
+
+    outdir = Path(args.outdir)
+    path, report = _manifest(outdir)
+    if not (outdir / VIVADO_DIR / SCRIPT).is_file():  # written by an rtlflow before the projects
+        report["vendor"] = report.get("vendor", {}) | {"vivado": write_project(outdir, report)}
+        path.write_text(json.dumps(report, indent=1) + "\n")
+    if sys.stderr.isatty():
+        _progress("Vivado: synthesis, place and route (minutes, hours for large designs)")
+    report["vivado"] = run_vivado(outdir, report, timeout=args.timeout)
+    path.write_text(json.dumps(report, indent=1) + "\n")
+    (outdir / "report.txt").write_text(render_text(report))
+    print("\n".join(vivado_lines(report)))
     return 0
 
 
@@ -387,11 +447,16 @@ def _opt(args: argparse.Namespace) -> int:
 def _report(args: argparse.Namespace) -> int:
     from rtlflow.report_text import render_text
 
-    path = Path(args.outdir) / "report.json"
-    if not path.is_file():
-        raise RtlflowError(f"no report.json in {args.outdir}")
-    print(render_text(json.loads(path.read_text())), end="")
+    print(render_text(_manifest(Path(args.outdir))[1]), end="")
     return 0
+
+
+def _manifest(outdir: Path) -> tuple[Path, dict]:
+    """report.json of an output directory: its path and contents."""
+    path = outdir / "report.json"
+    if not path.is_file():
+        raise RtlflowError(f"{outdir} is not an rtlflow output directory (no report.json)")
+    return path, json.loads(path.read_text())
 
 
 def _scan(args: argparse.Namespace) -> int:
@@ -421,8 +486,8 @@ def _scan(args: argparse.Namespace) -> int:
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     handlers = {
-        "compile": _compile, "sim": _sim, "synth": _synth, "report": _report, "scan": _scan,
-        "opt": _opt,
+        "compile": _compile, "examples": _examples, "sim": _sim, "synth": _synth,
+        "build": _build, "report": _report, "scan": _scan, "opt": _opt,
     }  # fmt: skip
     handler = handlers[args.command]
     try:

@@ -2,6 +2,8 @@
 
 Part names are accepted short (``xcvu13p``) or full (``xcvu13p-flga2577-2-e``); the speed grade is
 read from the full name (``-2``, ``-2L``, ``-1``), else the family's usual grade is assumed.
+A vendor tool needs the full name: a short one stands for the part's ``vivado_name`` (a common
+package at the family's usual grade). The database holds AMD parts only (no Intel part yet).
 """
 
 from __future__ import annotations
@@ -14,7 +16,8 @@ from rtlflow.errors import RtlflowError
 
 @dataclass(frozen=True)
 class Part:
-    """Resources of one device (BRAM counted in 18 Kb blocks)."""
+    """Resources of one device (BRAM counted in 18 Kb blocks), and the full name Vivado is given
+    when the user names the device only (package and the family's usual speed grade)."""
 
     name: str
     family: str  # "ultrascale+", "ultrascale" or "7series"
@@ -22,19 +25,20 @@ class Part:
     ff: int
     dsp: int
     bram18: int
+    vivado_name: str
 
 
 PARTS: dict[str, Part] = {
     part.name: part
     for part in (
-        Part("xcvu13p", "ultrascale+", 1_728_000, 3_456_000, 12_288, 5_376),
-        Part("xcvu9p", "ultrascale+", 1_182_240, 2_364_480, 6_840, 4_320),
-        Part("xcu250", "ultrascale+", 1_728_000, 3_456_000, 12_288, 5_376),
-        Part("xcu200", "ultrascale+", 1_182_240, 2_364_480, 6_840, 4_320),
-        Part("xcu280", "ultrascale+", 1_303_680, 2_607_360, 9_024, 4_032),
-        Part("xcu50", "ultrascale+", 871_680, 1_743_360, 5_952, 2_688),
-        Part("xcku115", "ultrascale", 663_360, 1_326_720, 5_520, 4_320),
-        Part("xc7z020", "7series", 53_200, 106_400, 220, 280),
+        Part("xcvu13p", "ultrascale+", 1_728_000, 3_456_000, 12_288, 5_376, "xcvu13p-flga2577-2-e"),
+        Part("xcvu9p", "ultrascale+", 1_182_240, 2_364_480, 6_840, 4_320, "xcvu9p-flga2104-2L-e"),
+        Part("xcu250", "ultrascale+", 1_728_000, 3_456_000, 12_288, 5_376, "xcu250-figd2104-2L-e"),
+        Part("xcu200", "ultrascale+", 1_182_240, 2_364_480, 6_840, 4_320, "xcu200-fsgd2104-2-e"),
+        Part("xcu280", "ultrascale+", 1_303_680, 2_607_360, 9_024, 4_032, "xcu280-fsvh2892-2L-e"),
+        Part("xcu50", "ultrascale+", 871_680, 1_743_360, 5_952, 2_688, "xcu50-fsvh2104-2-e"),
+        Part("xcku115", "ultrascale", 663_360, 1_326_720, 5_520, 4_320, "xcku115-flvb2104-2-e"),
+        Part("xc7z020", "7series", 53_200, 106_400, 220, 280, "xc7z020clg400-1"),
     )
 }
 

@@ -1,9 +1,22 @@
-"""report.json as text: the human-readable report and the synthesis lines (``rtlflow report``,
-``rtlflow synth``). Reads the manifest only, so it imports nothing of the compiler."""
+"""report.json as text: the human-readable report, the synthesis lines and the Vivado lines
+(``rtlflow report``, ``rtlflow synth``, ``rtlflow build``). Reads the manifest only, so it imports
+nothing of the compiler."""
 
 from __future__ import annotations
 
 from typing import Any
+
+
+def _estimate_line(estimate: dict[str, Any], measured: dict[str, int]) -> str:
+    """The estimate's LUT, FF and DSP with their ratios to a measurement."""
+
+    def ratio(key: str) -> str:
+        return f" ({estimate[key] / measured[key]:.2f}x)" if measured[key] else ""
+
+    return (
+        f"estimate   LUT {estimate['lut']}{ratio('lut')}, FF {estimate['ff']}{ratio('ff')}, "
+        f"DSP {estimate['dsp']}{ratio('dsp')} of the measured"
+    )
 
 
 def synthesis_lines(report: dict[str, Any]) -> list[str]:
@@ -11,18 +24,40 @@ def synthesis_lines(report: dict[str, Any]) -> list[str]:
     measured, estimate = report.get("synthesis"), report["resources"]
     if not measured:
         return []
-
-    def ratio(key: str) -> str:
-        return f" ({estimate[key] / measured[key]:.2f}x)" if measured[key] else ""
-
     lut = measured["lut"] + measured["lut_memory"]
     return [
         f"synthesis  LUT {lut} ({measured['lut_memory']} as memory), FF {measured['ff']}, "
         f"CARRY {measured['carry']}, DSP {measured['dsp']}, BRAM18 {measured['bram18']} "
         f"in {measured['seconds']:g} s",
         f"           {measured['method']}",
-        f"estimate   LUT {estimate['lut']}{' (%.2fx)' % (estimate['lut'] / lut) if lut else ''}, "
-        f"FF {estimate['ff']}{ratio('ff')}, DSP {estimate['dsp']}{ratio('dsp')} of the measured",
+        _estimate_line(estimate, measured | {"lut": lut}),
+    ]
+
+
+def vivado_lines(report: dict[str, Any]) -> list[str]:
+    """Vivado's measurement (``rtlflow build``): resources as placed, slack, fmax and latency,
+    beside the estimate."""
+    measured = report.get("vivado")
+    if not measured:
+        return []
+    target = report["clock"]["target_mhz"]
+    if measured["wns_ns"] is None:
+        timing = "no constrained path between registers (no WNS, no fmax)"
+    else:
+        timing = (
+            f"WNS {measured['wns_ns']:.3f} ns at {measured['period_ns']:.3f} ns ({target:g} MHz)"
+            f"{'' if measured['timing_met'] else ', timing not met'}: fmax "
+            f"{measured['achieved_fmax_mhz']:g} MHz, latency {report['latency_cycles']} cycles = "
+            f"{measured['latency_ns']:g} ns at that fmax"
+        )
+    seconds = f" in {measured['seconds']:g} s" if "seconds" in measured else ""
+    return [
+        f"vivado     LUT {measured['lut']} ({measured['lut_memory']} as memory), "
+        f"FF {measured['ff']}, DSP {measured['dsp']}, BRAM18 {measured['bram18']}, "
+        f"URAM {measured['uram']}{seconds}",
+        f"           {timing}",
+        f"           {measured['method']}",
+        _estimate_line(report["resources"], measured),
     ]
 
 
@@ -73,9 +108,9 @@ def render_text(report: dict[str, Any]) -> str:
         f"BRAM18 {resources['bram18']:g} ({util['bram18']:.3g} %)",
         f"           {resources['method']}",
     ]
-    measured = synthesis_lines(report)
-    if measured:
-        lines += [""] + measured
+    for measured in (synthesis_lines(report), vivado_lines(report)):
+        if measured:
+            lines += [""] + measured
     if report["tables"]:
         lines += ["", "lookup tables"]
         for table in report["tables"]:
@@ -121,4 +156,8 @@ def render_text(report: dict[str, Any]) -> str:
     if report.get("warnings"):
         lines += ["", "warnings"] + [f"  {w}" for w in report["warnings"]]
     lines += ["", "sources    " + " ".join(report["sources"])]
+    vivado = report.get("vendor", {}).get("vivado")
+    if vivado:
+        files = " ".join(vivado["files"])
+        lines.append(f"project    {files} (Vivado, {vivado['part']}; run by rtlflow build)")
     return "\n".join(lines) + "\n"
