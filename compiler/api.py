@@ -27,6 +27,7 @@ from rtlflow.errors import RtlflowError, collect_warnings, warn
 from rtlflow.frontend import import_onnx
 from rtlflow.parts import find_part
 from rtlflow.pipeline import LEVELS, Options, dump_to, lower
+from rtlflow.profile import layer_profile
 from rtlflow.report import Estimate, build_report, estimate
 from rtlflow.report_text import render_text
 from rtlflow.sim.emulator import Emulator
@@ -163,6 +164,9 @@ class CompiledModel:
             f"the design needs more than {part['name']} has (estimate): {', '.join(beyond)}; "
             "raise the reuse factor, narrow the formats, or choose a larger part"
         ]
+        report["profile"] = layer_profile(
+            self.levels, report["layers"], report.get("fidelity", {}).get("layers")
+        )
         report["warnings"] = (too_big if beyond else []) + self.warnings + [
             f"layer '{node}': results overflow their format in {count} of "
             f"{samples} samples of the given inputs"
@@ -170,6 +174,9 @@ class CompiledModel:
         ]
         (outdir / "report.json").write_text(json.dumps(report, indent=1) + "\n")
         (outdir / "report.txt").write_text(render_text(report))
+        from rtlflow.report_html import render_html  # matplotlib: only when writing
+
+        (outdir / "report.html").write_text(render_html(report))
         self.report = report
         return report
 

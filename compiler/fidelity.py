@@ -91,8 +91,21 @@ def every_result(module: ModuleOp, kinds: tuple[type, ...]) -> tuple[ModuleOp, l
     return module, ops
 
 
+def value_range(values: np.ndarray) -> dict[str, float | None]:
+    """The smallest and largest value, and the smallest magnitude that is not zero (None when
+    all are zero): what a fixed-point format must hold, at its top and at its LSB."""
+    values = np.asarray(values, np.float64).reshape(-1)
+    magnitudes = np.abs(values[values != 0])
+    return {
+        "min": float(values.min()),
+        "max": float(values.max()),
+        "abs_min_nonzero": float(magnitudes.min()) if magnitudes.size else None,
+    }
+
+
 def layer_errors(compiled: CompiledModel, samples: list[np.ndarray]) -> list[dict[str, Any]]:
-    """Per layer (node), the emulated result against the float one: max and mean error."""
+    """Per layer (node), the emulated result against the float one: max and mean error, and the
+    range of both (``value_range``)."""
     float_module, float_ops = every_result(compiled.levels["nn"], (nn.NnOp,))
     float_values = run_nn(float_module, samples)
     by_node = {op.node_name: value for op, value in zip(float_ops, float_values, strict=True)}
@@ -116,6 +129,8 @@ def layer_errors(compiled: CompiledModel, samples: list[np.ndarray]) -> list[dic
             "format": str(fxp.tensor_format(op.output)),
             "max_error": float(error.max()),
             "mean_error": float(error.mean()),
+            "range": value_range(value),
+            "float_range": value_range(reference),
         })
     return rows
 

@@ -17,7 +17,9 @@ of the time. With inputs, the fidelity is the bit-exact emulator's against the f
 
 from __future__ import annotations
 
+import base64
 import csv
+import io
 import math
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -259,7 +261,7 @@ def _title(model: Any, part: str, clock_mhz: float, int_bits: int) -> str:
 
 
 def write(rows: list[dict[str, Any]], outdir: str | Path, title: str = "rtlflow scan") -> None:
-    """OUTDIR/scan.csv, scan.md and scan.png."""
+    """OUTDIR/scan.csv, scan.md, scan.png and scan.html."""
     outdir = Path(outdir)
     outdir.mkdir(parents=True, exist_ok=True)
     with (outdir / "scan.csv").open("w", newline="") as file:
@@ -268,6 +270,7 @@ def write(rows: list[dict[str, Any]], outdir: str | Path, title: str = "rtlflow 
         writer.writerows(rows)
     (outdir / "scan.md").write_text(f"# {title}\n\n{render_table(rows)}")
     plot(rows, outdir / "scan.png", title)
+    (outdir / "scan.html").write_text(render_html(rows, title))
 
 
 def metric(rows: list[dict[str, Any]]) -> tuple[str, str] | None:
@@ -340,7 +343,7 @@ def render_table(rows: list[dict[str, Any]]) -> str:
     return _float_reference(rows) + "\n".join(lines) + "\n"
 
 
-def plot(rows: list[dict[str, Any]], path: str | Path, title: str = "rtlflow scan") -> None:
+def plot(rows: list[dict[str, Any]], path: str | Path | io.BytesIO, title: str = "rtlflow scan") -> None:
     """Total bits across; the fidelity metric on the left axis (a line per reuse factor, the
     float model's value dashed), LUT and DSP on a logarithmic right axis."""
     import matplotlib
@@ -399,4 +402,87 @@ def plot(rows: list[dict[str, Any]], path: str | Path, title: str = "rtlflow sca
     if handles:
         left.legend(handles, labels, fontsize=8, loc="center right")
     figure.tight_layout()
-    figure.savefig(path, dpi=120)
+    figure.savefig(path, format="png", dpi=120)
+
+
+def pareto_front(points: list[tuple[float, float]], higher_is_better: bool) -> list[int]:
+    """Indices of the points (cost, quality) no other point beats: at most the cost and at
+    least the quality (at most, when lower is better), one of them strictly."""
+
+    def beats(a: tuple[float, float], b: tuple[float, float]) -> bool:
+        qa, qb = (a[1], b[1]) if higher_is_better else (-a[1], -b[1])
+        return a[0] <= b[0] and qa >= qb and (a[0] < b[0] or qa > qb)
+
+    return [i for i, p in enumerate(points) if not any(beats(q, p) for q in points)]
+
+
+def pareto_plot(rows: list[dict[str, Any]], title: str) -> Any:
+    """The fidelity against LUTs and against latency (ns at the estimated fmax), one colour per
+    reuse factor, each point labelled with its total bits; the Pareto front as a line."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    chosen = metric(rows)
+    assert chosen is not None
+    key, name = chosen
+    good = [r for r in rows if "error" not in r and key in r]
+    figure = Figure(figsize=(11, 4.8))
+    FigureCanvasAgg(figure)
+    axes = figure.subplots(1, 2, sharey=True)
+    for axis, (cost, label) in zip(axes, (("lut", "LUT (estimate)"),
+                                          ("latency_ns", "latency (ns at the estimated fmax)"))):
+        for index, factor in enumerate(sorted({r["reuse"] for r in good})):
+            shown = [r for r in good if r["reuse"] == factor]
+            axis.plot([r[cost] for r in shown], [r[key] for r in shown], "o", color=f"C{index}",
+                      label=f"R={factor}")  # fmt: skip
+            for r in shown:
+                axis.annotate(f"{r['bits']}", (r[cost], r[key]), fontsize=7,
+                              xytext=(3, 3), textcoords="offset points")  # fmt: skip
+        points = [(r[cost], r[key]) for r in good]
+        front = sorted(points[i] for i in pareto_front(points, key != "mean_error"))
+        axis.plot([p[0] for p in front], [p[1] for p in front], "k--", linewidth=1,
+                  label="Pareto front")  # fmt: skip
+        if cost == "lut":
+            axis.set_xscale("log")
+        axis.set_xlabel(label, fontsize=9)
+        axis.grid(True, alpha=0.3)
+    axes[0].set_ylabel(name, fontsize=9)
+    axes[0].legend(fontsize=8)
+    figure.suptitle(title + " (labels: total bits W)", fontsize=10)
+    figure.tight_layout()
+    return figure
+
+
+def render_html(rows: list[dict[str, Any]], title: str = "rtlflow scan") -> str:
+    """scan.html: the Pareto plot of fidelity against resources and latency (with fidelity), the
+    overview plot of scan.png, and the table; self-contained, as report.html."""
+    from rtlflow.report_html import figure_html, page, table
+
+    body = ""
+    if metric(rows) is not None and any("error" not in r for r in rows):
+        body += figure_html(
+            pareto_plot(rows, title),
+            "Fidelity against resources and latency, per point of the scan (labelled with its "
+            "total bits). The dashed line is the Pareto front: the points no other point beats "
+            "on both axes.",
+        )
+    else:
+        body += "<p>No fidelity (give --inputs): no Pareto plot.</p>\n"
+    body += overview_html(rows, title)
+    names = [c for c in COLUMNS if any(c in r for r in rows)]
+    body += table(names, [[r.get(c, "") for c in names] for r in rows], text_columns=0)
+    reference = _float_reference(rows).strip()
+    if reference:
+        body = f"<p>{reference}</p>\n" + body
+    return page(title, body)
+
+
+def overview_html(rows: list[dict[str, Any]], title: str) -> str:
+    """scan.png's plot, embedded."""
+    buffer = io.BytesIO()
+    plot(rows, buffer, title)
+    data = base64.b64encode(buffer.getvalue()).decode("ascii")
+    return (
+        f'<figure><img src="data:image/png;base64,{data}" alt="overview"><figcaption>Fidelity, '
+        "LUT and DSP against the total bits, per reuse factor (scan.png).</figcaption></figure>\n"
+    )

@@ -13,7 +13,7 @@ import pytest
 import rtlflow
 from rtlflow.cli import main
 from rtlflow.errors import RtlflowError
-from rtlflow.scan import COLUMNS, estimate_report, parse_bits, parse_reuse, scan
+from rtlflow.scan import COLUMNS, estimate_report, parse_bits, parse_reuse, pareto_front, scan
 from tests.conftest import DATA
 
 JET = DATA / "models" / "jet_tagger_mlp.onnx"
@@ -133,6 +133,9 @@ def test_scan_writes_markdown_and_png(jet_scan):
     assert len([line for line in text.splitlines() if line.startswith("| 1")]) == 8  # W 10..16
     png = (outdir / "scan.png").read_bytes()
     assert png.startswith(PNG_MAGIC) and len(png) > 10_000
+    page = (outdir / "scan.html").read_text()
+    assert page.count('<img src="data:image/png;base64,') == 2 and "Pareto front" in page
+    assert "http://" not in page and "float model: AUC 0.9777" in page
 
 
 def test_failed_points_become_error_rows(tmp_path):
@@ -153,6 +156,7 @@ def test_scan_without_inputs_has_no_fidelity(tmp_path):
     rows = scan(TINY, [8, 12], None, [1], outdir=tmp_path)
     assert len(rows) == 2 and all("lut" in r and "mean_error" not in r for r in rows)
     assert "mean err" not in (tmp_path / "scan.md").read_text()
+    assert "no Pareto plot" in (tmp_path / "scan.html").read_text()
     assert (tmp_path / "scan.png").read_bytes().startswith(PNG_MAGIC)
 
 
@@ -207,3 +211,10 @@ def test_cli_scan_errors_exit_2(options, message, tmp_path, capsys):
     assert main(["scan", str(JET), "-o", str(tmp_path), *options]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and err[0].startswith("rtlflow: error: ") and message in err[0]
+
+
+def test_the_pareto_front_keeps_the_points_no_other_beats():
+    points = [(100, 0.90), (200, 0.95), (150, 0.89), (300, 0.95), (50, 0.80)]
+    assert pareto_front(points, higher_is_better=True) == [0, 1, 4]
+    errors = [(100, 0.01), (200, 0.001), (150, 0.02)]
+    assert pareto_front(errors, higher_is_better=False) == [0, 1]
