@@ -36,7 +36,10 @@ def _binary(im: Importer, node: onnx.NodeProto) -> None:
     if im.opset < 7 or im.attribute(node, "broadcast") is not None:
         im.fail("legacy broadcasting (opset < 7) is not supported")
     lhs, rhs = im.activation(node.input[0]), im.activation(node.input[1])
-    shape = np.broadcast_shapes(nn.shape_of(lhs), nn.shape_of(rhs))
+    try:
+        shape = np.broadcast_shapes(nn.shape_of(lhs), nn.shape_of(rhs))
+    except ValueError:
+        im.fail(f"operands {list(nn.shape_of(lhs))} and {list(nn.shape_of(rhs))} do not broadcast")
     im.define(node, _BINARY[node.op_type](lhs, rhs, im.float_tensor(shape), im.node_name).output)
 
 
@@ -155,23 +158,29 @@ def _where(im: Importer, node: onnx.NodeProto) -> None:
 
 @handles("Clip")
 def _clip(im: Importer, node: onnx.NodeProto) -> None:
-    if node.input[0] in im.integers:  # QuantizeLinear → Clip → DequantizeLinear
-        clip_integers(im, node)
-        return
-    x = im.activation(node.input[0])
     if im.opset < 11:
         low, high = im.attribute(node, "min"), im.attribute(node, "max")
     else:
-        bounds = [
+        low, high = (
             float(np.asarray(im.constant(name, "Clip's bound")).reshape(-1)[0]) if name else None
             for name in (list(node.input[1:3]) + ["", ""])[:2]
-        ]
-        low, high = bounds
+        )
+    if any(bound is not None and math.isnan(bound) for bound in (low, high)):
+        im.fail(f"a bound is NaN (min {low}, max {high})")
+    if low == math.inf or high == -math.inf:
+        im.fail(f"the bounds (min {low}, max {high}) leave no finite result")
+    # an infinite bound is no bound
+    low = None if low is None or math.isinf(low) else float(low)
+    high = None if high is None or math.isinf(high) else float(high)
+    if node.input[0] in im.integers:  # QuantizeLinear → Clip → DequantizeLinear
+        clip_integers(im, node, low, high)
+        return
+    x = im.activation(node.input[0])
     properties = {}
-    if low is not None and np.isfinite(low):
-        properties["low"] = FloatAttr(float(low), f64)
-    if high is not None and np.isfinite(high):
-        properties["high"] = FloatAttr(float(high), f64)
+    if low is not None:
+        properties["low"] = FloatAttr(low, f64)
+    if high is not None:
+        properties["high"] = FloatAttr(high, f64)
     im.define(node, nn.ClipOp(x, x.type, im.node_name, **properties).output)
 
 
@@ -198,6 +207,11 @@ def _cast(im: Importer, node: onnx.NodeProto) -> None:
         target = int(im.attribute(node, "to", 0))
     x = im.activation(node.input[0])
     integer = isinstance(x.type.element_type, IntegerType)  # type: ignore[attr-defined]
+    if integer and target not in INT_TYPES:
+        im.fail(
+            f"casting the integer tensor '{node.input[0]}' to a float type is not supported "
+            "(integer tensors are indices, for Gather and Scatter)"
+        )
     if target not in FLOAT_TYPES and not (integer and target in INT_TYPES):
         im.fail(
             "casting an activation to a non-float type is not supported (integer "

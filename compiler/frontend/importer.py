@@ -9,10 +9,16 @@ static tensor) is evaluated here with ONNX's own reference implementation and be
 shape subgraphs (Shape/Gather/Concat/Unsqueeze/Cast/...) disappear during import. That is also
 what lets every result type be static. Nodes that compute on activations become one ``nn`` op each;
 Identity and Dropout (inference) disappear. Anything else is reported with the node and operator.
+
+A damaged model is refused in one line naming the node and operator, never built: NaN or infinite
+constants, integer tensors where floats belong, tensors of more than MAX_ELEMENTS elements or none,
+axes, indices and attributes out of range or of the wrong type (``tests/unit/hostile.py`` fuzzes
+this).
 """
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Callable
 from pathlib import Path
@@ -25,11 +31,21 @@ from onnx import numpy_helper
 from onnx.reference import ReferenceEvaluator
 from xdsl.builder import ImplicitBuilder
 from xdsl.dialects import func
-from xdsl.dialects.builtin import ArrayAttr, ModuleOp, StringAttr, TensorType, f32, i64
-from xdsl.ir import Attribute, Block, SSAValue
+from xdsl.dialects.builtin import (
+    ArrayAttr,
+    DenseIntOrFPElementsAttr,
+    FloatAttr,
+    IntegerType,
+    ModuleOp,
+    StringAttr,
+    TensorType,
+    f32,
+    i64,
+)
+from xdsl.ir import Attribute, Block, Operation, SSAValue
 
 from rtlflow.dialects import nn
-from rtlflow.dialects.arrays import int_array
+from rtlflow.dialects.arrays import int_array, numpy_from_dense
 from rtlflow.errors import RtlflowError, warn
 from rtlflow.naming import verilog_identifier
 
@@ -89,15 +105,27 @@ def load_model(source: str | Path | onnx.ModelProto) -> onnx.ModelProto:
             ) from None
     if not model.graph.node and not model.graph.output:
         raise RtlflowError("the ONNX model has an empty graph (truncated or damaged file?)")
+    _check_opset_is_known(model)
     model = _declare_custom_domains(_quantizers_in_own_domain(model))
     try:
         onnx.checker.check_model(model)
-    except Exception as error:
-        raise RtlflowError(f"malformed ONNX model: {first_line(error)}") from None
+    except Exception as error:  # its message names the node and operator on later lines
+        raise RtlflowError(f"malformed ONNX model: {one_line(error)}") from None
     model = _upgrade_opset(model)
     if model.functions:
         model = onnx.inliner.inline_local_functions(model)
     return model
+
+
+def _check_opset_is_known(model: onnx.ModelProto) -> None:
+    """An opset newer than the onnx package's: its operators' meaning is unknown here."""
+    newest = onnx.defs.onnx_opset_version()
+    for opset in model.opset_import:
+        if opset.domain in ("", "ai.onnx") and opset.version > newest:
+            raise RtlflowError(
+                f"ONNX opset {opset.version} is newer than the newest this onnx package knows "
+                f"({newest}): export the model at opset {newest} or older, or update onnx"
+            )
 
 
 def _quantizers_in_own_domain(model: onnx.ModelProto) -> onnx.ModelProto:
@@ -144,6 +172,10 @@ BATCH_ROWS = 1024
 #: the opset models older than MIN_OPSET are upgraded to
 UPGRADE_OPSET = 13
 
+#: the most elements of a tensor (2**24): far beyond what one FPGA design holds in parallel,
+#: and a bound on what the importer allocates while it works out shapes
+MAX_ELEMENTS = 1 << 24
+
 
 def _upgrade_opset(model: onnx.ModelProto) -> onnx.ModelProto:
     """A model of opset 1-6 upgraded with ``onnx.version_converter``, with a warning."""
@@ -175,6 +207,11 @@ def first_line(error: BaseException) -> str:
     return text[0] if text else type(error).__name__
 
 
+def one_line(error: BaseException) -> str:
+    """The whole message of ``error`` on one line."""
+    return " ".join(str(error).split()) or type(error).__name__
+
+
 class Importer:
     """Walks the graph in order, folding constants and emitting one nn op per activation node."""
 
@@ -203,11 +240,21 @@ class Importer:
     # ---- entry point -----------------------------------------------------------------
 
     def run(self, func_name: str) -> ModuleOp:
+        for node in self.graph.node:
+            for name in node.input:
+                self.consumers.setdefault(name, []).append(node)
         for tensor in self.graph.initializer:
             self.constants[tensor.name] = numpy_helper.to_array(tensor)
+            self._check_finite_constant(tensor.name)
         inputs = [i for i in self.graph.input if i.name not in self.constants]
         if not inputs:
             raise RtlflowError("the model has no inputs (every graph input is a constant)")
+        outputs = [o.name for o in self.graph.output]
+        if not outputs:
+            raise RtlflowError("the model has no outputs (the graph lists none)")
+        twice = sorted({name for name in outputs if outputs.count(name) > 1})
+        if twice:
+            raise RtlflowError(f"output '{twice[0]}' is listed more than once among the outputs")
         self.batch = self._find_batch(inputs)
         if self.batch is not None:
             if isinstance(self.batch, int):
@@ -219,18 +266,15 @@ class Importer:
                 "as batch 1, one inference per clock"
             )
         input_types = [self._input_type(value) for value in inputs]
-        block = Block(arg_types=input_types)
+        block = self.block = Block(arg_types=input_types)
         for value, argument in zip(inputs, block.args, strict=True):
             argument.name_hint = name_hint(value.name)
             self.values[value.name] = argument
-        for node in self.graph.node:
-            for name in node.input:
-                self.consumers.setdefault(name, []).append(node)
         with ImplicitBuilder(block):
             for index, node in enumerate(self.graph.node):
                 if id(node) not in self.fused:
                     self._import_node(node, index)
-            results = [self._output(output.name) for output in self.graph.output]
+            results = [self._output(output) for output in self.graph.output]
             func.ReturnOp(*results)
         function = func.FuncOp(
             func_name, (input_types, [r.type for r in results]), func.Region(block)
@@ -240,6 +284,25 @@ class Importer:
         module = ModuleOp([function])
         module.verify()
         return module
+
+    def _check_finite_constant(self, name: str) -> None:
+        """A NaN or an infinity in a weight, bias or other constant of the file (a damaged
+        file, or a mask hardware cannot add): refused, naming the first node that reads it.
+        Infinite Clip bounds are fine: they mean no bound."""
+        array = self.constants[name]
+        if not np.issubdtype(array.dtype, np.floating) or np.isfinite(array).all():
+            return
+        readers = self.consumers.get(name, [])
+        if not np.isnan(array).any() and all(
+            r.op_type == "Clip" and name not in r.input[:1] for r in readers
+        ):
+            return
+        kind = "NaN (not a number)" if np.isnan(array).any() else "infinite"
+        message = f"the constant '{name}' holds {kind} values"
+        if readers:
+            reader = readers[0]
+            raise RtlflowError(message, node=reader.name or reader.output[0], op=reader.op_type)
+        raise RtlflowError(message)
 
     def _input_type(self, value: onnx.ValueInfoProto) -> TensorType:
         tensor_type = value.type.tensor_type
@@ -265,6 +328,11 @@ class Importer:
                 f"input '{value.name}' has a dynamic dimension {label} at axis {axis}: "
                 "rtlflow builds fixed-size hardware, export the model with static shapes "
                 "(batch size 1)"
+            )
+        if math.prod(shape) > MAX_ELEMENTS:
+            raise RtlflowError(
+                f"input '{value.name}' of shape {shape} has {math.prod(shape):,} elements, more "
+                f"than the {MAX_ELEMENTS:,} of any tensor rtlflow builds hardware for"
             )
         return TensorType(self._element_type(tensor_type.elem_type, value.name), shape)
 
@@ -308,12 +376,35 @@ class Importer:
             "which rtlflow does not support"
         )
 
-    def _output(self, name: str) -> SSAValue:
+    def _output(self, output: onnx.ValueInfoProto) -> SSAValue:
+        name = output.name
         if name in self.constants:
             raise RtlflowError(f"output '{name}' does not depend on any input (it is constant)")
         if name not in self.values:
             raise RtlflowError(f"output '{name}' is not produced by any node")
-        return self.values[name]
+        value = self.values[name]
+        self._check_declared_shape(output, nn.shape_of(value))
+        return value
+
+    def _check_declared_shape(self, output: onnx.ValueInfoProto, shape: tuple[int, ...]) -> None:
+        """A warning where the shape the graph computes for an output differs from the one the
+        model declares (the sizes it gives, the batch axis left out): a sign of a damaged or
+        misread model, though onnx's own shape inference errs at times (a ceil_mode pooling
+        window that starts in the padding), so the computed shape is the one built."""
+        dims = list(output.type.tensor_type.shape.dim)
+        if not dims:
+            return
+        first = 1 if self.batch is not None else 0
+        sizes = [d.dim_value if d.dim_value > 0 else None for d in dims]
+        if len(sizes) == len(shape) and all(
+            size is None or size == actual for size, actual in zip(sizes[first:], shape[first:])
+        ):
+            return
+        declared = [size if size is not None else "?" for size in sizes]
+        warn(
+            f"output '{output.name}' is computed with shape {list(shape)}, but the model "
+            f"declares {declared}"
+        )
 
     # ---- nodes -------------------------------------------------------------------------
 
@@ -321,7 +412,10 @@ class Importer:
         self.node_name = node.name or (node.output[0] if node.output else f"{node.op_type}_{index}")
         self.op_type = node.op_type
         if node.domain in QUANT_DOMAINS and node.op_type in QUANTIZERS:
+            self._check_float_inputs(node)
+            last = self.block.last_op
             _QUANTIZER_HANDLERS[node.op_type](self, node)
+            self._check_finite(last)
             return
         if node.domain not in ("", "ai.onnx"):
             self.fail(f"operator '{node.op_type}' of domain '{node.domain}' is not supported")
@@ -346,7 +440,47 @@ class Importer:
                 f"operator '{node.op_type}' is not supported on activations "
                 f"(supported: {', '.join(sorted(_HANDLERS))})"
             )
+        self._check_float_inputs(node)
+        last = self.block.last_op
         handler(self, node)
+        self._check_finite(last)
+
+    def _check_float_inputs(self, node: onnx.NodeProto) -> None:
+        """Integer activations are indices: they may be moved (reshaped, sliced, gathered) and
+        index a Gather or Scatter, but every other operator computes on floats."""
+        index_slots = INDEX_SLOTS.get(node.op_type, ())
+        if index_slots == "all":
+            return
+        for slot, name in enumerate(node.input):
+            if slot in index_slots or name not in self.values:
+                continue
+            if isinstance(self.values[name].type.element_type, IntegerType):  # type: ignore
+                self.fail(
+                    f"input '{name}' is an integer tensor, where {node.op_type} computes on "
+                    "floats (integer tensors are indices, for Gather and Scatter)"
+                )
+
+    def _check_finite(self, last: Operation | None) -> None:
+        """The weights, biases and other constants of the ops built after ``last`` are
+        finite: hardware computes with numbers, not infinities or NaN."""
+        op = last.next_op if last is not None else self.block.first_op
+        while op is not None:
+            for name, attr in op.properties.items():
+                if isinstance(attr, DenseIntOrFPElementsAttr):
+                    finite = bool(np.isfinite(numpy_from_dense(attr)).all())
+                elif isinstance(attr, FloatAttr):
+                    finite = math.isfinite(attr.value.data)
+                else:
+                    continue
+                if not finite:
+                    what = "a constant it reads" if isinstance(op, nn.ConstantOp) else (
+                        f"its {name} ({op.name})"
+                    )
+                    self.fail(
+                        f"{what} holds infinite or NaN values: hardware computes with finite "
+                        "numbers only"
+                    )
+            op = op.next_op
 
     def _fold(self, node: onnx.NodeProto) -> None:
         """Evaluate a node whose result is known at compile time with ONNX's reference code."""
@@ -390,9 +524,18 @@ class Importer:
     def fail(self, message: str) -> None:
         raise RtlflowError(message, node=self.node_name, op=self.op_type)
 
-    def attribute(self, node: onnx.NodeProto, name: str, default=None):
+    def attribute(self, node: onnx.NodeProto, name: str, default=None, kind: int | None = None):
+        """The value of an attribute, or ``default``; with ``kind`` (an
+        ``onnx.AttributeProto`` type) an attribute of another type is an error (the checker
+        knows the types of the standard operators' attributes, not those of custom domains)."""
         for attr in node.attribute:
             if attr.name == name:
+                if kind is not None and attr.type != kind:
+                    names = onnx.AttributeProto.AttributeType
+                    self.fail(
+                        f"attribute '{name}' must be of type {names.Name(kind)}, not "
+                        f"{names.Name(attr.type)}"
+                    )
                 return onnx.helper.get_attribute_value(attr)
         return default
 
@@ -414,6 +557,12 @@ class Importer:
             self.fail(f"{what} must be a compile-time constant")
         return self.constants[name]
 
+    def axis(self, axis: int, rank: int) -> int:
+        """``axis`` of a rank-``rank`` tensor counted from the front; outside it, an error."""
+        if not -rank <= axis < rank:
+            self.fail(f"axis {axis} is outside a rank-{rank} tensor")
+        return axis % rank
+
     def is_constant(self, name: str) -> bool:
         return name in self.constants
 
@@ -421,6 +570,14 @@ class Importer:
         return TensorType(f32, list(shape))
 
     def define(self, node: onnx.NodeProto, value: SSAValue, output: int = 0) -> None:
+        shape = nn.shape_of(value)
+        if 0 in shape:
+            self.fail(f"the result is empty (shape {list(shape)}): there is nothing to build")
+        if math.prod(shape) > MAX_ELEMENTS:
+            self.fail(
+                f"the result of shape {list(shape)} has {math.prod(shape):,} elements, more than "
+                f"the {MAX_ELEMENTS:,} of any tensor rtlflow builds hardware for"
+            )
         value.name_hint = name_hint(node.output[output])
         self.values[node.output[output]] = value
 
@@ -442,7 +599,7 @@ class Importer:
 
     def text(self, node: onnx.NodeProto, name: str, default: str) -> str:
         """A string attribute, in upper case."""
-        value = self.attribute(node, name, default)
+        value = self.attribute(node, name, default, kind=onnx.AttributeProto.STRING)
         return (value.decode() if isinstance(value, bytes) else str(value)).upper()
 
     def reshape(self, value: SSAValue, shape: tuple[int, ...]) -> SSAValue:
@@ -463,6 +620,16 @@ def _string_array(names: list[str]) -> ArrayAttr:
 
 #: Ops whose result depends only on the static shape of their input, folded even on activations.
 _STATIC_SHAPE_OPS = {"Shape", "Size"}
+
+#: the operators that read integer activations (indices), and in which input slots
+INDEX_SLOTS: dict[str, tuple[int, ...] | str] = {
+    **dict.fromkeys(
+        ("Identity", "Dropout", "Reshape", "Flatten", "Squeeze", "Unsqueeze", "Transpose",
+         "Concat", "Slice", "Split", "Expand", "Tile", "Cast", "Gather", "GatherElements"),
+        "all",
+    ),
+    **dict.fromkeys(("ScatterND", "ScatterElements", "Scatter"), (1,)),
+}
 
 
 # ---- the registry of handlers: the op-family modules (rtlflow.frontend.*) fill it ------------

@@ -26,6 +26,10 @@ def _gather(im: Importer, node: onnx.NodeProto) -> None:
     axis = int(im.attribute(node, "axis", 0))
     if not -rank <= axis < rank:
         im.fail(f"axis {axis} is outside a rank-{rank} tensor")
+    if im.is_constant(node.input[1]):  # known now: outside the axis is an error, as in ONNX
+        size, constant = nn.shape_of(data)[axis], np.asarray(im.constants[node.input[1]])
+        if constant.size and (constant.min() < -size or constant.max() >= size):
+            im.fail(f"indices from {constant.min()} to {constant.max()} for an axis of {size}")
     kind = "gather" if node.op_type == "Gather" else "elements"
     if kind == "elements":
         shape, index_shape = nn.shape_of(data), nn.shape_of(indices)
@@ -112,7 +116,7 @@ def _scatter_at_constant_indices(im: Importer, node: onnx.NodeProto, reduction: 
         else nn.shape_of(im.activation(data_name))
     )  # fmt: skip
     kind = "nd" if node.op_type == "ScatterND" else "elements"
-    axis = int(im.attribute(node, "axis", 0)) % len(shape)
+    axis = im.axis(int(im.attribute(node, "axis", 0)), len(shape))
     targets = scatter_map(shape, indices.shape, axis, kind).targets(indices[np.newaxis])[0]
     if np.any(targets < 0):
         im.fail("an index lies outside the data")

@@ -20,6 +20,19 @@ def _gemm(im: Importer, node: onnx.NodeProto) -> None:
         im.fail(f"Gemm needs 2-D operands, got {list(shape_a)} and {list(shape_b)}")
     rows = shape_a[1] if trans_a else shape_a[0]
     cols = shape_b[0] if trans_b else shape_b[1]
+    inner_a, inner_b = shape_a[0 if trans_a else 1], shape_b[1 if trans_b else 0]
+    if inner_a != inner_b:
+        im.fail(
+            f"operands {list(shape_a)} (transA {trans_a}) and {list(shape_b)} (transB {trans_b}) "
+            f"do not match: {inner_a} against {inner_b}"
+        )
+    if c is not None:
+        try:
+            broadcast = np.broadcast_shapes(nn.shape_of(c), (rows, cols))
+        except ValueError:
+            broadcast = None
+        if broadcast != (rows, cols):
+            im.fail(f"C of shape {list(nn.shape_of(c))} does not broadcast to {[rows, cols]}")
     op = nn.GemmOp(
         a,
         b,
@@ -38,12 +51,27 @@ def _gemm(im: Importer, node: onnx.NodeProto) -> None:
 def _matmul(im: Importer, node: onnx.NodeProto) -> None:
     lhs, rhs = im.activation(node.input[0]), im.activation(node.input[1])
     try:
-        shape = np.matmul(
-            np.zeros(nn.shape_of(lhs), np.float32), np.zeros(nn.shape_of(rhs), np.float32)
-        ).shape
+        shape = matmul_shape(nn.shape_of(lhs), nn.shape_of(rhs))
     except ValueError as error:
-        im.fail(f"operand shapes do not match: {error}")
+        shapes = f"{list(nn.shape_of(lhs))} and {list(nn.shape_of(rhs))}"
+        im.fail(f"operand shapes {shapes} do not match: {error}")
     im.define(node, nn.MatMulOp(lhs, rhs, im.float_tensor(shape), im.node_name).output)
+
+
+def matmul_shape(a: tuple[int, ...], b: tuple[int, ...]) -> tuple[int, ...]:
+    """The shape of ``numpy.matmul`` of operands of shapes ``a`` and ``b``, worked out without
+    computing it (the product of two large operands need not fit in memory)."""
+    if not a or not b:
+        raise ValueError("an operand is a scalar")
+    left, right = (1, *a) if len(a) == 1 else a, (*b, 1) if len(b) == 1 else b
+    if left[-1] != right[-2]:
+        raise ValueError(f"inner sizes {left[-1]} and {right[-2]} differ")
+    shape = (*np.broadcast_shapes(left[:-2], right[:-2]), left[-2], right[-1])
+    if len(b) == 1:
+        shape = shape[:-1]
+    if len(a) == 1:
+        shape = (*shape[:-2], shape[-1]) if len(b) > 1 else shape[:-1]
+    return tuple(int(size) for size in shape)
 
 
 @handles("Einsum")

@@ -51,11 +51,17 @@ def _layer_norm(im: Importer, node: onnx.NodeProto) -> None:
     normalised = shape[axis:]
     if len(node.output) > 1 and any(node.output[1:]):
         im.fail("the Mean and InvStdDev outputs (training) are not supported")
-    scale = np.broadcast_to(im.constant(node.input[1], "LayerNormalization's scale"), normalised)
+    scale = im.constant(node.input[1], "LayerNormalization's scale")
+    bias = np.zeros(normalised)
     if len(node.input) > 2 and node.input[2]:
-        bias = np.broadcast_to(im.constant(node.input[2], "LayerNormalization's bias"), normalised)
-    else:
-        bias = np.zeros(normalised)
+        bias = im.constant(node.input[2], "LayerNormalization's bias")
+    try:
+        scale, bias = np.broadcast_to(scale, normalised), np.broadcast_to(bias, normalised)
+    except ValueError:
+        im.fail(
+            f"scale {list(np.shape(scale))} or bias {list(np.shape(bias))} does not broadcast to "
+            f"the normalised axes {list(normalised)}"
+        )
     op = nn.LayerNormOp(
         x,
         x.type,
@@ -75,7 +81,7 @@ def _reduce_axes(im: Importer, node: onnx.NodeProto, rank: int) -> list[int]:
             axes = [int(a) for a in im.constant(node.input[1], "axes").reshape(-1)]
     else:
         axes = im.attribute(node, "axes")
-    return sorted(a % rank for a in (axes or []))
+    return sorted(im.axis(int(a), rank) for a in (axes or []))
 
 
 @handles("ReduceMean", "ReduceMax", "ReduceMin", "ReduceSum")

@@ -84,8 +84,8 @@ def _quantizer(im: Importer, node: onnx.NodeProto) -> None:
     bits = _scalar(im, inputs[3], "Quant's bit width")
     if bits != int(bits) or bits < 1:
         im.fail(f"bit width must be a positive integer, got {bits:g}")
-    signed = bool(im.attribute(node, "signed", 1))
-    narrow = bool(im.attribute(node, "narrow", 0))
+    signed = bool(im.attribute(node, "signed", 1, kind=onnx.AttributeProto.INT))
+    narrow = bool(im.attribute(node, "narrow", 0, kind=onnx.AttributeProto.INT))
     if signed and bits == 1:  # QONNX treats a signed 1-bit Quant as bipolar
         if np.any(np.asarray(im.constants[inputs[1]]) <= 0):
             im.fail("scales must be positive")
@@ -164,8 +164,9 @@ def _quantize_linear(im: Importer, node: onnx.NodeProto) -> None:
     rank = len(nn.shape_of(x))
     if im.attribute(node, "block_size", 0):
         im.fail("blocked quantization (block_size) is not supported")
-    axis = int(im.attribute(node, "axis", 1)) % max(rank, 1)
+    axis = int(im.attribute(node, "axis", 1))
     scale = im.constant(node.input[1], "QuantizeLinear's scale")
+    axis = im.axis(axis, rank) if np.size(scale) > 1 else axis % max(rank, 1)  # per axis
     if len(node.input) > 2 and node.input[2]:
         zero_point = im.constant(node.input[2], "QuantizeLinear's zero point")
         dtype = (
@@ -216,12 +217,10 @@ def _dequantize_linear(im: Importer, node: onnx.NodeProto) -> None:
     )
 
 
-def clip_integers(im: Importer, node: onnx.NodeProto) -> None:
+def clip_integers(im: Importer, node: onnx.NodeProto, low: float | None, high: float | None):
+    """A Clip between QuantizeLinear and DequantizeLinear: the integer bounds narrowed by the
+    finite ``low`` and ``high`` (None: no bound)."""
     pending = im.integers[node.input[0]]
-    bounds = [
-        float(np.asarray(im.constant(name, "Clip's bound")).reshape(-1)[0]) if name else None
-        for name in (list(node.input[1:3]) + ["", ""])[:2]
-    ]
-    low = pending.low if bounds[0] is None else max(pending.low, math.ceil(bounds[0]))
-    high = pending.high if bounds[1] is None else min(pending.high, math.floor(bounds[1]))
+    low = pending.low if low is None else max(pending.low, math.ceil(low))
+    high = pending.high if high is None else min(pending.high, math.floor(high))
     im.integers[node.output[0]] = replace(pending, low=low, high=high)

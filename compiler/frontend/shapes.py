@@ -25,8 +25,10 @@ def _reshape(im: Importer, node: onnx.NodeProto) -> None:
 
 
 def _flatten_shape(im: Importer, node: onnx.NodeProto, shape: tuple[int, ...]):
-    axis = int(im.attribute(node, "axis", 1))
-    axis = axis + len(shape) if axis < 0 else axis
+    written = int(im.attribute(node, "axis", 1))
+    axis = written + len(shape) if written < 0 else written
+    if not 0 <= axis <= len(shape):
+        raise ValueError(f"axis {written} is outside a rank-{len(shape)} tensor")
     return (int(np.prod(shape[:axis])), int(np.prod(shape[axis:])))
 
 
@@ -35,6 +37,8 @@ def _reshape_shape(im: Importer, node: onnx.NodeProto, shape: tuple[int, ...]):
         target = [int(v) for v in im.constant(node.input[1], "Reshape's shape").reshape(-1)]
     else:
         target = list(im.attribute(node, "shape", []))
+    if min(target, default=0) < -1:
+        raise ValueError(f"shape {target} has a size below -1")
     if not int(im.attribute(node, "allowzero", 0)):
         target = [shape[i] if v == 0 else v for i, v in enumerate(target)]
     if target and isinstance(im.batch, int) and target[0] == im.batch and shape[0] == 1:
@@ -97,7 +101,10 @@ def _pad(im: Importer, node: onnx.NodeProto) -> None:
         if len(node.input) > 2 and node.input[2]:
             value = float(np.asarray(im.constant(node.input[2], "Pad's value")).reshape(-1)[0])
         if len(node.input) > 3 and node.input[3]:
-            axes = [int(a) % rank for a in im.constant(node.input[3], "Pad's axes").reshape(-1)]
+            axes = im.constant(node.input[3], "Pad's axes").reshape(-1)
+            axes = [im.axis(int(a), rank) for a in axes]
+            if len(pads) != 2 * len(axes):
+                im.fail(f"pads {pads} do not give two sizes per axis of {axes}")
             full = [0] * 2 * rank
             for i, axis in enumerate(axes):
                 full[axis], full[rank + axis] = pads[i], pads[len(axes) + i]
@@ -105,7 +112,9 @@ def _pad(im: Importer, node: onnx.NodeProto) -> None:
     else:
         pads = [int(p) for p in im.attribute(node, "pads", [])]
         value = float(im.attribute(node, "value", 0.0))
-    if min(pads) < 0:
+    if len(pads) != 2 * rank:
+        im.fail(f"pads {pads} do not give two sizes per axis of a rank-{rank} tensor")
+    if min(pads, default=0) < 0:
         im.fail("negative pads (cropping) are not supported")
     shape = [d + pads[a] + pads[rank + a] for a, d in enumerate(nn.shape_of(x))]
     if not any(pads):
@@ -160,7 +169,7 @@ def _tile(im: Importer, node: onnx.NodeProto) -> None:
 def _concat(im: Importer, node: onnx.NodeProto) -> None:
     values = [im.activation(name) for name in node.input if name]
     shapes = [nn.shape_of(v) for v in values]
-    axis = int(im.attribute(node, "axis", 0)) % len(shapes[0])
+    axis = im.axis(int(im.attribute(node, "axis", 0)), len(shapes[0]))
     try:
         shape = np.concatenate([np.zeros(s, np.int8) for s in shapes], axis=axis).shape
     except ValueError as error:
@@ -203,7 +212,7 @@ def _slice(im: Importer, node: onnx.NodeProto) -> None:
     for start, end, axis, step in zip(starts, ends, axes, steps, strict=True):
         if step == 0:
             im.fail("a step of 0 is not allowed")
-        axis %= len(shape)
+        axis = im.axis(axis, len(shape))
         positions = range(*slice(start, end, step).indices(shape[axis]))
         if len(positions) != shape[axis] or step != 1:
             x = _take(im, x, axis, positions)
@@ -214,7 +223,7 @@ def _slice(im: Importer, node: onnx.NodeProto) -> None:
 def _split(im: Importer, node: onnx.NodeProto) -> None:
     x = im.activation(node.input[0])
     shape = nn.shape_of(x)
-    axis = int(im.attribute(node, "axis", 0)) % len(shape)
+    axis = im.axis(int(im.attribute(node, "axis", 0)), len(shape))
     if len(node.input) > 1 and node.input[1]:
         sizes = [
             int(v) for v in np.asarray(im.constant(node.input[1], "Split's sizes")).reshape(-1)

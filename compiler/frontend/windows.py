@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import onnx
 from xdsl.ir import SSAValue
@@ -36,7 +38,11 @@ def _window(im: Importer, node: onnx.NodeProto, x: SSAValue, kernel, ceil_mode=F
             pads = [0] * 2 * rank
     else:
         im.fail(f"unknown auto_pad '{auto_pad}'")
-    if min(strides + dilations) < 1 or min(pads) < 0 or len(pads) != 2 * rank:
+    if (
+        (len(strides), len(dilations), len(pads)) != (rank, rank, 2 * rank)
+        or min(strides + dilations) < 1
+        or min(pads) < 0
+    ):
         im.fail(f"invalid strides {strides}, dilations {dilations} or pads {pads}")
     try:
         return Window.create(sizes, kernel, strides, pads, dilations, bool(ceil_mode))
@@ -48,15 +54,25 @@ def _window(im: Importer, node: onnx.NodeProto, x: SSAValue, kernel, ceil_mode=F
 def _conv(im: Importer, node: onnx.NodeProto) -> None:
     x = im.activation(node.input[0])
     weight = im.constant(node.input[1], "Conv's weight").astype(np.float64)
+    _spatial(im, x)
     c_in = nn.shape_of(x)[1]
     group = int(im.attribute(node, "group", 1))
     kernel = im.attribute(node, "kernel_shape", list(weight.shape[2:]))
+    if weight.ndim != len(nn.shape_of(x)) or [int(k) for k in kernel] != list(weight.shape[2:]):
+        im.fail(
+            f"weight {list(weight.shape)} does not fit kernel_shape {list(kernel)} and an input of "
+            f"shape {list(nn.shape_of(x))}"
+        )
+    if weight.size == 0:
+        im.fail(f"the weight is empty (shape {list(weight.shape)})")
     if group < 1 or c_in % group or weight.shape[0] % group or weight.shape[1] * group != c_in:
         im.fail(f"weight {list(weight.shape)} and group {group} do not fit {c_in} input channels")
     window = _window(im, node, x, kernel)
     bias = np.zeros(weight.shape[0])
     if len(node.input) > 2 and node.input[2]:
         bias = im.constant(node.input[2], "Conv's bias").astype(np.float64).reshape(-1)
+        if bias.shape != (weight.shape[0],):
+            im.fail(f"bias of {bias.size} values for {weight.shape[0]} output channels")
     im.define(node, nn.ConvOp.from_arrays(x, weight, bias, window, group, im.node_name).output)
 
 
@@ -96,10 +112,13 @@ def _batch_norm(im: Importer, node: onnx.NodeProto) -> None:
         im.constant(name, "BatchNormalization's parameters").astype(np.float64)
         for name in node.input[1:5]
     )
-    epsilon = float(im.attribute(node, "epsilon", 1e-5))
-    scale = gamma / np.sqrt(var + epsilon)
-    shift = beta - mean * scale
     per_channel = (1, shape[1]) + (1,) * (len(shape) - 2) if len(shape) > 1 else shape
+    sizes = [p.size for p in (gamma, beta, mean, var)]
+    if any(size != math.prod(per_channel) for size in sizes):
+        im.fail(f"parameters of {sizes} values for {math.prod(per_channel)} channels")
+    epsilon = float(im.attribute(node, "epsilon", 1e-5))
+    scale = gamma.reshape(-1) / np.sqrt(var.reshape(-1) + epsilon)
+    shift = beta.reshape(-1) - mean.reshape(-1) * scale
     op = nn.ScaleShiftOp.from_arrays(
         x, scale.reshape(per_channel), shift.reshape(per_channel), im.node_name
     )
