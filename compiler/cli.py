@@ -343,11 +343,14 @@ def _sim(args: argparse.Namespace) -> int:
     if not (outdir / "report.json").is_file() or not (outdir / "tb").is_dir():
         raise RtlflowError(f"{outdir} is not an rtlflow output directory (no report.json / tb)")
     progress = _progress if sys.stderr.isatty() else None
+    manifest = _manifest(outdir)[1]
     vectors = None
     if args.inputs:
         from rtlflow.sim import recheck
 
-        vectors, _ = recheck.user_vectors(outdir, Path(args.inputs), recheck.load_emulator(outdir))
+        data = _load_inputs(args.inputs, [port["name"] for port in manifest["inputs"]])
+        emulator = recheck.load_emulator(outdir)
+        vectors = recheck.user_vectors(outdir, data, Path(args.inputs).stem, emulator)
     try:
         result = run_testbench(
             outdir,
@@ -366,7 +369,6 @@ def _sim(args: argparse.Namespace) -> int:
     if first and "got" in first[0]:
         from rtlflow.sim import recheck
 
-        manifest = json.loads((outdir / "report.json").read_text())
         print(recheck.describe_mismatch(manifest, first[0]))
         if (outdir / recheck.EMULATOR_IR).is_file():
             if progress is not None:

@@ -40,10 +40,7 @@ class Emulator:
 
     def run_raw(self, inputs: list[np.ndarray]) -> list[np.ndarray]:
         """Raw outputs for raw inputs (each with a leading sample axis)."""
-        functions = FxpFunctions()
-        interpreter = Interpreter(self.module)
-        interpreter.register_implementations(FuncFunctions())
-        interpreter.register_implementations(functions)
+        interpreter, functions = self._interpreter()
         results = interpreter.call_op(self.function, tuple(np.asarray(x) for x in inputs))
         self.overflows = functions.overflows
         return [np.asarray(r) for r in results]
@@ -51,10 +48,7 @@ class Emulator:
     def trace(self, inputs: list[np.ndarray]) -> dict[str, tuple[np.ndarray, FixedFormat]]:
         """Every layer's raw result for raw inputs, with its format: per node, the value of its
         last op (the layer's output), in program order."""
-        functions = FxpFunctions()
-        interpreter = Interpreter(self.module)
-        interpreter.register_implementations(FuncFunctions())
-        interpreter.register_implementations(functions)
+        interpreter, _ = self._interpreter()
         values = dict(zip(self.function.body.block.args, (np.asarray(x) for x in inputs), strict=True))
         layers: dict[str, tuple[np.ndarray, FixedFormat]] = {}
         for op in self.function.body.block.ops:
@@ -66,6 +60,14 @@ class Emulator:
                 layers.pop(op.node_name, None)  # keeps program order of the last op
                 layers[op.node_name] = np.asarray(results[0]), fxp.tensor_format(op.results[0])
         return layers
+
+    def _interpreter(self) -> tuple[Interpreter, FxpFunctions]:
+        """xDSL's interpreter with the fxp ops' implementations (which count overflows)."""
+        functions = FxpFunctions()
+        interpreter = Interpreter(self.module)
+        interpreter.register_implementations(FuncFunctions())
+        interpreter.register_implementations(functions)
+        return interpreter, functions
 
     def quantize_inputs(self, inputs: list[np.ndarray]) -> tuple[list[np.ndarray], list[int]]:
         """Raw inputs for float data, and how many samples of each input lay outside its format."""

@@ -22,7 +22,7 @@ from rtlflow.naming import verilog_identifier
 from rtlflow.numerics.fixed_point import FixedFormat
 from rtlflow.sim.emulator import Emulator
 from rtlflow.sim.runner import run_testbench
-from rtlflow.sim.testbench import EMULATOR_IR
+from rtlflow.sim.testbench import EMULATOR_IR, write_vectors
 
 
 def load_emulator(outdir: Path) -> Emulator:
@@ -36,37 +36,16 @@ def load_emulator(outdir: Path) -> Emulator:
     return Emulator(Parser(context(), path.read_text(), str(path)).parse_module())
 
 
-def write_vectors(path: Path, inputs: list[np.ndarray], outputs: list[np.ndarray]) -> Path:
-    arrays = {f"input{i}": np.asarray(x, dtype=np.int64) for i, x in enumerate(inputs)}
-    arrays |= {f"output{i}": np.asarray(y, dtype=np.int64) for i, y in enumerate(outputs)}
-    np.savez_compressed(path, **arrays)
-    return path
-
-
-def user_vectors(
-    outdir: Path, data_file: Path, emulator: Emulator
-) -> tuple[Path, list[np.ndarray]]:
-    """Test vectors of the data in ``data_file`` (arrays named like the inputs): the raw inputs
-    and the emulator's outputs, in ``tb/vectors.<file name>.npz``. Returns it and the raw inputs."""
+def user_vectors(outdir: Path, data: dict[str, np.ndarray], stem: str, emulator: Emulator) -> Path:
+    """Test vectors of ``data`` (float arrays by input name): the raw inputs and the emulator's
+    outputs, in ``tb/vectors.<stem>.npz``."""
     from rtlflow.api import quantize_samples, stack_samples
 
     manifest = json.loads((outdir / "report.json").read_text())
     names = [port["name"] for port in manifest["inputs"]]
-    if not data_file.is_file():
-        raise RtlflowError(f"no such input file: {data_file}")
-    try:
-        with np.load(data_file) as loaded:
-            data = {name: loaded[name] for name in names if name in loaded.files}
-            held = loaded.files
-    except Exception as error:
-        raise RtlflowError(f"cannot read {data_file} as .npz: {error}") from None
-    if len(data) != len(names):
-        missing = [name for name in names if name not in data]
-        raise RtlflowError(f"{data_file} has no array for input(s) {missing} (it holds: {', '.join(held)})")
     shapes = [tuple(port["shape"]) for port in manifest["inputs"]]
     raws = quantize_samples(emulator, names, stack_samples(data, names, shapes))
-    path = outdir / "tb" / f"vectors.{data_file.stem}.npz"
-    return write_vectors(path, raws, emulator.run_raw(raws)), raws
+    return write_vectors(outdir / "tb" / f"vectors.{stem}.npz", raws, emulator.run_raw(raws))
 
 
 def describe_mismatch(manifest: dict, mismatch: dict) -> str:

@@ -28,11 +28,17 @@ def write_testbench(
     tb.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(cocotb_bench.__file__, tb / f"{runner.TEST_MODULE}.py")
     shutil.copyfile(runner.__file__, tb / "run.py")
-    arrays = {f"input{i}": np.asarray(x, dtype=np.int64) for i, x in enumerate(inputs)}
-    arrays |= {f"output{i}": np.asarray(y, dtype=np.int64) for i, y in enumerate(expected)}
-    np.savez_compressed(tb / "vectors.npz", **arrays)
+    write_vectors(tb / "vectors.npz", inputs, expected)
     written = ["tb/test_design.py", "tb/run.py", "tb/vectors.npz"]
     if emulator_ir is not None:
         (outdir / EMULATOR_IR).write_text(emulator_ir + "\n")
         written.append(EMULATOR_IR)
     return written
+
+
+def write_vectors(path: Path, inputs: list[np.ndarray], outputs: list[np.ndarray]) -> Path:
+    """Test vectors: ``input0``, …, ``output0``, …, raw integers, one sample per row."""
+    arrays = {f"input{i}": np.asarray(x, dtype=np.int64) for i, x in enumerate(inputs)}
+    arrays |= {f"output{i}": np.asarray(y, dtype=np.int64) for i, y in enumerate(outputs)}
+    np.savez_compressed(path, **arrays)
+    return path

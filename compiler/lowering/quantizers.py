@@ -32,9 +32,10 @@ class Quantizers(FamilyPattern):
     @lowers(nn.QuantOp)
     def quant(self, op: nn.QuantOp, layer: LayerConfig, result: FixedFormat):
         fmt = quant_format(op)
-        offset_format = quant_format(op, any_rounding=True)
-        if fmt is None and offset_format is not None and op.input not in self.carried:
-            return self.offset_rounding(op, offset_format)
+        if fmt is None and op.input not in self.carried:
+            offset_format = quant_format(op, any_rounding=True)
+            if offset_format is not None:
+                return self.offset_rounding(op, offset_format)
         if fmt is None or op.input in self.carried:
             return self.threshold(op)
         if represents(fmt, fxp.tensor_format(self.input(op))):
