@@ -4,6 +4,8 @@
     m = rtlflow.compile("model.onnx", part="xcvu13p")
     m.predict(x)        # bit-exact emulation
     m.write("out/")     # Verilog, testbench, report
+    config = rtlflow.config_from_onnx("model.onnx")   # every layer's settings, to edit
+    rtlflow.compile("model.onnx", config=config)
 
 The compiler (onnx, xDSL, Amaranth) is imported on first use of ``compile`` or
 ``CompiledModel``, so ``rtlflow --help`` and the commands that do not compile start at once.
@@ -17,8 +19,9 @@ from rtlflow.errors import RtlflowError
 
 if TYPE_CHECKING:
     from rtlflow.api import CompiledModel, __version__, compile  # noqa: F401
+    from rtlflow.configure import config_from_onnx  # noqa: F401
 
-__all__ = ["CompiledModel", "RtlflowError", "__version__", "compile"]
+__all__ = ["CompiledModel", "RtlflowError", "__version__", "compile", "config_from_onnx"]
 
 
 def __getattr__(name: str):
@@ -26,4 +29,8 @@ def __getattr__(name: str):
         from rtlflow import api
 
         return getattr(api, name)
+    if name == "config_from_onnx":
+        from rtlflow.configure import config_from_onnx
+
+        return config_from_onnx
     raise AttributeError(f"module 'rtlflow' has no attribute {name!r}")

@@ -7,7 +7,6 @@
 
 from __future__ import annotations
 
-import json
 import math
 import shutil
 from collections.abc import Mapping, Sequence
@@ -20,16 +19,17 @@ import numpy as np
 import onnx
 from xdsl.dialects.builtin import ModuleOp
 
-from rtlflow import calibration, fidelity
+from rtlflow import calibration, fidelity, progress
 from rtlflow.config import CONV_STYLES, ModelConfig, config_from_dict, load_config, parse_format
-from rtlflow.emit_verilog import design_function, emit_verilog
+from rtlflow.dialects import circuit
+from rtlflow.emit_verilog import VerilogDesign, design_function, emit_verilog, interface
 from rtlflow.errors import RtlflowError, collect_warnings, warn
 from rtlflow.frontend import import_onnx
+from rtlflow.measure import read_report, save_report
 from rtlflow.parts import find_part
 from rtlflow.pipeline import LEVELS, Options, dump_to, lower
 from rtlflow.profile import layer_profile
 from rtlflow.report import Estimate, build_report, estimate
-from rtlflow.report_text import render_text
 from rtlflow.sim.emulator import Emulator
 from rtlflow.numerics.fixed_point import FixedFormat
 from rtlflow.sim.testbench import write_testbench
@@ -59,7 +59,8 @@ class CompiledModel:
         self.name = function.sym_name.data
         self.input_names = [a.data for a in function.attributes["onnx.inputs"]]  # type: ignore
         self.output_names = [a.data for a in function.attributes["onnx.outputs"]]  # type: ignore
-        self.report: dict[str, Any] | None = None
+        #: where ``write`` last wrote the design (None before)
+        self.outdir: Path | None = None
         #: what calibration saw and chose, per tensor (empty without calibration)
         self.calibration: list[calibration.TensorRange] = []
         #: what the compile assumed or found worth knowing (also in the report)
@@ -124,7 +125,8 @@ class CompiledModel:
             raw_inputs = self.quantize(inputs)
         else:
             raw_inputs = random_inputs(emulator.input_formats, self.input_shapes(), vectors, seed)
-        expected = emulator.run_raw(raw_inputs)
+        with progress.step(f"emulating {len(raw_inputs[0])} test vectors"):
+            expected = emulator.run_raw(raw_inputs)
         # overflow on the user's data is news; on random full-range stimulus it is expected
         overflows = dict(sorted(emulator.overflows.items())) if inputs is not None else {}
         samples = len(raw_inputs[0])
@@ -147,7 +149,8 @@ class CompiledModel:
         if self.calibration:
             report["calibration"] = [entry.as_dict() for entry in self.calibration]
         if inputs is not None:
-            report["fidelity"] = fidelity.compare(self, self.samples(inputs), labels)
+            with progress.step("fidelity against the float model"):
+                report["fidelity"] = fidelity.compare(self, self.samples(inputs), labels)
         report["test_vectors"] = {
             "samples": samples,
             "source": "user data" if inputs is not None else f"random (seed {seed})",
@@ -164,27 +167,75 @@ class CompiledModel:
             f"the design needs more than {part['name']} has (estimate): {', '.join(beyond)}; "
             "raise the reuse factor, narrow the formats, or choose a larger part"
         ]
-        report["profile"] = layer_profile(
-            self.levels, report["layers"], report.get("fidelity", {}).get("layers")
-        )
         report["warnings"] = (too_big if beyond else []) + self.warnings + [
             f"layer '{node}': results overflow their format in {count} of "
             f"{samples} samples of the given inputs"
             for node, count in overflows.items()
         ]
-        (outdir / "report.json").write_text(json.dumps(report, indent=1) + "\n")
-        (outdir / "report.txt").write_text(render_text(report))
-        from rtlflow.report_html import render_html  # matplotlib: only when writing
-
-        (outdir / "report.html").write_text(render_html(report))
-        self.report = report
+        with progress.step("report.json, .txt, .html (profile, plots)"):
+            report["profile"] = layer_profile(
+                self.levels, report["layers"], report.get("fidelity", {}).get("layers")
+            )
+            save_report(outdir, report)
+        self.outdir = outdir
         return report
+
+    # ---- what hls4ml users call on a model ----------------------------------------------------
+
+    def report(self) -> dict[str, Any]:
+        """The report: report.json as ``write`` left it (with synthesis or Vivado results once
+        ``build`` ran), else the estimate without writing anything (the same latency, II,
+        clock, resources and utilization; no sources, fidelity or profile)."""
+        if self.outdir is not None:
+            return read_report(self.outdir)[1]
+        return estimate_report(self)
+
+    def profile(self, data: ArrayInput | None = None) -> list[dict[str, Any]]:
+        """Per layer, the ranges behind the profiling plot of report.html: the result format's
+        representable range and LSB, each constant's float and hardware range against its
+        format and, with ``data``, the range the results take on it (float model and
+        emulated hardware)."""
+        self._emulator()
+        layers = self.report()["layers"]
+        measured = None
+        if data is not None:
+            measured = fidelity.compare(self, self.samples(data))["layers"]
+        return layer_profile(self.levels, layers, measured)
+
+    def build(
+        self, vivado: bool = True, timeout: float | None = None, per_layer: bool = False
+    ) -> dict[str, Any]:
+        """Measure the written design (after ``write``): Vivado synthesis, place and route with
+        ``vivado`` (on PATH; else an RtlflowError saying so), else Yosys synthesis
+        (``per_layer``: resources of every layer too). Returns the updated report."""
+        if self.outdir is None:
+            raise RtlflowError("write the design first (m.write(outdir)), then build it")
+        from rtlflow import measure
+
+        if vivado:
+            return measure.build_vivado(self.outdir, timeout)
+        return measure.synthesize_design(self.outdir, timeout, per_layer)
 
     def ir(self, level: str) -> str:
         """The IR at the end of a level (nn, fxp or circuit), as text that parses back."""
         if level not in self.levels:
             raise RtlflowError(f"no IR at level '{level}' (have: {', '.join(self.levels)})")
         return str(self.levels[level])
+
+
+def estimate_report(compiled: CompiledModel) -> dict[str, Any]:
+    """The report (report.json) of a compiled model without emitting Verilog: the same latency,
+    II, clock, resources and utilization as ``CompiledModel.write``'s (``sources`` is empty)."""
+    if "circuit" not in compiled.levels:
+        raise RtlflowError("the model was stopped before the hardware level: nothing to report")
+    module = compiled.levels["circuit"]
+    function = design_function(module)
+    inputs, outputs = interface(function)
+    ii = function.attributes[circuit.II].value.data  # type: ignore[attr-defined]
+    design = VerilogDesign(
+        function.sym_name.data, (), inputs, outputs, ii, circuit.input_beats(function)
+    )
+    return build_report(module, design, compiled.target, __version__)
 
 
 #: a design whose estimate needs more than this many times a resource of the part is not
@@ -345,7 +396,9 @@ def compile(  # noqa: A001 - the hls4ml-style verb is the point
 
 def _compile(model, options: Options, calibrate, calibration_margin, stop_at, dump_ir, name):
     model_config = options.config
-    module = import_onnx(model, name=name)
+    source = Path(model).name if isinstance(model, str | Path) else "the ONNX model"
+    with progress.step(f"reading {source}"):
+        module = import_onnx(model, name=name)
     table: list[calibration.TensorRange] = []
     if calibrate is not None:
         nn_level = lower(module.clone(), options, stop_at="nn")["nn"]
@@ -354,7 +407,8 @@ def _compile(model, options: Options, calibrate, calibration_margin, stop_at, du
         shapes = [tuple(a.type.get_shape()) for a in function.body.block.args]  # type: ignore
         data = load_arrays(calibrate) if isinstance(calibrate, str | Path) else calibrate
         samples = stack_samples(data, names, shapes)
-        ranges = calibration.measure(nn_level, samples)
+        with progress.step(f"calibrating on {len(samples[0])} samples"):
+            ranges = calibration.measure(nn_level, samples)
         model_config, table = calibration.apply(model_config, ranges, calibration_margin)
         options = replace(options, config=model_config)
     dump = dump_to(Path(dump_ir)) if dump_ir is not None else None

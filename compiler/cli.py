@@ -1,4 +1,4 @@
-"""The ``rtlflow`` command: compile, sim, synth, build, report, scan, opt.
+"""The ``rtlflow`` command: compile, sim, synth, build, report, scan, config, opt.
 
 Exit status: 0 success; 1 the simulation found a difference; 2 a problem with the model, options
 or data (one line naming the node and operator where there is one); 3 an internal error.
@@ -7,7 +7,6 @@ or data (one line naming the node and operator where there is one); 3 an interna
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import time
 import traceback
@@ -15,9 +14,12 @@ from pathlib import Path
 
 import numpy as np
 
+from rtlflow import progress
 from rtlflow.errors import RtlflowError
 
 EXIT_FAILED, EXIT_USAGE, EXIT_INTERNAL = 1, 2, 3
+
+QUIET_HELP = "no progress display (it is shown only when stderr is a terminal anyway)"
 
 
 def _model_options(command: argparse.ArgumentParser) -> None:
@@ -50,12 +52,19 @@ def _model_options(command: argparse.ArgumentParser) -> None:
     command.add_argument("--config", help="per-layer configuration (YAML or TOML)")
 
 
+def _chosen(args: argparse.Namespace) -> dict:
+    """The values of ``_model_options`` that shape the design (all but the clock)."""
+    keys = ("part", "precision", "reuse_factor", "conv_style", "dsp_budget", "config")
+    return {key: getattr(args, key) for key in keys}
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="rtlflow",
         description="Compile ONNX neural networks to pipelined, bit-exact verified Verilog.",
     )
     parser.add_argument("--debug", action="store_true", help="show tracebacks of internal errors")
+    parser.add_argument("-q", "--quiet", action="store_true", help=QUIET_HELP)
     commands = parser.add_subparsers(dest="command", required=True)
 
     compile_ = commands.add_parser("compile", help="ONNX model → Verilog, testbench and report")
@@ -182,6 +191,21 @@ def _parser() -> argparse.ArgumentParser:
 
     commands.add_parser("examples", help="list the example models shipped with rtlflow")
 
+    configure = commands.add_parser(
+        "config",
+        help="the configuration a model compiles with, every layer resolved (YAML to edit and "
+        "give back with compile --config)",
+    )
+    configure.add_argument("model", help="the ONNX file")
+    _model_options(configure)
+    configure.add_argument(
+        "--granularity",
+        choices=("model", "name"),
+        default="name",
+        help="model: defaults and inputs only; name (default): also one entry per layer",
+    )
+    configure.add_argument("-o", "--output", help="the YAML file to write (default: stdout)")
+
     report = commands.add_parser("report", help="print the human-readable report")
     report.add_argument("outdir", help="a directory written by 'rtlflow compile'")
 
@@ -220,6 +244,26 @@ def _parser() -> argparse.ArgumentParser:
         "-o", "--output", help="output directory for scan.csv, scan.md, scan.png "
         "(default: <model name>_scan)"
     )
+    scan.add_argument(
+        "--workers", type=int, help="local processes running the points (default: one per core)"
+    )
+    scan.add_argument(
+        "--scheduler",
+        metavar="tcp://HOST:PORT",
+        help="run the points on this Dask cluster (dask.distributed) instead of locally",
+    )
+    scan.add_argument(
+        "--sim",
+        action="store_true",
+        help="write every point's design to OUTDIR/points/ and check it with Verilator",
+    )
+    scan.add_argument(
+        "--synth", action="store_true", help="and synthesize every point with Yosys (measured)"
+    )
+    for command in commands.choices.values():  # also after the command: rtlflow sim -q OUT
+        command.add_argument(
+            "-q", "--quiet", action="store_true", default=argparse.SUPPRESS, help=QUIET_HELP
+        )
     return parser
 
 
@@ -266,13 +310,8 @@ def _compile(args: argparse.Namespace) -> int:
     start = time.perf_counter()
     model = compile_model(
         args.model,
-        part=args.part,
         clock_mhz=args.clock_mhz,
-        precision=args.precision,
-        reuse_factor=args.reuse_factor,
-        dsp_budget=args.dsp_budget,
-        conv_style=args.conv_style,
-        config=args.config,
+        **_chosen(args),
         calibrate=args.calibrate,
         calibration_margin=args.calibration_margin,
         stop_at=args.stop_at,
@@ -331,19 +370,14 @@ def _compile(args: argparse.Namespace) -> int:
     return 0
 
 
-def _progress(message: str) -> None:
-    """A long step starts (shown on a terminal only)."""
-    print(f"rtlflow: {message} ...", file=sys.stderr, flush=True)
-
-
 def _sim(args: argparse.Namespace) -> int:
+    from rtlflow.measure import read_report
     from rtlflow.sim.runner import SimulationError, run_testbench, summary
 
     outdir = Path(args.outdir)
     if not (outdir / "report.json").is_file() or not (outdir / "tb").is_dir():
         raise RtlflowError(f"{outdir} is not an rtlflow output directory (no report.json / tb)")
-    progress = _progress if sys.stderr.isatty() else None
-    manifest = _manifest(outdir)[1]
+    manifest = read_report(outdir)[1]
     vectors = None
     if args.inputs:
         from rtlflow.sim import recheck
@@ -358,7 +392,6 @@ def _sim(args: argparse.Namespace) -> int:
             seed=args.seed,
             waves=args.waves,
             structural=args.structural,
-            progress=progress,
             vectors=vectors,
         )
     except SimulationError as error:
@@ -371,54 +404,24 @@ def _sim(args: argparse.Namespace) -> int:
 
         print(recheck.describe_mismatch(manifest, first[0]))
         if (outdir / recheck.EMULATOR_IR).is_file():
-            if progress is not None:
-                progress("tracing the first failing sample through every layer")
             print(recheck.departure(outdir, vectors or outdir / "tb" / "vectors.npz", first[0]["sample"]))
     return 0 if result.passed else EXIT_FAILED
 
 
 def _synth(args: argparse.Namespace) -> int:
-    from rtlflow.parts import find_part
-    from rtlflow.report_text import render_text, synthesis_lines
-    from rtlflow.synthesis import resources, synthesize
+    from rtlflow.measure import synthesize_design
+    from rtlflow.report_text import synthesis_lines
 
-    outdir = Path(args.outdir)
-    path, report = _manifest(outdir)
-    family = find_part(report["part"]["name"]).part.family
-    result = synthesize(
-        outdir,
-        report["sources"],
-        report["top"],
-        family,
-        timeout=args.timeout,
-        hierarchy=args.per_layer,
-    )
-    report["synthesis"] = result.as_dict()
-    for layer in report["layers"]:
-        if args.per_layer and layer.get("module") in result.modules:
-            layer["synthesis"] = resources(result.modules[layer["module"]])
-        else:
-            layer.pop("synthesis", None)
-    path.write_text(json.dumps(report, indent=1) + "\n")
-    (outdir / "report.txt").write_text(render_text(report))
+    report = synthesize_design(Path(args.outdir), args.timeout, args.per_layer)
     print("\n".join(synthesis_lines(report)))
     return 0
 
 
 def _build(args: argparse.Namespace) -> int:
-    from rtlflow.report_text import render_text, vivado_lines
-    from rtlflow.vivado import SCRIPT, VIVADO_DIR, run_vivado, write_project
+    from rtlflow.measure import build_vivado
+    from rtlflow.report_text import vivado_lines
 
-    outdir = Path(args.outdir)
-    path, report = _manifest(outdir)
-    if not (outdir / VIVADO_DIR / SCRIPT).is_file():  # written by an rtlflow before the projects
-        report["vendor"] = report.get("vendor", {}) | {"vivado": write_project(outdir, report)}
-        path.write_text(json.dumps(report, indent=1) + "\n")
-    if sys.stderr.isatty():
-        _progress("Vivado: synthesis, place and route (minutes, hours for large designs)")
-    report["vivado"] = run_vivado(outdir, report, timeout=args.timeout)
-    path.write_text(json.dumps(report, indent=1) + "\n")
-    (outdir / "report.txt").write_text(render_text(report))
+    report = build_vivado(Path(args.outdir), args.timeout)
     print("\n".join(vivado_lines(report)))
     return 0
 
@@ -446,19 +449,31 @@ def _opt(args: argparse.Namespace) -> int:
     return 0
 
 
-def _report(args: argparse.Namespace) -> int:
-    from rtlflow.report_text import render_text
+def _config(args: argparse.Namespace) -> int:
+    import yaml
 
-    print(render_text(_manifest(Path(args.outdir))[1]), end="")
+    from rtlflow.configure import config_from_onnx
+
+    config = config_from_onnx(args.model, args.granularity, **_chosen(args))
+    text = (
+        f"# rtlflow configuration of {Path(args.model).name} ({args.part}); 'auto': the "
+        "compiler's choice.\n# Edit and compile with: rtlflow compile MODEL --config FILE\n"
+        + yaml.safe_dump(config, sort_keys=False)
+    )
+    if args.output:
+        Path(args.output).write_text(text)
+        print(f"wrote {args.output}")
+    else:
+        print(text, end="")
     return 0
 
 
-def _manifest(outdir: Path) -> tuple[Path, dict]:
-    """report.json of an output directory: its path and contents."""
-    path = outdir / "report.json"
-    if not path.is_file():
-        raise RtlflowError(f"{outdir} is not an rtlflow output directory (no report.json)")
-    return path, json.loads(path.read_text())
+def _report(args: argparse.Namespace) -> int:
+    from rtlflow.measure import read_report
+    from rtlflow.report_text import render_text
+
+    print(render_text(read_report(Path(args.outdir))[1]), end="")
+    return 0
 
 
 def _scan(args: argparse.Namespace) -> int:
@@ -471,7 +486,8 @@ def _scan(args: argparse.Namespace) -> int:
     start = time.perf_counter()
     rows = scan(
         args.model, bits, args.int_bits, reuse, args.inputs, args.labels, args.part,
-        args.clock_mhz, outdir,
+        args.clock_mhz, outdir, workers=args.workers, scheduler=args.scheduler,
+        simulate=args.sim, synthesize=args.synth,
     )  # fmt: skip
     print(render_table(rows), end="")
     failed = [row for row in rows if "error" in row]
@@ -482,6 +498,10 @@ def _scan(args: argparse.Namespace) -> int:
     )
     if len(failed) == len(rows):
         raise RtlflowError(f"no point of the scan compiled (first: {failed[0]['error']})")
+    different = [f"W={r['bits']} R={r['reuse']}" for r in rows if r.get("sim") == "FAIL"]
+    if different:
+        print(f"rtlflow: the simulation differs from the emulator at {', '.join(different)}")
+        return EXIT_FAILED
     return 0
 
 
@@ -489,11 +509,12 @@ def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     handlers = {
         "compile": _compile, "examples": _examples, "sim": _sim, "synth": _synth,
-        "build": _build, "report": _report, "scan": _scan, "opt": _opt,
+        "build": _build, "report": _report, "scan": _scan, "opt": _opt, "config": _config,
     }  # fmt: skip
     handler = handlers[args.command]
     try:
-        return handler(args)
+        with progress.shown(progress.wanted(args.quiet)):
+            return handler(args)
     except RtlflowError as error:
         print(f"rtlflow: error: {error}", file=sys.stderr)
         return EXIT_USAGE

@@ -9,7 +9,8 @@ A configuration file (YAML or TOML) looks like::
     reuse_factor: 1                 # default for every dense layer
     dsp_budget: 0                   # DSP slices for constant products: a count or "10%" of
                                     # the part (default 0: multiplierless shift-add logic)
-    conv_style: parallel            # conv / pool layers: parallel | stream (default: by budget)
+    conv_style: parallel            # conv / pool layers: parallel | stream | auto (default:
+                                    # parallel unless it exceeds the part's budget)
     inputs:
       x: fixed<12,4>
     layers:
@@ -33,6 +34,11 @@ A configuration file (YAML or TOML) looks like::
         exp_type: ufixed<18,1>
         inv_table_size: 1024
         inv_type: ufixed<18,1>
+
+A format or conv_style given as "auto" is the compiler's choice, as if not given (a result
+sized from exact ranges, constants in their exact formats in quantized models, the exact
+accumulator); ``rtlflow config MODEL`` (``rtlflow.config_from_onnx``) writes the whole
+configuration a model compiles with, every layer's settings resolved, "auto" where derived.
 
 Formats follow ap_fixed: ``fixed<W,I[,rounding,overflow]>``, ``ufixed<W,I>``; rounding TRN (default)
 or RND, overflow WRAP (default) or SAT. The configuration travels to the passes as JSON text.
@@ -79,6 +85,8 @@ CONV_STYLES = ("parallel", "stream")
 
 _FORMAT_KEYS = {"weight", "bias", "result", "accumulator", "exp_type", "inv_type"}
 _LAYER_KEYS = {f.name for f in fields(LayerConfig)}
+#: settings that may be "auto": the compiler's choice (as if not given)
+_AUTO_KEYS = _FORMAT_KEYS | {"conv_style"}
 
 
 @dataclass(frozen=True)
@@ -244,7 +252,7 @@ def parse_dsp_budget(value: Any, part_dsps: int, where: str) -> int:
 
 
 def _conv_style(value: Any, where: str) -> str | None:
-    if value is None:
+    if value is None or value == "auto":
         return None
     if value not in CONV_STYLES:
         raise RtlflowError(f"{where}: expected one of {', '.join(CONV_STYLES)}, got {value!r}")
@@ -259,6 +267,8 @@ def _layer_config(settings: Any, where: str) -> LayerConfig:
         raise RtlflowError(f"{where}: unknown setting(s) {sorted(unknown)}")
     values: dict[str, Any] = {}
     for key, value in settings.items():
+        if value == "auto" and key in _AUTO_KEYS:
+            continue  # the compiler's choice, as if not given
         if key in _FORMAT_KEYS:
             values[key] = parse_format(value, f"{where}.{key}")
         elif key in ("rounding", "overflow"):

@@ -11,7 +11,8 @@ import math
 import multiprocessing
 import os
 import sys
-from concurrent.futures import ProcessPoolExecutor
+from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -19,6 +20,7 @@ from xdsl.dialects import func
 from xdsl.dialects.builtin import ModuleOp
 from xdsl.ir import SSAValue
 
+from rtlflow import progress
 from rtlflow.dialects import circuit, fxp
 from rtlflow.errors import RtlflowError
 from rtlflow.naming import verilog_identifier
@@ -179,9 +181,12 @@ def emit_verilog(module: ModuleOp, outdir: Path, jobs: int | None = None) -> Ver
     if top in modules:
         top += "_top"
     # every unit elaborated to RTLIL (in parallel when it pays), all written by one Yosys run
-    rtlil_texts = _rtlil_all(modules, rows, jobs)
-    rtlil_texts[top] = to_rtlil(TopLevel(spec), top)
-    texts = to_verilog_many(rtlil_texts)
+    with progress.step("Verilog: units elaborated (Amaranth)", total=len(modules) + 1) as done:
+        rtlil_texts = _rtlil_all(modules, rows, jobs, done)
+        rtlil_texts[top] = to_rtlil(TopLevel(spec), top)
+        done()
+    with progress.step(f"Verilog: {len(rtlil_texts)} modules written (Yosys)"):
+        texts = to_verilog_many(rtlil_texts)
     files = {f"{RTL_DIR}/{name}.v": texts[name] for name in [*sorted(modules), top]}
     sources = list(files)
     models: tuple[str, ...] = ()
@@ -260,21 +265,34 @@ def _rtlil_all(
     modules: dict[str, tuple[UnitSpec, frozenset[int], bool]],
     rows: dict[str, str],
     jobs: int | None,
+    done: Callable[[], None],
 ) -> dict[str, str]:
     """The RTLIL of every module (a unit in ``rows`` as instances of its row module), in
-    parallel processes when there are several cores and modules."""
+    parallel processes when there are several cores and modules; ``done`` after each."""
     order = sorted(modules, key=lambda name: 0 if name in rows else -_size(modules[name][0]))
     workers = min(jobs or os.cpu_count() or 1, len(order))
     if workers <= 1:
-        return {name: _convert_one(*modules[name], name, rows.get(name)) for name in order}
-    context = multiprocessing.get_context(_start_method())
-    if context.get_start_method() == "forkserver":  # the server imports the units once
-        context.set_forkserver_preload([__name__])
-    with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
+        texts = {}
+        for name in order:
+            texts[name] = _convert_one(*modules[name], name, rows.get(name))
+            done()
+        return texts
+    with ProcessPoolExecutor(max_workers=workers, mp_context=worker_context()) as pool:
         futures = {
             name: pool.submit(_convert_one, *modules[name], name, rows.get(name)) for name in order
         }
+        for _ in as_completed(futures.values()):
+            done()
         return {name: future.result() for name, future in futures.items()}
+
+
+def worker_context() -> multiprocessing.context.BaseContext:
+    """How worker processes of the compiler start (``_start_method``); a fork server imports
+    the compiler once for all of them."""
+    context = multiprocessing.get_context(_start_method())
+    if context.get_start_method() == "forkserver":
+        context.set_forkserver_preload([__name__])
+    return context
 
 
 def _start_method() -> str:

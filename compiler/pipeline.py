@@ -15,6 +15,7 @@ from xdsl.dialects.builtin import ModuleOp
 from xdsl.passes import ModulePass, PassPipeline
 from xdsl.transforms.dead_code_elimination import DeadCodeElimination
 
+from rtlflow import progress
 from rtlflow.config import ModelConfig
 from rtlflow.dialects import context
 from rtlflow.passes.circuit_balance_latency import CircuitBalanceLatencyPass
@@ -80,6 +81,14 @@ def passes(options: Options) -> dict[str, tuple[ModulePass, ...]]:
     }
 
 
+#: what each level's passes do, as progress shows it
+LEVEL_STEPS = {
+    "nn": "nn level (layers, layouts, constants)",
+    "fxp": "fxp level (formats, fixed point, parallelism)",
+    "circuit": "circuit level (units, adder graphs, registers)",
+}
+
+
 def lower(
     module: ModuleOp,
     options: Options,
@@ -107,7 +116,8 @@ def lower(
                 dump(f"{step:02d}-{previous.name}", ir)
 
     for level, level_passes in passes(options).items():
-        PassPipeline(level_passes, after_pass).apply(ctx, module)
+        with progress.step(LEVEL_STEPS[level]):
+            PassPipeline(level_passes, after_pass).apply(ctx, module)
         snapshots[level] = module.clone()
         if level == stop_at:
             break

