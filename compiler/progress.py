@@ -91,6 +91,16 @@ def shown(enabled: bool = True) -> Iterator[None]:
         _DISPLAY.reset(token)
 
 
+@contextlib.contextmanager
+def hidden() -> Iterator[None]:
+    """No steps drawn inside this block (the parts of a step that counts them itself)."""
+    token = _DISPLAY.set(None)
+    try:
+        yield
+    finally:
+        _DISPLAY.reset(token)
+
+
 def showing() -> bool:
     """Whether steps are being drawn (so a caller may skip its own plain-text notes)."""
     return _DISPLAY.get() is not None

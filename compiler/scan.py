@@ -358,7 +358,11 @@ def _on_pool(points: list[Point], workers: int | None, advance: Any) -> list[dic
     if count <= 1:
         rows = []
         for point in points:
-            rows.append(run_point(point))
+            try:
+                with progress.hidden():  # the scan counts its points, not their steps
+                    rows.append(run_point(point))
+            except Exception as error:  # as in a worker: the point is lost, not the scan
+                rows.append(_failed(point, error))
             advance()
         return rows
     results: dict[int, dict[str, Any]] = {}

@@ -113,3 +113,15 @@ def test_steps_outside_a_display_do_nothing():
         advance()
     with progress.shown(enabled=False):
         assert not progress.showing()
+    with progress.shown(), progress.hidden():
+        assert not progress.showing()
+
+
+def test_a_scan_counts_its_points_not_their_steps(tmp_path):
+    model = GOOD
+    code, _, terminal = run_on_terminal(
+        ["scan", str(model), "--bits", "8,10", "--workers", "1", "-o", str(tmp_path)]
+    )
+    assert code == 0, terminal
+    assert "scan: 2 points" in terminal and "2/2" in terminal
+    assert "circuit level" not in terminal
