@@ -31,8 +31,10 @@ INSTANCE = re.compile(r"^\s*(\w+)\s+(u\d+_\w+)\s*\(", re.MULTILINE)
 
 
 def instances(top_verilog: str) -> list[str]:
-    """The top module's instance names, in the order they are written (the ops' order)."""
-    return [name for _, name in INSTANCE.findall(top_verilog)]
+    """The top module's instance names in the order of their ops (``u<op index>_...``), the
+    order of the report's layers."""
+    names = [name for _, name in INSTANCE.findall(top_verilog)]
+    return sorted(names, key=lambda name: int(name[1:].split("_", 1)[0]))
 
 
 def attribute(netlist: dict, top: str) -> tuple[Counter, Counter, Counter]:
@@ -68,24 +70,31 @@ def main() -> None:
     parser.add_argument("--reuse-factor", type=int)
     parser.add_argument("--keep", help="write the design here (default: a temporary directory)")
     parser.add_argument("--timeout", type=float, default=1800.0)
+    parser.add_argument(
+        "--again", action="store_true", help="read the netlist --keep holds (no new synthesis)"
+    )
     args = parser.parse_args()
     work = Path(args.keep) if args.keep else Path(tempfile.mkdtemp(prefix="attribute_"))
-    compiled = rtlflow.compile(
-        args.model, precision=args.precision, reuse_factor=args.reuse_factor
-    )
-    report = compiled.write(work, vectors=4)
+    seconds = 0.0
+    if args.again:
+        report = json.loads((work / "report.json").read_text())
+    else:
+        compiled = rtlflow.compile(
+            args.model, precision=args.precision, reuse_factor=args.reuse_factor
+        )
+        report = compiled.write(work, vectors=4)
+        family = YOSYS_FAMILY[compiled.target.part.family]
+        script = (
+            f"read_verilog {' '.join(report['sources'])}; "
+            f"synth_xilinx -family {family} -flatten -top {report['top']}; "
+            "tee -q -o synth_stat.txt stat; write_json netlist.json"
+        )
+        start = time.perf_counter()
+        subprocess.run(
+            [yosys_command(), "-q", "-p", script], cwd=work, check=True, timeout=args.timeout
+        )
+        seconds = time.perf_counter() - start
     top = report["top"]
-    family = YOSYS_FAMILY[compiled.target.part.family]
-    script = (
-        f"read_verilog {' '.join(report['sources'])}; "
-        f"synth_xilinx -family {family} -flatten -top {top}; "
-        "tee -q -o synth_stat.txt stat; write_json netlist.json"
-    )
-    start = time.perf_counter()
-    subprocess.run(
-        [yosys_command(), "-q", "-p", script], cwd=work, check=True, timeout=args.timeout
-    )
-    seconds = time.perf_counter() - start
     ffs, luts, _ = attribute(json.loads((work / "netlist.json").read_text()), top)
     names = instances((work / f"rtl/{top}.v").read_text())
     layers = report["layers"]
