@@ -17,7 +17,12 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from rtlflow import progress
+try:  # copied into an output directory as tb/run.py, it runs where rtlflow is not installed
+    from rtlflow.progress import step
+except ImportError:
+
+    def step(description: str, total: int | None = None) -> contextlib.AbstractContextManager:
+        return contextlib.nullcontext()
 
 #: Lint warnings that generated arithmetic triggers by design (width growth and truncation are
 #: exact by construction; unused high bits are intentional).
@@ -102,7 +107,7 @@ def run_testbench(
 ) -> SimulationResult | None:
     """Verilate ``outdir``'s design, run ``outdir/tb/test_design.py``, collect the results.
     ``structural``: simulate the library cells as synthesized (vendor primitives), not their
-    behaviour. The build and the run are progress steps (``rtlflow.progress``).
+    behaviour. The build and the run are progress steps (``rtlflow.progress``, when installed).
     ``vectors``: other test vectors than tb/vectors.npz (same arrays). ``trace``: a JSON file
     naming unit instances and a results file: the bench records their first outputs on the
     first sample instead of checking (a build of its own, with those ports readable); None is
@@ -121,7 +126,7 @@ def run_testbench(
     public.write_text(PUBLIC_PORTS.format(top=manifest["top"]) + (UNIT_OUTPUTS if trace else ""))
     sources = len(manifest["sources"])
     start = time.perf_counter()
-    with progress.step(f"Verilator build of {manifest['top']} ({sources} Verilog files)"):
+    with step(f"Verilator build of {manifest['top']} ({sources} Verilog files)"):
         try:
             runner.build(
                 sources=[public]
@@ -158,7 +163,7 @@ def run_testbench(
             samples = len(arrays["input0"])
     what = "tracing one sample through the units" if trace else f"simulating {samples} samples"
     # the simulator runs in tb/, where it finds the test module
-    with progress.step(what), contextlib.suppress(SystemExit):
+    with step(what), contextlib.suppress(SystemExit):
         # the runner exits when a test fails; the results file says why
         runner.test(
             test_module=TEST_MODULE,

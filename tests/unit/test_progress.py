@@ -125,3 +125,26 @@ def test_a_scan_counts_its_points_not_their_steps(tmp_path):
     assert code == 0, terminal
     assert "scan: 2 points" in terminal and "2/2" in terminal
     assert "circuit level" not in terminal
+
+
+def test_the_runner_copied_into_an_output_directory_needs_no_rtlflow(tmp_path):
+    """tb/run.py (a copy of rtlflow.sim.runner) runs without rtlflow installed: its progress
+    steps fall back to nothing."""
+    from rtlflow.sim import runner
+
+    script = f"""
+import runpy, sys
+sys.modules["rtlflow"] = None  # as on a machine without rtlflow
+sys.argv = ["run.py", "--help"]
+try:
+    runpy.run_path({runner.__file__!r}, run_name="__main__")
+except SystemExit as done:
+    assert done.code == 0, done.code
+namespace = runpy.run_path({runner.__file__!r})
+with namespace["step"]("a step"):
+    pass
+print("standalone")
+"""
+    run = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.strip().endswith("standalone")
