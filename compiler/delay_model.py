@@ -158,38 +158,73 @@ SRL_DEPTH = 32
 
 def plan_resources(plan: Plan, registers: frozenset[int], family: str) -> Resources:
     """Logic of every step plus the flip-flops of every register boundary and its valid bit,
-    less what synthesis moves elsewhere: bits held unchanged over ``SRL_MIN_LENGTH`` or more
-    boundaries in a row (nothing computed between them: a latency balance) become shift
-    register LUTs, one per bit and 32 cycles; a product on DSP slices registered right after
-    its multiply goes into the slices' own product registers."""
+    less what synthesis moves elsewhere:
+
+    - bits held unchanged over ``SRL_MIN_LENGTH`` or more boundaries in a row (nothing computed
+      between them: a latency balance) become shift register LUTs, one per bit and 32 cycles;
+    - so does a single value a unit carries unchanged over that many registers while it computes
+      others (``shift_registers``);
+    - a product on one DSP slice registered right after its multiply goes into the slice's own
+      product register (a product split over several slices is summed in fabric adders, and
+      its register stays a flip-flop)."""
     total = Resources()
     for step in plan.steps:
         for operator in step.operators:
             total = total + operator_resources(operator, family)
     boundaries = sorted(registers | plan.forced)
-    run: list[int] = []
-    for boundary in [*boundaries, None]:
-        if run and boundary == run[-1] + 1 and not plan.steps[run[-1]].operators:
-            run.append(boundary)
-            continue
-        if run:
-            total = total + _register_run(plan, run, family)
-        run = [] if boundary is None else [boundary]
-    return total
-
-
-def _register_run(plan: Plan, run: list[int], family: str) -> Resources:
-    """Registers at consecutive ``run`` boundaries with nothing computed between them."""
-    if len(run) >= SRL_MIN_LENGTH:  # the data in SRLs; the valid bit (with reset) in flip-flops
-        return Resources(lut=plan.bits_at(run[0]) * math.ceil(len(run) / SRL_DEPTH), ff=len(run))
-    flops = 0
-    for boundary in run:
+    runs: list[list[int]] = []
+    for boundary in boundaries:
+        if runs and boundary == runs[-1][-1] + 1 and not plan.steps[runs[-1][-1]].operators:
+            runs[-1].append(boundary)
+        else:
+            runs.append([boundary])
+    flops = {b for run in runs if len(run) < SRL_MIN_LENGTH for b in run}
+    for run in runs:
+        if len(run) >= SRL_MIN_LENGTH:  # the data in SRLs; the valid bit (with reset) in flip-flops
+            lut = plan.bits_at(run[0]) * math.ceil(len(run) / SRL_DEPTH)
+            total = total + Resources(lut=lut, ff=len(run))
+    shifted, lut = shift_registers(plan, flops)
+    for boundary in flops:
         absorbed = 0
-        if boundary > 0:
+        if boundary > 0:  # a product split over several slices ends in fabric adders
             absorbed = sum(
                 width + size
                 for kind, width, size in plan.steps[boundary - 1].operators
-                if operator_resources((kind, width, size), family).dsp
+                if operator_resources((kind, width, size), family).dsp == 1
             )
-        flops += max(plan.bits_at(boundary) - absorbed, 0) + 1
-    return Resources(ff=flops)
+        bits = plan.bits_at(boundary) - shifted.get(boundary, 0)
+        total = total + Resources(ff=max(bits - absorbed, 0) + 1)
+    return total + Resources(lut=lut)
+
+
+def shift_registers(plan: Plan, registers: set[int]) -> tuple[dict[int, int], int]:
+    """The bits of each boundary in ``registers`` that synthesis puts in shift register LUTs,
+    and the LUTs: a value carried unchanged (``Step.carried``) over registers r1 < r2 < ... rk
+    forms a chain of flip-flops. The first of them stays a flip-flop when logic between r1 and
+    r2 reads it (taken to be so when anything is computed there); the rest, if at least
+    ``SRL_MIN_LENGTH`` long, is one SRL per bit and 32 cycles."""
+    present: dict[int, list[int]] = {}  # label -> boundaries where it arrives unchanged
+    width: dict[int, int] = {}
+    for index, step in enumerate(plan.steps):
+        for label, bits in step.carried:
+            present.setdefault(label, []).append(index + 1)
+            width[label] = bits
+    shifted: dict[int, int] = {}
+    lut = 0
+    for label, arrivals in present.items():
+        segments: list[list[int]] = []
+        for boundary in arrivals:
+            if segments and boundary == segments[-1][-1] + 1:
+                segments[-1].append(boundary)
+            else:
+                segments.append([boundary - 1, boundary])
+        for segment in segments:
+            chain = [b for b in segment if b in registers]
+            if len(chain) >= 2 and any(s.operators for s in plan.steps[chain[0] : chain[1]]):
+                chain = chain[1:]
+            if len(chain) < SRL_MIN_LENGTH:
+                continue
+            lut += width[label] * math.ceil(len(chain) / SRL_DEPTH)
+            for boundary in chain:
+                shifted[boundary] = shifted.get(boundary, 0) + width[label]
+    return shifted, lut

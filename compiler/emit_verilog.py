@@ -25,6 +25,8 @@ from rtlflow.dialects import circuit, fxp
 from rtlflow.errors import RtlflowError
 from rtlflow.naming import verilog_identifier
 from rtlflow.rtl import primitives
+from rtlflow.rtl.adder_graph import AdderGraphUnit
+from rtlflow.rtl.adder_graph_text import adder_graph_verilog
 from rtlflow.rtl.rows import RowsUnit
 from rtlflow.rtl.top import InstanceSpec, TopLevel, TopSpec
 from rtlflow.rtl.verilog import to_rtlil, to_verilog_many
@@ -181,12 +183,14 @@ def emit_verilog(module: ModuleOp, outdir: Path, jobs: int | None = None) -> Ver
     if top in modules:
         top += "_top"
     # every unit elaborated to RTLIL (in parallel when it pays), all written by one Yosys run
-    with progress.step("Verilog: units elaborated (Amaranth)", total=len(modules) + 1) as done:
-        rtlil_texts = _rtlil_all(modules, rows, jobs, done)
-        rtlil_texts[top] = to_rtlil(TopLevel(spec), top)
+    with progress.step("Verilog: units generated", total=len(modules) + 1) as done:
+        converted = _rtlil_all(modules, rows, jobs, done)
+        converted[top] = ("rtlil", to_rtlil(TopLevel(spec), top))
         done()
+    rtlil_texts = {name: text for name, (kind, text) in converted.items() if kind == "rtlil"}
     with progress.step(f"Verilog: {len(rtlil_texts)} modules written (Yosys)"):
         texts = to_verilog_many(rtlil_texts)
+    texts |= {name: text for name, (kind, text) in converted.items() if kind == "verilog"}
     files = {f"{RTL_DIR}/{name}.v": texts[name] for name in [*sorted(modules), top]}
     sources = list(files)
     models: tuple[str, ...] = ()
@@ -243,11 +247,16 @@ def _row_modules(modules: dict[str, tuple[UnitSpec, frozenset[int], bool]]) -> d
 
 def _convert_one(
     spec: UnitSpec, registers: frozenset[int], stall: bool, name: str, row_module: str | None
-) -> str:
-    """The RTLIL of one unit's module (the Verilog is written from all of them at once)."""
+) -> tuple[str, str]:
+    """One unit's module: ``("verilog", text)`` for an adder graph (written directly,
+    ``rtlflow.rtl.adder_graph_text``), else ``("rtlil", text)`` (the Verilog of those is
+    written from all of them at once)."""
     unit = spec.build(registers, stall)
+    if row_module is None and isinstance(unit, AdderGraphUnit):
+        unit._MustUse__silence = True  # written as text, never elaborated
+        return "verilog", adder_graph_verilog(unit, name)
     if row_module is None:
-        return to_rtlil(unit, name)
+        return "rtlil", to_rtlil(unit, name)
     unit._MustUse__silence = True  # asked for its widths and latency only
     count = spec.params["rows"]
     wrapper = RowsUnit(
@@ -258,7 +267,7 @@ def _convert_one(
         clocked=unit.latency > 0,
         stall=stall,
     )
-    return to_rtlil(wrapper, name)
+    return "rtlil", to_rtlil(wrapper, name)
 
 
 def _rtlil_all(
@@ -266,9 +275,10 @@ def _rtlil_all(
     rows: dict[str, str],
     jobs: int | None,
     done: Callable[[], None],
-) -> dict[str, str]:
-    """The RTLIL of every module (a unit in ``rows`` as instances of its row module), in
-    parallel processes when there are several cores and modules; ``done`` after each."""
+) -> dict[str, tuple[str, str]]:
+    """Every module as ``_convert_one`` gives it (a unit in ``rows`` as instances of its row
+    module), in parallel processes when there are several cores and modules; ``done`` after
+    each."""
     order = sorted(modules, key=lambda name: 0 if name in rows else -_size(modules[name][0]))
     workers = min(jobs or os.cpu_count() or 1, len(order))
     if workers <= 1:

@@ -9,7 +9,7 @@ from typing import Any
 
 from xdsl.dialects.builtin import ModuleOp
 
-from rtlflow.delay_model import Resources, plan_resources
+from rtlflow.delay_model import SRL_MIN_LENGTH, Resources, plan_resources
 from rtlflow.dialects import circuit, fxp
 from rtlflow.dialects.arrays import WINDOW_PROPERTIES
 from rtlflow.dialects.traits import HasTables
@@ -42,11 +42,13 @@ def _port(port: Port, valid: str, ready: str | None, beats: int = 1) -> dict[str
     return entry
 
 
-def _layer(op, family: str) -> tuple[dict[str, Any], Resources, list[dict[str, Any]]]:
+def _layer(
+    op, family: str, continued: frozenset[circuit.DelayOp]
+) -> tuple[dict[str, Any], Resources, list[dict[str, Any]]]:
     spec = unit_spec(op)
     plan = spec.plan()
     if isinstance(op, circuit.DelayOp):
-        registers = plan.forced
+        registers = plan.forced | ({0} if op in continued else set())
         entry = {"name": "latency balance", "op": "delay", "latency_cycles": op.cycles.value.data}
         entry["ii"] = 1
     elif isinstance(op, circuit.CollectOp):
@@ -88,6 +90,14 @@ def _layer(op, family: str) -> tuple[dict[str, Any], Resources, list[dict[str, A
         if circuit.beats_of(inner) > 1:
             entry["beats"] = circuit.beats_of(inner)
     resources = plan_resources(plan, registers, family)
+    if isinstance(op, circuit.DelayOp) and op in continued:  # the valid bit is the reader's
+        resources = resources + Resources(ff=-1)
+    if isinstance(op, circuit.UnitOp):  # the input register that continues a delay's SRLs
+        resources = resources + Resources(ff=-sum(
+            unit_spec(source.owner).plan().input_bits
+            for source in op.inputs
+            if isinstance(source.owner, circuit.DelayOp) and source.owner in continued
+        ))
     resources = Resources(resources.lut, resources.ff, resources.dsp, math.ceil(resources.bram18))
     if resources.dsp:
         entry["dsp_use"] = _dsp_use(op)
@@ -146,12 +156,34 @@ class Estimate:
         return {key: share for key, share in self.utilization.items() if share > percent}
 
 
+def _continued(ops) -> frozenset[circuit.DelayOp]:
+    """The latency balances whose only reader registers them at its boundary 0 (a chosen
+    register, not a latch with an enable): synthesis makes that register one more stage of the
+    balance's shift register, so it is counted there, as the delay's, not the reader's."""
+    continued = set()
+    for op in ops:
+        if not isinstance(op, circuit.DelayOp) or op.cycles.value.data + 1 < SRL_MIN_LENGTH:
+            continue
+        readers = {use.operation for use in op.output.uses}
+        reader = next(iter(readers)) if len(readers) == 1 else None
+        if (
+            isinstance(reader, circuit.UnitOp)
+            and 0 in reader.register_boundaries
+            and 0 not in unit_spec(reader).plan().forced
+            and sum(source is op.output for source in reader.inputs) == 1
+        ):
+            continued.add(op)
+    return frozenset(continued)
+
+
 def estimate(module: ModuleOp, target: Target) -> Estimate:
     """Every unit's resources from its plan and registers (``delay_model``), summed."""
     layers, tables, total = [], [], Resources()
-    for op in design_function(module).body.block.ops:
+    ops = list(design_function(module).body.block.ops)
+    continued = _continued(ops)
+    for op in ops:
         if isinstance(op, circuit.UnitOp | circuit.DelayOp | circuit.CollectOp):
-            entry, resources, unit_tables = _layer(op, target.part.family)
+            entry, resources, unit_tables = _layer(op, target.part.family, continued)
             layers.append(entry)
             tables += unit_tables
             total = total + resources

@@ -86,6 +86,7 @@ class AdderGraphUnit(Unit):
         for value in outputs:
             last[value] = cycles
         self.last_use = tuple(last)
+        self.live = self._live_bits()
         super().__init__(
             input_shape=input_shape,
             input_count=rows * len(inputs),
@@ -99,13 +100,18 @@ class AdderGraphUnit(Unit):
         """One step per cycle (the operators of its nodes, all rows), the boundaries between
         cycles forced: what ``build`` records, without building."""
         operators: list[list[Operator]] = [[] for _ in range(self.cycles + 1)]
-        for node in self.nodes:
-            operators[node_cycle(node)] += node_operators(node, self.ranges) * self.rows
+        for index, node in enumerate(self.nodes):
+            live = self.live[self.n_in + index]
+            operators[node_cycle(node)] += node_operators(node, self.ranges, live)
         output_bits = self.rows * sum(
             _width(*self.ranges[v]) for v in self.outputs if not self._constant(v)
         )
-        steps = tuple(
-            Step(f"cycle {c}", tuple(ops), self.bits_crossing(c + 1) if c < self.cycles else output_bits)
+        steps = tuple(  # every row's nodes in turn, as build makes them
+            Step(
+                f"cycle {c}",
+                tuple(ops * self.rows),
+                self.bits_crossing(c + 1) if c < self.cycles else output_bits,
+            )
             for c, ops in enumerate(operators)
         )
         return Plan(steps, input_bits, frozenset(range(1, self.cycles + 1)))
@@ -120,12 +126,37 @@ class AdderGraphUnit(Unit):
         return node[0] == "cast" and self._constant(node[1])
 
     def bits_crossing(self, boundary: int) -> int:
-        """Register bits between cycle ``boundary - 1`` and ``boundary``, all rows."""
+        """Register bits between cycle ``boundary - 1`` and ``boundary`` that something reads
+        (``live``), all rows."""
         return self.rows * sum(
-            _width(*self.ranges[v])
+            self.live[v]
             for v in range(len(self.ranges))
             if self.cycle_of[v] < boundary <= self.last_use[v]
         )
+
+    def _live_bits(self) -> tuple[int, ...]:
+        """Of each value, the low bits that something reads. A wrapping cast reads its source
+        only up to its output's top bit, and a sum reads its operands only up to its own top
+        live bit (carries run upwards), so the bits above are dead: synthesis removes them,
+        with their registers and adder bits. The hardware is built at full width."""
+        widths = [_width(*r) for r in self.ranges]
+        live = [0] * len(widths)
+        for value in self.outputs:
+            live[value] = widths[value]
+        for index in reversed(range(len(self.nodes))):
+            node, top = self.nodes[index], min(live[self.n_in + index], widths[self.n_in + index])
+            if top <= 0:
+                continue
+            if node[0] == "add":
+                reads = [(value, top - shift) for value, shift, _ in node[1]]
+            elif node[0] == "multiply":  # the low bits of a product need the low bits alone
+                reads = [(node[1], top)]
+            else:
+                shift, _, overflow, width, _ = node[2]
+                reads = [(node[1], shift + width if overflow == "WRAP" else widths[node[1]])]
+            for value, bits in reads:
+                live[value] = max(live[value], bits)
+        return tuple(min(bits, width) for bits, width in zip(live, widths, strict=True))
 
     def build(self, m: Module, pipeline: Pipeline, inputs: list[Term]) -> list[Value]:
         pipeline.start([])
@@ -200,7 +231,7 @@ class _Row:
             self.m.d.comb += net.eq(signal)
             signal = net
         self.signals[(value, cycle)] = signal
-        return node_operators(node, unit.ranges)
+        return node_operators(node, unit.ranges, unit.live[value])
 
     def _sum(self, node: Node, operands, name: str) -> Value:
         constant, (low, high) = node[2], node_range(node)
@@ -262,11 +293,12 @@ def _ternary_layout(node: Node, carry: str | None):
     return ternary_kind(starts, constant, low, high, carry)
 
 
-def node_operators(node: Node, ranges) -> list[Operator]:
+def node_operators(node: Node, ranges, live: int | None = None) -> list[Operator]:
     """The operators of a node (what the delay and resource models read), from its ranges:
     ``add2`` (two operands: carry-chain bits, bits needing LUTs), ``add3`` (a ternary adder),
     ``add_constant`` (one operand and a constant, or a negation: the carry chain alone), the
-    cast's operators, ``multiply``."""
+    cast's operators, ``multiply``. ``live``: the low bits of a sum that something reads
+    (``AdderGraphUnit.live``); the adder bits above them are counted as removed."""
     kind, (low, high) = node[0], node_range(node)
     if kind == "cast":
         source = ranges[node[1]]
@@ -276,13 +308,14 @@ def node_operators(node: Node, ranges) -> list[Operator]:
         return [("dsp_multiply", _width(*ranges[node[1]]), abs(node[2]).bit_length() + 1)]
     operands, constant = node[1], node[2]
     starts = [(shift, negated) for _, shift, negated in operands]
-    chain = _width(low, high) - _passthrough(starts, constant)
-    if not operands or (len(operands) == 1 and not operands[0][2] and not constant):
-        return []  # a constant, or a shift: wiring
+    width = _width(low, high) if live is None else min(live, _width(low, high))
+    chain = width - _passthrough(starts, constant)
+    if not operands or (len(operands) == 1 and not operands[0][2] and not constant) or chain <= 0:
+        return []  # a constant, a shift, or bits no one reads: wiring
     if len(operands) == 1:
         return [("add_constant", chain, 0)]
     if len(operands) == 2 and not constant:
-        return [("add2", chain, _overlap(operands, ranges, _width(low, high)))]
+        return [("add2", chain, _overlap(operands, ranges, width))]
     return [("add3", chain, 0)]
 
 

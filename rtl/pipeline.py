@@ -25,11 +25,17 @@ from rtlflow.numerics.fixed_point import raw_range
 
 @dataclass(frozen=True)
 class Step:
-    """One step of combinational logic: its operators and the bits alive after it."""
+    """One step of combinational logic: its operators and the bits alive after it.
+
+    ``carried`` lists the values alive after the step that it passed on unchanged from the
+    boundary before it, as (label, bits): a label names one value over all the boundaries it
+    crosses (registered or not), so a value held over several registers can be followed.
+    """
 
     name: str
     operators: tuple[Operator, ...]
     bits_after: int
+    carried: tuple[tuple[int, int], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -68,10 +74,16 @@ class Pipeline:
     forced: set[int] = field(default_factory=set)
     memory_boundaries: set[int] = field(default_factory=set)
     dry_run: bool = False
+    #: id of a value (or of a register holding it unchanged) -> its label; the values are kept
+    #: alive in ``_pinned`` so that no id is reused while the unit is built
+    _labels: dict[int, int] = field(default_factory=dict)
+    _pinned: list[Value] = field(default_factory=list)
+    _previous: frozenset[int] = frozenset()  # the labels at the last boundary crossed
 
     def start(self, values: list[Value]) -> list[Value]:
         """Cross boundary 0 (before the first step)."""
         assert self.boundary == 0
+        self._previous = frozenset(self._label(v) for v in values if not isinstance(v, Const))
         return self._cross(values)
 
     def stage(
@@ -89,8 +101,12 @@ class Pipeline:
         this step computed: such a boundary is forced and the memory holds those values.
         ``force`` registers the boundary whatever the schedule says (a delay line).
         """
-        held = [v for v in values[memory_reads:] if not isinstance(v, Const)]
-        self.steps.append(Step(name, tuple(operators), sum(len(v) for v in held)))
+        held = [
+            (self._label(v), len(v)) for v in values[memory_reads:] if not isinstance(v, Const)
+        ]
+        carried = tuple(entry for entry in held if entry[0] in self._previous)
+        self.steps.append(Step(name, tuple(operators), sum(bits for _, bits in held), carried))
+        self._previous = frozenset(label for label, _ in held)
         if memory_reads:
             self.memory_boundaries.add(self.boundary)
         if memory_reads or force:
@@ -102,6 +118,7 @@ class Pipeline:
         an input latch); returns that boundary. The caller updates ``valid`` and ``tags``."""
         if name:
             self.steps.append(Step(name, tuple(operators), bits))
+        self._previous = frozenset()
         boundary = self.boundary
         self.forced.add(boundary)
         self.boundary += 1
@@ -133,6 +150,13 @@ class Pipeline:
         self.module.d.sync += register.eq(value)
         return register
 
+    def _label(self, value: Value) -> int:
+        label = self._labels.get(id(value))
+        if label is None:
+            label = self._labels[id(value)] = len(self._pinned)
+            self._pinned.append(value)
+        return label
+
     def _cross(self, values: list[Value], *, memory_reads: int = 0) -> list[Value]:
         boundary = self.boundary
         self.boundary += 1
@@ -142,12 +166,15 @@ class Pipeline:
         self.tags = [
             self.register(tag, f"b{boundary}_tag{i}", reset=True) for i, tag in enumerate(self.tags)
         ]
-        return [
-            value
-            if index < memory_reads or isinstance(value, Const)
-            else self.register(value, f"b{boundary}_v{index}")
-            for index, value in enumerate(values)
-        ]
+        crossed = []
+        for index, value in enumerate(values):
+            if index >= memory_reads and not isinstance(value, Const):
+                register = self.register(value, f"b{boundary}_v{index}")
+                self._labels[id(register)] = self._label(value)  # the same value, a cycle later
+                self._pinned.append(register)
+                value = register
+            crossed.append(value)
+        return crossed
 
 
 def cross_terms(pipeline: Pipeline, name: str, operators: list[Operator], terms: list[Term]):

@@ -11,7 +11,7 @@ import json
 from pathlib import Path
 
 import numpy as np
-from amaranth.hdl import Module, Shape
+from amaranth.hdl import ClockSignal, Instance, Module, ResetSignal, Shape
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
@@ -54,6 +54,37 @@ class UnitHarness(wiring.Component):
         return m
 
 
+class WrittenUnit(wiring.Component):
+    """A unit whose Verilog is written as text (``module``, e.g. ``adder_graph_verilog``):
+    its signature, and an instance of that module in place of its elaboration."""
+
+    def __init__(self, unit: Unit, module: str, text: str):
+        self.unit, self.module, self.text = unit, module, text
+        unit._MustUse__silence = True  # stands in for it, never elaborated
+        super().__init__(unit.signature)
+
+    _UNIT_FIELDS = ("input_shape", "input_count", "output_shape", "output_count", "latency",
+                    "ii", "carry")
+
+    def __getattr__(self, name):  # shapes, counts, latency, ii, carry: the unit's
+        if name in WrittenUnit._UNIT_FIELDS:
+            return getattr(self.unit, name)
+        raise AttributeError(name)
+
+    def elaborate(self, platform) -> Module:
+        m = Module()
+        ports = {
+            "i_x__payload": self.x.payload.as_value(),
+            "i_x__valid": self.x.valid,
+            "o_y__payload": self.y.payload.as_value(),
+            "o_y__valid": self.y.valid,
+        }
+        if self.unit.latency > 0:
+            ports |= {"i_clk": ClockSignal(), "i_rst": ResetSignal()}
+        m.submodules.written = Instance(self.module, **ports)
+        return m
+
+
 def _port(name: str, shape: Shape, count: int, ready: str | None) -> dict:
     return {
         "name": name,
@@ -73,6 +104,9 @@ def run_unit(
     (directory / "rtl").mkdir(parents=True, exist_ok=True)
     (directory / "rtl" / "unit_harness.v").write_text(to_verilog(UnitHarness(unit), "unit_harness"))
     sources = ["rtl/unit_harness.v"]
+    if isinstance(unit, WrittenUnit):
+        (directory / "rtl" / f"{unit.module}.v").write_text(unit.text)
+        sources.append(f"rtl/{unit.module}.v")
     if getattr(unit, "carry", None):  # ternary adders: the library cell and its primitives
         (directory / "rtl" / "rtlflow_add3.v").write_text(primitives.TERNARY_ADDER_MODULE)
         (directory / "rtl" / "primitives.v").write_text(primitives.SIMULATION_MODELS)

@@ -4,12 +4,12 @@ import dataclasses
 import math
 
 import pytest
-from amaranth.hdl import unsigned
+from amaranth.hdl import signed, unsigned
 
 from rtlflow.delay_model import DelayModel, Resources, operator_resources, plan_resources
 from rtlflow.parts import find_part
 from rtlflow.rtl.delay import DelayUnit
-from rtlflow.rtl.pipeline import Plan, Step
+from rtlflow.rtl.pipeline import Plan, Step, Unit
 
 FAMILIES = ["ultrascale+", "ultrascale", "7series"]
 DELAY_FIELDS = [f.name for f in dataclasses.fields(DelayModel) if f.name != "family"]
@@ -231,3 +231,51 @@ def test_plan_resources_of_logic():
     assert math.isclose(
         plan_resources(PLAN, frozenset({0}), "ultrascale+").ff - total.ff, PLAN.input_bits + 1
     )
+
+
+class _CarryUnit(Unit):
+    """``x`` carried unchanged over ``steps`` steps while ``y`` is incremented in each (the
+    shape of a layer norm's centred values waiting for the reciprocal)."""
+
+    def __init__(self, steps: int):
+        self.count = steps
+        super().__init__(input_shape=signed(10), input_count=2, output_shape=signed(10),
+                         output_count=2)
+
+    def build(self, m, pipeline, inputs):
+        x, y = pipeline.start([term.value for term in inputs])
+        for _ in range(self.count):
+            x, y = pipeline.stage("increment", [("add", 10, 0)], [x, (y + 1)[:10]])
+        return [x, y]
+
+
+@pytest.mark.parametrize(
+    ("registers", "srl_cycles"),
+    [
+        (frozenset({1, 2, 3, 4, 5}), 4),  # x at 1 is read by logic; 2..5 in SRLs
+        (frozenset({0, 2, 4, 5}), 3),  # 0 read, 2, 4, 5 shifted
+        (frozenset({1, 3, 5}), 0),  # two after the first: flip-flops
+        (frozenset({2, 5}), 0),
+    ],
+)
+def test_a_value_carried_over_registers_while_others_compute_is_a_shift_register(
+    registers, srl_cycles
+):
+    """Each step computes (no whole-boundary run), but ``x`` passes unchanged: the copy right
+    after the logic that may read it stays a flip-flop, the rest of its chain, when at least
+    three long, is one SRL per bit. ``y`` (10 bits) and the valid bit are flip-flops."""
+    plan = _CarryUnit(5).plan
+    assert [len(step.carried) for step in plan.steps] == [1] * 5
+    logic = logic_of(plan, "ultrascale+")
+    flops = sum(20 + 1 for _ in registers) - 10 * srl_cycles
+    expected = Resources(logic.lut + (10 if srl_cycles else 0), flops)
+    assert plan_resources(plan, registers, "ultrascale+") == expected
+
+
+def test_a_product_over_several_dsp_slices_keeps_its_register():
+    """A 16x16 product fits one slice: the register after it is the slice's product register.
+    A 30x20 product takes two slices and is summed in fabric: its register is flip-flops."""
+    for width, size, absorbed in [(16, 16, True), (30, 20, False)]:
+        plan = Plan((Step("multiply", (("multiply", width, size),), width + size),), 8)
+        flops = plan_resources(plan, frozenset({1}), "ultrascale+").ff
+        assert flops == (1 if absorbed else width + size + 1)

@@ -407,3 +407,32 @@ def test_precision_auto_covers_every_op_on_the_way():
     corners = np.random.default_rng(1).choice([fmt.min_value, fmt.max_value], (64, 1, 2, 6, 6))
     compiled.predict(corners)
     assert not compiled.emulator.overflows
+
+
+def test_a_balance_delay_and_the_input_register_after_it_are_one_shift_register():
+    """A residual's skip path is a latency balance; when the add registers its inputs at
+    boundary 0, that register continues the balance's chain (its only reader), and synthesis
+    makes them one SRL per bit. The estimate counts it there: the delay as a shift register
+    one cycle longer (its valid bits in flip-flops, less the one the add keeps), the add's
+    boundary-0 flip-flops without the skip path's bits."""
+    from rtlflow.delay_model import SRL_DEPTH, plan_resources
+    from rtlflow.report import estimate
+
+    g = Graph("residual", {"x": [1, 16]}, seed=3)
+    y = g.node("Add", [g.node("Relu", [g.dense("x", 16, 16)]), "x"])
+    module = circuit_module(g.model({"y": y}), 400.0)
+    ops = [op for op in next(iter(module.ops)).body.block.ops
+           if isinstance(op, circuit.UnitOp | circuit.DelayOp)]
+    delay = next(op for op in ops if isinstance(op, circuit.DelayOp))
+    add = next(op for op in ops if isinstance(op, circuit.UnitOp) and op.inner.name == "fxp.add")
+    assert [use.operation for use in delay.output.uses] == [add]
+    assert 0 in add.register_boundaries
+    cycles, bits = delay.cycles.value.data, unit_spec(delay).plan().input_bits
+    assert bits == 16 * 16
+    layers = estimate(module, find_part("xcvu13p")).layers
+    by_op = dict(zip(ops, [layer["resources"] for layer in layers], strict=True))
+    assert by_op[delay] == {"lut": bits * -(-(cycles + 1) // SRL_DEPTH), "ff": cycles, "dsp": 0,
+                            "bram18": 0}
+    alone = plan_resources(unit_spec(add).plan(), frozenset(add.register_boundaries),
+                           "ultrascale+")
+    assert by_op[add]["ff"] == alone.ff - bits
