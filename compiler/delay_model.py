@@ -206,7 +206,7 @@ def shift_registers(plan: Plan, registers: set[int]) -> tuple[dict[int, int], in
     present: dict[int, list[int]] = {}  # label -> boundaries where it arrives unchanged
     width: dict[int, int] = {}
     for index, step in enumerate(plan.steps):
-        for label, bits in step.carried:
+        for label, bits in set(step.carried):  # a value carried twice is one chain
             present.setdefault(label, []).append(index + 1)
             width[label] = bits
     shifted: dict[int, int] = {}
