@@ -184,7 +184,7 @@ def emit_verilog(module: ModuleOp, outdir: Path, jobs: int | None = None) -> Ver
         top += "_top"
     # every unit elaborated to RTLIL (in parallel when it pays), all written by one Yosys run
     with progress.step("Verilog: units generated", total=len(modules) + 1) as done:
-        converted = _rtlil_all(modules, rows, jobs, done)
+        converted = _convert_all(modules, rows, jobs, done)
         converted[top] = ("rtlil", to_rtlil(TopLevel(spec), top))
         done()
     rtlil_texts = {name: text for name, (kind, text) in converted.items() if kind == "rtlil"}
@@ -270,7 +270,7 @@ def _convert_one(
     return "rtlil", to_rtlil(wrapper, name)
 
 
-def _rtlil_all(
+def _convert_all(
     modules: dict[str, tuple[UnitSpec, frozenset[int], bool]],
     rows: dict[str, str],
     jobs: int | None,

@@ -51,8 +51,8 @@ def _shifted(operand: Operand, shift: int, width: int) -> str | None:
 class _Text:
     """The module's text as it is written: declarations, assignments, instances, registers."""
 
-    def __init__(self, unit: AdderGraphUnit, name: str):
-        self.unit, self.name = unit, name
+    def __init__(self, unit: AdderGraphUnit):
+        self.unit = unit
         self.declarations: list[str] = []
         self.statements: list[str] = []
         self.registers: list[tuple[str, str, bool]] = []  # (target, source, has a reset)
@@ -210,7 +210,7 @@ class _Text:
 
 def adder_graph_verilog(unit: AdderGraphUnit, name: str) -> str:
     """The Verilog module ``name`` of ``unit`` (its registers and stall as built)."""
-    text = _Text(unit, name)
+    text = _Text(unit)
     element = unit.input_shape.width
     for row in range(unit.rows):
         for k in range(unit.n_in):
