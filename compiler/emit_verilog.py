@@ -29,7 +29,7 @@ from rtlflow.rtl.adder_graph import AdderGraphUnit
 from rtlflow.rtl.adder_graph_text import adder_graph_verilog
 from rtlflow.rtl.rows import RowsUnit
 from rtlflow.rtl.top import InstanceSpec, TopLevel, TopSpec
-from rtlflow.rtl.verilog import to_rtlil, to_verilog_many
+from rtlflow.rtl.verilog import convert, to_verilog_many
 from rtlflow.units import UnitSpec, row_spec, unit_spec
 
 RTL_DIR = "rtl"
@@ -185,11 +185,13 @@ def emit_verilog(module: ModuleOp, outdir: Path, jobs: int | None = None) -> Ver
     # every unit elaborated to RTLIL (in parallel when it pays), all written by one Yosys run
     with progress.step("Verilog: units generated", total=len(modules) + 1) as done:
         converted = _convert_all(modules, rows, jobs, done)
-        converted[top] = ("rtlil", to_rtlil(TopLevel(spec), top))
+        converted[top] = convert(TopLevel(spec), top)
         done()
     rtlil_texts = {name: text for name, (kind, text) in converted.items() if kind == "rtlil"}
-    with progress.step(f"Verilog: {len(rtlil_texts)} modules written (Yosys)"):
-        texts = to_verilog_many(rtlil_texts)
+    texts = {}
+    if rtlil_texts:
+        with progress.step(f"Verilog: {len(rtlil_texts)} modules written (Yosys)"):
+            texts = to_verilog_many(rtlil_texts)
     texts |= {name: text for name, (kind, text) in converted.items() if kind == "verilog"}
     files = {f"{RTL_DIR}/{name}.v": texts[name] for name in [*sorted(modules), top]}
     sources = list(files)
@@ -249,14 +251,15 @@ def _convert_one(
     spec: UnitSpec, registers: frozenset[int], stall: bool, name: str, row_module: str | None
 ) -> tuple[str, str]:
     """One unit's module: ``("verilog", text)`` for an adder graph (written directly,
-    ``rtlflow.rtl.adder_graph_text``), else ``("rtlil", text)`` (the Verilog of those is
-    written from all of them at once)."""
+    ``rtlflow.rtl.adder_graph_text``) and every unit the direct writer covers
+    (``rtlflow.rtl.direct``), else ``("rtlil", text)`` (the Verilog of those is written from
+    all of them at once by Yosys)."""
     unit = spec.build(registers, stall)
     if row_module is None and isinstance(unit, AdderGraphUnit):
         unit._MustUse__silence = True  # written as text, never elaborated
         return "verilog", adder_graph_verilog(unit, name)
     if row_module is None:
-        return "rtlil", to_rtlil(unit, name)
+        return convert(unit, name)
     unit._MustUse__silence = True  # asked for its widths and latency only
     count = spec.params["rows"]
     wrapper = RowsUnit(
@@ -267,7 +270,7 @@ def _convert_one(
         clocked=unit.latency > 0,
         stall=stall,
     )
-    return "rtlil", to_rtlil(wrapper, name)
+    return convert(wrapper, name)
 
 
 def _convert_all(

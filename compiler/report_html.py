@@ -3,9 +3,9 @@
 The summary (latency, II, clock, resources against the part), per-layer latency and resource
 bars, per-layer fidelity (when the compile was given inputs), the profile of every layer's values
 against its fixed-point formats (hls4ml's profiling plot, for the layers of the hardware) and
-the rest of the report as tables. Reads the manifest only; the plots are PNGs drawn by
-matplotlib's Agg backend and embedded as data URIs: no network, no JavaScript. The same report
-gives the same bytes (the PNGs carry no software or time stamp).
+the rest of the report as tables. Reads the manifest only; the plots are inline SVG
+(``rtlflow.svg_chart``, no plotting library: drawing them costs milliseconds): no network, no
+JavaScript. The same report gives the same bytes.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ import math
 from typing import Any
 
 from rtlflow.report_text import synthesis_lines, vivado_lines
+from rtlflow.svg_chart import COLOURS, GREY, GREY_EDGE, Bar, Mark, Panel, Span, chart
 
 STYLE = """
 body { font-family: sans-serif; max-width: 1100px; margin: 1em auto; padding: 0 1em;
@@ -25,7 +26,7 @@ h1 { font-size: 1.5em; } h2 { font-size: 1.2em; margin-top: 1.6em; border-bottom
 table { border-collapse: collapse; margin: 0.5em 0; font-size: 0.9em; }
 th, td { border: 1px solid #ccc; padding: 0.2em 0.6em; text-align: right; }
 th { background: #f0f0f0; } td.text, th.text { text-align: left; }
-figure { margin: 1em 0; } figure img { max-width: 100%; }
+figure { margin: 1em 0; } figure img, figure svg { max-width: 100%; height: auto; }
 figcaption { font-size: 0.9em; color: #444; max-width: 900px; }
 pre { background: #f6f6f6; padding: 0.5em; overflow-x: auto; font-size: 0.85em; }
 .warning { color: #a40; }
@@ -71,7 +72,7 @@ def table(header: list[str], rows: list[list[Any]], text_columns: int = 1) -> st
 
 
 def figure_html(figure: Any, caption: str) -> str:
-    """A matplotlib figure as an embedded PNG with its caption."""
+    """A matplotlib figure as an embedded PNG with its caption (the scan's plots)."""
     buffer = io.BytesIO()
     figure.savefig(buffer, format="png", dpi=100, metadata={"Software": None})
     data = base64.b64encode(buffer.getvalue()).decode("ascii")
@@ -81,17 +82,9 @@ def figure_html(figure: Any, caption: str) -> str:
     )
 
 
-def _new_figure(width: float, height: float) -> Any:
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
-
-    figure = Figure(figsize=(width, height))
-    FigureCanvasAgg(figure)  # the Agg backend, without pyplot's global state
-    return figure
-
-
-def _rows_height(rows: int) -> float:
-    return 1.4 + 0.28 * max(rows, 1)
+def svg_figure(svg: str, caption: str) -> str:
+    """An inline SVG chart with its caption."""
+    return f"<figure>{svg}<figcaption>{_e(caption)}</figcaption></figure>\n"
 
 
 # ---- summary -----------------------------------------------------------------------------------
@@ -134,27 +127,20 @@ def summary(report: dict[str, Any]) -> str:
 # ---- layers ------------------------------------------------------------------------------------
 
 
-def layer_plot(layers: list[dict[str, Any]]) -> Any:
+def layer_plot(layers: list[dict[str, Any]]) -> str:
     """Per layer, horizontal bars: latency in cycles and each resource used."""
     keys = [("latency_cycles", "latency (cycles)")] + [
         (key, key.upper()) for key in RESOURCES if any(layer["resources"][key] for layer in layers)
     ]
-    figure = _new_figure(11, _rows_height(len(layers)))
-    names = [layer["name"] for layer in layers]
-    positions = list(range(len(layers)))
-    axes = figure.subplots(1, len(keys), sharey=True, squeeze=False)[0]
-    for index, (axis, (key, label)) in enumerate(zip(axes, keys, strict=True)):
-        values = [
-            layer[key] if key == "latency_cycles" else layer["resources"][key] for layer in layers
-        ]
-        axis.barh(positions, values, color=f"C{index}")
-        axis.set_title(label, fontsize=9)
-        axis.tick_params(axis="x", labelsize=7, labelrotation=30)
-        axis.grid(True, axis="x", alpha=0.3)
-    axes[0].set_yticks(positions, names, fontsize=8)
-    axes[0].invert_yaxis()
-    figure.tight_layout()
-    return figure
+    panels = []
+    for index, (key, label) in enumerate(keys):
+        bars = []
+        for row, layer in enumerate(layers):
+            value = layer[key] if key == "latency_cycles" else layer["resources"][key]
+            note = f"{layer['name']}: {_count(value)} {label}"
+            bars.append(Bar(row, 0.0, value, COLOURS[index % len(COLOURS)], note=note))
+        panels.append(Panel(bars, title=label))
+    return chart([layer["name"] for layer in layers], panels)
 
 
 def layers_section(report: dict[str, Any]) -> str:
@@ -167,7 +153,7 @@ def layers_section(report: dict[str, Any]) -> str:
     ]  # fmt: skip
     text = "<h2>Layers</h2>\n"
     if layers:
-        text += figure_html(
+        text += svg_figure(
             layer_plot(layers),
             "Per layer: latency in clock cycles and the resources of the estimate.",
         )
@@ -178,29 +164,23 @@ def layers_section(report: dict[str, Any]) -> str:
 # ---- fidelity ----------------------------------------------------------------------------------
 
 
-def fidelity_plot(layers: list[dict[str, Any]], lsbs: dict[str, float]) -> Any:
+def fidelity_plot(layers: list[dict[str, Any]], lsbs: dict[str, float]) -> str:
     """Per layer, the largest and mean |error| against the float model (log scale), with the
     LSB of the layer's result format."""
-    figure = _new_figure(9, _rows_height(len(layers)))
-    axis = figure.add_subplot()
-    positions = list(range(len(layers)))
     floor = min((row["mean_error"] for row in layers if row["mean_error"] > 0), default=1e-6) / 4
-    axis.barh([p - 0.2 for p in positions], [max(r["max_error"], floor) for r in layers],
-              height=0.4, color="C3", label="max |error|")  # fmt: skip
-    axis.barh([p + 0.2 for p in positions], [max(r["mean_error"], floor) for r in layers],
-              height=0.4, color="C0", label="mean |error|")  # fmt: skip
-    marks = [(p, lsbs[r["layer"]]) for p, r in zip(positions, layers, strict=True) if r["layer"] in lsbs]
-    if marks:
-        axis.plot([m[1] for m in marks], [m[0] for m in marks], "k|", markersize=14,
-                  markeredgewidth=2, label="LSB of the result format")  # fmt: skip
-    axis.set_xscale("log")
-    axis.set_yticks(positions, [row["layer"] for row in layers], fontsize=8)
-    axis.invert_yaxis()
-    axis.set_xlabel("|emulated hardware - float model|", fontsize=9)
-    axis.grid(True, axis="x", alpha=0.3)
-    axis.legend(fontsize=8, loc="lower center", bbox_to_anchor=(0.5, 1.0), ncol=3, frameon=False)
-    figure.tight_layout()
-    return figure
+    items: list[Bar | Mark] = []
+    for position, row in enumerate(layers):
+        for key, colour, offset in (("max_error", COLOURS[3], -0.2), ("mean_error", COLOURS[0], 0.2)):
+            note = f"{row['layer']}: {key.split('_')[0]} |error| {row[key]:.4g}"
+            items.append(Bar(position, floor, max(row[key], floor), colour, 0.4, offset, note=note))
+        if row["layer"] in lsbs:
+            lsb = lsbs[row["layer"]]
+            items.append(Mark(position, lsb, f"{row['layer']}: LSB {_lsb(lsb)}"))
+    panel = Panel(items, label="|emulated hardware - float model|", log=10)
+    legend = [(COLOURS[3], "max |error|"), (COLOURS[0], "mean |error|")]
+    if lsbs:
+        legend.append(("#000", "LSB of the result format"))
+    return chart([row["layer"] for row in layers], [panel], legend)
 
 
 def fidelity_section(report: dict[str, Any]) -> str:
@@ -227,7 +207,7 @@ def fidelity_section(report: dict[str, Any]) -> str:
     layers = fid.get("layers", [])
     if layers:
         lsbs = {entry["layer"]: entry["lsb"] for entry in report.get("profile", []) if "lsb" in entry}
-        text += figure_html(
+        text += svg_figure(
             fidelity_plot(layers, lsbs),
             "Per layer: the error of its results against the float model's (log scale; an "
             "error of zero is drawn at the left edge). The tick marks one LSB of the layer's "
@@ -279,55 +259,42 @@ def _tensors(profile: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return rows
 
 
-def profile_plot(rows: list[dict[str, Any]]) -> Any:
+def profile_plot(rows: list[dict[str, Any]]) -> str:
     """hls4ml's profiling plot: per tensor, on a log2 axis of |value|, the format (grey: from
     its LSB to its largest magnitude) and the non-zero magnitudes the tensor takes (float model
-    thick, hardware thin)."""
-    from matplotlib.patches import Patch
-
-    figure = _new_figure(11, _rows_height(len(rows)))
-    axis = figure.add_subplot()
+    thick, hardware as a line)."""
+    items: list[Bar | Span] = []
     lows, highs = [], []
     for position, row in enumerate(rows):
         fmt = row["format"]
         top = max(abs(fmt["representable"][0]), abs(fmt["representable"][1]))
-        axis.barh(position, top - fmt["lsb"], left=fmt["lsb"], height=0.8, color="0.85",
-                  edgecolor="0.6")  # fmt: skip
+        note = f"{row['label']}: {fmt['format']}, LSB {_lsb(fmt['lsb'])} to {top:g}"
+        items.append(Bar(position, fmt["lsb"], top, GREY, 0.8, edge=GREY_EDGE, note=note))
         lows.append(fmt["lsb"])
         highs.append(top)
-        colour = "C0" if row["kind"] == "constant" else "C2"
+        colour = COLOURS[0] if row["kind"] == "constant" else COLOURS[2]
         span = _magnitudes(row["float"]) if row["float"] else None
         if span is not None:
-            axis.barh(position, span[1] - span[0], left=span[0], height=0.45,
-                      color="C3" if span[1] > top else colour)  # fmt: skip
+            note = f"{row['label']}: float model |x| in [{span[0]:.4g}, {span[1]:.4g}]"
+            items.append(Bar(position, span[0], span[1], COLOURS[3] if span[1] > top else colour,
+                             0.45, note=note))  # fmt: skip
             lows.append(span[0])
             highs.append(span[1])
         span = _magnitudes(row["hardware"]) if row["hardware"] else None
         if span is not None:
-            axis.plot(span, [position, position], color="k", linewidth=1.5)
-            axis.plot(span, [position, position], "k|", markersize=8)
-    axis.set_xscale("log", base=2)
+            note = f"{row['label']}: hardware |x| in [{span[0]:.4g}, {span[1]:.4g}]"
+            items.append(Span(position, span[0], span[1], note))
     floor = min(row["format"]["lsb"] for row in rows) / 2**8  # tinier values: at the edge
-    exponents = range(
-        math.floor(math.log2(max(min(lows), floor))), math.ceil(math.log2(max(highs))) + 1
-    )
-    step = max(1, len(exponents) // 16)
-    axis.set_xticks([2.0**e for e in exponents[::step]], [f"$2^{{{e}}}$" for e in exponents[::step]])
-    axis.set_xlim(2.0 ** exponents[0], 2.0 ** exponents[-1])
-    axis.set_yticks(range(len(rows)), [row["label"] for row in rows], fontsize=8)
-    axis.invert_yaxis()
-    axis.set_xlabel("|value| (non-zero)", fontsize=9)
-    axis.grid(True, axis="x", alpha=0.3)
+    panel = Panel(items, label="|value| (non-zero)", log=2,
+                  limits=(max(min(lows), floor), max(highs)))  # fmt: skip
     legend = [
-        Patch(color="0.85", label="format: LSB to largest magnitude"),
-        Patch(color="C0", label="constants (float model)"),
-        Patch(color="C2", label="results on the given inputs (float model)"),
-        Patch(color="C3", label="above the format"),
-        Patch(color="k", label="the hardware's values"),
+        (GREY, "format: LSB to largest magnitude"),
+        (COLOURS[0], "constants (float model)"),
+        (COLOURS[2], "results on the given inputs (float model)"),
+        (COLOURS[3], "above the format"),
+        ("#000", "the hardware's values"),
     ]
-    figure.legend(handles=legend, fontsize=8, loc="upper center", ncol=3)
-    figure.tight_layout(rect=(0, 0, 1, 1 - 0.5 / figure.get_figheight()))
-    return figure
+    return chart([row["label"] for row in rows], [panel], legend)
 
 
 def _range_text(values: dict[str, float | None] | None) -> str:
@@ -344,7 +311,7 @@ def profile_section(report: dict[str, Any]) -> str:
         return ""
     measured = any(row["kind"] == "result" and row["float"] for row in rows)
     text = "<h2>Profile: values against their formats</h2>\n"
-    text += figure_html(
+    text += svg_figure(
         profile_plot(rows),
         "Per tensor of every layer, the magnitudes of its non-zero values against its "
         "fixed-point format (grey, from one LSB to the largest magnitude it holds). Constants "

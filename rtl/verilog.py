@@ -1,8 +1,10 @@
 """Verilog text for components, ports named from their signatures (Amaranth joins paths with __).
 
-Amaranth turns a component into RTLIL in Python and hands it to its bundled Yosys for
-``write_verilog``. Starting Yosys costs about a quarter of a second, more than converting a
-small unit, so ``to_verilog_many`` converts every module of a design in one Yosys run.
+Components are written directly from their statements (``rtlflow.rtl.direct``) where that
+writer covers them. Otherwise Amaranth turns a component into RTLIL in Python and hands it to
+its bundled Yosys for ``write_verilog``; starting Yosys costs about a quarter of a second, more
+than converting a small unit, so ``to_verilog_many`` converts every such module of a design in
+one Yosys run.
 """
 
 from __future__ import annotations
@@ -11,6 +13,8 @@ from amaranth.back import rtlil, verilog
 from amaranth.hdl import Const, Fragment, Value
 from amaranth.hdl._ir import PortDirection
 from amaranth.lib import wiring
+
+from rtlflow.rtl.direct import Unsupported, component_verilog
 
 
 def ports_of(component: wiring.Component) -> dict[str, tuple[Value, PortDirection]]:
@@ -27,8 +31,28 @@ def ports_of(component: wiring.Component) -> dict[str, tuple[Value, PortDirectio
 
 
 def to_verilog(component: wiring.Component, name: str) -> str:
-    """Verilog for ``component`` as module ``name``, without source-location attributes."""
+    """Verilog for ``component`` as module ``name``: written directly (``rtlflow.rtl.direct``)
+    where it can be, else through Amaranth and Yosys (``amaranth_verilog``)."""
+    kind, text = convert(component, name)
+    return text if kind == "verilog" else amaranth_verilog(component, name)
+
+
+def amaranth_verilog(component: wiring.Component, name: str) -> str:
+    """Verilog for ``component`` as module ``name`` through Amaranth's RTLIL and Yosys, without
+    source-location attributes."""
     return verilog.convert(component, name=name, ports=ports_of(component), emit_src=False)
+
+
+def convert(component: wiring.Component, name: str) -> tuple[str, str]:
+    """``("verilog", text)`` written directly, or ``("rtlil", text)`` for a component the direct
+    writer does not cover (its Verilog then comes from ``to_verilog_many``)."""
+    ports = ports_of(component)
+    try:
+        return "verilog", component_verilog(component, name, ports)
+    except Unsupported:
+        fragment = Fragment.get(component, None)
+        text, _ = rtlil.convert_fragment(fragment, ports, name, emit_src=False)
+        return "rtlil", text
 
 
 def to_rtlil(component: wiring.Component, name: str) -> str:

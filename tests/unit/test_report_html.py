@@ -1,11 +1,13 @@
-"""report.html: written beside report.txt from report.json alone, self-contained (plots as data
-URIs, nothing fetched), with the summary, one profile entry per layer, and a page a real
-headless browser draws (Chromium, where installed)."""
+"""report.html: written beside report.txt from report.json alone, self-contained (plots as
+inline SVG, nothing fetched), with the summary, one profile entry per layer, charts whose bars
+measure the report's numbers, and a page a real headless browser draws (Chromium, where
+installed)."""
 
 from __future__ import annotations
 
 import json
 import re
+import xml.etree.ElementTree as ElementTree
 import shutil
 import subprocess
 
@@ -34,7 +36,7 @@ def test_the_page_holds_the_summary_and_is_self_contained(written):
     assert f"{report['latency_cycles']} cycles = {report['latency_ns']:g} ns" in page
     assert f"{report['initiation_interval']} cycle(s)" in page
     assert f"{report['resources']['lut']:,}" in page and report["part"]["name"] in page
-    assert len(re.findall(r'<img src="data:image/png;base64,', page)) == 3  # layers, fidelity, profile
+    assert page.count("<figure><svg ") == 3  # layers, fidelity, profile
     assert not re.search(r"(src|href)=\"(?!data:)", page) and "http://" not in page
     assert "https://" not in page and "<script" not in page
 
@@ -63,7 +65,45 @@ def test_without_inputs_the_page_says_so(tmp_path):
     report = compiled.write(tmp_path, vectors=10)
     assert all("results" not in entry for entry in report["profile"])
     page = (tmp_path / "report.html").read_text()
-    assert "No inputs were given" in page and page.count("data:image/png") == 2
+    assert "No inputs were given" in page and page.count("<figure><svg ") == 2
+
+
+def _charts(page: str) -> list[ElementTree.Element]:
+    """Every chart of the page, parsed as XML (so each is well-formed)."""
+    return [ElementTree.fromstring(svg) for svg in re.findall(r"<svg .*?</svg>", page, re.S)]
+
+
+def test_the_layer_chart_draws_each_layers_numbers_to_scale(written):
+    """Bar lengths in the latency and LUT panels are proportional to the report's numbers
+    (the bars start at zero on a linear axis), and each bar names its layer and value."""
+    outdir, report = written
+    layers_chart = _charts((outdir / "report.html").read_text())[0]
+    bars = [rect for rect in layers_chart.iter("rect") if rect.find("title") is not None]
+    for label, value in (("latency (cycles)", lambda l: l["latency_cycles"]),
+                         ("LUT", lambda l: l["resources"]["lut"])):  # fmt: skip
+        drawn = {
+            rect.find("title").text.split(":")[0]: float(rect.get("width"))
+            for rect in bars
+            if rect.find("title").text.endswith(f" {label}")
+        }
+        assert sorted(drawn) == sorted(layer["name"] for layer in report["layers"])
+        widest = max(report["layers"], key=value)
+        scale = drawn[widest["name"]] / value(widest)
+        for layer in report["layers"]:
+            assert abs(drawn[layer["name"]] - value(layer) * scale) <= max(0.6, 0.01 * drawn[layer["name"]])
+
+
+def test_the_profile_chart_places_formats_on_a_log2_axis(written):
+    """A format's grey bar runs from its LSB to its largest magnitude on a log2 axis: one bar
+    per tensor, and every tensor here is fixed<16,6>, so every bar has the same length."""
+    outdir, report = written
+    profile_chart = _charts((outdir / "report.html").read_text())[2]
+    grey = [rect for rect in profile_chart.iter("rect") if rect.get("fill") == "#d9d9d9"
+            and rect.find("title") is not None]  # fmt: skip
+    rows = sum(len(entry.get("constants", [])) + 1 for entry in report["profile"])
+    assert len(grey) == rows
+    lengths = {round(float(rect.get("width")), 1) for rect in grey}
+    assert max(lengths) - min(lengths) <= 0.2  # one format, one length
 
 
 def _browser() -> str | None:
