@@ -139,7 +139,7 @@ class CompiledModel:
         outdir = Path(outdir)
         outdir.mkdir(parents=True, exist_ok=True)
         shutil.rmtree(outdir / "tb", ignore_errors=True)  # a previous design's would linger
-        circuit_ir = self.levels["circuit"].clone()
+        circuit_ir = self.levels["circuit"]  # read, not changed, by what follows
         design = emit_verilog(circuit_ir, outdir, jobs)
         if design.changed:  # else the simulator's build of the same Verilog is kept
             for build in ("sim_build", "sim_build_structural"):

@@ -242,25 +242,24 @@ class _Solver:
         counts[key] -= 1
         sb = s + shift
         gb = g * sign
+        get, add = counts.get, touched.add
         for other, shifts in self.terms[o].items():
-            below_a, below_b, below_n = other < na, other < nb, other < node
+            below_a, below_b = other < na, other < nb  # (``node`` is above every other node)
             for t, h in shifts.items():
+                hg = h * g
                 if t < s or (t == s and below_a):
-                    counts[(other, na, s - t, h * g)] -= 1
+                    counts[(other, na, s - t, hg)] -= 1
                 else:
-                    counts[(na, other, t - s, h * g)] -= 1
+                    counts[(na, other, t - s, hg)] -= 1
                 if t < sb or (t == sb and below_b):
                     counts[(other, nb, sb - t, h * gb)] -= 1
                 else:
                     counts[(nb, other, t - sb, h * gb)] -= 1
-                if t < s or (t == s and below_n):
-                    k = (other, node, s - t, h * g)
-                else:
-                    k = (node, other, t - s, h * g)
-                count = counts.get(k, 0) + 1
+                k = (other, node, s - t, hg) if t <= s else (node, other, t - s, hg)
+                count = get(k, 0) + 1
                 counts[k] = count
                 if count >= 2:  # from two: a cheap superset of any min_uses
-                    touched.add(k)
+                    add(k)
         self.terms[o].setdefault(node, {})[s] = g
         self.holders.setdefault(node, set()).add(o)
         self.weight[o] += 1 << self.depth[node]

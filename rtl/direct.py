@@ -25,7 +25,7 @@ from amaranth.hdl._ast import Assign, Concat, Operator, Slice, Switch, SwitchVal
 from amaranth.hdl._ir import PortDirection
 from amaranth.hdl._mem import MemoryInstance
 
-from rtlflow.naming import KEYWORDS
+from rtlflow.rtl.keywords import KEYWORDS
 
 
 class Unsupported(Exception):

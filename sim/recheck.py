@@ -68,7 +68,7 @@ def describe_mismatch(manifest: dict, mismatch: dict) -> str:
 def unit_instances(outdir: Path, manifest: dict) -> list[tuple[int, str, str]]:
     """(index, instance, label) of the unit instances in the top module, in program order."""
     top = (outdir / "rtl" / f"{manifest['top']}.v").read_text()
-    found = re.findall(r"^\s+\S+ (u(\d+)_(\w+)) \($", top, flags=re.MULTILINE)
+    found = re.findall(r"^\s+\S+ (u(\d+)_(\w+)) \(", top, flags=re.MULTILINE)
     return sorted((int(index), name, label) for name, index, label in found)
 
 

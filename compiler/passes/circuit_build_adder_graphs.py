@@ -15,6 +15,9 @@ for ``circuit-insert-registers``.
 from __future__ import annotations
 
 import math
+import multiprocessing
+import os
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field, replace
 
 import numpy as np
@@ -50,6 +53,8 @@ class CircuitBuildAdderGraphsPass(ModulePass):
     ternary: bool = True
     """Output trees of three-operand adders (else two-operand). On the part's family they are
     built from its LUT6_2 and carry primitives."""
+    jobs: int | None = None
+    """Processes solving the layers' graphs at once (None: one per core, when it pays)."""
 
     def apply(self, ctx: Context, op: ModuleOp) -> None:
         target = find_part(self.part)
@@ -75,8 +80,12 @@ class CircuitBuildAdderGraphsPass(ModulePass):
                 {name: layer.dsp_budget for name, layer in config.layers.items()},
                 family,
             )
-            for unit, problem, chosen in zip(units, problems, on_dsps, strict=True):
-                block = cheapest_graph(unit.inner, problem, chosen, self.ternary, family)
+            solved = solve_in_parallel(
+                [_solve_arguments(unit.inner, problem, self.ternary) for unit, problem in
+                 zip(units, problems, strict=True)], self.jobs
+            )  # fmt: skip
+            for unit, problem, chosen, graph in zip(units, problems, on_dsps, solved, strict=True):
+                block = cheapest_graph(unit.inner, problem, chosen, self.ternary, family, graph)
                 built = unit.implemented_by(block)
                 if carry is not None:
                     built.attributes[CARRY] = StringAttr(carry)
@@ -184,11 +193,15 @@ def dsp_steps(count: int) -> list[int]:
     return sorted(steps)
 
 
-def cheapest_graph(op: fxp.WeightedOp, problem, choice: DspChoice, ternary: bool, family: str):
+def cheapest_graph(
+    op: fxp.WeightedOp, problem, choice: DspChoice, ternary: bool, family: str,
+    solved: cmvm.AdderGraph | None = None,
+):  # fmt: skip
     """The layer's implementation with its best ``n`` products on DSP slices, ``n`` on the grid
     of ``dsp_steps`` within the layer's slices, chosen for the fewest LUTs (the fewest DSPs
     among equals). Shared subexpressions make a product's saving hard to know in advance;
-    trying them makes LUTs fall monotonically as the budget grows."""
+    trying them makes LUTs fall monotonically as the budget grows. ``solved``: the graph with
+    no product on DSPs, when already solved."""
     best = None
     used = [0]
     for _, _, slices in choice.candidates:
@@ -197,7 +210,7 @@ def cheapest_graph(op: fxp.WeightedOp, problem, choice: DspChoice, ternary: bool
         if used[n] > choice.slices:
             break
         chosen = {(k, magnitude) for k, magnitude, _ in choice.candidates[:n]}
-        block = _graph(op, problem, chosen, ternary)
+        block = _graph(op, problem, chosen, ternary, solved if n == 0 else None)
         cost = graph_luts(block, family)
         if best is None or cost < best[0]:
             best = (cost, block)
@@ -246,10 +259,50 @@ def position_tiles(op: fxp.WeightedOp, rows: list) -> list[list[int]] | None:
     return list(tiles.values())
 
 
-def _graph(op: fxp.WeightedOp, problem, on_dsps: set, ternary: bool) -> Block:
+#: digit pairs (``cmvm.pair_work``) over all layers from which solving them in parallel
+#: processes pays for starting the processes (about a second of solving)
+PARALLEL_PAIRS = 300_000
+
+
+def _solve_arguments(op: fxp.WeightedOp, problem, ternary: bool):
+    """What ``_solve`` needs for the layer's graph with no product on DSPs."""
+    rows, constants, ranges, _ = problem
+    options = {"arity": 3 if ternary else 2, "max_pairs": cmvm.MAX_PAIRS}
+    return rows, constants, ranges, position_tiles(op, rows), options
+
+
+def _solve(rows, constants, ranges, tiles, options) -> cmvm.AdderGraph:
+    if tiles is not None:
+        return cmvm.solve_grouped(rows, constants, ranges, tiles, **options)
+    return cmvm.solve(rows, constants, ranges, **options)
+
+
+def solve_in_parallel(
+    problems: list, jobs: int | None, min_pairs: int = PARALLEL_PAIRS
+) -> list[cmvm.AdderGraph | None]:
+    """The graphs of ``problems`` (``_solve``'s arguments) solved in worker processes, largest
+    first, when there are cores and work (``min_pairs``), and this is not itself a worker (a
+    point of a scan); else Nones (solved where they are used)."""
+    from rtlflow.emit_verilog import worker_context
+
+    work = [cmvm.pair_work(problem[0]) for problem in problems]
+    workers = min(jobs or os.cpu_count() or 1, len(problems))
+    nested = multiprocessing.parent_process() is not None
+    if workers <= 1 or nested or sum(work) < min_pairs:
+        return [None] * len(problems)
+    order = sorted(range(len(problems)), key=lambda i: -work[i])
+    with ProcessPoolExecutor(max_workers=workers, mp_context=worker_context()) as pool:
+        futures = {i: pool.submit(_solve, *problems[i]) for i in order}
+        return [futures[i].result() for i in range(len(problems))]
+
+
+def _graph(
+    op: fxp.WeightedOp, problem, on_dsps: set, ternary: bool,
+    solved: cmvm.AdderGraph | None = None,
+) -> Block:  # fmt: skip
     """The implementation block of a dense or convolution layer: the products chosen for DSPs
     first, then the adder graph of the rest (the DSP products enter it as inputs of weight 1),
-    then the output casts."""
+    then the output casts. ``solved``: the graph, when already solved (no product on DSPs)."""
     rows, constants, ranges, casts = problem
     block = Block(arg_types=[shiftadd.IntRangeType.of(a, b) for a, b in ranges])
     values: list[SSAValue] = list(block.args)
@@ -270,13 +323,13 @@ def _graph(op: fxp.WeightedOp, problem, on_dsps: set, ternary: bool) -> Block:
                 products[key] = len(graph_ranges) - 1
             graph_row.append((products[key], 1 if weight > 0 else -1))
         graph_rows.append(graph_row)
-    arity = 3 if ternary else 2
-    tiles = position_tiles(op, graph_rows) if not on_dsps else None
-    options = {"arity": arity, "max_pairs": cmvm.MAX_PAIRS}
-    if tiles is not None:
-        graph = cmvm.solve_grouped(graph_rows, constants, graph_ranges, tiles, **options)
+    if solved is not None and not on_dsps:
+        graph = solved
     else:
-        graph = cmvm.solve(graph_rows, constants, graph_ranges, **options)
+        arity = 3 if ternary else 2
+        tiles = position_tiles(op, graph_rows) if not on_dsps else None
+        options = {"arity": arity, "max_pairs": cmvm.MAX_PAIRS}
+        graph = _solve(graph_rows, constants, graph_ranges, tiles, options)
     for adder in graph.adders:
         add = shiftadd.AddOp(
             [values[o.node] for o in adder.operands],

@@ -187,3 +187,22 @@ def test_grouped_solve_tiles_and_empty_rows():
     ranges = [(-8, 7)] * dense.shape[1]
     graph = cmvm.solve_grouped(rows, [0] * 18, ranges, tiles, arity=3)
     check(graph, dense, [0] * 18, ranges, rng)
+
+
+def test_layers_solved_in_worker_processes_equal_those_solved_here():
+    """The adder-graph pass solves its layers in worker processes (``solve_in_parallel``): the
+    graphs are the ones solved in this process, and exact."""
+    from rtlflow.passes.circuit_build_adder_graphs import _solve, solve_in_parallel
+
+    rng = np.random.default_rng(11)
+    cases = [random_case(rng, n_out, n_in) for n_out, n_in in ((9, 7), (4, 12), (6, 5))]
+    problems = [
+        ([[(i, int(w)) for i, w in enumerate(row) if w] for row in weights], list(constants),
+         ranges, None, {"arity": 3, "max_pairs": cmvm.MAX_PAIRS})
+        for weights, constants, ranges in cases
+    ]  # fmt: skip
+    assert solve_in_parallel(problems, jobs=2) == [None] * 3  # too little work to pay
+    solved = solve_in_parallel(problems, jobs=2, min_pairs=0)
+    assert solved == [_solve(*problem) for problem in problems]
+    for graph, (weights, constants, ranges) in zip(solved, cases, strict=True):
+        check(graph, weights, constants, ranges, rng)
