@@ -40,6 +40,52 @@ PCH_FLAG = "CFG_CXXFLAGS_PCH_I=-include"
 #: evaluation function that gcc spends most of a build optimising, while a testbench of a few
 #: thousand inferences spends its time in cocotb. Halves build times; runs take as long.
 FAST_BUILD_FLAG = "OPT_FAST=-O0"
+#: Verilator's run-time library (verilated.cpp, verilated_vpi.cpp, ...) is the same C++ for every
+#: design, and compiling it is most of a small design's build (about 9 s of CPU). Verilator's make
+#: runs every compile through $(OBJCACHE): this script, put there, keeps the objects of those
+#: files (keyed by the command, the source's bytes and the compiler) in rtlflow's cache directory
+#: and copies them back; everything else it compiles as asked.
+OBJCACHE_SCRIPT = """#!{python}
+\"\"\"rtlflow: Verilator's run-time library objects from a cache (Verilator's OBJCACHE).\"\"\"
+import hashlib, os, shutil, subprocess, sys, tempfile
+
+CACHE = os.path.dirname(os.path.abspath(__file__))
+
+
+def main(command):
+    sources = [a for a in command if a.endswith(".cpp")]
+    if "-o" not in command or len(sources) != 1:
+        return subprocess.call(command)
+    source, output = sources[0], command[command.index("-o") + 1]
+    if not (os.path.isabs(source) and os.path.basename(source).startswith("verilated")):
+        return subprocess.call(command)  # the design's own C++
+    compiler = shutil.which(command[0]) or command[0]
+    digest = hashlib.sha256("\\0".join(command).encode())
+    with open(source, "rb") as handle:
+        digest.update(handle.read())
+    if os.path.exists(compiler):
+        status = os.stat(compiler)
+        digest.update(f"{{compiler}} {{status.st_size}} {{status.st_mtime_ns}}".encode())
+    key = os.path.join(CACHE, digest.hexdigest()[:32])
+    depends = os.path.splitext(output)[0] + ".d"
+    if os.path.exists(key + ".o"):
+        shutil.copyfile(key + ".o", output)
+        if os.path.exists(key + ".d"):
+            shutil.copyfile(key + ".d", depends)
+        return 0
+    code = subprocess.call(command)
+    if code == 0:
+        for made, kept in ((output, key + ".o"), (depends, key + ".d")):
+            if os.path.exists(made):
+                handle, temporary = tempfile.mkstemp(dir=CACHE)
+                os.close(handle)
+                shutil.copyfile(made, temporary)
+                os.replace(temporary, kept)  # whole, even when two builds store it at once
+    return code
+
+
+sys.exit(main(sys.argv[1:]))
+"""
 TEST_MODULE = "test_design"
 #: A Verilator control file making the top module's signals (the ports the testbench drives and
 #: reads) visible to cocotb. The cocotb runner's default, --public-flat-rw, makes every signal of
@@ -84,6 +130,31 @@ def use_packaged_verilator() -> str:
     return str(root / "bin" / "verilator")
 
 
+def object_cache() -> str | None:
+    """The command Verilator's make should put before its compiles (``OBJCACHE_SCRIPT``, in
+    ``$RTLFLOW_CACHE/verilator``, by default ``~/.cache/rtlflow/verilator``), or None when
+    there is no usable cache directory (or ``RTLFLOW_CACHE=none``)."""
+    setting = os.environ.get("RTLFLOW_CACHE")
+    if setting == "none":
+        return None
+    base = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "rtlflow"
+    directory = Path(setting) if setting else base
+    script = directory / "verilator" / "objcache.py"
+    text = OBJCACHE_SCRIPT.format(python=sys.executable)
+    if " " in str(script) or " " in sys.executable:
+        return None  # make variables in MAKEFLAGS cannot hold spaces
+    try:
+        if not script.is_file() or script.read_text() != text:
+            script.parent.mkdir(parents=True, exist_ok=True)
+            temporary = script.with_name(f"objcache.{os.getpid()}.tmp")
+            temporary.write_text(text)
+            temporary.chmod(0o755)
+            temporary.replace(script)
+    except OSError:
+        return None
+    return str(script)
+
+
 def simulation_sources(manifest: dict, structural: bool = False) -> list[str]:
     """The Verilog files to simulate: the design's sources with each library cell replaced by
     its behaviour (``simulation.behavioural``), or, ``structural``, the sources as they are
@@ -117,6 +188,9 @@ def run_testbench(
     use_packaged_verilator()
     if FAST_BUILD_FLAG not in os.environ.get("MAKEFLAGS", ""):
         os.environ["MAKEFLAGS"] = f"{os.environ.get('MAKEFLAGS', '')} {FAST_BUILD_FLAG}".strip()
+    flags = [f for f in os.environ["MAKEFLAGS"].split(" ") if not f.startswith("OBJCACHE=")]
+    cache = object_cache()
+    os.environ["MAKEFLAGS"] = " ".join(flags + ([f"OBJCACHE={cache}"] if cache else []))
     build = "sim_build_trace" if trace else "sim_build_structural" if structural else "sim_build"
     build_dir = outdir / build
     results_file = build_dir / "results.json"

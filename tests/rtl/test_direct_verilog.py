@@ -113,3 +113,22 @@ class DynamicSlice(Unit):
 def test_what_it_does_not_print_goes_through_amaranth():
     kind, text = convert(DynamicSlice(), "dynamic_slice")
     assert kind == "rtlil" and "module" in text
+
+
+def test_verilators_run_time_library_is_compiled_once(tmp_path, monkeypatch):
+    """The run-time library's objects (verilated*.o) come from rtlflow's cache after the first
+    build: the second build, in a new directory, copies them (byte for byte) and stores
+    nothing; the design still passes."""
+    cache = tmp_path / "cache"
+    monkeypatch.setenv("RTLFLOW_CACHE", str(cache))
+    unit = Constructs()
+    low, high = signed_range(8)
+    x = np.random.default_rng(3).integers(low, high, size=(20, 4), endpoint=True)
+    expected = np.array([reference(*sample) for sample in x.tolist()])
+    assert run_unit(unit, x, expected, tmp_path / "first").passed
+    stored = {path: path.stat().st_mtime_ns for path in (cache / "verilator").glob("*.o")}
+    assert len(stored) >= 4  # verilated, verilated_vpi, verilated_threads, verilated_dpi
+    assert run_unit(unit, x, expected, tmp_path / "second").passed
+    assert {path: path.stat().st_mtime_ns for path in (cache / "verilator").glob("*.o")} == stored
+    built = tmp_path / "second" / "sim_build" / "verilated.o"
+    assert any(built.read_bytes() == path.read_bytes() for path in stored)
