@@ -3,8 +3,9 @@
 Amaranth's own path (a bit-level netlist, its checks, RTLIL, then Yosys to write Verilog) costs
 seconds for a unit of a few thousand operators: the gather and scatter of a graph network took
 30 s of its compile. The statements a unit builds are already a netlist of word-level
-operators, so this writer prints them as they are: one wire per operator in the width Amaranth
-gives it (``Value.shape()``), its operands extended (by their own signedness) or cut to the width
+operators, so this writer prints them as they are: one wire per distinct operation (the same
+operator on the same operands is computed once) in the width Amaranth gives it
+(``Value.shape()``), its operands extended (by their own signedness) or cut to the width
 the operator works in, the same way Amaranth defines each operator; one register per signal of
 the ``sync`` domain with its synchronous reset (which has priority over an ``EnableInserter``'s
 enable, as in Amaranth); ``comb`` signals as their final assigned value (their ``init`` where no
@@ -18,6 +19,7 @@ dynamic part-select, a local clock domain, an assignment to part of a signal) ra
 
 from __future__ import annotations
 
+import re
 import sys
 
 from amaranth.hdl import ClockSignal, Const, Fragment, Instance, ResetSignal, Shape, Signal, Value
@@ -26,6 +28,9 @@ from amaranth.hdl._ir import PortDirection
 from amaranth.hdl._mem import MemoryInstance
 
 from rtlflow.rtl.keywords import KEYWORDS
+
+
+_IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 
 class Unsupported(Exception):
@@ -96,6 +101,7 @@ class _Writer:
         self.pending: list[tuple[Instance, str]] = []
         self.memories: list[tuple[MemoryInstance, str]] = []
         self.counter = 0
+        self.computed: dict[tuple[int, str], str] = {}  # (width, operation text) -> its wire
         for port, (value, _) in ports.items():
             if not isinstance(value, Signal):
                 raise Unsupported(f"port {port} is not a signal")
@@ -287,7 +293,11 @@ class _Writer:
                 key in self.from_instances
             ):
                 return self.signal(value)
-            return _literal(value.init, max(len(value), 1))  # never assigned: its init
+            # never assigned: a wire holding its init (a name, so that it can be sliced)
+            name = self.signal(value)
+            self.declarations.append(f"  wire [{max(len(value), 1) - 1}:0] {name};")
+            self.statements.append(f"  assign {name} = {_literal(value.init, max(len(value), 1))};")
+            return name
         if isinstance(value, ClockSignal | ResetSignal):
             if value.domain != "sync":
                 raise Unsupported(f"domain {value.domain}")
@@ -300,12 +310,17 @@ class _Writer:
         if width == 0:
             return _literal(0, 1)
         text = self.operation(value, width)
-        name = self.fresh(f"t{self.counter}")
-        self.counter += 1
-        self.names[key] = name
         self.keep.append(value)
-        self.declarations.append(f"  wire [{width - 1}:0] {name};")
-        self.statements.append(f"  assign {name} = {text};")
+        if _IDENTIFIER.fullmatch(text):  # the same bits as a name already there
+            self.names[key] = text
+            return text
+        name = self.computed.get((width, text))
+        if name is None:  # else the same operation on the same operands: computed once
+            name = self.computed[(width, text)] = self.fresh(f"t{self.counter}")
+            self.counter += 1
+            self.declarations.append(f"  wire [{width - 1}:0] {name};")
+            self.statements.append(f"  assign {name} = {text};")
+        self.names[key] = name
         return name
 
     def operation(self, value, width: int) -> str:
@@ -320,7 +335,7 @@ class _Writer:
         if isinstance(value, Concat):
             parts = [self.extend(part, self.shape(part).width) for part in value.parts
                      if self.shape(part).width]  # fmt: skip
-            return "{" + ", ".join(reversed(parts)) + "}"
+            return parts[0] if len(parts) == 1 else "{" + ", ".join(reversed(parts)) + "}"
         if isinstance(value, SwitchValue):
             text = _literal(0, width)
             for patterns, case in reversed(value.cases):
