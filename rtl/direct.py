@@ -145,11 +145,14 @@ class _Writer:
                 branches = []
                 for patterns, body, _ in statement.cases:
                     condition = _matches(statement.test, patterns)
-                    branches.append((condition, self.run(body, {})))
+                    # a branch starts from what is assigned before it (a nested Switch that
+                    # assigns nothing on some path leaves that there)
+                    branches.append((condition, self.run(body, dict(env))))
                     if condition is None:
                         break
                 changed = {key: signal for _, assigned in branches
-                           for key, (signal, _) in assigned.items()}  # fmt: skip
+                           for key, (signal, value) in assigned.items()
+                           if key not in env or env[key][1] is not value}  # fmt: skip
                 for key, signal in changed.items():
                     before = env[key][1] if key in env else _Hold(signal)
                     value = before

@@ -1,8 +1,9 @@
 """The direct Verilog writer (rtlflow.rtl.direct) under Verilator: a unit built from every
 construct it prints (mixed-signedness arithmetic and comparisons, If/Elif/Else with a comb
-default, Switch with several and don't-care patterns, Array indexing, bitwise operators and
-reductions, shifts by a value, pipeline registers with and without reset), against Python's
-integer arithmetic; and the fallback to Amaranth's path for what it does not print."""
+default, a nested If over an earlier assignment, Switch with several and don't-care patterns,
+Array indexing, bitwise operators and reductions, shifts by a value, pipeline registers with
+and without reset), against Python's integer arithmetic; the fallback to Amaranth's path for
+what it does not print; and the cache of Verilator's run-time library."""
 
 from __future__ import annotations
 
@@ -14,11 +15,11 @@ from rtlflow.rtl.pipeline import Unit, start_terms
 from rtlflow.rtl.verilog import convert
 from tests.rtl.harness import UnitHarness, run_unit, signed_range
 
-OUTPUTS = 12
+OUTPUTS = 13
 
 
 class Constructs(Unit):
-    """Four signed 8-bit inputs a, b, c, d; twelve results (see ``reference``)."""
+    """Four signed 8-bit inputs a, b, c, d; thirteen results (see ``reference``)."""
 
     def __init__(self, registers=()):
         super().__init__(input_shape=signed(8), input_count=4, output_shape=signed(20),
@@ -45,6 +46,11 @@ class Constructs(Unit):
                 m.d.comb += patterned.eq(a + b)
             with m.Default():
                 m.d.comb += patterned.eq(a - b)
+        nested = Signal(signed(8))  # assigned, then maybe again under two nested conditions
+        m.d.comb += nested.eq(c)
+        with m.If(a > b):
+            with m.If(d[0]):
+                m.d.comb += nested.eq(d)
         amount = d.as_unsigned()[0:3]
         outputs = [
             a * b,
@@ -59,6 +65,7 @@ class Constructs(Unit):
             a >> amount,
             patterned,
             -(a.as_unsigned()),
+            nested,
         ]
         return pipeline.stage("constructs", [], outputs)
 
@@ -81,6 +88,7 @@ def reference(a: int, b: int, c: int, d: int) -> list[int]:
         a >> (d & 7),
         a + b if c & 2 else a - b,
         -(a & 0xFF),
+        d if a > b and d & 1 else c,
     ]
 
 
