@@ -182,7 +182,8 @@ def emit_verilog(module: ModuleOp, outdir: Path, jobs: int | None = None) -> Ver
     rows = _row_modules(modules)
     if top in modules:
         top += "_top"
-    # every unit elaborated to RTLIL (in parallel when it pays), all written by one Yosys run
+    # every unit written (in parallel when it pays); what the direct writers do not cover is
+    # elaborated to RTLIL and written by one Yosys run
     with progress.step("Verilog: units generated", total=len(modules) + 1) as done:
         converted = _convert_all(modules, rows, jobs, done)
         converted[top] = convert(TopLevel(spec), top)

@@ -9,11 +9,12 @@ operator on the same operands is computed once) in the width Amaranth gives it
 the operator works in, the same way Amaranth defines each operator; one register per signal of
 the ``sync`` domain with its synchronous reset (which has priority over an ``EnableInserter``'s
 enable, as in Amaranth); ``comb`` signals as their final assigned value (their ``init`` where no
-statement assigns them); ``Instance`` submodules as module instances.
+statement assigns them); ``Instance`` submodules as module instances; read-only memories as initialised arrays read
+through their register.
 
 Every operand is a plain name or a constant (a part-select is only ever taken of a name: tools
-read a part-select of a part-select differently). What the writer does not know (a memory, a
-dynamic part-select, a local clock domain, an assignment to part of a signal) raises
+read a part-select of a part-select differently). What the writer does not know (a writable
+memory, a dynamic part-select, a local clock domain, an assignment to part of a signal) raises
 ``Unsupported``, and the caller uses Amaranth's path for that component.
 """
 

@@ -32,9 +32,9 @@ def ports_of(component: wiring.Component) -> dict[str, tuple[Value, PortDirectio
 
 def to_verilog(component: wiring.Component, name: str) -> str:
     """Verilog for ``component`` as module ``name``: written directly (``rtlflow.rtl.direct``)
-    where it can be, else through Amaranth and Yosys (``amaranth_verilog``)."""
+    where it can be, else its RTLIL through Yosys (the text ``amaranth_verilog`` gives)."""
     kind, text = convert(component, name)
-    return text if kind == "verilog" else amaranth_verilog(component, name)
+    return text if kind == "verilog" else to_verilog_many({name: text})[name]
 
 
 def amaranth_verilog(component: wiring.Component, name: str) -> str:
@@ -50,13 +50,12 @@ def convert(component: wiring.Component, name: str) -> tuple[str, str]:
     try:
         return "verilog", component_verilog(component, name, ports)
     except Unsupported:
-        fragment = Fragment.get(component, None)
-        text, _ = rtlil.convert_fragment(fragment, ports, name, emit_src=False)
-        return "rtlil", text
+        return "rtlil", to_rtlil(component, name)
 
 
 def to_rtlil(component: wiring.Component, name: str) -> str:
-    """RTLIL for ``component`` as module ``name`` (what ``to_verilog`` gives Yosys)."""
+    """RTLIL for ``component`` as module ``name`` (what ``convert`` gives Yosys when the direct
+    writer does not cover it)."""
     fragment = Fragment.get(component, None)
     text, _ = rtlil.convert_fragment(fragment, ports_of(component), name, emit_src=False)
     return text
@@ -64,7 +63,7 @@ def to_rtlil(component: wiring.Component, name: str) -> str:
 
 def to_verilog_many(rtlil_texts: dict[str, str]) -> dict[str, str]:
     """The Verilog of every module (name -> its RTLIL from ``to_rtlil``) through one Yosys run:
-    name -> the text ``to_verilog`` gives it (up to the numbering of names Yosys makes up), its
+    name -> the text ``amaranth_verilog`` gives it (up to the numbering of names Yosys makes up), its
     submodules (``name.sub``) included."""
     text = verilog._convert_rtlil_text("\n".join(rtlil_texts.values()))
     header, _, body = text.partition("\n")

@@ -264,11 +264,13 @@ def position_tiles(op: fxp.WeightedOp, rows: list) -> list[list[int]] | None:
 PARALLEL_PAIRS = 300_000
 
 
-def _solve_arguments(op: fxp.WeightedOp, problem, ternary: bool):
-    """What ``_solve`` needs for the layer's graph with no product on DSPs."""
+def _solve_arguments(op: fxp.WeightedOp, problem, ternary: bool, tiled: bool = True):
+    """What ``_solve`` needs for a layer's graph (``problem``'s rows, constants and ranges);
+    ``tiled``: a large convolution solved tile by tile (``position_tiles``)."""
     rows, constants, ranges, _ = problem
     options = {"arity": 3 if ternary else 2, "max_pairs": cmvm.MAX_PAIRS}
-    return rows, constants, ranges, position_tiles(op, rows), options
+    tiles = position_tiles(op, rows) if tiled else None
+    return rows, constants, ranges, tiles, options
 
 
 def _solve(rows, constants, ranges, tiles, options) -> cmvm.AdderGraph:
@@ -326,10 +328,8 @@ def _graph(
     if solved is not None and not on_dsps:
         graph = solved
     else:
-        arity = 3 if ternary else 2
-        tiles = position_tiles(op, graph_rows) if not on_dsps else None
-        options = {"arity": arity, "max_pairs": cmvm.MAX_PAIRS}
-        graph = _solve(graph_rows, constants, graph_ranges, tiles, options)
+        graph_problem = (graph_rows, constants, graph_ranges, casts)
+        graph = _solve(*_solve_arguments(op, graph_problem, ternary, tiled=not on_dsps))
     for adder in graph.adders:
         add = shiftadd.AddOp(
             [values[o.node] for o in adder.operands],
