@@ -26,7 +26,7 @@ The graph is plain data (tuples of integers). ``rtlflow.rtl.adder_graph`` builds
 from __future__ import annotations
 
 import heapq
-from collections import Counter
+from collections import _count_elements  # type: ignore[attr-defined]
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
@@ -117,14 +117,40 @@ def _range_of(coefficients: dict[int, int], input_ranges) -> tuple[int, int]:
 #: terms: the greedy's time grows with them (a few seconds for a million)
 MAX_PAIRS = 1_000_000
 
-#: fields of a heap entry (``_Solver._entry``): node ids, shifts and widths below 2^31
+#: a pattern (node a, node b, shift of b over a, relative sign) is one integer that orders as
+#: the tuple does (``_pattern``): node ids below 2^24, shifts below 2^8
+_NODE_BITS, _SHIFT_BITS = 24, 8
+_PATTERN_BITS = 2 * _NODE_BITS + _SHIFT_BITS + 1
+#: fields of a heap entry above its pattern (``_Solver._entry``): widths below 2^31
 _FIELD = 32
 _HALF = 1 << (_FIELD - 1)
 _BIG = 1 << 62  # above any count
+#: subtracted from a pattern's count to retire it
+_RETIRED = 1 << 40
+
+
+def _pattern(na, nb, shift, positive):
+    """The integer of a pattern (``positive``: the relative sign is +); on Python integers or
+    element-wise on numpy arrays."""
+    return ((na << _NODE_BITS | nb) << _SHIFT_BITS | shift) << 1 | positive
+
+
+def _unpack(key: int) -> tuple[int, int, int, int]:
+    """(node a, node b, shift, sign ±1) of a pattern's integer."""
+    node_mask, shift_mask = (1 << _NODE_BITS) - 1, (1 << _SHIFT_BITS) - 1
+    rest = key >> 1
+    shift = rest & shift_mask
+    rest >>= _SHIFT_BITS
+    return rest >> _NODE_BITS, rest & node_mask, shift, 1 if key & 1 else -1
 
 
 class _Solver:
-    """The greedy state: per output its terms (node -> shift -> sign), pair counts, node facts."""
+    """The greedy state: per part of an output its terms (node -> shift -> sign, and the same as
+    arrays for counting in numpy), pair counts, node facts.
+
+    A pattern's count is ``added[key] - removed[key]``: both only grow, by whole arrays of
+    patterns at a time (``_count``, in C), so that a step updates its counts without a Python
+    loop over the terms it touches."""
 
     def __init__(self, rows, input_ranges, depth_slack: int, block: int = 0):
         self.input_ranges = [(int(low), int(high)) for low, high in input_ranges]
@@ -163,41 +189,78 @@ class _Solver:
                 self.limit.append(limit * digits // size if len(parts) > 1 else limit)
         # per part, sum of 2^depth over its terms (inputs: depth 0)
         self.weight = [sum(len(shifts) for shifts in part.values()) for part in self.terms]
-        counts: Counter = Counter()
+        # per part its terms as arrays (nodes, shifts, signs), the first ``size`` entries in use,
+        # and where each (node, shift) is in them; a step takes two terms and gives one, so
+        # the arrays never grow
+        self.arrays: list[np.ndarray] = []
+        self.size: list[int] = []
+        self.index: list[dict[tuple[int, int], int]] = []
+        pairs = []
         for terms in self.terms:
             ordered = sorted((s, n, g) for n, shifts in terms.items() for s, g in shifts.items())
-            counts.update(
-                (na, nb, sb - sa, ga * gb)
-                for i, (sa, na, ga) in enumerate(ordered)
-                for sb, nb, gb in ordered[i + 1 :]
-            )
-        self.counts: dict[tuple[int, int, int, int], int] = dict(counts)
+            table = np.array([(n, s, g) for s, n, g in ordered], np.int64).reshape(-1, 3)
+            if len(table) and int(table[:, 1].max()) >> _SHIFT_BITS:
+                raise ValueError("weights of more than 255 bits")
+            self.arrays.append(table.T.copy())
+            self.size.append(len(table))
+            self.index.append({(n, s): k for k, (s, n, _) in enumerate(ordered)})
+            first, second = np.triu_indices(len(table), 1)
+            nodes, shifts, signs = table.T
+            pairs.append(
+                _pattern(
+                    nodes[first], nodes[second], shifts[second] - shifts[first],
+                    signs[first] * signs[second] > 0,
+                )
+            )  # fmt: skip
+        keys, counts = np.unique(np.concatenate(pairs or [np.zeros(0, np.int64)]), return_counts=True)
+        self.added: dict[int, int] = dict(zip(keys.tolist(), counts.tolist(), strict=True))
+        self.removed: dict[int, int] = {}
+        self.widths: dict[int, int] = {}  # of the patterns the heap has seen
 
-    def _score(self, key) -> tuple[int, int]:
-        """Most occurrences first, then the narrower adder."""
-        na, nb, shift, sign = key
+    def _width(self, key: int) -> int:
+        """The adder's width less the shift (the tie-break: the narrower adder first)."""
+        na, nb, shift, sign = _unpack(key)
         (la, ha), (lb, hb) = self.ranges[na], self.ranges[nb]
         lb, hb = (lb << shift, hb << shift) if sign > 0 else (-(hb << shift), -(lb << shift))
-        return -self.counts[key], bits_for(la + lb, ha + hb) - shift
+        return bits_for(la + lb, ha + hb) - shift
 
-    def _entry(self, key) -> int:
-        """The heap entry of ``key``: its score, then the pattern itself, as one integer that
-        orders as the tuple (score, key) does (integers compare far faster than tuples)."""
-        uses, width = self._score(key)
-        na, nb, shift, sign = key
-        entry = ((_BIG + uses) << _FIELD | (width + _HALF)) << _FIELD | na
-        return ((entry << _FIELD | nb) << _FIELD | shift) << 1 | (sign > 0)
+    def _input_widths(self, keys: np.ndarray) -> None:
+        """``_width`` of patterns of two inputs, in numpy (when every value stays below 2^52,
+        where a float's exponent is the bit length)."""
+        if not len(keys):
+            return
+        shift = (keys >> 1) & ((1 << _SHIFT_BITS) - 1)
+        largest = max(max(abs(low), abs(high)) for low, high in self.input_ranges)
+        if largest.bit_length() + int(shift.max()) + 2 > 52:
+            return
+        low, high = np.array(self.input_ranges, np.int64).reshape(-1, 2).T
+        rest = keys >> (1 + _SHIFT_BITS)
+        na, nb = rest >> _NODE_BITS, rest & ((1 << _NODE_BITS) - 1)
+        positive = (keys & 1).astype(bool)
+        lb = np.where(positive, low[nb] << shift, -(high[nb] << shift))
+        hb = np.where(positive, high[nb] << shift, -(low[nb] << shift))
+        lo, hi = low[na] + lb, high[na] + hb
 
-    @staticmethod
-    def _key(entry: int) -> tuple[int, int, int, int]:
-        mask = (1 << _FIELD) - 1
-        sign = 1 if entry & 1 else -1
-        entry >>= 1
-        return (entry >> 2 * _FIELD) & mask, (entry >> _FIELD) & mask, entry & mask, sign
+        def length(x):  # int.bit_length of |x|
+            return np.frexp(np.abs(x).astype(np.float64))[1].astype(np.int64)
 
-    def _occurrences(self, key) -> list[tuple[int, int]]:
+        bits = np.where(
+            lo >= 0, np.maximum(length(hi), 1), np.maximum(length(-lo - 1), length(hi)) + 1
+        )
+        self.widths.update(zip(keys.tolist(), (bits - shift).tolist(), strict=True))
+
+    def _entry(self, key: int, count: int) -> int:
+        """The heap entry of ``key`` occurring ``count`` times: most occurrences first, then the
+        narrower adder, then the pattern itself, as one integer that orders as that tuple does
+        (integers compare far faster than tuples). A pattern's width never changes."""
+        width = self.widths.get(key)
+        if width is None:
+            width = self.widths[key] = self._width(key)
+        return ((_BIG - count) << _FIELD | (width + _HALF)) << _PATTERN_BITS | key
+
+    def _occurrences(self, key: int) -> list[tuple[int, int]]:
         """(part, shift of the a-term) of every non-overlapping use that keeps the depth bound."""
-        na, nb, shift, sign = key
+        na, nb, shift, sign = _unpack(key)
         grow = (1 << (max(self.depth[na], self.depth[nb]) + 1))
         grow -= (1 << self.depth[na]) + (1 << self.depth[nb])
         found = []
@@ -221,80 +284,144 @@ class _Solver:
         return found
 
     def _pop(self, o: int, node: int, shift: int) -> int:
-        """Take the term ``node << shift`` out of output ``o`` (pair counts untouched)."""
+        """Take the term ``node << shift`` out of part ``o`` (pair counts untouched)."""
         shifts = self.terms[o][node]
         sign = shifts.pop(shift)
         if not shifts:
             del self.terms[o][node]
             self.holders[node].discard(o)
         self.weight[o] -= 1 << self.depth[node]
+        # out of the arrays: the last entry takes its place
+        index, table = self.index[o], self.arrays[o]
+        at = index.pop((node, shift))
+        last = self.size[o] - 1
+        if at != last:
+            moved = table[:, last]
+            table[:, at] = moved
+            index[(int(moved[0]), int(moved[1]))] = at
+        self.size[o] = last
         return sign
 
-    def _replace(self, o: int, key, s: int, node: int, touched: set) -> None:
-        """In output ``o``, the terms of pattern ``key`` at shift ``s`` become ``node << s``:
-        the pairs they made with the other terms are counted off, the new term's counted on.
-        A pattern is (node a, node b, shift of b over a, relative sign), a the term of the
-        lower shift (of the lower node at equal shifts)."""
-        na, nb, shift, sign = key
-        g = self._pop(o, na, s)
-        self._pop(o, nb, s + shift)
-        counts = self.counts
-        counts[key] -= 1
-        sb = s + shift
-        gb = g * sign
-        get, add = counts.get, touched.add
-        for other, shifts in self.terms[o].items():
-            below_a, below_b = other < na, other < nb  # (``node`` is above every other node)
-            for t, h in shifts.items():
-                hg = h * g
-                if t < s or (t == s and below_a):
-                    counts[(other, na, s - t, hg)] -= 1
-                else:
-                    counts[(na, other, t - s, hg)] -= 1
-                if t < sb or (t == sb and below_b):
-                    counts[(other, nb, sb - t, h * gb)] -= 1
-                else:
-                    counts[(nb, other, t - sb, h * gb)] -= 1
-                k = (other, node, s - t, hg) if t <= s else (node, other, t - s, hg)
-                count = get(k, 0) + 1
-                counts[k] = count
-                if count >= 2:  # from two: a cheap superset of any min_uses
-                    add(k)
-        self.terms[o].setdefault(node, {})[s] = g
+    def _push(self, o: int, node: int, shift: int, sign: int) -> None:
+        """Put the term ``sign * node << shift`` into part ``o``."""
+        self.terms[o].setdefault(node, {})[shift] = sign
         self.holders.setdefault(node, set()).add(o)
         self.weight[o] += 1 << self.depth[node]
+        at = self.size[o]
+        self.arrays[o][:, at] = (node, shift, sign)
+        self.index[o][(node, shift)] = at
+        self.size[o] = at + 1
+
+    def _replace(self, key: int, found: list[tuple[int, int]], node: int) -> np.ndarray:
+        """At every (part, shift) of ``found``, the two terms of pattern ``key`` become ``node <<
+        shift``: the pairs they made with the other terms are counted off; returns the patterns
+        the new terms make with the others (counted on by the caller). A pattern is (node a,
+        node b, shift of b over a, relative sign), a the term of the lower shift (of the lower
+        node at equal shifts); ``node`` is above every other node.
+
+        The uses are replaced in numpy all at once, except that a second use in one part waits
+        for the first (it pairs with the first's new term): in rounds."""
+        na, nb, shift, sign = _unpack(key)
+        rounds: list[list[tuple[int, int]]] = []
+        seen: dict[int, int] = {}
+        for o, s in found:
+            r = seen[o] = seen.get(o, -1) + 1
+            if r == len(rounds):
+                rounds.append([])
+            rounds[r].append((o, s))
+        made = []
+        for uses in rounds:
+            g = [self._pop(o, na, s) for o, s in uses]
+            for o, s in uses:
+                self._pop(o, nb, s + shift)
+            self.removed[key] = self.removed.get(key, 0) + len(uses)
+            tables = [self.arrays[o][:, : self.size[o]] for o, _ in uses]
+            nodes, shifts, signs = np.concatenate(tables, axis=1) if len(uses) > 1 else tables[0]
+            sizes = [table.shape[1] for table in tables]
+            at = np.repeat(np.array([s for _, s in uses], np.int64), sizes)  # a's shift
+            positive = signs * np.repeat(np.array(g, np.int64), sizes) > 0  # relative to a
+            apart = shifts - at
+            below = (apart < 0) | ((apart == 0) & (nodes < na))
+            with_a = np.where(
+                below, _pattern(nodes, na, -apart, positive), _pattern(na, nodes, apart, positive)
+            )
+            apart_b = apart - shift
+            positive_b = positive if sign > 0 else ~positive
+            below = (apart_b < 0) | ((apart_b == 0) & (nodes < nb))
+            with_b = np.where(
+                below,
+                _pattern(nodes, nb, -apart_b, positive_b),
+                _pattern(nb, nodes, apart_b, positive_b),
+            )
+            _count_elements(self.removed, with_a.tolist())
+            _count_elements(self.removed, with_b.tolist())
+            made.append(
+                np.where(
+                    apart <= 0,
+                    _pattern(nodes, node, -apart, positive),
+                    _pattern(node, nodes, apart, positive),
+                )
+            )
+            for (o, s), sign_a in zip(uses, g, strict=True):
+                self._push(o, node, s, sign_a)
+        return np.concatenate(made) if len(made) > 1 else made[0]
 
     def share(self, min_uses: int = 2) -> None:
         """Greedy sharing of the most frequent pattern until none occurs ``min_uses`` times.
 
-        The heap holds, lazily, at least one entry per pattern no worse than its current score:
-        a popped entry whose score is stale goes back with the current one, and the patterns a
-        step made more frequent are pushed once after it."""
-        heap = [self._entry(k) for k, c in self.counts.items() if c >= min_uses]
-        heapq.heapify(heap)
-        while heap:
-            entry = heapq.heappop(heap)
-            key = self._key(entry)
-            if self.counts.get(key, 0) < min_uses:
+        The heap holds, lazily, an entry no worse than its current score for every pattern it
+        has seen: a popped entry whose count is stale goes back with the current one, and the
+        patterns a step made (all with its new node) are pushed once after it. The initial
+        patterns wait outside it, most frequent first, and enter a count at a time when they
+        could tie or beat its best (a count only falls): most fall below ``min_uses`` first."""
+        added, removed = self.added, self.removed
+        keys = np.fromiter(added.keys(), np.int64, len(added))
+        counts = np.fromiter(added.values(), np.int64, len(added))
+        order = np.argsort(-counts, kind="stable")
+        frequent = counts[order] >= min_uses
+        self._input_widths(keys[order][frequent])
+        waiting = keys[order][frequent].tolist()
+        levels = counts[order][frequent].tolist()
+        waited = 0
+        heap: list[int] = []
+        mask = (1 << _PATTERN_BITS) - 1
+        pop, push = heapq.heappop, heapq.heappush
+        while heap or waited < len(waiting):
+            if waited < len(waiting):
+                best = _BIG - (heap[0] >> (_PATTERN_BITS + _FIELD)) if heap else 0
+                level = levels[waited]
+                if level >= best:
+                    while waited < len(waiting) and levels[waited] == level:
+                        key = waiting[waited]
+                        waited += 1
+                        count = level - removed.get(key, 0)
+                        if count >= min_uses:
+                            push(heap, self._entry(key, count))
+                    continue
+            entry = pop(heap)
+            key = entry & mask
+            count = added.get(key, 0) - removed.get(key, 0)
+            if count < min_uses:
                 continue
-            current = self._entry(key)
-            if current != entry:
-                heapq.heappush(heap, current)
+            if entry >> (_PATTERN_BITS + _FIELD) != _BIG - count:
+                push(heap, self._entry(key, count))
                 continue
             found = self._occurrences(key)
             if len(found) < min_uses:
-                self.counts[key] = -(1 << 40)  # never again: depth bounds only tighten
+                removed[key] = removed.get(key, 0) + _RETIRED  # depth bounds only tighten
                 continue
             node = self._new_node(key)
-            touched: set = set()
-            for o, s in found:
-                self._replace(o, key, s, node, touched)
-            for k in touched:
-                if self.counts[k] >= min_uses:
-                    heapq.heappush(heap, self._entry(k))
+            if node >> _NODE_BITS:
+                raise ValueError("more than 2^24 adder graph nodes")
+            made_keys, made_counts = np.unique(self._replace(key, found, node), return_counts=True)
+            for k, c in zip(made_keys.tolist(), made_counts.tolist(), strict=True):
+                added[k] = c  # patterns with the new node: none counted before
+                c -= removed.get(k, 0)
+                if c >= min_uses:
+                    push(heap, self._entry(k, c))
 
-    def _new_node(self, key) -> int:
-        na, nb, shift, sign = key
+    def _new_node(self, key: int) -> int:
+        na, nb, shift, sign = _unpack(key)
         coefficients = dict(self.coefficients[na])
         for i, c in self.coefficients[nb].items():
             coefficients[i] = coefficients.get(i, 0) + sign * (c << shift)
@@ -303,7 +430,7 @@ class _Solver:
         self.offsets.append(0)
         self.ranges.append(_range_of(coefficients, self.input_ranges))
         self.depth.append(max(self.depth[na], self.depth[nb]) + 1)
-        self.patterns.append(key)
+        self.patterns.append((na, nb, shift, sign))
         return len(self.depth) - 1
 
 

@@ -6,6 +6,7 @@ and ``--stop-at`` ends the pipeline at a level.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -95,13 +96,19 @@ def lower(
     stop_at: str = "circuit",
     dump: Callable[[str, ModuleOp], None] | None = None,
     ctx: Context | None = None,
+    verify_each: bool | None = None,
 ) -> dict[str, ModuleOp]:
     """Run the passes up to ``stop_at`` (nn, fxp or circuit) on an imported module, in place.
 
-    Returns a snapshot (clone) of the IR at the end of every level reached; ``dump`` is called
-    with a label and the IR after the import and after every pass.
+    Returns the IR at the end of every level reached: a snapshot (clone) of the levels before
+    ``stop_at``, the module itself at ``stop_at``. ``dump`` is called with a label and the IR
+    after the import and after every pass. The IR is verified at the end of every level, and
+    after every pass with ``verify_each`` (by default when the environment sets
+    ``RTLFLOW_VERIFY_EACH=1``, as the test suite does; ``--dump-ir`` sets it).
     """
     ctx = ctx or context()
+    if verify_each is None:
+        verify_each = os.environ.get("RTLFLOW_VERIFY_EACH") == "1"
     snapshots: dict[str, ModuleOp] = {}
     step = 0
     if dump is not None:
@@ -110,7 +117,8 @@ def lower(
     def after_pass(previous: ModulePass | None, ir: ModuleOp, following) -> None:
         nonlocal step
         if previous is not None:
-            ir.verify()
+            if verify_each:
+                ir.verify()
             step += 1
             if dump is not None:
                 dump(f"{step:02d}-{previous.name}", ir)
@@ -118,9 +126,12 @@ def lower(
     for level, level_passes in passes(options).items():
         with progress.step(LEVEL_STEPS[level]):
             PassPipeline(level_passes, after_pass).apply(ctx, module)
-        snapshots[level] = module.clone()
+            if not verify_each:
+                module.verify()
         if level == stop_at:
+            snapshots[level] = module
             break
+        snapshots[level] = module.clone()
     return snapshots
 
 

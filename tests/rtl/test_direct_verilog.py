@@ -124,19 +124,25 @@ def test_what_it_does_not_print_goes_through_amaranth():
 
 
 def test_verilators_run_time_library_is_compiled_once(tmp_path, monkeypatch):
-    """The run-time library's objects (verilated*.o) come from rtlflow's cache after the first
-    build: the second build, in a new directory, copies them (byte for byte) and stores
-    nothing; the design still passes."""
+    """The run-time library's objects (verilated*.o) and the precompiled header of Verilator's
+    headers come from rtlflow's cache after the first build: the second build, in a new
+    directory, copies them (byte for byte) and stores nothing; the design still passes."""
     cache = tmp_path / "cache"
     monkeypatch.setenv("RTLFLOW_CACHE", str(cache))
+    # one C++ file per class, as a large design is built (a small one is one file, no header)
+    monkeypatch.setenv("MAKEFLAGS", "VM_PARALLEL_BUILDS=1")
     unit = Constructs()
     low, high = signed_range(8)
     x = np.random.default_rng(3).integers(low, high, size=(20, 4), endpoint=True)
     expected = np.array([reference(*sample) for sample in x.tolist()])
     assert run_unit(unit, x, expected, tmp_path / "first").passed
-    stored = {path: path.stat().st_mtime_ns for path in (cache / "verilator").glob("*.o")}
-    assert len(stored) >= 4  # verilated, verilated_vpi, verilated_threads, verilated_dpi
+    kept = [p for p in (cache / "verilator").iterdir() if p.suffix in (".o", ".gch")]
+    stored = {path: path.stat().st_mtime_ns for path in kept}
+    assert sum(p.suffix == ".o" for p in kept) >= 4  # verilated, _vpi, _threads, _dpi
+    assert sum(p.suffix == ".gch" for p in kept) == 1  # the fast and slow files' header
     assert run_unit(unit, x, expected, tmp_path / "second").passed
-    assert {path: path.stat().st_mtime_ns for path in (cache / "verilator").glob("*.o")} == stored
-    built = tmp_path / "second" / "sim_build" / "verilated.o"
-    assert any(built.read_bytes() == path.read_bytes() for path in stored)
+    again = [p for p in (cache / "verilator").iterdir() if p.suffix in (".o", ".gch")]
+    assert {path: path.stat().st_mtime_ns for path in again} == stored
+    build = tmp_path / "second" / "sim_build"
+    for made in (build / "verilated.o", *build.glob("*.gch")):
+        assert any(made.read_bytes() == path.read_bytes() for path in stored)

