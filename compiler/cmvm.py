@@ -25,6 +25,7 @@ The graph is plain data (tuples of integers). ``rtlflow.rtl.adder_graph`` builds
 
 from __future__ import annotations
 
+import bisect
 import heapq
 from collections import _count_elements  # type: ignore[attr-defined]
 from collections.abc import Sequence
@@ -632,9 +633,9 @@ class _TreeBuilder:
             chosen = [pending.pop(0)]
             for _ in range(min(k, len(pending) + 1) - 1):
                 level = pending[0][0]
+                same = bisect.bisect_left(pending, (level + 1,))  # sorted: the level's end
                 near = min(
-                    (t for t in pending if t[0] == level),
-                    key=lambda t: (abs(t[1] - chosen[0][1]), t[1], t[2]),
+                    pending[:same], key=lambda t: (abs(t[1] - chosen[0][1]), t[1], t[2])
                 )
                 pending.remove(near)
                 chosen.append(near)
