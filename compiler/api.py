@@ -413,8 +413,8 @@ def _compile(model, options: Options, calibrate, calibration_margin, stop_at, du
         options = replace(options, config=model_config)
     dump = dump_to(Path(dump_ir)) if dump_ir is not None else None
     level = "circuit" if stop_at == "verilog" else stop_at
-    levels = lower(module, options, stop_at=level, dump=dump, 
-                   verify_each=True if dump is not None else None)
+    verify_each = True if dump is not None else None  # else as the environment says
+    levels = lower(module, options, stop_at=level, dump=dump, verify_each=verify_each)
     if "fxp" in levels:
         wraps = overflow_warnings(design_function(levels["fxp"]))
         for node, op, message in wraps:

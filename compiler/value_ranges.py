@@ -14,6 +14,7 @@ Works on fxp functions and on circuit functions (a unit's range is its inner op'
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 
 import numpy as np
@@ -21,9 +22,10 @@ from xdsl.dialects import func
 from xdsl.ir import Operation, SSAValue
 
 from rtlflow.dialects import circuit, fxp
+from rtlflow.dialects.arrays import numpy_from_dense
 from rtlflow.sim.semantics import FxpFunctions
 from rtlflow.sim.semantics.windows import conv_exact
-from rtlflow.numerics.fixed_point import FixedFormat, range_format, shift_right
+from rtlflow.numerics.fixed_point import TABLE_FUNCTIONS, FixedFormat, range_format, shift_right
 
 #: (low, high): object arrays of the tensor's shape
 Interval = tuple[np.ndarray, np.ndarray]
@@ -37,6 +39,11 @@ def full_range(value: SSAValue) -> Interval:
 
 #: called with the range a wrapping cast could not hold: (low, high) raw at the format's LSB
 Wrapped = Callable[[int, int, FixedFormat], None]
+
+#: what ``value_ranges`` records for an op whose result can lose data: (low, high) raw at the
+#: format's LSB that the result would need, the format, and how it loses them ("wrap": a
+#: wrapping cast; "saturate": table entries clamped into the format when it was built)
+Loss = tuple[int, int, FixedFormat, str]
 
 
 def cast_range(
@@ -66,14 +73,14 @@ def _linear(low, high, weights, apply) -> Interval:
 class _Ranges:
     """One rule per op; the default is the result's format range."""
 
-    def __init__(self, wraps: dict[Operation, tuple[int, int, FixedFormat]] | None) -> None:
+    def __init__(self, wraps: dict[Operation, Loss] | None) -> None:
         self.moves = FxpFunctions()  # the emulator's wiring ops, on [low, high] as two samples
         self.wraps = wraps
         self.op: Operation | None = None
 
-    def wrapped(self, low: int, high: int, fmt: FixedFormat) -> None:
+    def wrapped(self, low: int, high: int, fmt: FixedFormat, how: str = "wrap") -> None:
         if self.wraps is not None and self.op not in self.wraps:
-            self.wraps[self.op] = (low, high, fmt)
+            self.wraps[self.op] = (low, high, fmt, how)
 
     def fit(self, interval: Interval, frac_bits: int, fmt: FixedFormat) -> Interval:
         """``cast_range`` inside the op being ranged, which is recorded if it can wrap."""
@@ -184,6 +191,99 @@ class _Ranges:
         frac = op.input_format.frac_bits + op.scale_type.format.frac_bits
         return self.fit((low.reshape(shape), high.reshape(shape)), frac, op.output_format)
 
+    def _leaky_relu(self, op: fxp.LeakyReluOp, inputs):
+        """``x`` above 0 and ``alpha x`` below: linear on each side of 0, so the extremes are
+        at the ends of each side's part of [low, high]."""
+        low, high = inputs[0]
+        alpha, shift = op.alpha.value.data, op.alpha_type.format.frac_bits
+        ends = [  # (x, where that end exists)
+            (low, low <= high),
+            (np.minimum(high, -1), low <= -1),
+            (np.maximum(low, 0), high >= 0),
+            (high, low <= high),
+        ]
+        values = [(np.where(x >= 0, x << shift, x * alpha), there) for x, there in ends]
+        lowest = np.minimum.reduce([np.where(there, v, v.max()) for v, there in values])
+        highest = np.maximum.reduce([np.where(there, v, v.min()) for v, there in values])
+        frac = op.input_format.frac_bits + shift
+        return self.fit((lowest, highest), frac, op.output_format)
+
+    def _gather(self, op: fxp.GatherOp, inputs):
+        """Any element of the data (an index is known at run time only), or 0 for an index
+        outside its axis; the data's format."""
+        (low, high), shape = inputs[0], fxp.tensor_shape(op.output)
+        return (np.full(shape, min(int(low.min()), 0), dtype=object),
+                np.full(shape, max(int(high.max()), 0), dtype=object))  # fmt: skip
+
+    def _scatter(self, op: fxp.ScatterOp, inputs):
+        """Each position starts from the data and takes (none) or adds (add) any of the
+        updates whose index can reach it (the index values within the indices' range)."""
+        (index_low, index_high), (update_low, update_high) = inputs[0], inputs[1]
+        formats, out, shape = op.input_formats, op.output_format, fxp.tensor_shape(op.output)
+        if len(inputs) == 3:
+            (data_low, data_high), fd = inputs[2], formats[2]
+        else:
+            initial = np.broadcast_to(op.initial_values, shape).astype(object)
+            (data_low, data_high), fd = (initial, initial), out
+        fu = formats[1]
+        frac = max(fd.frac_bits, fu.frac_bits)
+        low = np.asarray(data_low, dtype=object).reshape(-1) << (frac - fd.frac_bits)
+        high = np.asarray(data_high, dtype=object).reshape(-1) << (frac - fd.frac_bits)
+        low, high = low.copy(), high.copy()
+        updates = (np.asarray(update_low, dtype=object).reshape(-1) << (frac - fu.frac_bits),
+                   np.asarray(update_high, dtype=object).reshape(-1) << (frac - fu.frac_bits))
+        reach = op.index_map.candidates(int(index_low.min()), int(index_high.max()))
+        adds = op.reduction.data == "add"
+        for u, targets in enumerate(reach):
+            a, b = updates[0][u], updates[1][u]
+            for position in {target for target, _ in targets}:
+                if adds:
+                    low[position] += min(a, 0)
+                    high[position] += max(b, 0)
+                else:
+                    low[position] = min(low[position], a)
+                    high[position] = max(high[position], b)
+        return self.fit((low.reshape(shape), high.reshape(shape)), frac, out)
+
+    def _table(self, op: fxp.TableOp, inputs):
+        """The entries the inputs' range can read; a table whose function leaves its format
+        over them (entries clamped when the table was built) is recorded as saturating."""
+        spec, (low, high) = op.table, inputs[0]
+        if max(abs(int(low.min())), abs(int(high.max()))).bit_length() > 62:
+            return full_range(op.output)
+        first = spec.index(np.asarray(low, dtype=np.int64))
+        last = spec.index(np.asarray(high, dtype=np.int64))
+        entries = spec.entries().astype(np.int64 if spec.output.width <= 62 else object)
+        lowest = np.empty(first.shape, dtype=object)
+        highest = np.empty(first.shape, dtype=object)
+        spans = np.stack([first.reshape(-1), last.reshape(-1)], axis=-1)
+        for a, b in np.unique(spans, axis=0).tolist():
+            chosen = (first == a) & (last == b)
+            lowest[chosen] = int(entries[a : b + 1].min())
+            highest[chosen] = int(entries[a : b + 1].max())
+        a, b = int(first.min()), int(last.max())
+        step, lsb = spec.step, 2.0**-spec.input_frac
+        centres = spec.start + np.arange(a, b + 1) * step + max(step - lsb, 0.0) / 2
+        ideal = TABLE_FUNCTIONS[spec.function](centres) / spec.output.lsb
+        fmt = spec.output
+        if ideal.min() < fmt.min_raw - 0.5 or ideal.max() >= fmt.max_raw + 0.5:  # RND, SAT
+            self.wrapped(math.floor(ideal.min()), math.ceil(ideal.max()), fmt, "saturate")
+        return lowest, highest
+
+    def _layer_norm(self, op: fxp.LayerNormOp, inputs):
+        """The range is the format's (the 1/sqrt table's rounding has no tight bound here);
+        a result format that cannot hold ``sqrt(n - 1) |scale| + |bias|``, where the normalised
+        values reach for rows of n values, is recorded as able to wrap."""
+        fmt = op.output_format
+        if fmt.overflow == "WRAP":
+            scale = numpy_from_dense(op.scale).astype(np.float64) * op.scale_type.format.lsb
+            bias = numpy_from_dense(op.bias).astype(np.float64) * op.bias_type.format.lsb
+            spread = math.sqrt(max(op.count - 1, 0)) * np.abs(scale)
+            low, high = float((bias - spread).min()), float((bias + spread).max())
+            if low < fmt.min_value or high > fmt.max_value:
+                self.wrapped(math.floor(low / fmt.lsb), math.ceil(high / fmt.lsb), fmt)
+        return full_range(op.output)
+
     def _threshold(self, op: fxp.ThresholdOp, inputs):
         stacked = np.stack([v.astype(np.int64) for v in inputs[0]])
         (counted,) = self.moves.run_threshold(None, op, [stacked]).values
@@ -191,10 +291,11 @@ class _Ranges:
 
 
 def value_ranges(
-    function: func.FuncOp, wraps: dict[Operation, tuple[int, int, FixedFormat]] | None = None
+    function: func.FuncOp, wraps: dict[Operation, Loss] | None = None
 ) -> dict[SSAValue, Interval]:
     """The range of every tensor value of an fxp- or circuit-level function; ``wraps`` gets,
-    for every op with a cast that can wrap, the range that cast could not hold (the first)."""
+    for every op that can lose data (a cast that can wrap, table entries clamped into their
+    format), the first range it could not hold (``Loss``)."""
     ranges: dict[SSAValue, Interval] = {arg: full_range(arg) for arg in function.body.block.args}
     rules = _Ranges(wraps)
     for op in function.body.block.ops:
@@ -212,15 +313,16 @@ def overflow_warnings(function: func.FuncOp) -> list[tuple[str, str, str]]:
     """(node, op, message) for every result of an fxp-level function that can wrap for some
     inputs within the inputs' formats (interval arithmetic over the actual weights): the range
     it can take and a format that holds it."""
-    wraps: dict[Operation, tuple[int, int, FixedFormat]] = {}
+    wraps: dict[Operation, Loss] = {}
     value_ranges(function, wraps)
     found = []
-    for op, (low, high, fmt) in wraps.items():
+    for op, (low, high, fmt, how) in wraps.items():
         needed = range_format(low, high, fmt.frac_bits).with_modes(fmt.rounding, fmt.overflow)
+        what = "can wrap" if how == "wrap" else "saturates its table"
         found.append((
             op.node_name,  # type: ignore[attr-defined]
             op.name.removeprefix("fxp."),
-            f"can wrap: over the inputs' formats its results reach [{low * fmt.lsb:g}, "
+            f"{what}: over the inputs' formats its results reach [{low * fmt.lsb:g}, "
             f"{high * fmt.lsb:g}], {fmt} holds [{fmt.min_value:g}, {fmt.max_value:g}]; "
             f"{needed} would hold them",
         ))

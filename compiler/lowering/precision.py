@@ -129,6 +129,30 @@ class Precision:
                 alpha = abs(op.alpha.value.data)
                 grown = math.ceil(max(alpha, 1.0) * max(-fx.min_raw, fx.max_raw))
                 fmt = _drop_to(-grown, grown, fx.frac_bits, frac)
+            case nn.ExpOp():  # positive, up to exp of the table's last input
+                from rtlflow.lowering.tables import DEFAULT_TABLE_RANGES
+
+                fx = fxp.tensor_format(self.input(op))
+                _, stop = self.layer(op).table_range or DEFAULT_TABLE_RANGES["exp"]
+                top = math.exp(min(fx.max_value, stop))
+                fmt = _unsigned(_drop_to(0, math.ceil(top * 2.0**frac) + 1, frac, frac))
+            case nn.SoftplusOp():  # relu(x) + log(1 + exp(-|x|)): positive, up to x + log 2
+                fx = fxp.tensor_format(self.input(op))
+                top = max(fx.max_raw, 0) + math.ceil(math.log(2.0) * 2.0**fx.frac_bits) + 1
+                fmt = _unsigned(_drop_to(0, top, fx.frac_bits, frac))
+            case nn.EluOp():  # gamma relu(x) + gamma alpha expm1(min(x, 0)), expm1 in [-1, 0]
+                fx = fxp.tensor_format(self.input(op))
+                gamma, alpha = op.gamma.value.data, op.alpha.value.data
+                margin = 1.0 + 2.0**-6  # the constants and the table as the lowering rounds them
+                rising = sorted((0.0, gamma * max(fx.max_raw, 0) * margin))
+                curve = sorted((0.0, -gamma * alpha * margin * 2.0**fx.frac_bits))
+                low = math.floor(rising[0] + curve[0]) - 1
+                fmt = _drop_to(low, math.ceil(rising[1] + curve[1]) + 1, fx.frac_bits, frac)
+            case nn.LayerNormOp():  # normalised values reach sqrt(n - 1) for rows of n
+                spread = math.sqrt(max(op.count - 1, 0)) * 1.125  # and the 1/sqrt table's error
+                scales, biases = np.abs(op.scales), np.abs(op.biases)
+                top = math.ceil(float((spread * scales + biases).max()) * 2.0**frac) + 1
+                fmt = _drop_to(-top, top, frac, frac)
             case _:
                 return None
         return fmt.with_modes(*modes)  # type: ignore[arg-type]
@@ -216,6 +240,11 @@ def _drop_to(low: int, high: int, frac: int, target: int) -> FixedFormat:
     ``target`` fractional bits: truncation keeps the range within floor bounds."""
     drop = max(0, frac - target)
     return range_format(low >> drop, high >> drop, frac - drop)
+
+
+def _unsigned(fmt: FixedFormat) -> FixedFormat:
+    """An unsigned format as wide as ``fmt`` with its integer bits (for a range from 0)."""
+    return FixedFormat(fmt.width, fmt.int_bits, signed=False)
 
 
 def default_constant_format(precision: FixedFormat) -> FixedFormat:

@@ -3,8 +3,9 @@
 Input and output level: nn. ``nn.gemm`` and ``nn.matmul`` whose weight operand is a constant become
 ``nn.dense`` (``y = x @ weight.T + bias`` over the last axis), with alpha, beta and the transposes
 folded into the constants (a Gemm's C with one value per element: a shift after it; transA: a
-transpose before it; a stack of weight matrices: one block-diagonal dense layer). Products of two
-activations are left as they are.
+transpose before it; a stack of weight matrices: one block-diagonal dense layer). A Gemm of two
+activations becomes a MatMul (with its transposes, alpha as a scale and C added after it), and
+products of two activations are left as they are.
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ class GemmToDense(RewritePattern):
     def match_and_rewrite(self, op: nn.GemmOp, rewriter: PatternRewriter) -> None:
         b = nn.constant_value(op.b)
         if b is None:
+            _gemm_of_activations(rewriter, op)
             return
         x = op.a
         if op.trans_a.value.data:
@@ -49,8 +51,11 @@ class GemmToDense(RewritePattern):
         shift = None
         if op.c is not None:
             c = nn.constant_value(op.c)
-            if c is None:
-                raise RtlflowError("Gemm's C must be a constant", node=op.node_name, op="Gemm")
+            if c is None:  # known at run time: added after the product
+                dense = nn.DenseOp.from_arrays(x, weight.T, bias, op.node_name)
+                rewriter.insert(dense)
+                rewriter.replace(op, [], [_plus_c(rewriter, op, dense.output)])
+                return
             feature = per_feature(c, nn.shape_of(op.output))
             if feature is not None:
                 bias = feature * op.beta.value.data
@@ -63,6 +68,49 @@ class GemmToDense(RewritePattern):
         rewriter.insert(dense)
         shifted = nn.ScaleShiftOp.from_arrays(dense.output, 1.0, shift, op.node_name)
         rewriter.replace(op, shifted)
+
+
+def _gemm_of_activations(rewriter: PatternRewriter, op: nn.GemmOp) -> None:
+    """A Gemm whose B is known at run time: the transposes (wiring), a MatMul (which
+    ``MatMulToDense`` makes a dense layer when A is the constant), alpha as a scale, C (scaled
+    by beta) added after it."""
+    a, b = op.a, op.b
+    if op.trans_a.value.data:
+        a = _transposed(rewriter, op, a)
+    if op.trans_b.value.data:
+        b = _transposed(rewriter, op, b)
+    product = nn.MatMulOp(a, b, op.output.type, op.node_name)
+    rewriter.insert(product)
+    y = product.output
+    alpha = op.alpha.value.data
+    c = None if op.c is None else nn.constant_value(op.c)
+    if alpha != 1.0 or c is not None:  # alpha and a constant C: one scale and shift
+        shift = 0.0 if c is None else np.broadcast_to(c, nn.shape_of(op.output)) * op.beta.value.data
+        scaled = nn.ScaleShiftOp.from_arrays(y, alpha, shift, op.node_name)
+        rewriter.insert(scaled)
+        y = scaled.output
+    if op.c is not None and c is None:
+        y = _plus_c(rewriter, op, y)
+    rewriter.replace(op, [], [y])
+
+
+def _transposed(rewriter: PatternRewriter, op: nn.NnOp, x: SSAValue) -> SSAValue:
+    transposed = nn.TransposeOp.from_perm(x, (1, 0), op.node_name)
+    rewriter.insert(transposed)
+    return transposed.output
+
+
+def _plus_c(rewriter: PatternRewriter, op: nn.GemmOp, y: SSAValue) -> SSAValue:
+    """``y + beta C`` for a Gemm's C known at run time (broadcast as ONNX allows)."""
+    c = op.c
+    assert c is not None
+    if op.beta.value.data != 1.0:
+        scaled = nn.ScaleShiftOp.from_arrays(c, op.beta.value.data, 0.0, op.node_name)
+        rewriter.insert(scaled)
+        c = scaled.output
+    total = nn.AddOp(y, c, op.output.type, op.node_name)
+    rewriter.insert(total)
+    return total.output
 
 
 class MatMulToDense(RewritePattern):

@@ -100,6 +100,18 @@ def per_row_dense() -> onnx.ModelProto:
     return g.model({"y": g.node("MatMul", [h, g.constant(g.rng.normal(0, 0.7, (5, 2)))])})
 
 
+def gemm_of_activations() -> onnx.ModelProto:
+    """Gemm with both operands computed (transA, transB, alpha 1/16, a constant C, beta 0.75),
+    and a constant-B Gemm whose C is computed: attention-style products as exporters write
+    them with Gemm (scaled so that the test's inputs stay within fixed<16,6>)."""
+    g = Graph("gemm_of_activations", {"x": [3, 4]}, seed=8)
+    keys = g.node("Gemm", ["x", g.constant(g.rng.normal(0, 0.25, (4, 3)))])  # [3, 3]
+    scores = g.node("Gemm", ["x", keys, g.constant(g.rng.normal(0, 0.3, (1, 3)))],
+                    transA=1, transB=1, alpha=0.0625, beta=0.75)  # x.T [4, 3] @ keys.T [3, 3]
+    mixed = g.node("Gemm", [keys, g.constant(g.rng.normal(0, 0.5, (3, 3))), keys], beta=0.5)
+    return g.model({"scores": scores, "mixed": mixed})
+
+
 def wide_mlp(n_in: int = 12, hidden: int = 16, n_out: int = 4, seed: int = 4) -> onnx.ModelProto:
     """A plain MLP for reuse-factor tests."""
     g = Graph("wide_mlp", {"x": [1, n_in]}, seed=seed)

@@ -47,8 +47,9 @@ def check_model(model: onnx.ModelProto, directory: Path, **options) -> dict:
 
 @pytest.mark.parametrize(
     "builder",
-    [models.mixed_activations, models.two_outputs, models.elementwise_affine, models.per_row_dense],
-)
+    [models.mixed_activations, models.two_outputs, models.elementwise_affine, models.per_row_dense,
+     models.gemm_of_activations],
+)  # fmt: skip
 def test_models_built_in_code(builder, tmp_path):
     report = check_model(builder(), tmp_path)
     assert report["initiation_interval"] == 1

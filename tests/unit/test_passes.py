@@ -386,7 +386,6 @@ def test_precision_auto_covers_every_op_on_the_way():
     dense layer: no result can wrap (no compile warning), and inputs at the corners of the
     input format overflow nothing."""
     import rtlflow
-    from rtlflow.errors import collect_warnings
 
     g = Graph("auto", {"x": [1, 2, 6, 6]}, seed=7)
     conv = g.node("Conv", ["x", g.constant(g.rng.normal(0, 0.5, (4, 2, 3, 3))),
@@ -400,9 +399,10 @@ def test_precision_auto_covers_every_op_on_the_way():
     joined = g.node("Concat", [product, residual], axis=1)
     y = g.dense(g.node("Flatten", [joined]), 72, 3)
     model = g.model({"y": y})
-    with collect_warnings() as warnings:
-        compiled = rtlflow.compile(model, precision="auto", stop_at="fxp")
-    assert not [w for w in warnings if "can wrap" in w], warnings
+    compiled = rtlflow.compile(model, precision="auto", stop_at="fxp")
+    assert not [w for w in compiled.warnings if "can wrap" in w], compiled.warnings
+    default = rtlflow.compile(model, stop_at="fxp")  # the leaky ReLU grows past fixed<16,6>
+    assert [w for w in default.warnings if "can wrap" in w], default.warnings
     fmt = compiled.emulator.input_formats[0]
     corners = np.random.default_rng(1).choice([fmt.min_value, fmt.max_value], (64, 1, 2, 6, 6))
     compiled.predict(corners)

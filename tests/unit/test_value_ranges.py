@@ -30,14 +30,22 @@ MODELS = Path(__file__).resolve().parents[1] / "data" / "models"
 )
 def test_every_value_inside_its_range(name, precision):
     compiled = rtlflow.compile(MODELS / f"{name}.onnx", precision=precision, stop_at="fxp")
-    function = next(iter(compiled.levels["fxp"].ops))
+    assert check_every_value(next(iter(compiled.levels["fxp"].ops))) > 0  # ReLUs: no sign
+
+
+def check_every_value(function, samples: int = 600) -> int:
+    """Run the function's ops (the emulator's own implementations) on random inputs and the
+    inputs' format corners: every result inside its range, every range inside its format.
+    Returns how many elements got a range narrower than their format."""
     ranges = value_ranges(function)
     rng = np.random.default_rng(0)
     values = {}
     for argument in function.body.block.args:
         fmt, shape = fxp.tensor_format(argument), fxp.tensor_shape(argument)
-        values[argument] = rng.integers(fmt.min_raw, fmt.max_raw + 1, size=(600, *shape))
+        values[argument] = rng.integers(fmt.min_raw, fmt.max_raw + 1, size=(samples, *shape))
         values[argument][0], values[argument][1] = fmt.min_raw, fmt.max_raw
+        for row, value in enumerate((0, -1, 1), start=2):  # where slopes change
+            values[argument][row] = min(max(value, fmt.min_raw), fmt.max_raw)
         ranges_low, ranges_high = ranges[argument]
         assert (ranges_low == fmt.min_raw).all() and (ranges_high == fmt.max_raw).all()
     implementations = FxpFunctions()
@@ -55,7 +63,7 @@ def test_every_value_inside_its_range(name, precision):
         fmt = fxp.tensor_format(op.results[0])
         assert (low >= fmt.min_raw).all() and (high <= fmt.max_raw).all()
         narrower += int(((low > fmt.min_raw) | (high < fmt.max_raw)).sum())
-    assert narrower > 0  # ReLUs at least: no sign
+    return narrower
 
 
 def test_relu_after_dense_is_exact_and_unsigned():
@@ -74,3 +82,55 @@ def test_relu_after_dense_is_exact_and_unsigned():
     assert (low_relu >= 0).all()
     if fits:
         assert list(high_relu.reshape(-1)) == [max(h >> shift, 0) for h in high]
+
+
+def lossy_model(alpha: float = 3.0, gamma: float = 30.0):
+    """Ops whose default-precision results can lose data, each its own way: a leaky ReLU that
+    grows (alpha 3), exp (its table clamped at the format's top), a layer norm with a large
+    scale, a scatter that adds many updates onto one node; beside them ops that lose nothing
+    (ELU, softplus, a gather, a negative-slope leaky ReLU)."""
+    from tests.e2e.models import Graph
+
+    nodes, edges, features = 4, 12, 3
+    g = Graph("lossy", {"x": [nodes, features]}, seed=4, integer_inputs={"edge_index": [edges]})
+    leaky = g.node("LeakyRelu", ["x"], alpha=alpha)
+    bent = g.node("LeakyRelu", ["x"], alpha=-0.5)
+    grown = g.node("Exp", [g.node("Mul", ["x", g.constant(np.float32(0.25))])])
+    elu = g.node("Elu", ["x"], alpha=0.7)
+    soft = g.node("Softplus", ["x"])
+    normed = g.node("LayerNormalization", ["x", g.constant(np.full(features, gamma)),
+                                           g.constant(np.zeros(features))], axis=-1)
+    moved = g.node("Gather", ["x", "edge_index"], axis=0)  # [E, F]
+    column = g.node("Unsqueeze", ["edge_index", g.constant(np.array([1]))])
+    zeros = g.constant(np.zeros((nodes, features), np.float32))
+    summed = g.node("ScatterND", [zeros, column, moved], reduction="add")
+    return g.model({"leaky": leaky, "bent": bent, "grown": grown, "elu": elu, "soft": soft,
+                    "normed": normed, "summed": summed})  # fmt: skip
+
+
+def test_rules_of_tables_leaky_relu_routing_and_layer_norm_hold():
+    """The ranges of leaky ReLU (both slopes), tables (exp, ELU's and softplus's curves), a
+    gather and a scatter with run-time indices, and layer normalisation contain every value
+    the emulator computes, at the default precision and with ``precision: auto``."""
+    for precision in (None, "auto"):
+        compiled = rtlflow.compile(lossy_model(), precision=precision, stop_at="fxp")
+        assert check_every_value(next(iter(compiled.levels["fxp"].ops))) > 0
+
+
+def test_default_precision_losses_are_warned_at_compile_time():
+    """Without --inputs: the leaky ReLU that grows, the exp table clamped at 32, softplus's
+    sum (x + log 2 past 32), the layer norm whose scale takes its rows of three past 32
+    (sqrt 2 x 30) and the scatter that can add 12 updates onto one node are named, each with
+    the range it reaches; ELU, the gather and the bent leaky ReLU are not. With ``precision:
+    auto`` nothing is."""
+    warnings = rtlflow.compile(lossy_model(), stop_at="fxp").warnings
+    named = {w.split("'")[1]: w for w in warnings if w.startswith("node ")}
+    assert set(named) == {
+        "n1_LeakyRelu", "n5_Exp", "n7_Softplus", "n10_LayerNormalization", "n15_ScatterND"
+    }  # fmt: skip
+    assert "reach [-96, 31.999]" in named["n1_LeakyRelu"]  # 3 x [-32, 0), [0, 32)
+    assert "saturates its table" in named["n5_Exp"] and "can wrap" in named["n15_ScatterND"]
+    assert "reach [-384, 383.988]" in named["n15_ScatterND"]  # 12 updates of [-32, 32)
+    assert "fixed<18,8> would hold them" in named["n1_LeakyRelu"]
+    warnings = rtlflow.compile(lossy_model(), precision="auto", stop_at="fxp").warnings
+    assert not [w for w in warnings if "can wrap" in w or "saturates" in w], warnings  # nor advice
