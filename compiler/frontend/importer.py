@@ -591,6 +591,8 @@ class Importer:
         """``x`` transposed by ``perm`` (wiring), or ``x`` for the identity."""
         if list(perm) == list(range(len(perm))):
             return x
+        if isinstance(x.owner, nn.ConstantOp):  # a constant's, done here: a constant again
+            return nn.ConstantOp(x.owner.array.transpose(perm), self.node_name).output
         shape = nn.shape_of(x)
         element = x.type.element_type  # type: ignore[attr-defined]
         result = TensorType(element, [shape[p] for p in perm])
@@ -605,6 +607,8 @@ class Importer:
     def reshape(self, value: SSAValue, shape: tuple[int, ...]) -> SSAValue:
         if tuple(shape) == nn.shape_of(value):
             return value
+        if isinstance(value.owner, nn.ConstantOp):
+            return nn.ConstantOp(value.owner.array.reshape(shape), self.node_name).output
         element = value.type.element_type  # type: ignore[attr-defined]
         return nn.ReshapeOp(value, TensorType(element, list(shape)), self.node_name).output
 

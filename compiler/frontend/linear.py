@@ -76,7 +76,8 @@ def matmul_shape(a: tuple[int, ...], b: tuple[int, ...]) -> tuple[int, ...]:
 
 @handles("Einsum")
 def _einsum(im: Importer, node: onnx.NodeProto) -> None:
-    """Two-operand contractions (``bqhc,bkhc->bhqk``) as transposes, reshapes and a MatMul."""
+    """Two-operand contractions (``bqhc,bkhc->bhqk``; ``btd,de->bte`` with constant weights, a
+    dense layer) as transposes, reshapes and a MatMul (of constants: constants)."""
     equation = im.attribute(node, "equation", b"")
     equation = (equation.decode() if isinstance(equation, bytes) else str(equation)).replace(
         " ", ""
@@ -86,6 +87,8 @@ def _einsum(im: Importer, node: onnx.NodeProto) -> None:
     inputs, output = equation.split("->")
     left, right = inputs.split(",")
     a, b = im.activation(node.input[0]), im.activation(node.input[1])
+    if isinstance(a.owner, nn.ConstantOp) and not isinstance(b.owner, nn.ConstantOp):
+        left, right, a, b = right, left, b, a  # the weights on the right: a dense layer
     for letters in (left, right, output):
         if len(set(letters)) != len(letters):
             im.fail(f"equation '{equation}': repeated indices in one operand are not supported")
@@ -110,12 +113,13 @@ def _einsum(im: Importer, node: onnx.NodeProto) -> None:
     if any(c not in output and c not in summed for c in left + right):
         im.fail(f"equation '{equation}': an index summed in one operand only is not supported")
     count = lambda letters: int(np.prod([size[c] for c in letters], dtype=np.int64))  # noqa: E731
+    stack = (count(batch),) if batch else ()  # no batch index: plain matrices
     a = im.transposed(a, [left.index(c) for c in batch + free_a + summed])
-    a = im.reshape(a, (count(batch), count(free_a), count(summed)))
+    a = im.reshape(a, (*stack, count(free_a), count(summed)))
     b = im.transposed(b, [right.index(c) for c in batch + summed + free_b])
-    b = im.reshape(b, (count(batch), count(summed), count(free_b)))
+    b = im.reshape(b, (*stack, count(summed), count(free_b)))
     product = nn.MatMulOp(
-        a, b, im.float_tensor((count(batch), count(free_a), count(free_b))), im.node_name
+        a, b, im.float_tensor((*stack, count(free_a), count(free_b))), im.node_name
     ).output
     order = batch + free_a + free_b
     product = im.reshape(product, tuple(size[c] for c in order))

@@ -156,6 +156,13 @@ CASES = (
            span=(-2.0, 2.0)),
     OpCase("einsum", "Einsum", (("a", (1, 2, 3)), ("b", (1, 4, 3))), ("a", "b"),
            attributes={"equation": "bqc,bkc->bqk"}, span=(-2.0, 2.0)),
+    OpCase("einsum_weights", "Einsum", (("x", (1, 3, 4)),), ("x", "w"), {"w": w((5, 4), 21)},
+           attributes={"equation": "btd,ed->bte"}),
+    OpCase("einsum_weights_first", "Einsum", (("x", (1, 3, 4)),), ("w", "x"),
+           {"w": w((4, 2), 22)}, attributes={"equation": "de,btd->bte"}),
+    OpCase("gemm_activations", "Gemm", (("a", (4, 3)), ("b", (2, 4))), ("a", "b", "c"),
+           {"c": w((3, 1), 23)}, {"transA": 1, "transB": 1, "alpha": 0.5, "beta": 0.25},
+           span=(-2.0, 2.0)),
     # ---- windows
     OpCase("conv2d", "Conv", IMAGE, ("x", "w", "b"), {"w": w((3, 2, 3, 3), 6), "b": w((3,), 7)},
            {"pads": [1, 1, 1, 1], "strides": [2, 2]}, rtl="default"),

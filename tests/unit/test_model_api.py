@@ -20,12 +20,12 @@ MLP = DATA / "models" / "etx4velo_mlp.onnx"
 MLP_DATA = DATA / "models" / "etx4velo_mlp.npz"
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")  # once per worker (xdist interleaves modules)
 def model():
     return rtlflow.compile(MLP)
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")  # once per worker (xdist interleaves modules)
 def inputs() -> np.ndarray:
     with np.load(MLP_DATA) as data:
         return data["x"][:200]

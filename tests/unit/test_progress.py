@@ -57,7 +57,7 @@ def run_on_terminal(arguments: list[str]) -> tuple[int, str, str]:
     return child.wait(), stdout, seen.decode(errors="replace")
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")  # once per worker (xdist interleaves modules)
 def modules(tmp_path_factory) -> int:
     """How many Verilog modules keras_matmul_add's design has (compiled without a terminal)."""
     out = tmp_path_factory.mktemp("plain")

@@ -19,7 +19,7 @@ from rtlflow.report_html import render_html
 from tests.e2e import models
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")  # once per worker (xdist interleaves modules)
 def written(tmp_path_factory):
     """A small MLP written with inputs: (output directory, report)."""
     outdir = tmp_path_factory.mktemp("report_html")

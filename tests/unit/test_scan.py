@@ -65,7 +65,7 @@ def test_parse_reuse():
             parse_reuse(bad)
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")  # once per worker, even when its tests are interleaved
 def jet_scan(tmp_path_factory) -> tuple[list[dict], Path]:
     outdir = tmp_path_factory.mktemp("scan")
     rows = scan(JET, BITS, None, [1, 4], JET_DATA, "labels", "xcvu13p", 200.0, outdir)

@@ -28,7 +28,7 @@ BITS, REUSE = [6, 10], [1, 2]
 pytestmark = pytest.mark.xdist_group("scan-workers")
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")  # once per worker (xdist interleaves modules)
 def in_one_process() -> list[dict]:
     return scan(MLP, BITS, None, REUSE, MLP_DATA, workers=1)
 

@@ -197,7 +197,7 @@ def test_a_changed_project_removes_the_reports_of_an_earlier_run(tmp_path):
     assert not report.exists()
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")  # once per worker (xdist interleaves modules)
 def compiled(tmp_path_factory) -> Path:
     """A small design written as ``rtlflow compile`` writes it (no Verilator needed)."""
     outdir = tmp_path_factory.mktemp("compiled")
