@@ -150,8 +150,8 @@ class _Solver:
     arrays for counting in numpy), pair counts, node facts.
 
     A pattern's count is ``added[key] - removed[key]``: both only grow, by whole arrays of
-    patterns at a time (``_count``, in C), so that a step updates its counts without a Python
-    loop over the terms it touches."""
+    patterns at a time (``collections._count_elements``, in C), so that a step updates its
+    counts without a Python loop over the terms it touches."""
 
     def __init__(self, rows, input_ranges, depth_slack: int, block: int = 0):
         self.input_ranges = [(int(low), int(high)) for low, high in input_ranges]
@@ -213,7 +213,8 @@ class _Solver:
                     signs[first] * signs[second] > 0,
                 )
             )  # fmt: skip
-        keys, counts = np.unique(np.concatenate(pairs or [np.zeros(0, np.int64)]), return_counts=True)
+        every = np.concatenate(pairs or [np.zeros(0, np.int64)])
+        keys, counts = np.unique(every, return_counts=True)
         self.added: dict[int, int] = dict(zip(keys.tolist(), counts.tolist(), strict=True))
         self.removed: dict[int, int] = {}
         self.widths: dict[int, int] = {}  # of the patterns the heap has seen

@@ -196,15 +196,14 @@ class _Ranges:
         at the ends of each side's part of [low, high]."""
         low, high = inputs[0]
         alpha, shift = op.alpha.value.data, op.alpha_type.format.frac_bits
-        ends = [  # (x, where that end exists)
-            (low, low <= high),
-            (np.minimum(high, -1), low <= -1),
-            (np.maximum(low, 0), high >= 0),
-            (high, low <= high),
-        ]
-        values = [(np.where(x >= 0, x << shift, x * alpha), there) for x, there in ends]
-        lowest = np.minimum.reduce([np.where(there, v, v.max()) for v, there in values])
-        highest = np.maximum.reduce([np.where(there, v, v.min()) for v, there in values])
+        ends = [(np.minimum(high, -1), low <= -1), (np.maximum(low, 0), high >= 0)]  # (x, where)
+
+        def f(x):
+            return np.where(x >= 0, x << shift, x * alpha)
+
+        at_low, at_high = f(low), f(high)  # ends that always exist; the others where they do
+        values = [at_low, at_high] + [np.where(there, f(x), at_low) for x, there in ends]
+        lowest, highest = np.minimum.reduce(values), np.maximum.reduce(values)
         frac = op.input_format.frac_bits + shift
         return self.fit((lowest, highest), frac, op.output_format)
 

@@ -100,7 +100,8 @@ def header(command, source, output):
     with open(source) as handle:
         includes = re.findall(r'^#include "([^"]+)"', handle.read(), re.M)
     verilator = [name for name in includes if name.startswith("verilated")]
-    roots = [a[2:] for a in command if a.startswith("-I") and os.path.isfile(a[2:] + "/verilated.h")]
+    roots = [a[2:] for a in command if a.startswith("-I")]
+    roots = [root for root in roots if os.path.isfile(os.path.join(root, "verilated.h"))]
     if not verilator or not roots:
         return subprocess.call(command)
     text = "".join(f'#include "{{name}}"\\n' for name in verilator)

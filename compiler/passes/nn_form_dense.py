@@ -42,9 +42,7 @@ class GemmToDense(RewritePattern):
             if columns == 1:
                 x = _reshape(rewriter, op, x, (1, rows))
             else:  # the activation's rows are its columns: a transpose (wiring)
-                transposed = nn.TransposeOp.from_perm(x, (1, 0), op.node_name)
-                rewriter.insert(transposed)
-                x = transposed.output
+                x = _transposed(rewriter, op, x)
         weight = (b.T if op.trans_b.value.data else b) * op.alpha.value.data  # [K, N]
         n_out = weight.shape[1]
         bias = np.zeros(n_out)
@@ -85,7 +83,7 @@ def _gemm_of_activations(rewriter: PatternRewriter, op: nn.GemmOp) -> None:
     alpha = op.alpha.value.data
     c = None if op.c is None else nn.constant_value(op.c)
     if alpha != 1.0 or c is not None:  # alpha and a constant C: one scale and shift
-        shift = 0.0 if c is None else np.broadcast_to(c, nn.shape_of(op.output)) * op.beta.value.data
+        shift = 0.0 if c is None else op.beta.value.data * np.broadcast_to(c, nn.shape_of(y))
         scaled = nn.ScaleShiftOp.from_arrays(y, alpha, shift, op.node_name)
         rewriter.insert(scaled)
         y = scaled.output
