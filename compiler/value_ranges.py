@@ -269,6 +269,21 @@ class _Ranges:
             self.wrapped(math.floor(ideal.min()), math.ceil(ideal.max()), fmt, "saturate")
         return lowest, highest
 
+    def _softmax(self, op: fxp.SoftmaxOp, inputs):
+        """``e_i r``: from 0 to the largest exp entry times the largest reciprocal entry a sum
+        can read: every sum holds the row's largest element's entry (a difference of 0), so
+        the reciprocal is read at that sum or beyond (about 1; a result format that cannot
+        hold 1 is named)."""
+        shape = fxp.tensor_shape(op.output)
+        exp_table, inv_table = op.exp_table, op.inv_table
+        exponentials = exp_table.entries()
+        smallest_sum = int(exponentials[exp_table.index(np.zeros(1, np.int64))[0]])
+        first = int(inv_table.index(np.array([smallest_sum], np.int64))[0])
+        high = int(exponentials.max()) * int(inv_table.entries()[first:].max())
+        frac = exp_table.output.frac_bits + inv_table.output.frac_bits
+        total = (np.zeros(shape, dtype=object), np.full(shape, high, dtype=object))
+        return self.fit(total, frac, op.output_format)
+
     def _layer_norm(self, op: fxp.LayerNormOp, inputs):
         """The range is the format's (the 1/sqrt table's rounding has no tight bound here);
         a result format that cannot hold ``sqrt(n - 1) |scale| + |bias|``, where the normalised

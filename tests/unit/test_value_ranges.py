@@ -104,8 +104,9 @@ def lossy_model(alpha: float = 3.0, gamma: float = 30.0):
     column = g.node("Unsqueeze", ["edge_index", g.constant(np.array([1]))])
     zeros = g.constant(np.zeros((nodes, features), np.float32))
     summed = g.node("ScatterND", [zeros, column, moved], reduction="add")
+    weights = g.node("Softmax", ["x"], axis=-1)
     return g.model({"leaky": leaky, "bent": bent, "grown": grown, "elu": elu, "soft": soft,
-                    "normed": normed, "summed": summed})  # fmt: skip
+                    "normed": normed, "summed": summed, "weights": weights})  # fmt: skip
 
 
 def test_rules_of_tables_leaky_relu_routing_and_layer_norm_hold():
@@ -121,8 +122,8 @@ def test_default_precision_losses_are_warned_at_compile_time():
     """Without --inputs: the leaky ReLU that grows, the exp table clamped at 32, softplus's
     sum (x + log 2 past 32), the layer norm whose scale takes its rows of three past 32
     (sqrt 2 x 30) and the scatter that can add 12 updates onto one node are named, each with
-    the range it reaches; ELU, the gather and the bent leaky ReLU are not. With ``precision:
-    auto`` nothing is."""
+    the range it reaches; ELU, the gather, the bent leaky ReLU and the softmax are not. With
+    ``precision: auto`` nothing is; a softmax whose result format cannot hold 1 is."""
     warnings = rtlflow.compile(lossy_model(), stop_at="fxp").warnings
     named = {w.split("'")[1]: w for w in warnings if w.startswith("node ")}
     assert set(named) == {
@@ -134,3 +135,7 @@ def test_default_precision_losses_are_warned_at_compile_time():
     assert "fixed<18,8> would hold them" in named["n1_LeakyRelu"]
     warnings = rtlflow.compile(lossy_model(), precision="auto", stop_at="fxp").warnings
     assert not [w for w in warnings if "can wrap" in w or "saturates" in w], warnings  # nor advice
+    # a softmax whose result rounds to 1 in a format that cannot hold it ([-1, 1)) is named
+    narrow = {"layers": {"n16_Softmax": {"result": "fixed<8,1,RND>"}}}  # 0.99999 rounds to 1
+    warnings = rtlflow.compile(lossy_model(), config=narrow, stop_at="fxp").warnings
+    assert any(w.startswith("node 'n16_Softmax'") and "can wrap" in w for w in warnings), warnings
