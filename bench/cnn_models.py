@@ -146,6 +146,17 @@ TUTORIAL_ANCHOR = "1044 cycles (5.22 us), II 1028; DSP 5386, LUT 123,948 (post-s
 
 def tutorial_cnn(seed: int = 0):
     """The tutorial CNN's shape as ONNX, built in code (random weights, half of them zero)."""
+    return pruned_cnn("tutorial_cnn", (3, 32, 32), (16, 16, 24), (42, 64, 10), softmax=True, seed=seed)
+
+
+def pruned_cnn(
+    name: str, shape: tuple[int, int, int], convs, denses, pads: int = 0, softmax: bool = False,
+    seed: int = 0,
+):  # fmt: skip
+    """A CNN as ONNX (opset 17), built in code: on an input of ``shape`` (C, H, W), a 3x3
+    convolution per width of ``convs`` (``pads`` on every side) with ReLU and 2x2 max pooling,
+    then a dense layer per width of ``denses`` (ReLU between them, softmax after the last when
+    asked); random weights, half of them zero."""
     from onnx import TensorProto, helper, numpy_helper
 
     rng = np.random.default_rng(seed)
@@ -162,24 +173,27 @@ def tutorial_cnn(seed: int = 0):
         nodes.append(helper.make_node(op, inputs, [output], name=f"{op}_{len(nodes)}", **attributes))
         return output
 
-    h, channels, size = "x", 3, 32
-    for width in (16, 16, 24):
+    h, (channels, size, _) = "x", shape
+    for width in convs:
         w = constant(rng.normal(0, 1.0 / np.sqrt(9 * channels), (width, channels, 3, 3)))
-        h = node("Relu", [node("Conv", [h, w, constant(rng.normal(0, 0.1, width))])])
-        h = node("MaxPool", [h], kernel_shape=[2, 2], strides=[2, 2])
-        channels, size = width, (size - 2) // 2
+        conv = node("Conv", [h, w, constant(rng.normal(0, 0.1, width))], pads=[pads] * 4)
+        h = node("MaxPool", [node("Relu", [conv])], kernel_shape=[2, 2], strides=[2, 2])
+        channels, size = width, (size - 2 + 2 * pads) // 2
     h = node("Flatten", [h], axis=1)
     features = channels * size * size
-    for width in (42, 64, 10):
+    for index, width in enumerate(denses):
         w = constant(rng.normal(0, 1.0 / np.sqrt(features), (width, features)))
         h = node("Gemm", [h, w, constant(rng.normal(0, 0.1, width))], transB=1)
-        h = node("Relu", [h]) if width != 10 else node("Softmax", [h], axis=-1)
+        if index < len(denses) - 1:
+            h = node("Relu", [h])
+        elif softmax:
+            h = node("Softmax", [h], axis=-1)
         features = width
     graph = helper.make_graph(
         nodes,
-        "tutorial_cnn",
-        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 3, 32, 32])],
-        [helper.make_tensor_value_info(h, TensorProto.FLOAT, [1, 10])],
+        name,
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, *shape])],
+        [helper.make_tensor_value_info(h, TensorProto.FLOAT, [1, denses[-1]])],
         constants,
     )
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])

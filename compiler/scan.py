@@ -51,6 +51,9 @@ from rtlflow.parts import find_part
 
 DEFAULT_INT_BITS = 6
 
+#: how long a scan waits for a Dask scheduler to answer before it gives up
+SCHEDULER_TIMEOUT = "10s"
+
 #: scan.csv's columns, in order; a row leaves empty what does not apply to it
 COLUMNS = [
     "bits", "int_bits", "reuse", "precision",
@@ -388,7 +391,7 @@ def _on_cluster(points: list[Point], scheduler: Any, advance: Any) -> list[dict[
         ) from None
     own = not isinstance(scheduler, Client)
     try:
-        client = Client(scheduler, timeout="10s") if own else scheduler
+        client = Client(scheduler, timeout=SCHEDULER_TIMEOUT) if own else scheduler
     except (OSError, TimeoutError) as error:
         raise RtlflowError(f"cannot reach the Dask scheduler at {scheduler}: {error}") from None
     try:

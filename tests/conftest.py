@@ -1,16 +1,12 @@
-"""Shared test set-up: the --run-slow option, paths to the test data, and the IR verified after
-every pass (a compile verifies it at the end of each level only)."""
+"""Shared test set-up: the --run-slow option and paths to the test data."""
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pytest
 
 DATA = Path(__file__).parent / "data"
-
-os.environ["RTLFLOW_VERIFY_EACH"] = "1"
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:

@@ -77,6 +77,29 @@ class FxpSetConvStylePass(ModulePass):
                 window.style = StringAttr(style)
             if any(chosen[w] is None for w in windows):
                 _keep_streams_reachable(function, {w for w in windows if chosen[w] is None})
+            for window in windows:
+                if window.style.data == "parallel":
+                    _check_parallel_fits(window)
+
+
+def _check_parallel_fits(window: fxp.WindowOp) -> None:
+    """A parallel window layer hands its whole result to the next unit at once: one wider than
+    a port can carry is refused here, before minutes of adder graphs, with what would help."""
+    from rtlflow.emit_verilog import MAX_PORT_BITS
+
+    bits = math.prod(fxp.tensor_shape(window.output)) * window.output_format.width
+    if bits <= MAX_PORT_BITS:
+        return
+    if can_stream(window):
+        advice = "stream it (conv_style: stream), or narrow its format or channels"
+    else:
+        advice = "narrow its format or channels (a padded window cannot stream yet)"
+    raise RtlflowError(
+        f"computed in parallel, its result is {bits:,} bits wide, more than the "
+        f"{MAX_PORT_BITS:,} a port can carry: {advice}",
+        node=window.node_name,
+        op=window.name.removeprefix("fxp."),
+    )
 
 
 def _keep_streams_reachable(function: func.FuncOp, automatic: set[fxp.WindowOp]) -> None:

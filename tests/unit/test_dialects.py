@@ -85,7 +85,9 @@ def test_imported_nn_module_round_trips(path):
 
 @pytest.fixture(scope="module", params=VALID_MODELS, ids=lambda p: p.stem)
 def lowered(request):
-    return lower(import_onnx(request.param), Options(), stop_at="circuit")
+    """Every exporter's file lowered with the IR verified after every pass (a compile verifies
+    it at the end of each level; ``rtlflow opt``, behind the FileCheck tests, after every pass)."""
+    return lower(import_onnx(request.param), Options(), stop_at="circuit", verify_each=True)
 
 
 @pytest.mark.parametrize("level", ["fxp", "circuit"])

@@ -5,6 +5,8 @@ command line."""
 from __future__ import annotations
 
 import csv
+import fcntl
+import pickle
 from pathlib import Path
 
 import numpy as np
@@ -22,7 +24,6 @@ TINY = DATA / "onnx" / "keras_matmul_add.onnx"
 BITS = [6, 8, 10, 12, 14, 16]
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
-pytestmark = pytest.mark.xdist_group("scan")  # one worker computes the module's scan once
 
 
 @pytest.mark.parametrize(
@@ -65,11 +66,20 @@ def test_parse_reuse():
             parse_reuse(bad)
 
 
-@pytest.fixture(scope="session")  # once per worker, even when its tests are interleaved
-def jet_scan(tmp_path_factory) -> tuple[list[dict], Path]:
-    outdir = tmp_path_factory.mktemp("scan")
-    rows = scan(JET, BITS, None, [1, 4], JET_DATA, "labels", "xcvu13p", 200.0, outdir)
-    return rows, outdir
+@pytest.fixture(scope="session")
+def jet_scan(tmp_path_factory, worker_id) -> tuple[list[dict], Path]:
+    """The scan, computed once per test session: the first xdist worker to need it computes it
+    under a lock in the session's shared directory, the other reads its rows (pickled, exact)."""
+    base = tmp_path_factory.getbasetemp()
+    shared = base.parent if worker_id != "master" else base  # the session's, either way
+    outdir, done = shared / "jet_scan", shared / "jet_scan.pickle"
+    with (shared / "jet_scan.lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not done.exists():
+            outdir.mkdir(exist_ok=True)
+            rows = scan(JET, BITS, None, [1, 4], JET_DATA, "labels", "xcvu13p", 200.0, outdir)
+            done.write_bytes(pickle.dumps(rows))
+    return pickle.loads(done.read_bytes()), outdir
 
 
 def test_scan_rows_and_csv(jet_scan):

@@ -106,8 +106,9 @@ def test_a_dask_scheduler_and_workers_give_the_command_line_table(tmp_path):
         assert list(csv.reader(a)) == list(csv.reader(b))
 
 
-def test_an_unreachable_scheduler_is_one_line(tmp_path, capsys):
+def test_an_unreachable_scheduler_is_one_line(tmp_path, capsys, monkeypatch):
     pytest.importorskip("distributed")
+    monkeypatch.setattr("rtlflow.scan.SCHEDULER_TIMEOUT", "1s")  # (10 s by default)
     address = f"tcp://127.0.0.1:{free_port()}"  # nobody listens
     argv = ["scan", str(TINY), "--bits", "8", "-o", str(tmp_path), "--scheduler", address]
     assert main(argv) == 2
