@@ -554,6 +554,12 @@ class WindowOp(FxpOp, ABC):
     style = prop_def(StringAttr)
 
     @property
+    def can_stream(self) -> bool:
+        """Whether the streaming architecture builds this window: 1-D or 2-D, unpadded."""
+        window = self.window
+        return not window.padded and window.rank <= 2
+
+    @property
     def window(self) -> Window:
         return window_of(self, tensor_shape(self.input), tensor_shape(self.output))
 

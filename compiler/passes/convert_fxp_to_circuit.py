@@ -43,8 +43,13 @@ class ConvertFxpToCircuitPass(ModulePass):
     name = "convert-fxp-to-circuit"
 
     def apply(self, ctx: Context, op: ModuleOp) -> None:
+        from rtlflow.emit_verilog import check_parallel_fits  # (Amaranth: only for hardware)
+
         for function in op.ops:
             assert isinstance(function, func.FuncOp)
+            for window in function.body.block.ops:
+                if isinstance(window, fxp.WindowOp) and window.style.data == "parallel":
+                    check_parallel_fits(window)
             _mark_streams(function)
         PatternRewriteWalker(WrapInUnit(), walk_regions_first=False).rewrite_module(op)
 

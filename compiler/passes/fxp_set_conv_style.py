@@ -32,10 +32,6 @@ from rtlflow.errors import RtlflowError
 from rtlflow.parts import find_part
 
 #: element-wise ops that work beat by beat on a pixel stream
-def can_stream(op: fxp.WindowOp) -> bool:
-    return not op.window.padded and op.window.rank <= 2
-
-
 def parallel_products(op: fxp.WindowOp) -> int:
     """Multiplications of the parallel form (zero weights and padding taps aside)."""
     if not isinstance(op, fxp.ConvOp):
@@ -66,8 +62,8 @@ class FxpSetConvStylePass(ModulePass):
             for window in windows:
                 style = chosen[window]
                 if style is None:
-                    style = "stream" if products > budget and can_stream(window) else "parallel"
-                if style == "stream" and not can_stream(window):
+                    style = "stream" if products > budget and window.can_stream else "parallel"
+                if style == "stream" and not window.can_stream:
                     raise RtlflowError(
                         "streaming is supported for unpadded 1-D and 2-D windows; give this "
                         "layer conv_style: parallel",
@@ -77,29 +73,6 @@ class FxpSetConvStylePass(ModulePass):
                 window.style = StringAttr(style)
             if any(chosen[w] is None for w in windows):
                 _keep_streams_reachable(function, {w for w in windows if chosen[w] is None})
-            for window in windows:
-                if window.style.data == "parallel":
-                    _check_parallel_fits(window)
-
-
-def _check_parallel_fits(window: fxp.WindowOp) -> None:
-    """A parallel window layer hands its whole result to the next unit at once: one wider than
-    a port can carry is refused here, before minutes of adder graphs, with what would help."""
-    from rtlflow.emit_verilog import MAX_PORT_BITS
-
-    bits = math.prod(fxp.tensor_shape(window.output)) * window.output_format.width
-    if bits <= MAX_PORT_BITS:
-        return
-    if can_stream(window):
-        advice = "stream it (conv_style: stream), or narrow its format or channels"
-    else:
-        advice = "narrow its format or channels (a padded window cannot stream yet)"
-    raise RtlflowError(
-        f"computed in parallel, its result is {bits:,} bits wide, more than the "
-        f"{MAX_PORT_BITS:,} a port can carry: {advice}",
-        node=window.node_name,
-        op=window.name.removeprefix("fxp."),
-    )
 
 
 def _keep_streams_reachable(function: func.FuncOp, automatic: set[fxp.WindowOp]) -> None:

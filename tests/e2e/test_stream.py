@@ -111,14 +111,16 @@ def test_streaming_a_padded_conv_is_refused_with_the_node():
 @pytest.mark.parametrize("pads", [0, 1])
 def test_a_parallel_window_wider_than_a_port_is_refused_before_the_circuit_level(pads):
     """A 48x48 convolution to 4 channels computed in parallel hands on 147,456 bits (or
-    135,424 unpadded) at once, more than a port carries: refused by the conv-style pass, naming
-    the layer and what helps (streaming, when the window is unpadded), not after its adder
-    graphs."""
+    135,424 unpadded) at once, more than a port carries: refused at the start of the circuit
+    level, naming the layer and what helps (streaming, when the window is unpadded), not after
+    its adder graphs; the fxp level (the emulator) takes it."""
     g = models.Graph("wide", {"x": [1, 1, 48, 48]})
     h = g.node("Conv", ["x", g.constant(np.ones((4, 1, 3, 3)))], kernel_shape=[3, 3],
                pads=[pads] * 4)
     model = g.model({"y": g.node("ReduceMean", [h], axes=[2, 3], keepdims=0)})
     with pytest.raises(RtlflowError, match="more than the 65,536 a port can carry") as error:
-        rtlflow.compile(model, conv_style="parallel", stop_at="fxp")
+        rtlflow.compile(model, conv_style="parallel", stop_at="circuit")
     assert "node 'n2_Conv'" in str(error.value)
     assert ("conv_style: stream" in str(error.value)) == (pads == 0)
+    x = np.random.default_rng(0).uniform(-1, 1, (3, 1, 1, 48, 48))
+    assert rtlflow.compile(model, conv_style="parallel", stop_at="fxp").predict(x).shape == (3, 1, 4)
