@@ -99,11 +99,14 @@ def interface(function: func.FuncOp) -> tuple[tuple[Port, ...], tuple[Port, ...]
 MAX_PORT_BITS = 1 << 16
 
 
-def _check_width(bits: int, what: str, node: str | None, op: str | None) -> None:
+def _check_width(
+    bits: int, what: str, node: str | None, op: str | None,
+    advice: str = "narrow its format or split the tensor (fewer tokens, heads or channels per layer)",
+) -> None:  # fmt: skip
     if bits > MAX_PORT_BITS:
         raise RtlflowError(
             f"{what} is {bits:,} bits wide, more than the {MAX_PORT_BITS:,} a port can carry: "
-            "narrow its format or split the tensor (fewer tokens, heads or channels per layer)",
+            f"{advice}",
             node=node,
             op=op,
         )
@@ -113,19 +116,12 @@ def check_parallel_fits(window: fxp.WindowOp) -> None:
     """A parallel window layer hands its whole result to the next unit at once: one wider than
     a port can carry is refused (by ``convert-fxp-to-circuit``, before minutes of adder graphs;
     the fxp level and the emulator take any width), with what would help."""
-    bits = math.prod(fxp.tensor_shape(window.output)) * window.output_format.width
-    if bits <= MAX_PORT_BITS:
-        return
     if window.can_stream:
         advice = "stream it (conv_style: stream), or narrow its format or channels"
     else:
         advice = "narrow its format or channels (a padded window cannot stream yet)"
-    raise RtlflowError(
-        f"computed in parallel, its result is {bits:,} bits wide, more than the "
-        f"{MAX_PORT_BITS:,} a port can carry: {advice}",
-        node=window.node_name,
-        op=window.name.removeprefix("fxp."),
-    )
+    what, op = "computed in parallel, its result", window.name.removeprefix("fxp.")
+    _check_width(_bits(window.output), what, window.node_name, op, advice)
 
 
 def _bits(value: SSAValue, streamed: set[SSAValue] = frozenset()) -> int:  # type: ignore[assignment]
