@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from amaranth.hdl import Cat, Const, Mux, Shape, Value, signed, unsigned
+from amaranth.hdl import Array, Cat, Const, Module, Mux, Shape, Signal, Value, signed, unsigned
 
 from rtlflow.numerics.fixed_point import RawBounds, bits_for_range, csd_digits
 
@@ -40,6 +40,18 @@ def fit(value: Value, low: int, high: int) -> Value:
         return value
     narrowed = value[: shape.width]
     return narrowed.as_signed() if shape.signed else narrowed
+
+
+def choose(m: Module, values: list[Value], index: Value, name: str = "choice") -> Signal:
+    """``values[index]`` as one multiplexer on a named wire, the list padded with its last value
+    to every code of ``index`` (a complete case). A wire, because Amaranth rebuilds an
+    ``Array`` proxy's case statement, and recomputes a case value's width over all its cases,
+    on every use (its width, each operator it enters): seconds in a folded layer's thousands."""
+    padded = list(values) + [values[-1]] * ((1 << len(index)) - len(values))
+    choice = Value.cast(Array(padded)[index])
+    wire = Signal(choice.shape(), name=name)
+    m.d.comb += wire.eq(choice)
+    return wire
 
 
 def extend(value: Value, width: int) -> Value:

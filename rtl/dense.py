@@ -15,7 +15,7 @@ boundaries the compiler chose.
 
 from __future__ import annotations
 
-from amaranth.hdl import Array, Const, Module, Mux, Signal, Value
+from amaranth.hdl import Const, Module, Mux, Signal, Value
 
 from rtlflow.rtl.arith import (
     Cast,
@@ -23,6 +23,7 @@ from rtlflow.rtl.arith import (
     Term,
     add_level,
     adder_tree_levels,
+    choose,
     constant_multiply,
     fit,
     shape_for_range,
@@ -152,13 +153,16 @@ class DenseUnit(Unit):
                     key = (row, tuple(picks))
                     if key not in mux_of:
                         mux_of[key] = len(inputs_chosen)
-                        choices = Array([xs[k].value if k is not None else zero for k in picks])
-                        inputs_chosen.append(Term(choices[phase], min(xs[0].low, 0), xs[0].high))
+                        choices = [xs[k].value if k is not None else zero for k in picks]
+                        low = min(xs[0].low, 0)
+                        chosen = choose(m, choices, phase, "operand")
+                        inputs_chosen.append(Term(chosen, low, xs[0].high))
                         mux_operators.append(("mux", len(xs[0].value), reuse))
-                    constants = Array(
-                        [Const(weights[k] if k is not None else 0, weight_shape) for k in picks]
-                    )
-                    weights_chosen.append(Term(constants[phase], weight_low, weight_high))
+                    constants = [
+                        Const(weights[k] if k is not None else 0, weight_shape) for k in picks
+                    ]
+                    weight = choose(m, constants, phase, "weight")
+                    weights_chosen.append(Term(weight, weight_low, weight_high))
                     rom_operators.append(("rom", weight_shape.width, len(picks)))
                     feeds.append((mux_of[key], row * self.n_out + neuron))
         crossed = cross_terms(

@@ -12,9 +12,9 @@ destination of -1 is dropped.
 
 from __future__ import annotations
 
-from amaranth.hdl import Array, Const, Module, Signal, Value
+from amaranth.hdl import Const, Module, Signal, Value
 
-from rtlflow.rtl.arith import Term
+from rtlflow.rtl.arith import Term, choose
 from rtlflow.rtl.pipeline import Pipeline, Step, Unit, latch_phases
 
 
@@ -76,10 +76,8 @@ class FoldedUnit(Unit):
             if len(set(picks)) == 1:
                 selected.append(terms[0])
                 continue
-            values = [t.value for t in terms]
-            values += [values[-1]] * ((1 << len(phase)) - len(values))
-            selected.append(Term(Array(values)[phase], low, high))
-            operators.append(("mux", max(len(v) for v in values), phases))
+            selected.append(Term(choose(m, [t.value for t in terms], phase), low, high))
+            operators.append(("mux", max(t.width for t in terms), phases))
         bits = sum(len(t.value) for t in selected)
         pipeline.steps.append(Step("select", tuple(operators), bits))
 
@@ -93,6 +91,12 @@ class FoldedUnit(Unit):
             dry_run=pipeline.dry_run,
         )
         outputs = self.inner.build(m, inner, selected)
+        # named once: each phase's collection below reads them (Amaranth checks every statement's
+        # whole expression, once per phase otherwise)
+        outputs = [
+            o if isinstance(o, Signal | Const) else _wire(m, o, f"inner{j}")
+            for j, o in enumerate(outputs)
+        ]
         pipeline.steps += inner.steps
         pipeline.forced |= {b + offset for b in inner.forced}
         pipeline.memory_boundaries |= {b + offset for b in inner.memory_boundaries}
@@ -116,4 +120,10 @@ class FoldedUnit(Unit):
         missing = set(range(self.output_count)) - {d for ds in self.destinations for d in ds}
         return [Const(0, shape) if j in missing else collected[j]
                 for j in range(self.output_count)]
+
+
+def _wire(m: Module, value: Value, name: str) -> Signal:
+    wire = Signal(value.shape(), name=name)
+    m.d.comb += wire.eq(value)
+    return wire
 

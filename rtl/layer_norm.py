@@ -10,7 +10,7 @@ bias with the rounding constant). Every step is a pipeline boundary the delay mo
 
 from __future__ import annotations
 
-from amaranth.hdl import Array, Cat, Const, Module, Value
+from amaranth.hdl import Cat, Const, Module, Value
 
 from rtlflow.rtl.arith import (
     Cast,
@@ -18,6 +18,7 @@ from rtlflow.rtl.arith import (
     Term,
     add,
     add_level,
+    choose,
     constant_multiply,
     extend,
     fit,
@@ -124,7 +125,7 @@ class LayerNormUnit(Unit):
         for t, value in zip(halvings, shifted, strict=True):
             wide = extend(value.value, index_bits + 2 * half)
             slices = [wide[2 * i : 2 * i + index_bits] for i in range(half + 1)]
-            mantissas.append(Term(_choose(slices, t.value), 0, (1 << index_bits) - 1))
+            mantissas.append(Term(choose(m, slices, t.value), 0, (1 << index_bits) - 1))
             operators.append(("mux", index_bits, half + 1))
         data, used = read_ports(m, pipeline, "rsqrt_table", self.entries, self.entry_shape,
                                 mantissas)
@@ -139,7 +140,7 @@ class LayerNormUnit(Unit):
         reciprocals, operators = [], []
         largest = max(self.entries) << half
         for entry, t in zip(values[: self.rows], halvings, strict=True):
-            choice = _choose([entry << (half - i) for i in range(half + 1)], t)
+            choice = choose(m, [entry << (half - i) for i in range(half + 1)], t)
             reciprocals.append(Term(fit(choice, 0, largest), 0, largest))
             operators.append(("mux", len(entry) + half, half + 1))
         reciprocals = cross_terms(pipeline, "denormalise", operators, reciprocals + centred)
@@ -165,12 +166,6 @@ class LayerNormUnit(Unit):
             results.append(scaled)
         results = cross_terms(pipeline, "scale", operators, results)
         return [t.value for t in cast_stages(pipeline, results, self.casts, rounded=True)]
-
-
-def _choose(values: list[Value], select: Value) -> Value:
-    """``values[select]``, the list padded to every code of ``select`` (a complete case)."""
-    padded = values + [values[-1]] * ((1 << len(select)) - len(values))
-    return Array(padded)[select]
 
 
 def _square(d: Term, operators: list[Operator]) -> Term:

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from collections import Counter
 
-from amaranth.hdl import Array, Const, Module, Mux, Value
+from amaranth.hdl import Const, Module, Mux, Value
 
-from rtlflow.rtl.arith import Cast, Operator, Term, add, add_level, fit, shape_for_range
+from rtlflow.rtl.arith import (
+    Cast, Operator, Term, add, add_level, choose, fit, shape_for_range,
+)  # fmt: skip
 from rtlflow.rtl.dense import reduce_trees
 from rtlflow.rtl.pipeline import (
     Pipeline,
@@ -108,9 +110,10 @@ class ThresholdUnit(Unit):
                 if len(set(candidates)) == 1:
                     threshold: Value = Const(candidates[0], shape)
                 else:
-                    table = Array(Const(v, shape) for v in candidates)
                     index = count.value >> (j + 1)  # the bits found so far
-                    threshold = table[index[: bits - j - 1] if len(index) > bits - j - 1 else index]
+                    index = index[: bits - j - 1] if len(index) > bits - j - 1 else index
+                    table = [Const(v, shape) for v in candidates]
+                    threshold = choose(pipeline.module, table, index, "threshold")
                     operators.append(("rom", shape.width, len(candidates)))
                 operators.append(("add", max(x.width, shape.width) + 1, 0))  # the comparison
                 passed = Mux(x.value >= threshold, 2**j, 0)
