@@ -213,7 +213,7 @@ def emit_verilog(module: ModuleOp, outdir: Path, jobs: int | None = None) -> Ver
     sources = list(files)
     models: tuple[str, ...] = ()
     behavioural: tuple[tuple[str, str], ...] = ()
-    if any(spec.params.get("carry") for spec, _, _ in modules.values()):  # ternary adders
+    if any(_uses_carry(spec.params) for spec, _, _ in modules.values()):  # ternary adders
         library = f"{RTL_DIR}/{primitives.TERNARY_MODULE}.v"
         sources.insert(0, library)
         models = (f"{SIMULATION_DIR}/xilinx_primitives.v",)
@@ -228,6 +228,13 @@ def emit_verilog(module: ModuleOp, outdir: Path, jobs: int | None = None) -> Ver
     return VerilogDesign(
         top, tuple(sources), inputs, outputs, spec.ii, input_beats, models, behavioural, changed
     )
+
+
+def _uses_carry(params: dict) -> bool:
+    """Whether a unit (or the unit a folded one multiplexes) builds carry-primitive adders."""
+    if "inner" in params:
+        return _uses_carry(dict(params["inner"][1]))
+    return bool(params.get("carry"))
 
 
 def _write_changed(outdir: Path, files: dict[str, str], owned: tuple[str, ...]) -> bool:

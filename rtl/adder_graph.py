@@ -172,6 +172,10 @@ class AdderGraphUnit(Unit):
             if cycle < self.cycles:
                 pipeline.stage_forced(f"cycle {cycle}", operators, self.bits_crossing(cycle + 1))
                 pipeline.valid = pipeline.register(pipeline.valid, f"b{cycle + 1}_valid", reset=True)
+                pipeline.tags = [  # a folded graph's phase travels with its values
+                    pipeline.register(tag, f"b{cycle + 1}_tag{i}", reset=True)
+                    for i, tag in enumerate(pipeline.tags)
+                ]
             else:
                 results = [row.at(v, self.cycles) for row in rows for v in self.outputs]
                 return pipeline.stage(f"cycle {cycle}", operators, results)

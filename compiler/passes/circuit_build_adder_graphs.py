@@ -40,6 +40,7 @@ from rtlflow.parts import find_part
 from rtlflow.rtl.primitives import CARRY_PRIMITIVE
 from rtlflow.rtl.adder_graph import node_operators
 from rtlflow.units import CARRY, dense_casts, graph_nodes
+from rtlflow.units.folding import dense_row_phases
 from rtlflow.value_ranges import value_ranges
 
 
@@ -96,8 +97,8 @@ def builds_adder_graph(op) -> bool:
     """Whether a layer's constant products become an adder graph."""
     if circuit.beats_of(op) > 1:
         return False
-    if isinstance(op, fxp.DenseOp):
-        return op.reuse_factor.value.data == 1
+    if isinstance(op, fxp.DenseOp):  # R = 1, or R > 1 folding its rows onto fewer graphs
+        return op.reuse_factor.value.data == 1 or dense_row_phases(op) is not None
     return isinstance(op, fxp.ConvOp) and op.style.data == "parallel"
 
 
@@ -377,5 +378,9 @@ def _graph(
 
 
 def _rows(op) -> int:
-    """Rows the graph is repeated over: a dense layer's leading dimensions, else one."""
+    """Rows the graph is repeated over: a dense layer's leading dimensions (those of one phase
+    when they fold), else one."""
+    folding = dense_row_phases(op)
+    if folding is not None:
+        return folding[0]
     return math.prod(fxp.tensor_shape(op.input)[:-1]) if isinstance(op, fxp.DenseOp) else 1

@@ -27,6 +27,7 @@ from rtlflow import graph_schedule
 from rtlflow.rtl.adder_graph import node_operators
 from rtlflow.rtl.arith import shape_for_range
 from rtlflow.units import UnitSpec, graph_nodes, unit_spec
+from rtlflow.units.folding import dense_row_phases
 
 
 @dataclass(frozen=True)
@@ -101,7 +102,18 @@ class CircuitInsertRegistersPass(ModulePass):
                     producer[op.output] = producer[op.input]
             elif isinstance(op, circuit.UnitOp):
                 start = max(arrival[v] for v in op.inputs)
-                if op.graph is not None:  # adder by adder: sets every op's cycle
+                folding = dense_row_phases(op.inner)
+                if op.graph is not None and folding is not None:
+                    # rows folded (rtlflow.rtl.fold): the input latched, a multiplexer per
+                    # graph input, the graph's cycles, its results collected in registers
+                    width = fxp.tensor_format(op.inner.input).width
+                    selected = model.operator(("mux", width, folding[1]))
+                    scheduled = schedule_graph(op.graph, selected, budget, model)
+                    spec = unit_spec(op)
+                    plan = spec.plan()
+                    slowest = max(slowest, scheduled.slowest, scheduled.arrival)
+                    result = Schedule(frozenset(), 0.0, 0.0)
+                elif op.graph is not None:  # adder by adder: sets every op's cycle
                     result = schedule_graph(op.graph, start, budget, model)
                     spec = unit_spec(op)
                     plan = spec.plan()

@@ -3,8 +3,9 @@
 Input and output level: fxp. Sets ``reuse_factor`` R on every ``fxp.dense``, ``fxp.softmax``,
 ``fxp.layer_norm`` and ``fxp.matmul``: the model default, or the layer's own value from the
 configuration. R = 1 computes everything at once (one inference per cycle). R > 1: a dense
-layer's multipliers each serve R products; the row-wise layers fold their rows (tokens, heads)
-onto about 1/R of their logic (``rtlflow.rtl.fold``); one inference every R cycles.
+layer over one row has multipliers that each serve R products; a dense layer over several rows
+(tokens, edges) and the row-wise layers fold their rows (tokens, heads) onto about 1/R of their
+logic (``rtlflow.rtl.fold``); one inference every R cycles (or every "rows" cycles, when fewer).
 """
 
 from __future__ import annotations

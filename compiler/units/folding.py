@@ -21,19 +21,56 @@ def folded(op: Operation, spec: UnitSpec, reuse: int) -> UnitSpec:
         plan = _matmul_phases(op, params, reuse)
     else:  # softmax, layer_norm: rows of n elements, the same logic for every row
         rows, n = params["rows"], params["n"]
-        per_phase = -(-rows // reuse)
-        phases = -(-rows // per_phase)
+        per_phase, phases = row_phases(rows, reuse)
         params["rows"] = per_phase
-        elements = [
-            [
-                row * n + j if row < rows else -1
-                for row in range(p * per_phase, (p + 1) * per_phase)
-                for j in range(n)
-            ]
-            for p in range(phases)
-        ]
+        elements = _row_elements(rows, per_phase, phases, n)
         plan = (params, ((params["input_shape"], rows * n),), elements, elements)
-    inner_params, groups, sources, destinations = plan
+    return _folded_spec(op, spec, *plan)
+
+
+def row_phases(rows: int, reuse: int) -> tuple[int, int]:
+    """Rows folded by ``reuse``: (rows per phase, phases), ceil(rows / R) rows per phase."""
+    per_phase = -(-rows // reuse)
+    return per_phase, -(-rows // per_phase)
+
+
+def dense_row_phases(op: Operation) -> tuple[int, int] | None:
+    """A dense layer over several rows (tokens, edges, nodes) with a reuse factor R > 1 folds
+    its rows: (rows per phase, phases); one adder graph per row of a phase serves every phase
+    (``folded_rows``). None for any other layer."""
+    if not isinstance(op, fxp.DenseOp) or op.reuse_factor.value.data == 1:
+        return None
+    rows = math.prod(fxp.tensor_shape(op.input)[:-1])
+    return row_phases(rows, op.reuse_factor.value.data) if rows > 1 else None
+
+
+def folded_rows(op: fxp.DenseOp, spec: UnitSpec) -> UnitSpec:
+    """``spec``, a unit computing ``dense_row_phases(op)[0]`` rows of ``op`` (its adder
+    graph), time-multiplexed over all of ``op``'s rows."""
+    phases = dense_row_phases(op)
+    assert phases is not None
+    per_phase, count = phases
+    rows = math.prod(fxp.tensor_shape(op.input)[:-1])
+    n_in, n_out = fxp.tensor_shape(op.input)[-1], fxp.tensor_shape(op.output)[-1]
+    sources = _row_elements(rows, per_phase, count, n_in)
+    destinations = _row_elements(rows, per_phase, count, n_out)
+    groups = ((spec.params["input_shape"], rows * n_in),)
+    return _folded_spec(op, spec, spec.params, groups, sources, destinations)
+
+
+def _row_elements(rows: int, per_phase: int, phases: int, n: int) -> list[list[int]]:
+    """Per phase, the flat indices of its rows' n elements each (-1 past the last row)."""
+    return [
+        [
+            row * n + j if row < rows else -1
+            for row in range(p * per_phase, (p + 1) * per_phase)
+            for j in range(n)
+        ]
+        for p in range(phases)
+    ]
+
+
+def _folded_spec(op, spec, inner_params, groups, sources, destinations) -> UnitSpec:
     if len(sources) < 2:
         return spec
     inner = (spec.unit_class, tuple(sorted(inner_params.items())))

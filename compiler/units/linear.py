@@ -14,6 +14,7 @@ from rtlflow.rtl.arith import Cast
 from rtlflow.rtl.dense import DenseUnit
 from rtlflow.rtl.matmul import MatMulUnit
 from rtlflow.units.core import UnitSpec, builds, cast_into, shape_of
+from rtlflow.units.folding import dense_row_phases, folded_rows
 
 
 @builds(fxp.DenseOp)
@@ -99,6 +100,9 @@ def adder_graph_spec(unit: circuit.UnitOp) -> UnitSpec:
     outputs = tuple(number[v] for v in block.last_op.operands)  # type: ignore[union-attr]
     inner = unit.inner
     rows = math.prod(fxp.tensor_shape(inner.input)[:-1]) if isinstance(inner, fxp.DenseOp) else 1
+    folding = dense_row_phases(inner)
+    if folding is not None:
+        rows = folding[0]  # the rows of one phase
     carry = unit.attributes.get(CARRY)
     shape = fxp.tensor_shape(inner.input)
     kind = "dense" if isinstance(inner, fxp.DenseOp) else "conv"
@@ -107,7 +111,7 @@ def adder_graph_spec(unit: circuit.UnitOp) -> UnitSpec:
         if kind == "dense"
         else (f"{'x'.join(map(str, shape[1:]))}_{fxp.tensor_shape(inner.output)[1]}c")
     )
-    return UnitSpec(
+    spec = UnitSpec(
         kind,
         f"{summary}_sa",
         AdderGraphUnit,
@@ -122,6 +126,7 @@ def adder_graph_spec(unit: circuit.UnitOp) -> UnitSpec:
             "carry": carry.data if carry is not None else None,
         },
     )
+    return spec if folding is None else folded_rows(inner, spec)
 
 
 def row_spec(spec: UnitSpec) -> UnitSpec | None:

@@ -83,6 +83,20 @@ def test_reuse_factor_per_layer(tmp_path):
     assert report["inputs"][0]["ready"] == "in_ready"
 
 
+@pytest.mark.parametrize(("reuse", "phases"), [(2, 2), (3, 3), (8, 3)])
+def test_dense_over_rows_folds_its_rows_onto_adder_graphs(reuse, phases, tmp_path):
+    """A dense layer over three rows with R > 1: ceil(3 / R) rows per phase, each through the
+    layer's adder graph (no DSP slice, where per-neuron multipliers would take one per row and
+    neuron); II = the phases (3 when R exceeds the rows), padded phases (R = 2: rows 0-1, then 2
+    and nothing); bit-exact with the reported latency and II under random idle cycles."""
+    report = check_model(models.per_row_dense(), tmp_path, reuse_factor=reuse)
+    dense = [layer for layer in report["layers"] if layer["op"] == "dense"]
+    assert len(dense) == 2
+    assert all(layer["ii"] == phases and layer["resources"]["dsp"] == 0 for layer in dense)
+    assert report["initiation_interval"] == phases
+    assert report["resources"]["dsp"] == 0
+
+
 def test_precision_config(tmp_path):
     """Narrow per-layer formats with rounding and saturation stay bit-exact."""
     model = models.wide_mlp(seed=5)

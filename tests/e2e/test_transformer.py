@@ -41,7 +41,8 @@ def test_transformer_encoder_two_layers_four_heads(reuse, ii, tmp_path):
     """nn.TransformerEncoder(nn.TransformerEncoderLayer(d_model=16, nhead=4,
     dim_feedforward=32), num_layers=2) as the exporter writes it, on 6 tokens. With reuse
     factor 3 the attention MatMuls fold one head per phase (4 phases: II 4), softmax and layer
-    norms their rows in 3 phases, the dense layers their products."""
+    norms their rows in 3 phases, the dense layers their tokens (two per phase, each through
+    the layer's adder graph)."""
     report = check(transformer_models.transformer_encoder(), tmp_path, reuse_factor=reuse)
     ops = [layer["op"] for layer in report["layers"]]
     assert ops.count("layer_norm") == 4
