@@ -27,10 +27,11 @@ from rtlflow.naming import verilog_identifier
 from rtlflow.rtl import primitives
 from rtlflow.rtl.adder_graph import AdderGraphUnit
 from rtlflow.rtl.adder_graph_text import adder_graph_verilog
+from rtlflow.rtl.fold import FoldedUnit
 from rtlflow.rtl.rows import RowsUnit
 from rtlflow.rtl.top import InstanceSpec, TopLevel, TopSpec
 from rtlflow.rtl.verilog import convert, to_verilog_many
-from rtlflow.units import UnitSpec, row_spec, unit_spec
+from rtlflow.units import UnitSpec, row_registers, row_spec, unit_spec
 
 RTL_DIR = "rtl"
 #: simulation-only Verilog: models of the vendor primitives the library cells instance (for
@@ -264,8 +265,9 @@ def _row_modules(modules: dict[str, tuple[UnitSpec, frozenset[int], bool]]) -> d
     for name, (spec, registers, stall) in list(modules.items()):
         row = row_spec(spec)
         if row is not None:
-            row_name = row.module_name(registers, stall)
-            modules.setdefault(row_name, (row, registers, stall))
+            inner = row_registers(spec, registers)
+            row_name = row.module_name(inner, stall)
+            modules.setdefault(row_name, (row, inner, stall))
             rows[name] = row_name
     return rows
 
@@ -277,6 +279,10 @@ def _convert_one(
     ``rtlflow.rtl.adder_graph_text``) and every unit the direct writer covers
     (``rtlflow.rtl.direct``), else ``("rtlil", text)`` (the Verilog of those is written from
     all of them at once by Yosys)."""
+    if row_module is not None and spec.unit_class is FoldedUnit:
+        # a dense layer's rows folded onto its graph: the graph's rows as row module instances
+        params = spec.params | {"row_module": row_module}
+        return convert(UnitSpec(spec.kind, spec.summary, FoldedUnit, params).build(registers, stall), name)
     unit = spec.build(registers, stall)
     if row_module is None and isinstance(unit, AdderGraphUnit):
         unit._MustUse__silence = True  # written as text, never elaborated

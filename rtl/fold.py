@@ -7,14 +7,17 @@ element picks the current phase's slice (``select``), the inner unit's steps fol
 registers the compiler chose, and a collection register per output element takes each phase's
 results (forced last boundary). One inference every R cycles (II = R); latency
 ``|registers ∪ forced| + R - 1``. Phases may be padded: a source of -1 feeds 0 and a
-destination of -1 is dropped.
+destination of -1 is dropped. A dense layer's rows fold the same way onto its adder graph: given
+``row_module``, the graph's rows of a phase are instances of that one-row module (the Verilog
+holds the graph once, as ``RowsUnit`` does for an unfolded layer).
 """
 
 from __future__ import annotations
 
-from amaranth.hdl import Const, Module, Signal, Value
+from amaranth.hdl import Cat, ClockSignal, Const, Instance, Module, ResetSignal, Signal, Value
 
-from rtlflow.rtl.arith import Term, choose
+from rtlflow.rtl.adder_graph import AdderGraphUnit
+from rtlflow.rtl.arith import Term, choose, extend
 from rtlflow.rtl.pipeline import Pipeline, Step, Unit, latch_phases
 
 
@@ -30,7 +33,12 @@ class FoldedUnit(Unit):
     destinations : per phase, for each inner output element the outer flat output index (-1:
         dropped).
     output_count : outer output elements.
+    row_module : with an inner ``AdderGraphUnit``, the Verilog module of one of its rows
+        (``row_registers`` gives its registers): each row becomes an instance of it.
     """
+
+    #: the boundary of this unit at which the inner unit's boundary 0 sits (after the latch)
+    INNER_OFFSET = 1
 
     def __init__(
         self,
@@ -42,12 +50,16 @@ class FoldedUnit(Unit):
         output_count: int,
         registers: tuple[int, ...] | frozenset[int] = (),
         stall: bool = False,
+        row_module: str | None = None,
     ):
         if len(sources) != len(destinations) or len(sources) < 2:
             raise ValueError("one source and one destination list per phase, at least two")
         unit_class, params = inner
         self.inner = unit_class(**dict(params))
         self.inner._MustUse__silence = True  # never elaborated: its build runs inside this unit
+        if row_module is not None and not isinstance(self.inner, AdderGraphUnit):
+            raise ValueError("row modules are for an inner adder graph")
+        self.row_module = row_module
         self.sources, self.destinations = tuple(sources), tuple(destinations)
         self.phases = len(sources)
         self.extra_latency = self.phases - 1 + self.inner.extra_latency
@@ -83,6 +95,7 @@ class FoldedUnit(Unit):
 
         # the inner unit's steps, its boundary b being this unit's boundary b + 1
         offset = pipeline.boundary
+        assert offset == self.INNER_OFFSET
         inner = Pipeline(
             m,
             frozenset(b - offset for b in pipeline.registers if b >= offset),
@@ -90,7 +103,10 @@ class FoldedUnit(Unit):
             [phase],
             dry_run=pipeline.dry_run,
         )
-        outputs = self.inner.build(m, inner, selected)
+        if self.row_module is not None and not pipeline.dry_run:
+            outputs = self._row_instances(m, inner, selected)
+        else:
+            outputs = self.inner.build(m, inner, selected)
         # named once: each phase's collection below reads them (Amaranth checks every statement's
         # whole expression, once per phase otherwise)
         outputs = [
@@ -120,6 +136,56 @@ class FoldedUnit(Unit):
         missing = set(range(self.output_count)) - {d for ds in self.destinations for d in ds}
         return [Const(0, shape) if j in missing else collected[j]
                 for j in range(self.output_count)]
+
+    @staticmethod
+    def row_registers(registers: frozenset[int], graph: AdderGraphUnit) -> frozenset[int]:
+        """The registers of the row module of an inner adder graph, this unit's being
+        ``registers``."""
+        shifted = {b - FoldedUnit.INNER_OFFSET for b in registers}
+        return frozenset(b for b in shifted if 0 <= b < graph.plan.boundaries)
+
+    def _row_instances(self, m: Module, inner: Pipeline, selected: list[Term]) -> list[Value]:
+        """The inner adder graph's rows as instances of ``row_module``; the pipeline left as
+        the graph's own build leaves it (its steps and forced boundaries, valid and the phase
+        tag delayed by its latency)."""
+        graph = self.inner
+        assert isinstance(graph, AdderGraphUnit)
+        registers = self.row_registers(self.registers, graph)
+        latency = graph.plan.latency(registers)
+        n_in, n_out = graph.n_in, len(graph.outputs)
+        element_in, element_out = graph.input_shape, graph.output_shape
+        outputs: list[Value] = []
+        for row in range(graph.rows):
+            terms = selected[row * n_in : (row + 1) * n_in]
+            payload = Signal(element_out.width * n_out, name=f"row{row}_y")
+            ports = {
+                "i_x__payload": Cat(
+                    extend(t.value, element_in.width)[: element_in.width] for t in terms
+                ),
+                "i_x__valid": inner.valid,
+                "o_y__payload": payload,
+                "o_y__valid": Signal(name=f"row{row}_valid"),
+            }
+            if latency:
+                ports |= {"i_clk": ClockSignal(), "i_rst": ResetSignal()}
+            if self.stall:
+                ports["i_en"] = self.en
+            m.submodules[f"row{row}"] = Instance(self.row_module, **ports)
+            for j in range(n_out):
+                bits = payload[j * element_out.width : (j + 1) * element_out.width]
+                outputs.append(bits.as_signed() if element_out.signed else bits)
+        for cycle in range(latency):
+            inner.valid = inner.register(inner.valid, f"row_b{cycle + 1}_valid", reset=True)
+            inner.tags = [
+                inner.register(tag, f"row_b{cycle + 1}_tag{i}", reset=True)
+                for i, tag in enumerate(inner.tags)
+            ]
+        plan = graph.plan
+        inner.steps = list(plan.steps)
+        inner.forced = set(plan.forced)
+        inner.memory_boundaries = set(plan.memory_boundaries)
+        inner.boundary = plan.boundaries
+        return outputs
 
 
 def _wire(m: Module, value: Value, name: str) -> Signal:

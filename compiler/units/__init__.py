@@ -15,12 +15,12 @@ registers the builders of its fxp ops:
 from rtlflow.units import elementwise, linear, routing, tables, windows  # noqa: F401 - each module registers its builders
 from rtlflow.units.core import UnitSpec, builds, cast_into, shape_of
 from rtlflow.units.linear import (
-    CARRY, adder_graph_spec, dense_casts, graph_node, graph_nodes, row_spec,
+    CARRY, adder_graph_spec, dense_casts, graph_node, graph_nodes, row_registers, row_spec,
 )  # fmt: skip
 from rtlflow.units.spec import unit_spec
 
 __all__ = [
     "CARRY", "UnitSpec", "adder_graph_spec", "builds", "cast_into", "dense_casts", "graph_node",
-    "graph_nodes",
+    "graph_nodes", "row_registers",
     "row_spec", "shape_of", "unit_spec",
 ]  # fmt: skip

@@ -12,6 +12,7 @@ from rtlflow.numerics.fixed_point import dot_product_format
 from rtlflow.rtl.adder_graph import AdderGraphUnit
 from rtlflow.rtl.arith import Cast
 from rtlflow.rtl.dense import DenseUnit
+from rtlflow.rtl.fold import FoldedUnit
 from rtlflow.rtl.matmul import MatMulUnit
 from rtlflow.units.core import UnitSpec, builds, cast_into, shape_of
 from rtlflow.units.folding import dense_row_phases, folded_rows
@@ -133,9 +134,25 @@ def row_spec(spec: UnitSpec) -> UnitSpec | None:
     """The unit of one row, when ``spec`` computes several rows alike (a dense layer's adder
     graph over the rows of its input): the Verilog then instances one row module per row
     (``rtlflow.rtl.rows.RowsUnit``) instead of repeating the row's logic. None otherwise."""
+    if spec.unit_class is FoldedUnit:  # a dense layer's rows folded onto its adder graph
+        unit_class, params = spec.params["inner"]
+        if unit_class is not AdderGraphUnit or dict(params)["rows"] == 1:
+            return None
+        inner = UnitSpec(spec.kind, spec.summary, unit_class, dict(params))
+        return UnitSpec(spec.kind, f"{spec.summary}_row", AdderGraphUnit, inner.params | {"rows": 1})
     if spec.unit_class is not AdderGraphUnit or spec.params["rows"] == 1:
         return None
     return UnitSpec(spec.kind, f"{spec.summary}_row", AdderGraphUnit, spec.params | {"rows": 1})
+
+
+def row_registers(spec: UnitSpec, registers: frozenset[int]) -> frozenset[int]:
+    """The registers of ``spec``'s row module (``row_spec``), ``spec``'s being ``registers``."""
+    if spec.unit_class is not FoldedUnit:
+        return registers
+    unit_class, params = spec.params["inner"]
+    graph = unit_class(**dict(params) | {"rows": 1})
+    graph._MustUse__silence = True  # asked for its plan only
+    return FoldedUnit.row_registers(registers, graph)
 
 
 @builds(fxp.MatMulOp)

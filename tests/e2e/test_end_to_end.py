@@ -88,13 +88,19 @@ def test_dense_over_rows_folds_its_rows_onto_adder_graphs(reuse, phases, tmp_pat
     """A dense layer over three rows with R > 1: ceil(3 / R) rows per phase, each through the
     layer's adder graph (no DSP slice, where per-neuron multipliers would take one per row and
     neuron); II = the phases (3 when R exceeds the rows), padded phases (R = 2: rows 0-1, then 2
-    and nothing); bit-exact with the reported latency and II under random idle cycles."""
+    and nothing); bit-exact with the reported latency and II under random idle cycles. Two
+    rows per phase are two instances of one row module per layer."""
     report = check_model(models.per_row_dense(), tmp_path, reuse_factor=reuse)
     dense = [layer for layer in report["layers"] if layer["op"] == "dense"]
     assert len(dense) == 2
     assert all(layer["ii"] == phases and layer["resources"]["dsp"] == 0 for layer in dense)
     assert report["initiation_interval"] == phases
     assert report["resources"]["dsp"] == 0
+    row_modules = sorted(p.stem for p in (tmp_path / "rtl").glob("dense_*_row_*.v"))
+    assert len(row_modules) == (2 if reuse == 2 else 0)
+    for row in row_modules:
+        text = "".join(p.read_text() for p in (tmp_path / "rtl").glob("dense_*.v"))
+        assert text.count(f"  {row} row") == 2
 
 
 def test_precision_config(tmp_path):
