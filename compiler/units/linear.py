@@ -132,11 +132,12 @@ def adder_graph_spec(unit: circuit.UnitOp) -> UnitSpec:
 
 def row_spec(spec: UnitSpec) -> UnitSpec | None:
     """The unit of one row, when ``spec`` computes several rows alike (a dense layer's adder
-    graph over the rows of its input): the Verilog then instances one row module per row
-    (``rtlflow.rtl.rows.RowsUnit``) instead of repeating the row's logic. None otherwise."""
+    graph over the rows of its input, or the rows of a phase when they fold): the Verilog then
+    instances one row module per row (``rtlflow.rtl.rows.RowsUnit``, ``FoldedUnit``) instead
+    of repeating the row's logic. None otherwise."""
     if spec.unit_class is FoldedUnit:  # a dense layer's rows folded onto its adder graph
         unit_class, params = spec.params["inner"]
-        if unit_class is not AdderGraphUnit or dict(params)["rows"] == 1:
+        if unit_class is not AdderGraphUnit:  # one row a phase too: the row module is text
             return None
         inner = UnitSpec(spec.kind, spec.summary, unit_class, dict(params))
         return UnitSpec(spec.kind, f"{spec.summary}_row", AdderGraphUnit, inner.params | {"rows": 1})
