@@ -103,7 +103,9 @@ class FoldedUnit(Unit):
             [phase],
             dry_run=pipeline.dry_run,
         )
-        if self.row_module is not None and not pipeline.dry_run:
+        if isinstance(self.inner, AdderGraphUnit) and (
+            self.row_module is not None or pipeline.dry_run
+        ):  # the dry run records the graph's plan, which it states without being built
             outputs = self._row_instances(m, inner, selected)
         else:
             outputs = self.inner.build(m, inner, selected)
@@ -170,7 +172,7 @@ class FoldedUnit(Unit):
                 ports |= {"i_clk": ClockSignal(), "i_rst": ResetSignal()}
             if self.stall:
                 ports["i_en"] = self.en
-            m.submodules[f"row{row}"] = Instance(self.row_module, **ports)
+            m.submodules[f"row{row}"] = Instance(self.row_module or "row", **ports)
             for j in range(n_out):
                 bits = payload[j * element_out.width : (j + 1) * element_out.width]
                 outputs.append(bits.as_signed() if element_out.signed else bits)

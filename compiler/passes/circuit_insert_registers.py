@@ -111,7 +111,7 @@ class CircuitInsertRegistersPass(ModulePass):
                     scheduled = schedule_graph(op.graph, selected, budget, model)
                     spec = unit_spec(op)
                     plan = spec.plan()
-                    slowest = max(slowest, scheduled.slowest, scheduled.arrival)
+                    slowest = max(slowest, start, scheduled.slowest, scheduled.arrival)
                     result = Schedule(frozenset(), 0.0, 0.0)
                 elif op.graph is not None:  # adder by adder: sets every op's cycle
                     result = schedule_graph(op.graph, start, budget, model)
