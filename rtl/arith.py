@@ -48,10 +48,14 @@ def choose(m: Module, values: list[Value], index: Value, name: str = "choice") -
     ``Array`` proxy's case statement, and recomputes a case value's width over all its cases,
     on every use (its width, each operator it enters): seconds in a folded layer's thousands."""
     padded = list(values) + [values[-1]] * ((1 << len(index)) - len(values))
-    choice = Value.cast(Array(padded)[index])
-    wire = Signal(choice.shape(), name=name)
-    m.d.comb += wire.eq(choice)
-    return wire
+    return wire(m, Value.cast(Array(padded)[index]), name)
+
+
+def wire(m: Module, value: Value, name: str) -> Signal:
+    """``value`` on a named combinational wire."""
+    named = Signal(value.shape(), name=name)
+    m.d.comb += named.eq(value)
+    return named
 
 
 def extend(value: Value, width: int) -> Value:

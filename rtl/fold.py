@@ -17,7 +17,7 @@ from __future__ import annotations
 from amaranth.hdl import Cat, ClockSignal, Const, Instance, Module, ResetSignal, Signal, Value
 
 from rtlflow.rtl.adder_graph import AdderGraphUnit
-from rtlflow.rtl.arith import Term, choose, extend
+from rtlflow.rtl.arith import Term, choose, extend, wire
 from rtlflow.rtl.pipeline import Pipeline, Step, Unit, latch_phases
 
 
@@ -112,7 +112,7 @@ class FoldedUnit(Unit):
         # named once: each phase's collection below reads them (Amaranth checks every statement's
         # whole expression, once per phase otherwise)
         outputs = [
-            o if isinstance(o, Signal | Const) else _wire(m, o, f"inner{j}")
+            o if isinstance(o, Signal | Const) else wire(m, o, f"inner{j}")
             for j, o in enumerate(outputs)
         ]
         pipeline.steps += inner.steps
@@ -188,10 +188,4 @@ class FoldedUnit(Unit):
         inner.memory_boundaries = set(plan.memory_boundaries)
         inner.boundary = plan.boundaries
         return outputs
-
-
-def _wire(m: Module, value: Value, name: str) -> Signal:
-    wire = Signal(value.shape(), name=name)
-    m.d.comb += wire.eq(value)
-    return wire
 

@@ -19,7 +19,7 @@ from amaranth.hdl import Cat, Const, EnableInserter, Module, Shape, Signal, Valu
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
-from rtlflow.rtl.arith import Cast, Operator, Term, apply_cast, extend
+from rtlflow.rtl.arith import Cast, Operator, Term, apply_cast, extend, wire
 from rtlflow.numerics.fixed_point import raw_range
 
 
@@ -139,9 +139,7 @@ class Pipeline:
         named = []
         for term in terms:
             if not isinstance(term.value, (Signal, Const)):
-                wire = Signal(term.value.shape(), name=name)
-                self.module.d.comb += wire.eq(term.value)
-                term = replace(term, value=wire)
+                term = replace(term, value=wire(self.module, term.value, name))
             named.append(term)
         return named
 

@@ -14,7 +14,6 @@ for ``circuit-insert-registers``.
 
 from __future__ import annotations
 
-import math
 import multiprocessing
 import os
 from concurrent.futures import ProcessPoolExecutor
@@ -41,6 +40,7 @@ from rtlflow.rtl.primitives import CARRY_PRIMITIVE
 from rtlflow.rtl.adder_graph import node_operators
 from rtlflow.units import CARRY, dense_casts, graph_nodes
 from rtlflow.units.folding import dense_row_phases
+from rtlflow.units.linear import repeated_rows
 from rtlflow.value_ranges import value_ranges
 
 
@@ -155,7 +155,7 @@ def allocate_dsps(layers, budget: int, own: dict[str, int | None], family: str) 
         for row in rows:
             for k, weight in row:
                 uses[(k, abs(weight))] = uses.get((k, abs(weight)), 0) + 1
-        copies = _rows(op)
+        copies = repeated_rows(op)
         for (k, magnitude), count in sorted(uses.items()):
             digits = len(cmvm.csd_digits(magnitude))
             if digits < 3:
@@ -375,12 +375,3 @@ def _graph(
         if not dead.results[0].uses:  # an output's shift, folded into its cast
             block.erase_op(dead)
     return block
-
-
-def _rows(op) -> int:
-    """Rows the graph is repeated over: a dense layer's leading dimensions (those of one phase
-    when they fold), else one."""
-    folding = dense_row_phases(op)
-    if folding is not None:
-        return folding[0]
-    return math.prod(fxp.tensor_shape(op.input)[:-1]) if isinstance(op, fxp.DenseOp) else 1

@@ -100,10 +100,8 @@ def adder_graph_spec(unit: circuit.UnitOp) -> UnitSpec:
     nodes = [node for _, node in scheduled]
     outputs = tuple(number[v] for v in block.last_op.operands)  # type: ignore[union-attr]
     inner = unit.inner
-    rows = math.prod(fxp.tensor_shape(inner.input)[:-1]) if isinstance(inner, fxp.DenseOp) else 1
     folding = dense_row_phases(inner)
-    if folding is not None:
-        rows = folding[0]  # the rows of one phase
+    rows = repeated_rows(inner)
     carry = unit.attributes.get(CARRY)
     shape = fxp.tensor_shape(inner.input)
     kind = "dense" if isinstance(inner, fxp.DenseOp) else "conv"
@@ -130,6 +128,15 @@ def adder_graph_spec(unit: circuit.UnitOp) -> UnitSpec:
     return spec if folding is None else folded_rows(inner, spec)
 
 
+def repeated_rows(op) -> int:
+    """Rows a layer's adder graph is repeated over: a dense layer's leading dimensions (those
+    of one phase when they fold), else one."""
+    folding = dense_row_phases(op)
+    if folding is not None:
+        return folding[0]
+    return math.prod(fxp.tensor_shape(op.input)[:-1]) if isinstance(op, fxp.DenseOp) else 1
+
+
 def row_spec(spec: UnitSpec) -> UnitSpec | None:
     """The unit of one row, when ``spec`` computes several rows alike (a dense layer's adder
     graph over the rows of its input, or the rows of a phase when they fold): the Verilog then
@@ -139,8 +146,7 @@ def row_spec(spec: UnitSpec) -> UnitSpec | None:
         unit_class, params = spec.params["inner"]
         if unit_class is not AdderGraphUnit:  # one row a phase too: the row module is text
             return None
-        inner = UnitSpec(spec.kind, spec.summary, unit_class, dict(params))
-        return UnitSpec(spec.kind, f"{spec.summary}_row", AdderGraphUnit, inner.params | {"rows": 1})
+        return UnitSpec(spec.kind, f"{spec.summary}_row", AdderGraphUnit, dict(params) | {"rows": 1})
     if spec.unit_class is not AdderGraphUnit or spec.params["rows"] == 1:
         return None
     return UnitSpec(spec.kind, f"{spec.summary}_row", AdderGraphUnit, spec.params | {"rows": 1})
