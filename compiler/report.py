@@ -87,6 +87,8 @@ def _layer(
             entry |= {name: list(getattr(window, name)) for name in WINDOW_PROPERTIES}
         if isinstance(inner, fxp.ConvOp):
             entry["group"] = inner.group.value.data
+            if inner.style.data == "parallel" and inner.reuse_factor is not None:
+                entry["reuse_factor"] = inner.reuse_factor.value.data
         if circuit.beats_of(inner) > 1:
             entry["beats"] = circuit.beats_of(inner)
     resources = plan_resources(plan, registers, family)

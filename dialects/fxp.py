@@ -577,14 +577,19 @@ STYLES = ("parallel", "stream")
 class ConvOp(WeightedOp, WindowOp):
     """``y[co, p] = sum_{ci, t} x[g(co) * Cg + ci, tap(p, t)] * weight[co, ci, t] + bias[co]``
     (padding taps read zero), computed exactly, cast into ``accumulator`` then into y's type.
-    ``aligned`` gives the weights as ``[C_out, C_in / group, *kernel]``."""
+    ``aligned`` gives the weights as ``[C_out, C_in / group, *kernel]``. ``reuse_factor`` R
+    (parallel style): the output positions fold onto ceil(positions / R) copies of one
+    position's logic, one new input every R cycles (or every "positions" cycles, when fewer)."""
 
     name = "fxp.conv"
 
     group = prop_def(IntegerAttr)
+    reuse_factor = opt_prop_def(IntegerAttr)
 
     def verify_(self) -> None:
         super().verify_()
+        if self.reuse_factor is not None and self.reuse_factor.value.data < 1:
+            raise VerifyException("reuse_factor must be at least 1")
         c_in, c_out = tensor_shape(self.input)[1], tensor_shape(self.output)[1]
         w = tuple(self.weight.get_shape())
         if w[0] != c_out or w[1] * self.group.value.data != c_in:

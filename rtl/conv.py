@@ -42,6 +42,25 @@ def conv_rows(
     return rows
 
 
+def conv_position_rows(weights, channels: int, group: int) -> list[list[tuple[int, int]]]:
+    """(input index, weight) pairs of one output position's C_out outputs, its inputs the
+    window's taps of every input channel, channel-major (input ``ci * taps + tap``). ``weights``
+    as for ``conv_rows``."""
+    c_out, per_in = len(weights), len(weights[0])
+    per_out = c_out // group
+    taps = len(weights[0][0])
+    assert channels == group * per_in
+    return [
+        [
+            (((co // per_out) * per_in + ci) * taps + tap, weight)
+            for ci in range(per_in)
+            for tap, weight in enumerate(weights[co][ci])
+            if weight
+        ]
+        for co in range(c_out)
+    ]
+
+
 class ConvUnit(Unit):
     """``y[co, p] = cast(sum over the window of x * weights + bias[co])`` for every output.
 

@@ -7,7 +7,8 @@ element picks the current phase's slice (``select``), the inner unit's steps fol
 registers the compiler chose, and a collection register per output element takes each phase's
 results (forced last boundary). One inference every R cycles (II = R); latency
 ``|registers ∪ forced| + R - 1``. Phases may be padded: a source of -1 feeds 0 and a
-destination of -1 is dropped. A dense layer's rows fold the same way onto its adder graph: given
+destination of -1 is dropped. A dense layer's rows, and a convolution's output positions (a
+padding tap is a source of -1), fold the same way onto its adder graph: given
 ``row_module``, the graph's rows of a phase are instances of that one-row module (the Verilog
 holds the graph once, as ``RowsUnit`` does for an unfolded layer).
 """

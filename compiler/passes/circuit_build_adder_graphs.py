@@ -31,7 +31,7 @@ from xdsl.passes import ModulePass
 from rtlflow import cmvm
 from rtlflow.dialects import circuit, fxp, shiftadd
 from rtlflow.rtl.arith import Cast, Term, apply_cast, shape_for_range
-from rtlflow.rtl.conv import conv_rows
+from rtlflow.rtl.conv import conv_position_rows, conv_rows
 from rtlflow.config import ModelConfig
 from rtlflow.delay_model import dsp_count, operator_resources
 from rtlflow.demand import demanded
@@ -39,7 +39,7 @@ from rtlflow.parts import find_part
 from rtlflow.rtl.primitives import CARRY_PRIMITIVE
 from rtlflow.rtl.adder_graph import node_operators
 from rtlflow.units import CARRY, dense_casts, graph_nodes
-from rtlflow.units.folding import dense_row_phases
+from rtlflow.units.folding import position_taps, row_folding
 from rtlflow.units.linear import repeated_rows
 from rtlflow.value_ranges import value_ranges
 
@@ -98,7 +98,7 @@ def builds_adder_graph(op) -> bool:
     if circuit.beats_of(op) > 1:
         return False
     if isinstance(op, fxp.DenseOp):  # R = 1, or R > 1 folding its rows onto fewer graphs
-        return op.reuse_factor.value.data == 1 or dense_row_phases(op) is not None
+        return op.reuse_factor.value.data == 1 or row_folding(op) is not None
     return isinstance(op, fxp.ConvOp) and op.style.data == "parallel"
 
 
@@ -106,7 +106,8 @@ def layer_problem(
     op: fxp.WeightedOp, low: np.ndarray, high: np.ndarray, read: np.ndarray | None = None
 ):
     """``(rows, constants, input ranges, casts)`` of a dense layer (one row of its inputs, the
-    union of the rows' ranges) or a parallel convolution (all its inputs). Outputs that nothing
+    union of the rows' ranges) or a parallel convolution (all its inputs; one output position's
+    window when its positions fold, ``row_folding``). Outputs that nothing
     reads (``read``, a flat mask of the result; ``rtlflow.demand``) get no terms and constant 0."""
     frac, weights, biases = op.aligned()
     casts = dense_casts(op, frac)
@@ -121,16 +122,33 @@ def layer_problem(
         nested = [[[int(w) for w in weights[o, i].reshape(-1)] for i in range(per_in)]
                   for o in range(c_out)]
         channels = fxp.tensor_shape(op.input)[1]
-        rows = conv_rows(nested, op.window, channels, op.group.value.data)
         positions = op.window.positions
-        constants = [int(b) + rounding for b in biases for _ in range(positions)]
-        low, high = low.reshape(-1), high.reshape(-1)
+        if row_folding(op) is not None:  # one position's graph, its rows folded
+            rows = conv_position_rows(nested, channels, op.group.value.data)
+            constants = [int(b) + rounding for b in biases]
+            low, high = _position_ranges(op, low.reshape(-1), high.reshape(-1))
+            if read is not None:  # [C_out, positions]: a channel nobody reads at any position
+                read = read.reshape(c_out, positions).any(axis=1)
+        else:
+            rows = conv_rows(nested, op.window, channels, op.group.value.data)
+            constants = [int(b) + rounding for b in biases for _ in range(positions)]
+            low, high = low.reshape(-1), high.reshape(-1)
     if read is not None:
         unread = ~read.reshape(-1, len(rows)).any(axis=0)  # a dense layer's rows share outputs
         rows = [[] if dead else row for row, dead in zip(rows, unread, strict=True)]
         constants = [0 if dead else c for c, dead in zip(constants, unread, strict=True)]
     ranges = [(int(a), int(b)) for a, b in zip(low, high, strict=True)]
     return rows, constants, ranges, casts
+
+
+def _position_ranges(op: fxp.ConvOp, low: np.ndarray, high: np.ndarray):
+    """The range of each input of a convolution's one-position graph (``position_taps``): the
+    union over the positions of the elements it reads (0 where it reads padding)."""
+    taps = position_taps(op)
+    inside = taps >= 0
+    low = np.where(inside, low[np.maximum(taps, 0)], 0).min(axis=0)
+    high = np.where(inside, high[np.maximum(taps, 0)], 0).max(axis=0)
+    return low, high
 
 
 @dataclass(frozen=True)
@@ -244,7 +262,7 @@ def position_tiles(op: fxp.WeightedOp, rows: list) -> list[list[int]] | None:
     interior read the same weights over shifted inputs, so ``cmvm.solve_grouped`` solves one and
     instances it. Sharing across the positions of a tile stays; the work grows with the
     positions instead of their square. None to solve the layer at once."""
-    if not isinstance(op, fxp.ConvOp):
+    if not isinstance(op, fxp.ConvOp) or row_folding(op) is not None:
         return None
     work = cmvm.pair_work(rows)
     if work <= cmvm.MAX_PAIRS:

@@ -27,7 +27,7 @@ from rtlflow import graph_schedule
 from rtlflow.rtl.adder_graph import node_operators
 from rtlflow.rtl.arith import shape_for_range
 from rtlflow.units import UnitSpec, graph_nodes, unit_spec
-from rtlflow.units.folding import dense_row_phases
+from rtlflow.units.folding import row_folding
 
 
 @dataclass(frozen=True)
@@ -102,7 +102,7 @@ class CircuitInsertRegistersPass(ModulePass):
                     producer[op.output] = producer[op.input]
             elif isinstance(op, circuit.UnitOp):
                 start = max(arrival[v] for v in op.inputs)
-                folding = dense_row_phases(op.inner)
+                folding = row_folding(op.inner)
                 if op.graph is not None and folding is not None:
                     # rows folded (rtlflow.rtl.fold): the input latched, a multiplexer per
                     # graph input, the graph's cycles, its results collected in registers

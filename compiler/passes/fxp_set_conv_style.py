@@ -9,8 +9,10 @@ Input and output level: fxp. Sets ``style`` on every window op (``fxp.conv``, ``
 
 The layer's own ``conv_style`` wins, then the model's. Without either the choice follows a
 resource budget: when the parallel form of all window layers would need more multiplications
-than the part has DSP slices, the window layers that can stream (unpadded, 1-D or 2-D, reached
-from a design input through streamable layers) stream, and the rest stay parallel.
+than the part has DSP slices (a folded layer's: those of one phase), the window layers that can
+stream (unpadded, 1-D or 2-D, reached from a design input through streamable layers) stream, and
+the rest stay parallel. They stream too when a window that can stream would have a parallel result
+wider than a port (it would be refused).
 """
 
 from __future__ import annotations
@@ -28,19 +30,24 @@ from xdsl.passes import ModulePass
 from rtlflow.config import ModelConfig
 from rtlflow.dialects import fxp
 from rtlflow.dialects.traits import Streamable, holds
+from rtlflow.emit_verilog import MAX_PORT_BITS
 from rtlflow.errors import RtlflowError
 from rtlflow.parts import find_part
 
 #: element-wise ops that work beat by beat on a pixel stream
 def parallel_products(op: fxp.WindowOp) -> int:
-    """Multiplications of the parallel form (zero weights and padding taps aside)."""
+    """Multiplications of the parallel form (zero weights and padding taps aside); with a
+    reuse factor R > 1, those of one phase's positions (about 1/R of them: they fold)."""
     if not isinstance(op, fxp.ConvOp):
         return 0
     taps_inside = int((op.window.taps()[0] >= 0).sum())  # over all output positions
     weights = op.weights
     c_out, per_in = weights.shape[:2]
     nonzero = float((weights != 0).mean())
-    return math.ceil(taps_inside * c_out * per_in * nonzero)
+    products = math.ceil(taps_inside * c_out * per_in * nonzero)
+    reuse = op.reuse_factor.value.data if op.reuse_factor is not None else 1
+    positions = op.window.positions
+    return math.ceil(products * -(-positions // reuse) / positions)
 
 
 @dataclass(frozen=True)
@@ -59,10 +66,14 @@ class FxpSetConvStylePass(ModulePass):
             chosen = {w: config.layer(w.node_name).conv_style or config.conv_style for w in windows}
             products = sum(parallel_products(w) for w in windows)
             budget = find_part(self.part).part.dsp
+            # a parallel window whose result is wider than a port is refused: streaming it, and
+            # the layers its stream reaches, is the way through
+            wide = any(_result_bits(w) > MAX_PORT_BITS and w.can_stream for w in windows)
             for window in windows:
                 style = chosen[window]
                 if style is None:
-                    style = "stream" if products > budget and window.can_stream else "parallel"
+                    streams = (products > budget or wide) and window.can_stream
+                    style = "stream" if streams else "parallel"
                 if style == "stream" and not window.can_stream:
                     raise RtlflowError(
                         "streaming is supported for unpadded 1-D and 2-D windows; give this "
@@ -73,6 +84,10 @@ class FxpSetConvStylePass(ModulePass):
                 window.style = StringAttr(style)
             if any(chosen[w] is None for w in windows):
                 _keep_streams_reachable(function, {w for w in windows if chosen[w] is None})
+
+
+def _result_bits(window: fxp.WindowOp) -> int:
+    return math.prod(fxp.tensor_shape(window.output)) * window.output_format.width
 
 
 def _keep_streams_reachable(function: func.FuncOp, automatic: set[fxp.WindowOp]) -> None:

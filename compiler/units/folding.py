@@ -1,10 +1,12 @@
-"""Hardware units, rows folded onto fewer copies of a unit's logic (reuse factor R > 1 of softmax, layer
-norm and MatMul): the phases and what each reads and writes."""
+"""Hardware units, rows folded onto fewer copies of a unit's logic (reuse factor R > 1 of softmax,
+layer norm, MatMul, a dense layer over several rows and a parallel convolution's output
+positions): the phases and what each reads and writes."""
 
 from __future__ import annotations
 
 import math
 
+import numpy as np
 from xdsl.ir import Operation
 
 from rtlflow.dialects import fxp
@@ -34,28 +36,77 @@ def row_phases(rows: int, reuse: int) -> tuple[int, int]:
     return per_phase, -(-rows // per_phase)
 
 
-def dense_row_phases(op: Operation) -> tuple[int, int] | None:
-    """A dense layer over several rows (tokens, edges, nodes) with a reuse factor R > 1 folds
-    its rows: (rows per phase, phases); one adder graph per row of a phase serves every phase
-    (``folded_rows``). None for any other layer."""
-    if not isinstance(op, fxp.DenseOp) or op.reuse_factor.value.data == 1:
+def row_folding(op: Operation) -> tuple[int, int] | None:
+    """A layer whose rows share one adder graph, folded by its reuse factor R > 1: (rows per
+    phase, phases); one graph per row of a phase serves every phase (``folded_rows``). The
+    rows are a dense layer's leading dimensions (tokens, edges, nodes) or a parallel
+    convolution's output positions (each the window's taps of every input channel, a padding
+    tap reading 0). None for any other layer, or a single row."""
+    rows = folded_row_count(op)
+    if rows is None or rows == 1:
         return None
-    rows = math.prod(fxp.tensor_shape(op.input)[:-1])
-    return row_phases(rows, op.reuse_factor.value.data) if rows > 1 else None
+    return row_phases(rows, op.reuse_factor.value.data)
 
 
-def folded_rows(op: fxp.DenseOp, spec: UnitSpec) -> UnitSpec:
-    """``spec``, a unit computing ``dense_row_phases(op)[0]`` rows of ``op`` (its adder
-    graph), time-multiplexed over all of ``op``'s rows."""
-    phases = dense_row_phases(op)
+def folded_row_count(op: Operation) -> int | None:
+    """The rows ``row_folding`` folds: a dense layer's or a parallel convolution's with a
+    reuse factor above 1; None otherwise."""
+    if isinstance(op, fxp.DenseOp) and op.reuse_factor.value.data > 1:
+        return math.prod(fxp.tensor_shape(op.input)[:-1])
+    if (
+        isinstance(op, fxp.ConvOp)
+        and op.style.data == "parallel"
+        and op.reuse_factor is not None
+        and op.reuse_factor.value.data > 1
+    ):
+        return op.window.positions
+    return None
+
+
+def folded_rows(op: fxp.WeightedOp, spec: UnitSpec) -> UnitSpec:
+    """``spec``, a unit computing ``row_folding(op)[0]`` rows of ``op`` (its adder graph),
+    time-multiplexed over all of ``op``'s rows."""
+    phases = row_folding(op)
     assert phases is not None
     per_phase, count = phases
+    n_inputs = math.prod(fxp.tensor_shape(op.input))
+    groups = ((spec.params["input_shape"], n_inputs),)
+    if isinstance(op, fxp.ConvOp):
+        sources, destinations = _position_elements(op, per_phase, count)
+        return _folded_spec(op, spec, spec.params, groups, sources, destinations)
     rows = math.prod(fxp.tensor_shape(op.input)[:-1])
     n_in, n_out = fxp.tensor_shape(op.input)[-1], fxp.tensor_shape(op.output)[-1]
     sources = _row_elements(rows, per_phase, count, n_in)
     destinations = _row_elements(rows, per_phase, count, n_out)
-    groups = ((spec.params["input_shape"], rows * n_in),)
     return _folded_spec(op, spec, spec.params, groups, sources, destinations)
+
+
+def position_taps(op: fxp.ConvOp) -> np.ndarray:
+    """[positions, channels * taps]: the flat input element each output position's adder
+    graph input reads (channel-major, as ``conv_position_rows`` numbers them; -1: padding,
+    read as 0)."""
+    index, _ = op.window.taps()
+    channels, pixels = fxp.tensor_shape(op.input)[1], math.prod(op.window.input_shape)
+    flat = np.arange(channels)[None, :, None] * pixels + index[:, None, :]
+    return np.where(index[:, None, :] >= 0, flat, -1).reshape(index.shape[0], -1)
+
+
+def _position_elements(op: fxp.ConvOp, per_phase: int, phases: int):
+    """Per phase, the inputs (``position_taps``) and the outputs ([C_out, positions] order) of
+    its positions (-1 past the last)."""
+    taps = position_taps(op)
+    positions, n_in = taps.shape
+    c_out = fxp.tensor_shape(op.output)[1]
+    sources, destinations = [], []
+    for p in range(phases):
+        chosen = range(p * per_phase, (p + 1) * per_phase)
+        sources.append(
+            [int(s) for q in chosen for s in (taps[q] if q < positions else [-1] * n_in)]
+        )
+        destinations.append(
+            [o * positions + q if q < positions else -1 for q in chosen for o in range(c_out)]
+        )
+    return sources, destinations
 
 
 def _row_elements(rows: int, per_phase: int, phases: int, n: int) -> list[list[int]]:

@@ -15,7 +15,7 @@ from rtlflow.rtl.dense import DenseUnit
 from rtlflow.rtl.fold import FoldedUnit
 from rtlflow.rtl.matmul import MatMulUnit
 from rtlflow.units.core import UnitSpec, builds, cast_into, shape_of
-from rtlflow.units.folding import dense_row_phases, folded_rows
+from rtlflow.units.folding import folded_rows, row_folding
 
 
 @builds(fxp.DenseOp)
@@ -100,7 +100,7 @@ def adder_graph_spec(unit: circuit.UnitOp) -> UnitSpec:
     nodes = [node for _, node in scheduled]
     outputs = tuple(number[v] for v in block.last_op.operands)  # type: ignore[union-attr]
     inner = unit.inner
-    folding = dense_row_phases(inner)
+    folding = row_folding(inner)
     rows = repeated_rows(inner)
     carry = unit.attributes.get(CARRY)
     shape = fxp.tensor_shape(inner.input)
@@ -129,9 +129,9 @@ def adder_graph_spec(unit: circuit.UnitOp) -> UnitSpec:
 
 
 def repeated_rows(op) -> int:
-    """Rows a layer's adder graph is repeated over: a dense layer's leading dimensions (those
-    of one phase when they fold), else one."""
-    folding = dense_row_phases(op)
+    """Rows a layer's adder graph is repeated over: a dense layer's leading dimensions, those
+    of one phase when they fold (a folded convolution's positions of one phase), else one."""
+    folding = row_folding(op)
     if folding is not None:
         return folding[0]
     return math.prod(fxp.tensor_shape(op.input)[:-1]) if isinstance(op, fxp.DenseOp) else 1

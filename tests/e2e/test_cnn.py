@@ -7,6 +7,7 @@ values come from onnxruntime (float) and from hand-derived shapes, never from th
 
 from __future__ import annotations
 
+import math
 from collections import Counter
 from pathlib import Path
 
@@ -102,6 +103,34 @@ def test_depthwise_same_upper_and_depth_multiplier(tmp_path):
     # the columns: 3 + 1 - 2 + 1 = 3
     assert output_shapes(report) == {"y": [1, 6, 3, 3]}
     assert layer_ops(report)["conv"] == 2
+
+
+@pytest.mark.parametrize(
+    ("name", "reuse", "positions"),
+    [("depthwise", 2, (9, 9)), ("conv1d_strided_dilated", 16, (6, 5))],
+)
+def test_parallel_conv_folds_its_positions_onto_one_positions_graph(
+    name, reuse, positions, tmp_path
+):
+    """A parallel convolution with R > 1: ceil(positions / R) output positions per phase, each
+    through one position's adder graph (the window's taps of every channel, padding taps fed
+    0), an instance of one row module per conv; II = the phases (R = 2 over 9 positions: 5,
+    then 4 and a padded one; R = 16 over 6 and 5 positions: one a phase, II 6). Bit-exact
+    with the reported latency and II under random idle cycles; no DSP slice."""
+    _, report = check_cnn(getattr(cnn_models, name)(), tmp_path, reuse_factor=reuse)
+    convs = [layer for layer in report["layers"] if layer["op"] == "conv"]
+    assert len(convs) == 2
+    assert math.prod(report["outputs"][0]["shape"][2:]) == positions[-1]
+    per_phase = [-(-p // reuse) for p in positions]
+    phases = [-(-p // n) for p, n in zip(positions, per_phase, strict=True)]
+    assert [layer["ii"] for layer in convs] == phases
+    assert all(layer["reuse_factor"] == reuse and layer["resources"]["dsp"] == 0 for layer in convs)
+    assert report["initiation_interval"] == max(phases)
+    rtl = tmp_path / "rtl"
+    row_modules = sorted(p.stem for p in rtl.glob("conv_*_row_*.v"))
+    assert len(row_modules) == 2
+    text = "".join(p.read_text() for p in rtl.glob("conv_*.v") if "_row_" not in p.stem)
+    assert sorted(text.count(f"  {row} row") for row in row_modules) == sorted(per_phase)
 
 
 @pytest.mark.parametrize(("auto_pad", "stride"), [("SAME_LOWER", 2), ("SAME_UPPER", 1),
