@@ -125,10 +125,15 @@ def check_parallel_fits(window: fxp.WindowOp) -> None:
     _check_width(_bits(window.output), what, window.node_name, op, advice)
 
 
-def _bits(value: SSAValue, streamed: set[SSAValue] = frozenset()) -> int:  # type: ignore[assignment]
+def _bits(
+    value: SSAValue,
+    streamed: set[SSAValue] = frozenset(),  # type: ignore[assignment]
+    channels_last: set[SSAValue] = frozenset(),  # type: ignore[assignment]
+) -> int:
     """Data bits of a value: the whole tensor, or one pixel (all channels) when streamed."""
     shape = fxp.tensor_shape(value)
-    elements = shape[1] if value in streamed else math.prod(shape)
+    channels = shape[-1] if value in channels_last else shape[1]
+    elements = channels if value in streamed else math.prod(shape)
     return elements * fxp.tensor_format(value).width
 
 
@@ -148,8 +153,12 @@ def emit_verilog(module: ModuleOp, outdir: Path, jobs: int | None = None) -> Ver
     streamed: set[SSAValue] = {
         a for a, beats in zip(function.body.block.args, input_beats, strict=True) if beats > 1
     }
+    channels_last = {
+        a for a, last in zip(function.body.block.args, circuit.input_channels_last(function),
+                             strict=True) if last
+    }  # fmt: skip
     for port, argument in zip(inputs, function.body.block.args, strict=True):
-        _check_width(_bits(argument, streamed), f"input '{port.base}'", None, None)
+        _check_width(_bits(argument, streamed, channels_last), f"input '{port.base}'", None, None)
     for index, op in enumerate(function.body.block.ops):
         if isinstance(op, circuit.UnitOp) and circuit.beats_of(op.inner) > 1:
             streamed.add(op.outputs[0])
@@ -186,7 +195,7 @@ def emit_verilog(module: ModuleOp, outdir: Path, jobs: int | None = None) -> Ver
     returned = list(function.body.block.last_op.operands)  # type: ignore[union-attr]
     spec = TopSpec(
         inputs=tuple(
-            (p.base, _bits(a, streamed))
+            (p.base, _bits(a, streamed, channels_last))
             for p, a in zip(inputs, function.body.block.args, strict=True)
         ),
         instances=tuple(instances),

@@ -25,7 +25,9 @@ def _format(fmt: fxp.FixedFormat) -> dict[str, Any]:
     return {"width": fmt.width, "int": fmt.int_bits, "signed": fmt.signed}
 
 
-def _port(port: Port, valid: str, ready: str | None, beats: int = 1) -> dict[str, Any]:
+def _port(
+    port: Port, valid: str, ready: str | None, beats: int = 1, channels_last: bool = False
+) -> dict[str, Any]:
     entry = {
         "name": port.name,
         "shape": list(port.shape),
@@ -36,7 +38,7 @@ def _port(port: Port, valid: str, ready: str | None, beats: int = 1) -> dict[str
         "ready": ready,
         "beats": beats,
     }
-    if beats > 1:  # a pixel per beat: channels last, pixels in raster order
+    if beats > 1 and not channels_last:  # a pixel per beat: channels last, in raster order
         rank = len(port.shape)
         entry["order"] = [0, *range(2, rank), 1]
     return entry
@@ -214,6 +216,7 @@ def build_report(
     latency = attrs[circuit.LATENCY].value.data  # type: ignore[attr-defined]
     ready = "in_ready" if design.ii > 1 or design.streaming else None
     beats = design.input_beats or (1,) * len(design.inputs)
+    channels_last = circuit.input_channels_last(function)
     estimated = estimated or estimate(module, target)
     layers, tables, used = estimated.layers, estimated.tables, estimated.used
     part = target.part
@@ -229,7 +232,8 @@ def build_report(
         "clock": {"port": "clk", "target_mhz": clock_mhz, "estimated_fmax_mhz": fmax},
         "reset": {"port": "rst", "active": "high", "synchronous": True},
         "inputs": [
-            _port(p, "in_valid", ready, b) for p, b in zip(design.inputs, beats, strict=True)
+            _port(p, "in_valid", ready, b, last)
+            for p, b, last in zip(design.inputs, beats, channels_last, strict=True)
         ],
         "outputs": [
             _port(p, "out_valid", "out_ready" if design.streaming else None)

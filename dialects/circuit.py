@@ -13,7 +13,9 @@ the latency of parallel paths. ``fxp.reshape`` may remain between units: it is w
 Pixel streams: a unit whose input arrives as beats (one pixel, all channels, per beat) carries
 the discardable attribute ``circuit.beats`` (the beats of one input tensor); ``circuit.collect``
 gathers a stream back into a whole tensor. The function's ``circuit.input_beats`` gives the beats
-of every design input (1: the whole tensor at once).
+of every design input (1: the whole tensor at once), and ``circuit.channels_last`` which streamed
+inputs are channels-last (``[1, *spatial, C]``, as Keras writes them: their channels-first view,
+``fxp.channels_first_view``, is then an ``fxp.reshape`` of the same beats).
 
 The enclosing ``func.func`` carries the design's clock target, estimated fmax, total latency and
 initiation interval as ``circuit.*`` attributes once the scheduling passes have run.
@@ -52,6 +54,7 @@ LATENCY = "circuit.latency"
 II = "circuit.ii"
 BEATS = "circuit.beats"
 INPUT_BEATS = "circuit.input_beats"
+CHANNELS_LAST = "circuit.channels_last"
 
 
 @irdl_op_definition
@@ -234,6 +237,15 @@ def input_beats(function: Operation) -> tuple[int, ...]:
     if attr is None:
         return (1,) * len(function.regions[0].block.args)
     return int_tuple(attr)  # type: ignore[arg-type]
+
+
+def input_channels_last(function: Operation) -> tuple[bool, ...]:
+    """Whether each design input of a function streams channels-last (its pixels' channels
+    contiguous in the tensor)."""
+    attr = function.attributes.get(CHANNELS_LAST)
+    if attr is None:
+        return (False,) * len(function.regions[0].block.args)
+    return tuple(bool(v) for v in int_tuple(attr))  # type: ignore[arg-type]
 
 
 def beats_of(op: Operation) -> int:

@@ -37,7 +37,7 @@ from xdsl.dialects.builtin import (
     f64,
     i64,
 )
-from xdsl.ir import Attribute, Dialect, ParametrizedAttribute, SSAValue, TypeAttribute
+from xdsl.ir import Attribute, Dialect, Operation, ParametrizedAttribute, SSAValue, TypeAttribute
 from xdsl.irdl import (
     IRDLOperation,
     ParsePropInAttrDict,
@@ -540,6 +540,23 @@ class ReshapeOp(FxpOp):
             raise VerifyException("reshape cannot change the number format")
         if np.prod(tensor_shape(self.input)) != np.prod(tensor_shape(self.output)):
             raise VerifyException("reshape must keep the number of elements")
+
+
+def channels_first_view(op: Operation) -> bool:
+    """Whether ``op`` views a channels-last tensor ``[1, *spatial, C]`` as the channels-first
+    ``[1, C, *spatial]`` the window ops read (Keras converters write it at the input: a
+    transpose, or for one channel a reshape): pixel by pixel, the same values, so a pixel
+    stream passes it unchanged."""
+    if isinstance(op, TransposeOp):
+        rank = len(tensor_shape(op.input))
+        return rank >= 3 and op.permutation == (0, rank - 1, *range(1, rank - 1))
+    if isinstance(op, ReshapeOp):
+        before, after = tensor_shape(op.input), tensor_shape(op.output)
+        return (
+            len(before) >= 3 and before[0] == 1 and before[-1] == 1
+            and tuple(after) == (1, 1, *before[1:-1])
+        )  # fmt: skip
+    return False
 
 
 class WindowOp(FxpOp, ABC):

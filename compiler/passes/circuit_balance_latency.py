@@ -42,6 +42,9 @@ def _balance(function: func.FuncOp) -> None:
             beat_times[argument] = np.arange(count)
     ii = max(beats)
     for op in list(function.body.block.ops):
+        if isinstance(op, fxp.ReshapeOp) and op.input in beat_times:  # a channels-first view
+            beat_times[op.output], ready[op.output] = beat_times[op.input], ready[op.input]
+            continue
         if isinstance(op, circuit.UnitOp) and op.inputs[0] in beat_times:
             times = beat_times[op.inputs[0]] + op.latency.value.data
             inner = op.inner

@@ -6,7 +6,9 @@ gives them their pipeline.
 
 Pixel streams: a design input read by a window op of style ``stream`` arrives as beats (one
 pixel per beat); every unit on the stream gets ``circuit.beats``, and where a streamed tensor
-meets an op that needs the whole tensor a ``circuit.collect`` gathers it.
+meets an op that needs the whole tensor a ``circuit.collect`` gathers it. A channels-last input
+(``[1, *spatial, C]``) read through its channels-first view streams the same pixels: the view
+becomes wiring (``fxp.reshape``) and the input is marked ``circuit.channels_last``.
 """
 
 from __future__ import annotations
@@ -62,10 +64,18 @@ def _mark_streams(function: func.FuncOp) -> None:
     """Find the pixel streams, mark the ops on them, insert collects where they end."""
     block = function.body.block
     streamed: set[SSAValue] = set()
+    views: dict[SSAValue, Operation] = {}  # channels-last inputs: their channels-first view
     for argument in block.args:
-        if _reaches_stream(argument) and len(fxp.tensor_shape(argument)) >= 3:
+        view = _channels_first_view(argument)
+        if view is not None and _reaches_stream(view.results[0]):
             streamed.add(argument)
-    input_beats = [_beats(a) if a in streamed else 1 for a in block.args]
+            views[argument] = view
+        elif _reaches_stream(argument) and len(fxp.tensor_shape(argument)) >= 3:
+            streamed.add(argument)
+    input_beats = [
+        _beats(views[a].results[0]) if a in views else _beats(a) if a in streamed else 1
+        for a in block.args
+    ]
     if streamed and len(streamed) != len(block.args):
         raise RtlflowError(
             "a design with a streamed input (a stream-style layer reads it) must stream all its "
@@ -73,6 +83,12 @@ def _mark_streams(function: func.FuncOp) -> None:
         )
     if streamed:
         function.attributes[circuit.INPUT_BEATS] = int_array(input_beats)
+    if views:
+        function.attributes[circuit.CHANNELS_LAST] = int_array([a in views for a in block.args])
+    for view in views.values():  # on the stream, the same beats: wiring
+        wiring = fxp.ReshapeOp(view.operands[0], view.results[0].type, view.node_name)
+        Rewriter.replace_op(view, wiring)
+        streamed.add(wiring.output)
     for op in list(block.ops):
         if isinstance(op, fxp.WindowOp) and op.style.data == "stream" and op.input not in streamed:
             raise RtlflowError(
@@ -82,13 +98,22 @@ def _mark_streams(function: func.FuncOp) -> None:
                 node=op.node_name,
                 op=op.name.removeprefix("fxp."),
             )
-        if not any(v in streamed for v in op.operands):
+        if not any(v in streamed for v in op.operands) or op.results and op.results[0] in streamed:
             continue
         if holds(op, Streamable):
             op.attributes[circuit.BEATS] = IntegerAttr(_beats(op.input), i64)
             streamed.add(op.output)
             continue
         _collect(op, streamed)  # this op (or the return) needs whole tensors
+
+
+def _channels_first_view(argument: SSAValue) -> Operation | None:
+    """The channels-first view (``fxp.channels_first_view``) that is a design input's only
+    reader, if it has one."""
+    uses = list(argument.uses)
+    if len(uses) == 1 and fxp.channels_first_view(uses[0].operation):
+        return uses[0].operation
+    return None
 
 
 def _reaches_stream(value: SSAValue) -> bool:

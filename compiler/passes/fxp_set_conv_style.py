@@ -95,6 +95,9 @@ def _keep_streams_reachable(function: func.FuncOp, automatic: set[fxp.WindowOp])
     parallel layer before them) go back to parallel."""
     streamed: set[SSAValue] = set(function.body.block.args)
     for op in function.body.block.ops:
+        if fxp.channels_first_view(op) and op.operands[0] in function.body.block.args:
+            streamed.add(op.results[0])  # a channels-last input's pixels, as they are
+            continue
         if isinstance(op, fxp.WindowOp) and op.style.data == "stream" and op.input not in streamed:
             if op in automatic:
                 op.style = StringAttr("parallel")

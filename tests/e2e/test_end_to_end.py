@@ -63,12 +63,43 @@ def test_two_outputs_share_valid_and_latency(tmp_path):
 
 
 EXPORTS = sorted(p.stem for p in (DATA / "onnx").glob("*.onnx") if not p.stem.startswith("bad_"))
+#: tf2onnx's exports of Keras models: their Verilator runs take about a minute each (checked
+#: without Verilator by default: test_tf2onnx_exports_compile_with_defaults)
+TF2ONNX = ("keras_conv1d", "keras_mnist_cnn")
 
 
-@pytest.mark.parametrize("name", EXPORTS)
+@pytest.mark.parametrize(
+    "name", [pytest.param(n, marks=pytest.mark.slow) if n in TF2ONNX else n for n in EXPORTS]
+)
 def test_exporter_styles(name, tmp_path):
-    """PyTorch (TorchScript and dynamo), Keras-style MatMul+Add and opset 7/9 files."""
+    """PyTorch (TorchScript and dynamo), tf2onnx (Keras), Keras-style MatMul+Add and opset 7/9
+    files."""
     check_model(onnx.load(DATA / "onnx" / f"{name}.onnx"), tmp_path)
+
+
+def test_tf2onnx_exports_compile_with_defaults():
+    """Keras models as tf2onnx writes them compile with defaults and the emulator follows
+    onnxruntime on their samples; the 28x28 MNIST CNN, its NHWC input viewed channels-first by
+    a Reshape, streams a pixel a beat straight from that input (channels-last: no "order")."""
+    for name in TF2ONNX:
+        model = onnx.load(DATA / "onnx" / f"{name}.onnx")
+        data = np.load(DATA / "onnx" / f"{name}.npz")
+        compiled = rtlflow.compile(model)
+        inputs = {"input": data["input"][:16]}
+        emulated = compiled.predict(inputs)
+        (reference,) = models.onnxruntime_outputs(model, inputs)
+        reference = reference.reshape(emulated.shape)
+        assert np.all(np.abs(emulated - reference) <= ABSOLUTE + RELATIVE * np.abs(reference))
+        report = compiled.report()
+        port = report["inputs"][0]
+        if name == "keras_mnist_cnn":
+            assert port["shape"] == [1, 28, 28, 1] and port["beats"] == 784
+            assert "order" not in port and report["initiation_interval"] == 784
+            assert {layer.get("style") for layer in report["layers"] if "style" in layer} == {
+                "stream"
+            }
+        else:
+            assert port["beats"] == 1 and report["initiation_interval"] == 1
 
 
 def test_reuse_factor_per_layer(tmp_path):

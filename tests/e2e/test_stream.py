@@ -13,11 +13,21 @@ from tests.e2e import models
 from tests.e2e.test_end_to_end import ABSOLUTE, RELATIVE, model_inputs
 
 
-def stream_cnn(size: int, channels: int, widths: list[int], classes: int, seed: int = 3):
+def stream_cnn(
+    size: int, channels: int, widths: list[int], classes: int, seed: int = 3,
+    channels_last: bool = False,
+):  # fmt: skip
     """Conv 3x3 (no padding) + ReLU + 2x2 max pooling per entry of ``widths`` (the last conv
-    without pooling), then a dense head: the streaming architecture's target shape."""
-    g = models.Graph(f"stream_cnn_{size}", {"x": [1, channels, size, size]}, seed=seed)
+    without pooling), then a dense head: the streaming architecture's target shape.
+    ``channels_last``: the input is [1, H, W, C] and its channels-first view comes first, as
+    tf2onnx writes a Keras model (a Transpose, or for one channel a Reshape)."""
+    shape = [1, size, size, channels] if channels_last else [1, channels, size, size]
+    g = models.Graph(f"stream_cnn_{size}", {"x": shape}, seed=seed)
     h, c = "x", channels
+    if channels_last and channels == 1:
+        h = g.node("Reshape", [h, g.constant(np.array([1, 1, size, size], np.int64))])
+    elif channels_last:
+        h = g.node("Transpose", [h], perm=[0, 3, 1, 2])
     for index, width in enumerate(widths):
         w = g.constant(g.rng.normal(0, 0.6 / np.sqrt(9 * c), (width, c, 3, 3)))
         b = g.constant(g.rng.normal(0, 0.1, width))
@@ -47,14 +57,20 @@ def stream_conv1d() -> onnx.ModelProto:
     return g.model({"y": g.dense(h, 4 * 5, 3, scale=0.3)})
 
 
-def check_stream(model: onnx.ModelProto, directory, samples: int, **options) -> dict:
+def check_stream(
+    model: onnx.ModelProto, directory, samples: int, channels_last: bool = False, **options
+) -> dict:
     compiled = rtlflow.compile(model, part="xcvu13p", conv_style="stream", **options)
     inputs = model_inputs(model, samples)
     report = compiled.write(directory, inputs=inputs)
     port = report["inputs"][0]
     shape = port["shape"]
-    assert port["beats"] == int(np.prod(shape[2:])) and port["ready"] == "in_ready"
-    assert port["order"] == [0, *range(2, len(shape)), 1]
+    if channels_last:  # [1, H, W, C]: C-order flattening is already pixel by pixel
+        assert port["beats"] == int(np.prod(shape[1:-1])) and "order" not in port
+    else:
+        assert port["beats"] == int(np.prod(shape[2:]))
+        assert port["order"] == [0, *range(2, len(shape)), 1]
+    assert port["ready"] == "in_ready"
     assert report["outputs"][0]["ready"] == "out_ready"
     assert report["initiation_interval"] == port["beats"]
     assert all(l.get("style", "stream") == "stream" for l in report["layers"])
@@ -75,6 +91,19 @@ def test_small_2d_stream_under_backpressure(tmp_path):
     # 10x10 → conv 8x8 → pool 4x4 → conv 2x2: the last output pixel needs pool pixel (3, 3),
     # conv pixel (7, 7), input pixel (9, 9): the image's last beat (99)
     assert report["latency_cycles"] > 99
+
+
+@pytest.mark.parametrize("channels", [1, 3])
+def test_channels_last_input_streams_as_keras_writes_it(channels, tmp_path):
+    """A Keras model's NHWC input read through its channels-first view (tf2onnx: a Transpose,
+    or a Reshape for one channel, as its 28x28 MNIST CNN has): the port takes the pixels as
+    they lie in the tensor (a beat a pixel, channels-last, no "order"); bit-exact under
+    backpressure."""
+    model = stream_cnn(8, channels, [3, 4], 2, channels_last=True)
+    assert model.graph.node[0].op_type == ("Reshape" if channels == 1 else "Transpose")
+    report = check_stream(model, tmp_path, samples=10, channels_last=True)
+    assert report["inputs"][0]["shape"] == [1, 8, 8, channels]
+    assert report["inputs"][0]["beats"] == 64
 
 
 def test_1d_stream_with_dilation_stride_and_per_channel_scale(tmp_path):
