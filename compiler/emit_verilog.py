@@ -132,8 +132,9 @@ def _bits(
 ) -> int:
     """Data bits of a value: the whole tensor, or one pixel (all channels) when streamed."""
     shape = fxp.tensor_shape(value)
-    channels = shape[-1] if value in channels_last else shape[1]
-    elements = channels if value in streamed else math.prod(shape)
+    if value not in streamed:
+        return math.prod(shape) * fxp.tensor_format(value).width
+    elements = shape[-1] if value in channels_last else shape[1]
     return elements * fxp.tensor_format(value).width
 
 

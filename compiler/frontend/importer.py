@@ -614,7 +614,11 @@ class Importer:
 
 
 def name_hint(name: str) -> str | None:
-    hint = re.sub(r"[^A-Za-z0-9_.$-]", "_", name)
+    """An SSA name hint from an ONNX name: its characters made valid, and every ``_<digits>``
+    suffix dropped (xDSL drops one, as its printer's own uniquing suffix, when a value is named
+    or parsed: tf2onnx's ``Conv1D__25:0`` must not print as ``Conv1D__25`` and parse back as
+    ``Conv1D_``)."""
+    hint = re.sub(r"(_\d+)+$", "", re.sub(r"[^A-Za-z0-9_.$-]", "_", name))
     return hint if hint and not hint[0].isdigit() else None
 
 

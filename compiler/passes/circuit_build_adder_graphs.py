@@ -225,9 +225,10 @@ def cheapest_graph(
     used = [0]
     for _, _, slices in choice.candidates:
         used.append(used[-1] + slices)
-    for n in dsp_steps(len(choice.candidates)):
-        if used[n] > choice.slices:
-            break
+    steps = [n for n in dsp_steps(len(choice.candidates)) if used[n] <= choice.slices]
+    if steps == [0]:  # no product fits on a DSP slice: nothing to compare
+        return _graph(op, problem, set(), ternary, solved)
+    for n in steps:
         chosen = {(k, magnitude) for k, magnitude, _ in choice.candidates[:n]}
         block = _graph(op, problem, chosen, ternary, solved if n == 0 else None)
         cost = graph_luts(block, family)
