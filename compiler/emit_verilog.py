@@ -125,6 +125,28 @@ def check_parallel_fits(window: fxp.WindowOp) -> None:
     _check_width(_bits(window.output), what, window.node_name, op, advice)
 
 
+def check_ports(function: func.FuncOp, streamed: set[SSAValue]) -> None:
+    """The design's input ports and the ports of the units its ops become (operands packed,
+    the result; a beat on a stream) checked against the widest a port carries, by
+    ``convert-fxp-to-circuit``: a design that cannot be written is refused in a second, not
+    after its units are planned (the checks the Verilog's writing makes)."""
+    inputs, _ = interface(function)
+    last = circuit.input_channels_last(function)
+    for port, argument, channels_last in zip(inputs, function.body.block.args, last, strict=True):
+        bits = _bits(argument, streamed, {argument} if channels_last else set())
+        _check_width(bits, f"input '{port.base}'", None, None)
+    for op in function.body.block.ops:
+        if isinstance(op, fxp.ReshapeOp) or not isinstance(
+            op, fxp.FxpOp | fxp.MultiInputOp | circuit.CollectOp
+        ):
+            continue
+        node = None if isinstance(op, circuit.CollectOp) else op.node_name
+        kind = op.name.split(".", 1)[1]
+        bits = sum(_bits(v, streamed) for v in op.operands)
+        _check_width(bits, "the unit's input", node, kind)
+        _check_width(_bits(op.results[0], streamed), "the unit's output", node, kind)
+
+
 def _bits(
     value: SSAValue,
     streamed: set[SSAValue] = frozenset(),  # type: ignore[assignment]

@@ -45,14 +45,14 @@ class ConvertFxpToCircuitPass(ModulePass):
     name = "convert-fxp-to-circuit"
 
     def apply(self, ctx: Context, op: ModuleOp) -> None:
-        from rtlflow.emit_verilog import check_parallel_fits  # (Amaranth: only for hardware)
+        from rtlflow.emit_verilog import check_parallel_fits, check_ports  # (hardware only)
 
         for function in op.ops:
             assert isinstance(function, func.FuncOp)
             for window in function.body.block.ops:
                 if isinstance(window, fxp.WindowOp) and window.style.data == "parallel":
                     check_parallel_fits(window)
-            _mark_streams(function)
+            check_ports(function, _mark_streams(function))
         PatternRewriteWalker(WrapInUnit(), walk_regions_first=False).rewrite_module(op)
 
 
@@ -60,8 +60,9 @@ def _beats(value: SSAValue) -> int:
     return math.prod(fxp.tensor_shape(value)[2:])
 
 
-def _mark_streams(function: func.FuncOp) -> None:
-    """Find the pixel streams, mark the ops on them, insert collects where they end."""
+def _mark_streams(function: func.FuncOp) -> set[SSAValue]:
+    """Find the pixel streams, mark the ops on them, insert collects where they end; returns
+    the streamed values (a beat at a time)."""
     block = function.body.block
     streamed: set[SSAValue] = set()
     views: dict[SSAValue, Operation] = {}  # channels-last inputs: their channels-first view
@@ -105,6 +106,7 @@ def _mark_streams(function: func.FuncOp) -> None:
             streamed.add(op.output)
             continue
         _collect(op, streamed)  # this op (or the return) needs whole tensors
+    return streamed
 
 
 def _channels_first_view(argument: SSAValue) -> Operation | None:
