@@ -1,13 +1,15 @@
 """Inputs of MNIST size and attention over many tokens: does the compile finish, how fast, how big.
 
-    python bench/large_inputs.py [--cases mnist_valid mnist_same attention64] [--reuse 16]
-                                 [--sim] [--vectors 100]
+    python bench/large_inputs.py [--cases mnist_valid mnist_same mnist_same8 attention64]
+                                 [--reuse 16] [--sim] [--vectors 100]
 
-Three models built in code, compiled with defaults (the automatic conv style on the xcvu13p):
+Models built in code, compiled with defaults (the automatic conv style on the xcvu13p):
 
 - ``mnist_valid`` / ``mnist_same``: a 28x28x1 CNN as MNIST examples write it (conv 3x3 to 8 and to
   16 channels, each with ReLU and 2x2 max pooling, dense to 10; random weights, half of them
   zero), with unpadded or "same" (pads 1) convolutions;
+- ``mnist_same8``: the "same" CNN at fixed<8,3> with reuse factor 16 (its convolutions fold
+  their positions; at 8 bits the first one's result fits a port);
 - ``attention64``: one post-norm transformer encoder layer over 64 tokens of 16 features (2
   heads, feed-forward 32), as PyTorch's exporter writes it (``tests/e2e/transformer_models``),
   folded by ``--reuse``.
@@ -37,8 +39,9 @@ from rtlflow.sim.runner import run_testbench  # noqa: E402
 def case(name: str, reuse: int):
     """(model, compile options) of a case."""
     if name.startswith("mnist"):
-        pads = 1 if name == "mnist_same" else 0
-        return pruned_cnn("mnist_cnn", (1, 28, 28), (8, 16), (10,), pads=pads), {}
+        pads = 0 if name == "mnist_valid" else 1
+        options = {"precision": "fixed<8,3>", "reuse_factor": 16} if name == "mnist_same8" else {}
+        return pruned_cnn("mnist_cnn", (1, 28, 28), (8, 16), (10,), pads=pads), options
     from tests.e2e.transformer_models import transformer_encoder
 
     return transformer_encoder(tokens=64, d=16, heads=2, feedforward=32, layers=1), {
@@ -73,8 +76,8 @@ def bench(name: str, reuse: int, simulate: bool, vectors: int) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument(
-        "--cases", nargs="+", choices=["mnist_valid", "mnist_same", "attention64"],
-        default=["mnist_valid", "mnist_same", "attention64"],
+        "--cases", nargs="+", choices=["mnist_valid", "mnist_same", "mnist_same8", "attention64"],
+        default=["mnist_valid", "mnist_same", "mnist_same8", "attention64"],
     )  # fmt: skip
     parser.add_argument("--reuse", type=int, default=16, help="attention64's reuse factor")
     parser.add_argument("--sim", action="store_true", help="Verilator build and run")
