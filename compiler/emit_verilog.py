@@ -117,10 +117,13 @@ def check_parallel_fits(window: fxp.WindowOp) -> None:
     """A parallel window layer hands its whole result to the next unit at once: one wider than
     a port can carry is refused (by ``convert-fxp-to-circuit``, before minutes of adder graphs;
     the fxp level and the emulator take any width), with what would help."""
+    elements = math.prod(fxp.tensor_shape(window.output))
+    fits = MAX_PORT_BITS // elements  # the widest result format that a port carries
+    narrow = f"narrow its result format (to {fits} bits or fewer)" if fits else "narrow it"
     if window.can_stream:
-        advice = "stream it (conv_style: stream), or narrow its format or channels"
+        advice = f"stream it (conv_style: stream), or {narrow} or its channels"
     else:
-        advice = "narrow its format or channels (a padded window cannot stream yet)"
+        advice = f"{narrow} or its channels (a padded window cannot stream yet)"
     what, op = "computed in parallel, its result", window.name.removeprefix("fxp.")
     _check_width(_bits(window.output), what, window.node_name, op, advice)
 

@@ -95,8 +95,13 @@ def _keep_streams_reachable(function: func.FuncOp, automatic: set[fxp.WindowOp])
     parallel layer before them) go back to parallel."""
     streamed: set[SSAValue] = set(function.body.block.args)
     for op in function.body.block.ops:
-        if fxp.channels_first_view(op) and op.operands[0] in function.body.block.args:
-            streamed.add(op.results[0])  # a channels-last input's pixels, as they are
+        source = op.operands[0] if op.operands else None
+        if (
+            fxp.channels_first_view(op)
+            and source in function.body.block.args
+            and len(list(source.uses)) == 1
+        ):  # a channels-last input's only reader: its pixels, as they are (convert-fxp-to-circuit)
+            streamed.add(op.results[0])
             continue
         if isinstance(op, fxp.WindowOp) and op.style.data == "stream" and op.input not in streamed:
             if op in automatic:

@@ -141,7 +141,8 @@ def test_streaming_a_padded_conv_is_refused_with_the_node():
 def test_a_parallel_window_wider_than_a_port_is_refused_before_the_circuit_level(pads):
     """A 48x48 convolution to 4 channels computed in parallel hands on 147,456 bits (or
     135,424 unpadded) at once, more than a port carries: refused at the start of the circuit
-    level, naming the layer and what helps (streaming, when the window is unpadded), not after
+    level, naming the layer and what helps (streaming, when the window is unpadded; the widest
+    result format a port carries), not after
     its adder graphs; the fxp level (the emulator) takes it."""
     g = models.Graph("wide", {"x": [1, 1, 48, 48]})
     h = g.node("Conv", ["x", g.constant(np.ones((4, 1, 3, 3)))], kernel_shape=[3, 3],
@@ -151,6 +152,8 @@ def test_a_parallel_window_wider_than_a_port_is_refused_before_the_circuit_level
         rtlflow.compile(model, conv_style="parallel", stop_at="circuit")
     assert "node 'n2_Conv'" in str(error.value)
     assert ("conv_style: stream" in str(error.value)) == (pads == 0)
+    side = 48 if pads else 46
+    assert f"to {65536 // (4 * side * side)} bits or fewer" in str(error.value)  # 7 bits
     x = np.random.default_rng(0).uniform(-1, 1, (3, 1, 1, 48, 48))
     assert rtlflow.compile(model, conv_style="parallel", stop_at="fxp").predict(x).shape == (3, 1, 4)
 
