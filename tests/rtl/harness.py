@@ -11,12 +11,12 @@ import json
 from pathlib import Path
 
 import numpy as np
-from amaranth.hdl import ClockSignal, Instance, Module, ResetSignal, Shape
+from amaranth.hdl import Cat, ClockSignal, Instance, Module, ResetSignal, Shape
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
 from rtlflow.rtl import primitives
-from rtlflow.rtl.pipeline import Unit
+from rtlflow.rtl.pipeline import Unit, vector
 from rtlflow.rtl.top import accept_gate
 from rtlflow.rtl.verilog import to_verilog
 from rtlflow.numerics.fixed_point import raw_range
@@ -85,6 +85,39 @@ class WrittenUnit(wiring.Component):
         return m
 
 
+class PairedUnit(wiring.Component):
+    """A unit built by Amaranth beside its Verilog text (``WrittenUnit``) on the same input:
+    the output holds the built unit's elements, then the written one's, valid when both are
+    (one simulator build checks both)."""
+
+    def __init__(self, unit: Unit, module: str, text: str):
+        self.unit, self.module, self.text = unit, module, text
+        self.written = WrittenUnit(unit, module, text)
+        self.output_count = 2 * unit.output_count
+        super().__init__({
+            "x": In(unit.signature.members["x"].signature),
+            "y": Out(vector(unit.output_shape, self.output_count)),
+        })  # fmt: skip
+
+    def __getattr__(self, name):  # shapes, counts, latency, ii, carry: the unit's
+        if name in WrittenUnit._UNIT_FIELDS:
+            return getattr(self.unit, name)
+        raise AttributeError(name)
+
+    def elaborate(self, platform) -> Module:
+        m = Module()
+        m.submodules.built, m.submodules.written = self.unit, self.written
+        for unit in (self.unit, self.written):
+            m.d.comb += [unit.x.payload.eq(self.x.payload), unit.x.valid.eq(self.x.valid)]
+        m.d.comb += [
+            self.y.payload.as_value().eq(
+                Cat(self.unit.y.payload.as_value(), self.written.y.payload.as_value())
+            ),
+            self.y.valid.eq(self.unit.y.valid & self.written.y.valid),
+        ]
+        return m
+
+
 def _port(name: str, shape: Shape, count: int, ready: str | None) -> dict:
     return {
         "name": name,
@@ -104,7 +137,7 @@ def run_unit(
     (directory / "rtl").mkdir(parents=True, exist_ok=True)
     (directory / "rtl" / "unit_harness.v").write_text(to_verilog(UnitHarness(unit), "unit_harness"))
     sources = ["rtl/unit_harness.v"]
-    if isinstance(unit, WrittenUnit):
+    if isinstance(unit, WrittenUnit | PairedUnit):
         (directory / "rtl" / f"{unit.module}.v").write_text(unit.text)
         sources.append(f"rtl/{unit.module}.v")
     if getattr(unit, "carry", None):  # ternary adders: the library cell and its primitives
