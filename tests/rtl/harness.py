@@ -54,7 +54,19 @@ class UnitHarness(wiring.Component):
         return m
 
 
-class WrittenUnit(wiring.Component):
+class _StandsIn:
+    """Shapes, counts, latency, ii and carry: those of ``self.unit``."""
+
+    _UNIT_FIELDS = ("input_shape", "input_count", "output_shape", "output_count", "latency",
+                    "ii", "carry")
+
+    def __getattr__(self, name):
+        if name in _StandsIn._UNIT_FIELDS:
+            return getattr(self.unit, name)
+        raise AttributeError(name)
+
+
+class WrittenUnit(_StandsIn, wiring.Component):
     """A unit whose Verilog is written as text (``module``, e.g. ``adder_graph_verilog``):
     its signature, and an instance of that module in place of its elaboration."""
 
@@ -62,14 +74,6 @@ class WrittenUnit(wiring.Component):
         self.unit, self.module, self.text = unit, module, text
         unit._MustUse__silence = True  # stands in for it, never elaborated
         super().__init__(unit.signature)
-
-    _UNIT_FIELDS = ("input_shape", "input_count", "output_shape", "output_count", "latency",
-                    "ii", "carry")
-
-    def __getattr__(self, name):  # shapes, counts, latency, ii, carry: the unit's
-        if name in WrittenUnit._UNIT_FIELDS:
-            return getattr(self.unit, name)
-        raise AttributeError(name)
 
     def elaborate(self, platform) -> Module:
         m = Module()
@@ -85,7 +89,7 @@ class WrittenUnit(wiring.Component):
         return m
 
 
-class PairedUnit(wiring.Component):
+class PairedUnit(_StandsIn, wiring.Component):
     """A unit built by Amaranth beside its Verilog text (``WrittenUnit``) on the same input:
     the output holds the built unit's elements, then the written one's, valid when both are
     (one simulator build checks both)."""
@@ -98,11 +102,6 @@ class PairedUnit(wiring.Component):
             "x": In(unit.signature.members["x"].signature),
             "y": Out(vector(unit.output_shape, self.output_count)),
         })  # fmt: skip
-
-    def __getattr__(self, name):  # shapes, counts, latency, ii, carry: the unit's
-        if name in WrittenUnit._UNIT_FIELDS:
-            return getattr(self.unit, name)
-        raise AttributeError(name)
 
     def elaborate(self, platform) -> Module:
         m = Module()
