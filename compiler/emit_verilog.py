@@ -113,6 +113,11 @@ def _check_width(
         )
 
 
+def parallel_fits(window: fxp.WindowOp) -> bool:
+    """Whether a window layer's whole result fits a port (``check_parallel_fits``)."""
+    return _bits(window.output) <= MAX_PORT_BITS
+
+
 def check_parallel_fits(window: fxp.WindowOp) -> None:
     """A parallel window layer hands its whole result to the next unit at once: one wider than
     a port can carry is refused (by ``convert-fxp-to-circuit``, before minutes of adder graphs;
@@ -134,10 +139,9 @@ def check_ports(function: func.FuncOp, streamed: set[SSAValue]) -> None:
     ``convert-fxp-to-circuit``: a design that cannot be written is refused in a second, not
     after its units are planned (the checks the Verilog's writing makes)."""
     inputs, _ = interface(function)
-    last = circuit.input_channels_last(function)
-    for port, argument, channels_last in zip(inputs, function.body.block.args, last, strict=True):
-        bits = _bits(argument, streamed, {argument} if channels_last else set())
-        _check_width(bits, f"input '{port.base}'", None, None)
+    channels_last = _channels_last(function)
+    for port, argument in zip(inputs, function.body.block.args, strict=True):
+        _check_width(_bits(argument, streamed, channels_last), f"input '{port.base}'", None, None)
     for op in function.body.block.ops:
         if isinstance(op, fxp.ReshapeOp) or not isinstance(
             op, fxp.FxpOp | fxp.MultiInputOp | circuit.CollectOp
@@ -148,6 +152,12 @@ def check_ports(function: func.FuncOp, streamed: set[SSAValue]) -> None:
         bits = sum(_bits(v, streamed) for v in op.operands)
         _check_width(bits, "the unit's input", node, kind)
         _check_width(_bits(op.results[0], streamed), "the unit's output", node, kind)
+
+
+def _channels_last(function: func.FuncOp) -> set[SSAValue]:
+    """The design inputs that stream channels-last (``circuit.input_channels_last``)."""
+    flags = circuit.input_channels_last(function)
+    return {a for a, last in zip(function.body.block.args, flags, strict=True) if last}
 
 
 def _bits(
@@ -179,10 +189,7 @@ def emit_verilog(module: ModuleOp, outdir: Path, jobs: int | None = None) -> Ver
     streamed: set[SSAValue] = {
         a for a, beats in zip(function.body.block.args, input_beats, strict=True) if beats > 1
     }
-    channels_last = {
-        a for a, last in zip(function.body.block.args, circuit.input_channels_last(function),
-                             strict=True) if last
-    }  # fmt: skip
+    channels_last = _channels_last(function)
     for port, argument in zip(inputs, function.body.block.args, strict=True):
         _check_width(_bits(argument, streamed, channels_last), f"input '{port.base}'", None, None)
     for index, op in enumerate(function.body.block.ops):

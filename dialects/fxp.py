@@ -559,6 +559,15 @@ def channels_first_view(op: Operation) -> bool:
     return False
 
 
+def input_view(argument: SSAValue) -> Operation | None:
+    """The channels-first view (``channels_first_view``) that is a design input's only reader,
+    if it has one: a stream then starts at the input and passes the view."""
+    uses = list(argument.uses)
+    if len(uses) == 1 and channels_first_view(uses[0].operation):
+        return uses[0].operation
+    return None
+
+
 class WindowOp(FxpOp, ABC):
     """Convolution and pooling geometry over ``[N, C, *spatial]`` (see ``rtlflow.numerics.windows``)."""
 

@@ -67,7 +67,7 @@ def _mark_streams(function: func.FuncOp) -> set[SSAValue]:
     streamed: set[SSAValue] = set()
     views: dict[SSAValue, Operation] = {}  # channels-last inputs: their channels-first view
     for argument in block.args:
-        view = _channels_first_view(argument)
+        view = fxp.input_view(argument)
         if view is not None and _reaches_stream(view.results[0]):
             streamed.add(argument)
             views[argument] = view
@@ -107,15 +107,6 @@ def _mark_streams(function: func.FuncOp) -> set[SSAValue]:
             continue
         _collect(op, streamed)  # this op (or the return) needs whole tensors
     return streamed
-
-
-def _channels_first_view(argument: SSAValue) -> Operation | None:
-    """The channels-first view (``fxp.channels_first_view``) that is a design input's only
-    reader, if it has one."""
-    uses = list(argument.uses)
-    if len(uses) == 1 and fxp.channels_first_view(uses[0].operation):
-        return uses[0].operation
-    return None
 
 
 def _reaches_stream(value: SSAValue) -> bool:

@@ -30,7 +30,7 @@ from xdsl.passes import ModulePass
 from rtlflow.config import ModelConfig
 from rtlflow.dialects import fxp
 from rtlflow.dialects.traits import Streamable, holds
-from rtlflow.emit_verilog import MAX_PORT_BITS
+from rtlflow.emit_verilog import parallel_fits
 from rtlflow.errors import RtlflowError
 from rtlflow.parts import find_part
 
@@ -68,7 +68,7 @@ class FxpSetConvStylePass(ModulePass):
             budget = find_part(self.part).part.dsp
             # a parallel window whose result is wider than a port is refused: streaming it, and
             # the layers its stream reaches, is the way through
-            wide = any(_result_bits(w) > MAX_PORT_BITS and w.can_stream for w in windows)
+            wide = any(not parallel_fits(w) and w.can_stream for w in windows)
             for window in windows:
                 style = chosen[window]
                 if style is None:
@@ -86,21 +86,13 @@ class FxpSetConvStylePass(ModulePass):
                 _keep_streams_reachable(function, {w for w in windows if chosen[w] is None})
 
 
-def _result_bits(window: fxp.WindowOp) -> int:
-    return math.prod(fxp.tensor_shape(window.output)) * window.output_format.width
-
-
 def _keep_streams_reachable(function: func.FuncOp, automatic: set[fxp.WindowOp]) -> None:
     """Automatically chosen stream layers must be fed by a stream: those that are not (a
     parallel layer before them) go back to parallel."""
     streamed: set[SSAValue] = set(function.body.block.args)
+    views = {fxp.input_view(a) for a in function.body.block.args} - {None}
     for op in function.body.block.ops:
-        source = op.operands[0] if op.operands else None
-        if (
-            fxp.channels_first_view(op)
-            and source in function.body.block.args
-            and len(list(source.uses)) == 1
-        ):  # a channels-last input's only reader: its pixels, as they are (convert-fxp-to-circuit)
+        if op in views:  # a channels-last input's pixels, as they are (convert-fxp-to-circuit)
             streamed.add(op.results[0])
             continue
         if isinstance(op, fxp.WindowOp) and op.style.data == "stream" and op.input not in streamed:
