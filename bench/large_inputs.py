@@ -1,7 +1,7 @@
 """Inputs of MNIST size and attention over many tokens: does the compile finish, how fast, how big.
 
     python bench/large_inputs.py [--cases mnist_valid mnist_same mnist_same8 attention64]
-                                 [--reuse 16] [--sim] [--vectors 100]
+                                 [--reuse 64] [--sim] [--vectors 100]
 
 Models built in code, compiled with defaults (the automatic conv style on the xcvu13p):
 
@@ -12,7 +12,8 @@ Models built in code, compiled with defaults (the automatic conv style on the xc
   their positions; at 8 bits the first one's result fits a port);
 - ``attention64``: one post-norm transformer encoder layer over 64 tokens of 16 features (2
   heads, feed-forward 32), as PyTorch's exporter writes it (``tests/e2e/transformer_models``),
-  folded by ``--reuse``.
+  folded by ``--reuse`` (default 64: one query row of each head a phase; the attention is one
+  unit, its score matrix never a port).
 
 Prints the compile time (ONNX -> Verilog, testbench and report), latency, II, the resource
 estimate and the warnings, or the one-line refusal; with --sim the Verilator build and run of
@@ -79,7 +80,7 @@ def main() -> None:
         "--cases", nargs="+", choices=["mnist_valid", "mnist_same", "mnist_same8", "attention64"],
         default=["mnist_valid", "mnist_same", "mnist_same8", "attention64"],
     )  # fmt: skip
-    parser.add_argument("--reuse", type=int, default=16, help="attention64's reuse factor")
+    parser.add_argument("--reuse", type=int, default=64, help="attention64's reuse factor")
     parser.add_argument("--sim", action="store_true", help="Verilator build and run")
     parser.add_argument("--vectors", type=int, default=100)
     args = parser.parse_args()

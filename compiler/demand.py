@@ -161,8 +161,12 @@ def demanded(function: func.FuncOp) -> dict[SSAValue, np.ndarray]:
         if wanted is None:  # nothing reads it
             wanted = np.zeros(_size(op.results[0]), dtype=bool)
         inner = op.inner if isinstance(op, circuit.UnitOp) else op
-        if isinstance(op, circuit.DelayOp | circuit.CollectOp) or circuit.beats_of(inner) > 1:
-            reads = [None for _ in op.operands]  # a stream: every beat is read
+        if (
+            isinstance(op, circuit.DelayOp | circuit.CollectOp)
+            or circuit.beats_of(inner) > 1
+            or isinstance(op, circuit.UnitOp) and len(op.ops) > 1
+        ):
+            reads = [None for _ in op.operands]  # a stream (every beat), a chain: all read
         else:
             reads = _read(inner, wanted)
         for value, mask in zip(op.operands, reads, strict=True):

@@ -144,14 +144,23 @@ def check_ports(function: func.FuncOp, streamed: set[SSAValue]) -> None:
         _check_width(_bits(argument, streamed, channels_last), f"input '{port.base}'", None, None)
     for op in function.body.block.ops:
         if isinstance(op, fxp.ReshapeOp) or not isinstance(
-            op, fxp.FxpOp | fxp.MultiInputOp | circuit.CollectOp
+            op, fxp.FxpOp | fxp.MultiInputOp | circuit.CollectOp | circuit.UnitOp
         ):
             continue
         node = None if isinstance(op, circuit.CollectOp) else op.node_name
-        kind = op.name.split(".", 1)[1]
+        kind = "attention" if isinstance(op, circuit.UnitOp) else op.name.split(".", 1)[1]
         bits = sum(_bits(v, streamed) for v in op.operands)
-        _check_width(bits, "the unit's input", node, kind)
-        _check_width(_bits(op.results[0], streamed), "the unit's output", node, kind)
+        advice = {}
+        if any(isinstance(use.operation, fxp.SoftmaxOp) for use in op.results[0].uses) or (
+            isinstance(op, fxp.SoftmaxOp)
+        ):  # attention's scores: folded, they never leave one unit
+            advice["advice"] = (
+                "give the attention a reuse factor R > 1 (--reuse-factor; the scores MatMul, "
+                "softmax and mixing MatMul alike): folded, its score matrix is never a port; or "
+                "narrow its format"
+            )
+        _check_width(bits, "the unit's input", node, kind, **advice)
+        _check_width(_bits(op.results[0], streamed), "the unit's output", node, kind, **advice)
 
 
 def _channels_last(function: func.FuncOp) -> set[SSAValue]:

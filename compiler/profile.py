@@ -70,9 +70,9 @@ def layer_profile(
     measured = {row["layer"]: row for row in fidelity_layers or []}
     profile = []
     for layer in layers:
-        name = layer["name"]
+        entry: dict[str, Any] = {"layer": layer["name"], "op": layer["op"]}
+        name = layer.get("fused", [layer["name"]])[-1]  # a chain as one unit: its result's op
         op = fixed_ops.get(name)
-        entry: dict[str, Any] = {"layer": name, "op": layer["op"]}
         if op is not None:
             entry |= format_entry(fxp.tensor_format(op.results[0]))
             entry["constants"] = _constants(op, float_ops.get(name))

@@ -62,12 +62,15 @@ def _layer(
         inner = op.inner
         entry = {
             "name": op.node_name,
-            "op": inner.name.removeprefix("fxp."),
+            "op": "attention" if len(op.ops) > 1 else inner.name.removeprefix("fxp."),
             "latency_cycles": op.latency.value.data,
             "ii": op.ii.value.data,
             "input": str(inner.input_format),
-            "result": str(inner.output_format),
+            "result": str(op.ops[-1].output_format),
         }
+        if len(op.ops) > 1:  # a chain folded as one unit
+            entry["fused"] = [chained.node_name for chained in op.ops]
+            entry["reuse_factor"] = inner.reuse_factor.value.data
         if isinstance(inner, fxp.WeightedOp):
             entry |= {
                 "weight": str(inner.weight_type.format),
@@ -126,8 +129,8 @@ def _dsp_use(op) -> str:
 def _tables(op) -> list[dict[str, Any]]:
     if not isinstance(op, circuit.UnitOp):
         return []
-    inner = op.inner
-    tables = inner.lookup_tables() if inner.has_trait(HasTables) else []
+    tables = [table for inner in op.ops if inner.has_trait(HasTables)
+              for table in inner.lookup_tables()]  # fmt: skip
     return [
         {
             "layer": op.node_name,

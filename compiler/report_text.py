@@ -101,6 +101,8 @@ def render_text(report: dict[str, Any]) -> str:
             m = layer["synthesis"]
             line += f" {m['lut']:>10d} {m['ff']:>7d} {m['dsp']:>5d}"
         lines.append(line)
+        if "fused" in layer:  # a chain built as one unit
+            lines.append(f"    (one unit: {', '.join(layer['fused'])})")
     lines += [
         "",
         f"resources  LUT {resources['lut']} ({util['lut']:.3g} %), FF {resources['ff']} "

@@ -314,8 +314,10 @@ def value_ranges(
     rules = _Ranges(wraps)
     for op in function.body.block.ops:
         if isinstance(op, circuit.UnitOp):
-            inputs = [ranges[v] for v in op.inputs]
-            ranges[op.outputs[0]] = rules.of(op.inner, inputs)
+            inner = dict(zip(op.body.block.args, (ranges[v] for v in op.inputs), strict=True))
+            for chained in op.ops:  # one op, or a chain
+                inner[chained.results[0]] = rules.of(chained, [inner[v] for v in chained.operands])
+            ranges[op.outputs[0]] = inner[op.ops[-1].results[0]]
         elif isinstance(op, circuit.DelayOp | circuit.CollectOp):
             ranges[op.output] = ranges[op.input]
         elif isinstance(op, fxp.FxpOp | fxp.MultiInputOp):

@@ -1,7 +1,8 @@
 """circuit: the hardware level, pipelined units with known latency and initiation interval.
 
 A ``circuit.unit`` is one hardware module: its region holds the fixed-point op it implements
-(exactly one ``fxp`` op) and ends in ``circuit.yield``. A unit built from constant arithmetic
+(one ``fxp`` op, or a chain of them built as one unit: attention's scores MatMul, softmax and
+mixing MatMul folded together) and ends in ``circuit.yield``. A unit built from constant arithmetic
 (dense layers, parallel convolutions) also has an ``implementation`` region: its adder graph in
 the ``shiftadd`` dialect, scheduled adder by adder (see ``rtlflow.dialects.shiftadd``). Its properties say how it is built:
 ``module`` (the Verilog module name, derived from every parameter, so identical units share one
@@ -117,12 +118,38 @@ class UnitOp(IRDLOperation):
             list(op.operands), [result.type for result in op.results], node, Region(block)
         )
 
+    @staticmethod
+    def fuse(ops: list[Operation], node: str) -> UnitOp:
+        """A unit whose region holds a chain of ops (detached copies), each but the first
+        reading the previous one's result, the last's result the unit's; the unit's inputs are
+        the chain's other operands, in order (a value read twice is two inputs: each is its own
+        part of the unit's input)."""
+        inputs = [v for op in ops for v in op.operands if v.owner not in ops]
+        block = Block(arg_types=[value.type for value in inputs])
+        arguments = iter(block.args)
+        produced: dict[SSAValue, SSAValue] = {}
+        for op in ops:
+            inner = op.clone()
+            for index, operand in enumerate(op.operands):
+                inner.operands[index] = (
+                    produced[operand] if operand in produced else next(arguments)
+                )
+            produced[op.results[0]] = inner.results[0]
+            block.add_op(inner)
+        block.add_op(YieldOp(*block.last_op.results))
+        return UnitOp(inputs, [result.type for result in ops[-1].results], node, Region(block))
+
     @property
     def inner(self) -> Operation:
-        """The fixed-point op this unit implements."""
+        """The fixed-point op this unit implements (the first of a chain)."""
         first = self.body.block.first_op
         assert first is not None
         return first
+
+    @property
+    def ops(self) -> list[Operation]:
+        """The fixed-point ops this unit implements, in order (one unless a chain)."""
+        return list(self.body.block.ops)[:-1]
 
     @property
     def node_name(self) -> str:
@@ -160,8 +187,19 @@ class UnitOp(IRDLOperation):
 
     def verify_(self) -> None:
         ops = list(self.body.block.ops)
-        if len(ops) != 2:
-            raise VerifyException("a circuit.unit holds exactly one op and circuit.yield")
+        if len(ops) < 2 or any(isinstance(op, YieldOp) for op in ops[:-1]):
+            raise VerifyException("a circuit.unit holds its ops and circuit.yield")
+        if len(ops) > 2 and (
+            any(
+                second.operands[0] is not first.results[0]
+                for first, second in zip(ops[:-2], ops[1:-1], strict=True)
+            )
+            or list(ops[-1].operands) != list(ops[-2].results)
+        ):
+            raise VerifyException(
+                "a circuit.unit's ops are a chain: each reads the previous one's result, and "
+                "the last one's results are yielded"
+            )
         if [arg.type for arg in self.body.block.args] != [value.type for value in self.inputs]:
             raise VerifyException("unit block arguments must match the unit's inputs")
         if self.latency.value.data < 0 or self.ii.value.data < 1:

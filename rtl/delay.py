@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from amaranth.hdl import Module, Value
+from amaranth.hdl import Cat, Module, Value
 
 from rtlflow.rtl.arith import Term
 from rtlflow.rtl.pipeline import Pipeline, Unit
@@ -21,7 +21,11 @@ class DelayUnit(Unit):
         )
 
     def build(self, m: Module, pipeline: Pipeline, inputs: list[Term]) -> list[Value]:
-        values = pipeline.start([term.value for term in inputs])
+        # the vector as one value: one register a cycle, not one per element (a balance of
+        # hundreds of cycles over thousands of elements is otherwise 10^5 signals to build)
+        (line,) = pipeline.start([Cat(term.value for term in inputs)])
         for _ in range(self.cycles):
-            values = pipeline.stage("delay", [], values, force=True)
-        return values
+            (line,) = pipeline.stage("delay", [], [line], force=True)
+        width, signed = self.input_shape.width, self.input_shape.signed
+        elements = [line[i * width : (i + 1) * width] for i in range(self.input_count)]
+        return [e.as_signed() if signed else e for e in elements]

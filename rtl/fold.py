@@ -81,29 +81,14 @@ class FoldedUnit(Unit):
         held, phase, active = latch_phases(m, pipeline, inputs, phases)
 
         # select: each inner input element takes its source of the current phase
-        selected, operators = [], []
-        for element in range(len(self.sources[0])):
-            picks = [self.sources[p][element] for p in range(phases)]
-            terms = [held[s] if s >= 0 else Term.constant(0) for s in picks]
-            low, high = min(t.low for t in terms), max(t.high for t in terms)
-            if len(set(picks)) == 1:
-                selected.append(terms[0])
-                continue
-            selected.append(Term(choose(m, [t.value for t in terms], phase), low, high))
-            operators.append(("mux", max(t.width for t in terms), phases))
+        selected, operators = select_phase(m, held, self.sources, phase)
         bits = sum(len(t.value) for t in selected)
         pipeline.steps.append(Step("select", tuple(operators), bits))
 
         # the inner unit's steps, its boundary b being this unit's boundary b + 1
         offset = pipeline.boundary
         assert offset == self.INNER_OFFSET
-        inner = Pipeline(
-            m,
-            frozenset(b - offset for b in pipeline.registers if b >= offset),
-            active,
-            [phase],
-            dry_run=pipeline.dry_run,
-        )
+        inner = inner_pipeline(pipeline, active, [phase])
         if isinstance(self.inner, AdderGraphUnit) and (
             self.row_module is not None or pipeline.dry_run
         ):  # the dry run records the graph's plan, which it states without being built
@@ -116,29 +101,10 @@ class FoldedUnit(Unit):
             o if isinstance(o, Signal | Const) else wire(m, o, f"inner{j}")
             for j, o in enumerate(outputs)
         ]
-        pipeline.steps += inner.steps
-        pipeline.forced |= {b + offset for b in inner.forced}
-        pipeline.memory_boundaries |= {b + offset for b in inner.memory_boundaries}
-        pipeline.boundary = offset + inner.boundary
+        merge_inner(pipeline, inner, offset)
         (tag,) = inner.tags
-
-        # collect: each phase's results into their output registers (forced boundary)
-        shape = self.output_shape
-        collected = [Signal(shape, name=f"out{j}", reset_less=True) for j in range(self.output_count)]
-        pipeline.stage_forced("collect", [], shape.width * self.output_count)
-        for p, destinations in enumerate(self.destinations):
-            with m.If(inner.valid & (tag == p)):
-                m.d.sync += [
-                    collected[d].eq(value)
-                    for d, value in zip(destinations, outputs, strict=True)
-                    if d >= 0
-                ]
-        done = Signal(name="fold_valid")
-        m.d.sync += done.eq(inner.valid & (tag == phases - 1))
-        pipeline.valid, pipeline.tags = done, []
-        missing = set(range(self.output_count)) - {d for ds in self.destinations for d in ds}
-        return [Const(0, shape) if j in missing else collected[j]
-                for j in range(self.output_count)]
+        return collect_phases(m, pipeline, outputs, inner.valid, tag, self.destinations,
+                              self.output_shape, self.output_count)  # fmt: skip
 
     @staticmethod
     def row_registers(registers: frozenset[int], graph: AdderGraphUnit) -> frozenset[int]:
@@ -190,3 +156,84 @@ class FoldedUnit(Unit):
         inner.boundary = plan.boundaries
         return outputs
 
+
+def select_phase(
+    m: Module, held: list[Term], sources: tuple[tuple[int, ...], ...], phase: Value
+) -> tuple[list[Term], list]:
+    """Each inner input element as its source of the current ``phase`` among ``held`` (-1:
+    zero), a multiplexer where the phases' sources differ; and the operators. An element with
+    fewer distinct sources than phases (a head's keys, read by all of the head's phases) is a
+    multiplexer of those, its choice decoded from the phase once for every element that
+    follows the same pattern."""
+    selected, operators = [], []
+    phases = len(sources)
+    choices: dict[tuple[int, ...], Value] = {}
+    for element in range(len(sources[0])):
+        picks = [sources[p][element] for p in range(phases)]
+        distinct = list(dict.fromkeys(picks))
+        terms = [held[s] if s >= 0 else Term.constant(0) for s in distinct]
+        if len(distinct) == 1:
+            selected.append(terms[0])
+            continue
+        index = phase
+        if len(distinct) < phases:
+            pattern = tuple(distinct.index(s) for s in picks)
+            if pattern not in choices:
+                codes = [Const(c, range(len(distinct))) for c in pattern]
+                choices[pattern] = choose(m, codes, phase, f"choice{len(choices)}")
+                operators.append(("rom", len(choices[pattern]), phases))
+            index = choices[pattern]
+        low, high = min(t.low for t in terms), max(t.high for t in terms)
+        selected.append(Term(choose(m, [t.value for t in terms], index), low, high))
+        operators.append(("mux", max(t.width for t in terms), len(distinct)))
+    return selected, operators
+
+
+def collect_phases(
+    m: Module,
+    pipeline: Pipeline,
+    outputs: list[Value],
+    valid: Value,
+    tag: Value,
+    destinations: tuple[tuple[int, ...], ...],
+    shape,
+    count: int,
+) -> list[Value]:
+    """The collection (a forced boundary): each phase's ``outputs`` (valid with its ``tag``)
+    into the output registers ``destinations`` name (-1: dropped); the pipeline's valid is
+    then high once, after the last phase."""
+    phases = len(destinations)
+    collected = [Signal(shape, name=f"out{j}", reset_less=True) for j in range(count)]
+    pipeline.stage_forced("collect", [], shape.width * count)
+    for p, chosen in enumerate(destinations):
+        with m.If(valid & (tag == p)):
+            m.d.sync += [
+                collected[d].eq(value) for d, value in zip(chosen, outputs, strict=True) if d >= 0
+            ]
+    done = Signal(name="fold_valid")
+    m.d.sync += done.eq(valid & (tag == phases - 1))
+    pipeline.valid, pipeline.tags = done, []
+    missing = set(range(count)) - {d for ds in destinations for d in ds}
+    return [Const(0, shape) if j in missing else collected[j] for j in range(count)]
+
+
+def inner_pipeline(
+    pipeline: Pipeline, valid: Value, tags: list[Value], *, registered: bool = False
+) -> Pipeline:
+    """A pipeline for a unit built inside ``pipeline`` from its current boundary on (the
+    inner unit's boundary b is the outer one's current boundary + b); ``registered``: the
+    inner boundary 0 is forced."""
+    offset = pipeline.boundary
+    registers = frozenset(b - offset for b in pipeline.registers if b >= offset)
+    if registered:
+        registers |= {0}
+        pipeline.forced.add(offset)
+    return Pipeline(pipeline.module, registers, valid, list(tags), dry_run=pipeline.dry_run)
+
+
+def merge_inner(pipeline: Pipeline, inner: Pipeline, offset: int) -> None:
+    """``pipeline`` continued by what ``inner_pipeline`` built from boundary ``offset``."""
+    pipeline.steps += inner.steps
+    pipeline.forced |= {b + offset for b in inner.forced}
+    pipeline.memory_boundaries |= {b + offset for b in inner.memory_boundaries}
+    pipeline.boundary = offset + inner.boundary

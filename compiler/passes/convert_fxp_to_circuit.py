@@ -4,6 +4,9 @@ Input level: fxp. Output level: circuit (units wrapping fxp ops; ``fxp.reshape``
 wiring only). Units start unscheduled: no registers, latency 0; ``circuit-insert-registers``
 gives them their pipeline.
 
+Attention folded by a reuse factor (its scores MatMul, softmax and mixing MatMul with the same
+R > 1) becomes one unit holding the three ops (``rtlflow.rtl.attention``).
+
 Pixel streams: a design input read by a window op of style ``stream`` arrives as beats (one
 pixel per beat); every unit on the stream gets ``circuit.beats``, and where a streamed tensor
 meets an op that needs the whole tensor a ``circuit.collect`` gathers it. A channels-last input
@@ -29,6 +32,7 @@ from rtlflow.dialects import circuit, fxp
 from rtlflow.dialects.arrays import int_array
 from rtlflow.errors import RtlflowError
 from rtlflow.dialects.traits import Streamable, holds
+from rtlflow.units.folding import attention_chain
 
 
 class WrapInUnit(RewritePattern):
@@ -52,8 +56,23 @@ class ConvertFxpToCircuitPass(ModulePass):
             for window in function.body.block.ops:
                 if isinstance(window, fxp.WindowOp) and window.style.data == "parallel":
                     check_parallel_fits(window)
+            _fuse_attention(function)
             check_ports(function, _mark_streams(function))
         PatternRewriteWalker(WrapInUnit(), walk_regions_first=False).rewrite_module(op)
+
+
+def _fuse_attention(function: func.FuncOp) -> None:
+    """Each folded ``softmax(a @ b) @ v`` (``attention_chain``) as one unit: its rows run
+    through the three ops phase by phase, the score matrix never whole."""
+    for softmax in list(function.body.block.ops):
+        chain = attention_chain(softmax)
+        if chain is None:
+            continue
+        unit = circuit.UnitOp.fuse(list(chain), "+".join(op.node_name for op in chain))
+        Rewriter.insert_op(unit, InsertPoint.before(chain[2]))
+        chain[2].results[0].replace_all_uses_with(unit.outputs[0])
+        for op in reversed(chain):
+            Rewriter.erase_op(op)
 
 
 def _beats(value: SSAValue) -> int:

@@ -1,6 +1,7 @@
 """Hardware units, rows folded onto fewer copies of a unit's logic (reuse factor R > 1 of softmax,
 layer norm, MatMul, a dense layer over several rows and a parallel convolution's output
-positions): the phases and what each reads and writes."""
+positions; the scores MatMul, softmax and mixing MatMul of attention as one unit): the phases
+and what each reads and writes."""
 
 from __future__ import annotations
 
@@ -11,8 +12,9 @@ from xdsl.ir import Operation
 
 from rtlflow.dialects import fxp
 from rtlflow.errors import RtlflowError
+from rtlflow.rtl.attention import FoldedAttentionUnit
 from rtlflow.rtl.fold import FoldedUnit
-from rtlflow.units.core import UnitSpec
+from rtlflow.units.core import UnitSpec, builder_of
 
 
 def folded(op: Operation, spec: UnitSpec, reuse: int) -> UnitSpec:
@@ -191,3 +193,77 @@ def _matmul_phases(op: fxp.MatMulOp, params: dict, reuse: int):
     inner = dict(params) | {"a_count": a_size, "b_count": b_size, "pairs": tuple(local_pairs)}
     groups = ((params["a_shape"], a_count), (params["b_shape"], params["b_count"]))
     return inner, groups, sources, destinations
+
+
+def attention_chain(softmax: Operation) -> tuple[fxp.MatMulOp, fxp.SoftmaxOp, fxp.MatMulOp] | None:
+    """``softmax(a @ b) @ v`` around ``softmax``, when its three ops fold together (the same
+    reuse factor R > 1, the scores and the softmax's results read by the next op only, the
+    phases of both MatMuls the same rows): (scores, softmax, mix). None otherwise."""
+    if not isinstance(softmax, fxp.SoftmaxOp) or softmax.reuse_factor is None:
+        return None
+    scores = softmax.input.owner
+    uses = list(softmax.output.uses)
+    if not isinstance(scores, fxp.MatMulOp) or len(uses) != 1 or len(list(scores.output.uses)) != 1:
+        return None
+    mix = uses[0].operation
+    if not isinstance(mix, fxp.MatMulOp) or uses[0].index != 0:
+        return None
+    reuse = {op.reuse_factor.value.data if op.reuse_factor else 1 for op in (scores, softmax, mix)}
+    if len(reuse) != 1 or reuse == {1}:
+        return None
+    chain = (scores, softmax, mix)
+    return chain if _attention_phases(chain) is not None else None
+
+
+def folded_attention(chain: tuple[fxp.MatMulOp, fxp.SoftmaxOp, fxp.MatMulOp]) -> UnitSpec:
+    """The ``FoldedAttentionUnit`` of an ``attention_chain``: one phase's rows through the
+    scores, the softmax and the mix."""
+    plan = _attention_phases(chain)
+    assert plan is not None
+    (scores, groups, sources, _), softmax, (mix, mix_groups, mix_sources, destinations) = plan
+    a_count = mix["a_count"]
+    values = [tuple(s - mix_groups[0][1] if s >= 0 else -1 for s in phase[a_count:])
+              for phase in mix_sources]  # fmt: skip
+    v = chain[2].inputs[1]
+    shape = fxp.tensor_shape(chain[2].output)
+    return UnitSpec(
+        "attention",
+        f"{'x'.join(map(str, shape))}_f{len(sources)}",
+        FoldedAttentionUnit,
+        {
+            "scores": tuple(sorted(scores.items())),
+            "softmax": tuple(sorted(softmax.items())),
+            "mix": tuple(sorted(mix.items())),
+            "input_groups": groups + ((mix_groups[1][0], math.prod(fxp.tensor_shape(v))),),
+            "sources": tuple(tuple(s) for s in sources),
+            "values": tuple(values),
+            "destinations": tuple(tuple(d) for d in destinations),
+            "output_count": math.prod(shape),
+        },
+    )
+
+
+def _attention_phases(chain):
+    """(scores plan, the softmax's parameters for one phase, mix plan) as ``_matmul_phases``
+    gives them, or None when the phases do not line up (the mix's phase p reading other
+    softmax results than the scores' phase p computes)."""
+    scores_op, softmax_op, mix_op = chain
+    reuse = scores_op.reuse_factor.value.data
+    try:
+        scores = _matmul_phases(scores_op, dict(builder_of(scores_op)(scores_op).params), reuse)
+        mix = _matmul_phases(mix_op, dict(builder_of(mix_op)(mix_op).params), reuse)
+    except RtlflowError:
+        return None
+    _, _, _, produced = scores
+    inner, _, read, _ = mix
+    if len(read) != len(produced) or len(read) < 2:
+        return None
+    a_count = inner["a_count"]
+    if any(list(r[:a_count]) != list(p) for r, p in zip(read, produced, strict=True)):
+        return None
+    softmax = dict(builder_of(softmax_op)(softmax_op).params)
+    n = softmax["n"]
+    if a_count % n:
+        return None
+    softmax["rows"] = a_count // n
+    return scores, softmax, mix

@@ -12,7 +12,7 @@ from rtlflow.dialects.traits import RowFoldable
 from rtlflow.rtl.delay import DelayUnit
 from rtlflow.rtl.stream import CollectUnit
 from rtlflow.units.core import UnitSpec, builder_of, shape_of
-from rtlflow.units.folding import folded
+from rtlflow.units.folding import attention_chain, folded, folded_attention
 from rtlflow.units.linear import adder_graph_spec
 
 
@@ -40,6 +40,10 @@ def unit_spec(op: Operation) -> UnitSpec:
     if isinstance(op, circuit.UnitOp):
         if op.graph is not None:
             return adder_graph_spec(op)
+        if len(op.ops) > 1:
+            chain = attention_chain(op.ops[1])
+            assert chain is not None, "a unit's chain of ops is folded attention"
+            return folded_attention(chain)
         op = op.inner
     builder = builder_of(op)
     if builder is None:

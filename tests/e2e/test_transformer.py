@@ -7,11 +7,13 @@ from __future__ import annotations
 import math
 
 import numpy as np
+import onnx
 import pytest
 from onnx import TensorProto, helper
 
 import rtlflow
-from rtlflow.dialects import fxp
+from rtlflow.dialects import circuit, fxp
+from rtlflow.errors import RtlflowError
 from rtlflow.sim.runner import run_testbench
 from tests.conftest import DATA
 from tests.e2e import models, transformer_models
@@ -40,15 +42,69 @@ def check(model, directory, samples: int = 60, **options) -> dict:
 def test_transformer_encoder_two_layers_four_heads(reuse, ii, tmp_path):
     """nn.TransformerEncoder(nn.TransformerEncoderLayer(d_model=16, nhead=4,
     dim_feedforward=32), num_layers=2) as the exporter writes it, on 6 tokens. With reuse
-    factor 3 the attention MatMuls fold one head per phase (4 phases: II 4), softmax and layer
-    norms their rows in 3 phases, the dense layers their tokens (two per phase, each through
-    the layer's adder graph)."""
+    factor 3 each attention (scores, softmax, mixing) folds as one unit, one head per phase
+    (4 phases: II 4), layer norms their rows in 3 phases, the dense layers their tokens (two
+    per phase, each through the layer's adder graph)."""
     report = check(transformer_models.transformer_encoder(), tmp_path, reuse_factor=reuse)
     ops = [layer["op"] for layer in report["layers"]]
     assert ops.count("layer_norm") == 4
-    assert ops.count("softmax") == 2
-    assert ops.count("matmul") == 4  # scores and mixing, per layer
+    if reuse == 1:
+        assert ops.count("softmax") == 2
+        assert ops.count("matmul") == 4  # scores and mixing, per layer
+    else:
+        assert ops.count("attention") == 2 and "softmax" not in ops and "matmul" not in ops
     assert report["initiation_interval"] == ii
+
+
+def attention_core(tokens: int, d: int) -> onnx.ModelProto:
+    """softmax(q @ k) @ v of run-time q [1, tokens, d], k [1, d, tokens], v [1, tokens, d]."""
+    shapes = {"q": [1, tokens, d], "k": [1, d, tokens], "v": [1, tokens, d]}
+    graph = helper.make_graph(
+        [
+            helper.make_node("MatMul", ["q", "k"], ["s"], name="scores"),
+            helper.make_node("Softmax", ["s"], ["p"], axis=-1, name="softmax"),
+            helper.make_node("MatMul", ["p", "v"], ["y"], name="mix"),
+        ],
+        "attention_core",
+        [helper.make_tensor_value_info(n, TensorProto.FLOAT, s) for n, s in shapes.items()],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, tokens, d])],
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 8
+    return model
+
+
+@pytest.mark.parametrize(
+    ("tokens", "heads", "reuse", "phases"),
+    [
+        (8, 2, 4, 4),  # an encoder layer: two rows of one head a phase
+        (4, 1, 2, 2),  # the core alone, the phases far fewer than its cycles: v in many banks
+        pytest.param(8, 2, 16, 16, marks=pytest.mark.slow),  # one row a phase
+    ],
+)
+def test_folded_attention_is_one_unit(tokens, heads, reuse, phases, tmp_path):
+    """With a reuse factor, softmax(q @ k) @ v is one unit: each phase's query rows go through
+    the scores, the softmax and the mixing, and the score matrix is never whole (no unit's port
+    carries it); II = the phases. Bit-exact under idle cycles at the reported latency, within
+    the end-to-end bound of onnxruntime."""
+    model = (
+        attention_core(tokens, 4)
+        if reuse == 2
+        else transformer_models.transformer_encoder(
+            tokens=tokens, d=8, heads=heads, feedforward=16, layers=1
+        )
+    )
+    compiled = rtlflow.compile(model, reuse_factor=reuse)
+    (unit,) = [op for op in compiled.levels["circuit"].walk()
+               if isinstance(op, circuit.UnitOp) and len(op.ops) > 1]  # fmt: skip
+    assert [op.name for op in unit.ops] == ["fxp.matmul", "fxp.softmax", "fxp.matmul"]
+    ports = {tuple(fxp.tensor_shape(v)) for op in compiled.levels["circuit"].walk()
+             if isinstance(op, circuit.UnitOp) for v in [*op.inputs, *op.outputs]}  # fmt: skip
+    assert (1, heads, tokens, tokens) not in ports  # the scores
+    report = check(model, tmp_path, samples=40, reuse_factor=reuse)
+    (layer,) = [layer for layer in report["layers"] if layer["op"] == "attention"]
+    assert layer["fused"] == [op.node_name for op in unit.ops]
+    assert layer["ii"] == phases == report["initiation_interval"]
 
 
 @pytest.mark.parametrize("reuse", [1, 2])
@@ -208,3 +264,19 @@ def test_einsum_indices_are_case_sensitive():
     model = g.model({"y": g.node("Einsum", ["a", "b"], equation="ij,Jk->iJk")}, 12)
     with pytest.raises(rtlflow.RtlflowError, match="summed in one operand only"):
         rtlflow.compile(model, stop_at="nn")
+
+
+def test_64_token_attention_folds_instead_of_being_refused():
+    """One encoder layer over 64 tokens (2 heads of 8): unfolded, its score matrix (131,072
+    bits) is wider than a port, refused at once with the advice to fold it; folded by R = 64
+    it passes the circuit level as one attention unit of 64 phases."""
+    model = transformer_models.transformer_encoder(
+        tokens=64, d=16, heads=2, feedforward=32, layers=1
+    )
+    with pytest.raises(RtlflowError, match="131,072 bits wide") as error:
+        rtlflow.compile(model, stop_at="circuit")
+    assert "reuse factor R > 1" in str(error.value)
+    compiled = rtlflow.compile(model, reuse_factor=64, stop_at="circuit")
+    (unit,) = [op for op in compiled.levels["circuit"].walk()
+               if isinstance(op, circuit.UnitOp) and len(op.ops) > 1]  # fmt: skip
+    assert unit.ii.value.data == 64

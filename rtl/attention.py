@@ -1,0 +1,164 @@
+"""FoldedAttentionUnit: ``softmax(a @ b) @ v`` folded over its rows, the score matrix never whole.
+
+Folded separately, the scores MatMul, the softmax and the mixing MatMul each latch their input,
+run R phases and collect their whole result: the score matrix (tokens² values a head) crosses
+two unit boundaries and sits in three banks of registers, and a 64-token layer's is wider than a
+port. Fused, one phase's rows run through all three: ``a``'s rows of the phase with the ``b`` of
+its batch (multiplexed from the input latch, as ``FoldedUnit`` does), their scores, the softmax
+of those rows, and their mix with the ``v`` of the batch; only the results are collected.
+
+``v`` is read when a phase reaches the mixing stage, L cycles after it left the latch, while
+the latch may already hold a later inference: ``v`` is kept in D = 1 + ceil(L_max / R) banks
+written in turn as inferences arrive and read in turn as their first phase reaches the mixing
+stage (L_max: every boundary from the latch to the mixing stage, the most registers L can be).
+The mixing stage's first boundary is a register. II = the phases; latency
+``|registers ∪ forced| + phases - 1``.
+"""
+
+from __future__ import annotations
+
+from amaranth.hdl import Module, Mux, Signal, Value
+
+from rtlflow.numerics.fixed_point import raw_range
+from rtlflow.rtl.arith import Term, choose
+from rtlflow.rtl.fold import collect_phases, inner_pipeline, merge_inner, select_phase
+from rtlflow.rtl.matmul import MatMulUnit
+from rtlflow.rtl.pipeline import Pipeline, Step, Unit, latch_phases
+from rtlflow.rtl.softmax import SoftmaxUnit
+
+
+class FoldedAttentionUnit(Unit):
+    """``y = softmax(a @ b) @ v``, ``len(sources)`` phases of the rows.
+
+    Parameters
+    ----------
+    scores, softmax, mix : the parameters (sorted (name, value) pairs) of one phase's
+        ``MatMulUnit`` (its a: the phase's rows, its b: their batch's), ``SoftmaxUnit`` (the
+        phase's rows of scores) and ``MatMulUnit`` (a: the softmax's results in order, b: the
+        batch's ``v``).
+    input_groups : (shape, count) of a, b and v.
+    sources : per phase, for each input of ``scores`` the flat index into a then b (-1: zero).
+    values : per phase, for each b input of ``mix`` the flat index into v (-1: zero).
+    destinations : per phase, for each output of ``mix`` the flat output index (-1: dropped).
+    output_count : outer output elements.
+    """
+
+    def __init__(
+        self,
+        *,
+        scores: tuple[tuple[str, object], ...],
+        softmax: tuple[tuple[str, object], ...],
+        mix: tuple[tuple[str, object], ...],
+        input_groups: tuple,
+        sources: tuple[tuple[int, ...], ...],
+        values: tuple[tuple[int, ...], ...],
+        destinations: tuple[tuple[int, ...], ...],
+        output_count: int,
+        registers: tuple[int, ...] | frozenset[int] = (),
+        stall: bool = False,
+    ):
+        if not len(sources) == len(values) == len(destinations) >= 2:
+            raise ValueError("one source, value and destination list per phase, at least two")
+        if len(input_groups) != 3:
+            raise ValueError("three inputs: a, b and v")
+        self.stages = (MatMulUnit(**dict(scores)), SoftmaxUnit(**dict(softmax)),
+                       MatMulUnit(**dict(mix)))  # fmt: skip
+        for stage in self.stages:
+            stage._MustUse__silence = True  # never elaborated: built inside this unit
+        self.sources, self.values = tuple(sources), tuple(values)
+        self.destinations = tuple(destinations)
+        self.phases = len(sources)
+        self.extra_latency = self.phases - 1
+        self.ii = self.phases
+        super().__init__(
+            input_shape=input_groups[0][0],
+            input_count=0,
+            output_shape=self.stages[2].output_shape,
+            output_count=output_count,
+            registers=registers,
+            stall=stall,
+            input_groups=input_groups,
+        )
+
+    def build(self, m: Module, pipeline: Pipeline, inputs: list[Term]) -> list[Value]:
+        phases = self.phases
+        taken = pipeline.valid
+        (_, a_count), (_, b_count), (v_shape, v_count) = self.input_groups
+        v_inputs = inputs[a_count + b_count :]
+        # boundary 0: a and b latched for the phases; v written into its next bank
+        held, phase, active = latch_phases(m, pipeline, inputs[: a_count + b_count], phases)
+        selected, operators = select_phase(m, held, self.sources, phase)
+        pipeline.steps.append(Step("select", tuple(operators), _bits(selected)))
+
+        scores_stage, softmax_stage, mix_stage = self.stages
+        terms, valid, tags = self._stage(pipeline, scores_stage, selected, active, [phase])
+        pipeline.steps.append(Step("hand-off", (), _bits(terms)))
+        terms, valid, tags = self._stage(pipeline, softmax_stage, terms, valid, tags)
+        (tag,) = tags
+
+        # v of the inference whose phase reaches the mixing stage: its bank, its batch
+        reach = pipeline.boundary - 1  # the boundaries from the latch to here
+        banks = 1 + -(-reach // phases)
+        self.held_bits = (
+            sum(shape.width * count for shape, count in self.input_groups)
+            + (banks - 1) * v_shape.width * v_count
+        )
+        stored = [
+            [Signal(v_shape, name=f"v{bank}_{j}", reset_less=True) for j in range(v_count)]
+            for bank in range(banks)
+        ]
+        written = Signal(range(banks), name="v_written")
+        read = Signal(range(banks), name="v_read")
+        with m.If(taken):
+            for bank, registers in enumerate(stored):
+                with m.If(written == bank):
+                    m.d.sync += [r.eq(t.value) for r, t in zip(registers, v_inputs, strict=True)]
+            m.d.sync += written.eq(_next(written, banks))
+        with m.If(valid & (tag == phases - 1)):
+            m.d.sync += read.eq(_next(read, banks))
+        low, high = raw_range(v_shape.width, v_shape.signed)
+        mixed, operators = [], []
+        for bank in stored:
+            picked, used = select_phase(m, [Term(s, low, high) for s in bank], self.values, tag)
+            mixed.append(picked)
+            operators += used
+        if banks > 1:
+            mixed = [[Term(choose(m, [b[j].value for b in mixed], read), low, high)
+                      for j in range(len(mixed[0]))]]  # fmt: skip
+            operators += [("mux", v_shape.width, banks)] * len(mixed[0])
+        pipeline.steps.append(Step("hand-off", tuple(operators), _bits(terms + mixed[0])))
+        outputs, valid, tags = self._stage(
+            pipeline, mix_stage, terms + mixed[0], valid, tags, registered=True
+        )
+        values = [t.value for t in outputs]
+        (tag,) = tags
+        return collect_phases(m, pipeline, values, valid, tag, self.destinations,
+                              self.output_shape, self.output_count)  # fmt: skip
+
+    @staticmethod
+    def _stage(
+        pipeline: Pipeline,
+        unit: Unit,
+        inputs: list[Term],
+        valid: Value,
+        tags: list[Value],
+        *,
+        registered: bool = False,
+    ) -> tuple[list[Term], Value, list[Value]]:
+        """``unit`` built on ``inputs`` from the pipeline's boundary; its outputs as terms, the
+        valid and tags beside them."""
+        offset = pipeline.boundary
+        inner = inner_pipeline(pipeline, valid, tags, registered=registered)
+        outputs = unit.build(pipeline.module, inner, inputs)
+        merge_inner(pipeline, inner, offset)
+        low, high = raw_range(unit.output_shape.width, unit.output_shape.signed)
+        return [Term(Value.cast(o), low, high) for o in outputs], inner.valid, inner.tags
+
+
+def _bits(terms: list[Term]) -> int:
+    return sum(len(t.value) for t in terms)
+
+
+def _next(counter: Signal, count: int) -> Value:
+    """``counter + 1`` modulo ``count``."""
+    return Mux(counter == count - 1, 0, counter + 1)
