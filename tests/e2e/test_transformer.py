@@ -56,9 +56,10 @@ def test_transformer_encoder_two_layers_four_heads(reuse, ii, tmp_path):
     assert report["initiation_interval"] == ii
 
 
-def attention_core(tokens: int, d: int) -> onnx.ModelProto:
-    """softmax(q @ k) @ v of run-time q [1, tokens, d], k [1, d, tokens], v [1, tokens, d]."""
-    shapes = {"q": [1, tokens, d], "k": [1, d, tokens], "v": [1, tokens, d]}
+def attention_core(tokens: int, d: int, heads: int) -> onnx.ModelProto:
+    """softmax(q @ k) @ v of run-time q [1, heads, tokens, d], k [1, heads, d, tokens] and
+    v [1, heads, tokens, d]."""
+    shapes = {"q": [1, heads, tokens, d], "k": [1, heads, d, tokens], "v": [1, heads, tokens, d]}
     graph = helper.make_graph(
         [
             helper.make_node("MatMul", ["q", "k"], ["s"], name="scores"),
@@ -67,7 +68,7 @@ def attention_core(tokens: int, d: int) -> onnx.ModelProto:
         ],
         "attention_core",
         [helper.make_tensor_value_info(n, TensorProto.FLOAT, s) for n, s in shapes.items()],
-        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, tokens, d])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, shapes["v"])],
     )
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
     model.ir_version = 8
@@ -77,9 +78,9 @@ def attention_core(tokens: int, d: int) -> onnx.ModelProto:
 @pytest.mark.parametrize(
     ("tokens", "heads", "reuse", "phases"),
     [
-        (8, 2, 4, 4),  # an encoder layer: two rows of one head a phase
-        (4, 1, 2, 2),  # the core alone, the phases far fewer than its cycles: v in many banks
-        pytest.param(8, 2, 16, 16, marks=pytest.mark.slow),  # one row a phase
+        (8, 2, 4, 4),  # two rows of one head a phase
+        (4, 1, 2, 2),  # the phases far fewer than the unit's cycles: v kept in many banks
+        pytest.param(8, 2, 16, 16, marks=pytest.mark.slow),  # an encoder layer, a row a phase
     ],
 )
 def test_folded_attention_is_one_unit(tokens, heads, reuse, phases, tmp_path):
@@ -88,11 +89,11 @@ def test_folded_attention_is_one_unit(tokens, heads, reuse, phases, tmp_path):
     carries it); II = the phases. Bit-exact under idle cycles at the reported latency, within
     the end-to-end bound of onnxruntime."""
     model = (
-        attention_core(tokens, 4)
-        if reuse == 2
-        else transformer_models.transformer_encoder(
+        transformer_models.transformer_encoder(
             tokens=tokens, d=8, heads=heads, feedforward=16, layers=1
         )
+        if reuse == 16
+        else attention_core(tokens, 3, heads)
     )
     compiled = rtlflow.compile(model, reuse_factor=reuse)
     (unit,) = [op for op in compiled.levels["circuit"].walk()
