@@ -69,7 +69,8 @@ def _layer(
             "result": str(op.ops[-1].output_format),
         }
         if len(op.ops) > 1:  # a chain folded as one unit
-            entry["fused"] = [chained.node_name for chained in op.ops]
+            entry["fused"] = [chained.node_name for chained in op.ops
+                              if isinstance(chained, fxp.MatMulOp | fxp.SoftmaxOp)]  # fmt: skip
             entry["reuse_factor"] = inner.reuse_factor.value.data
         if isinstance(inner, fxp.WeightedOp):
             entry |= {

@@ -8,19 +8,21 @@ its batch (multiplexed from the input latch, as ``FoldedUnit`` does), their scor
 of those rows, and their mix with the ``v`` of the batch; only the results are collected.
 
 ``v`` is read when a phase reaches the mixing stage, L cycles after it left the latch, while
-the latch may already hold a later inference: ``v`` is kept in D = 1 + ceil(L_max / R) banks
-written in turn as inferences arrive and read in turn as their first phase reaches the mixing
-stage (L_max: every boundary from the latch to the mixing stage, the most registers L can be).
+the latch may already hold a later inference: the mixing stage reads the latch's ``v``
+delayed by the L registers the phase crossed (a shift register, LUTs in synthesis), which is
+the ``v`` of the phase's own inference.
 The mixing stage's first boundary is a register. II = the phases; latency
 ``|registers ∪ forced| + phases - 1``.
 """
 
 from __future__ import annotations
 
-from amaranth.hdl import Module, Mux, Signal, Value
+from dataclasses import replace
+
+from amaranth.hdl import Cat, Module, Value
 
 from rtlflow.numerics.fixed_point import raw_range
-from rtlflow.rtl.arith import Term, choose
+from rtlflow.rtl.arith import Term
 from rtlflow.rtl.fold import collect_phases, inner_pipeline, merge_inner, select_phase
 from rtlflow.rtl.matmul import MatMulUnit
 from rtlflow.rtl.pipeline import Pipeline, Step, Unit, latch_phases
@@ -82,13 +84,12 @@ class FoldedAttentionUnit(Unit):
 
     def build(self, m: Module, pipeline: Pipeline, inputs: list[Term]) -> list[Value]:
         phases = self.phases
-        taken = pipeline.valid
         (_, a_count), (_, b_count), (v_shape, v_count) = self.input_groups
-        v_inputs = inputs[a_count + b_count :]
-        # boundary 0: a and b latched for the phases; v written into its next bank
-        held, phase, active = latch_phases(m, pipeline, inputs[: a_count + b_count], phases)
+        # boundary 0: the input latch, held for the phases of one inference
+        held, phase, active = latch_phases(m, pipeline, inputs, phases)
         selected, operators = select_phase(m, held, self.sources, phase)
         pipeline.steps.append(Step("select", tuple(operators), _bits(selected)))
+        first = len(pipeline.steps) - 1
 
         scores_stage, softmax_stage, mix_stage = self.stages
         terms, valid, tags = self._stage(pipeline, scores_stage, selected, active, [phase])
@@ -96,39 +97,27 @@ class FoldedAttentionUnit(Unit):
         terms, valid, tags = self._stage(pipeline, softmax_stage, terms, valid, tags)
         (tag,) = tags
 
-        # v of the inference whose phase reaches the mixing stage: its bank, its batch
-        reach = pipeline.boundary - 1  # the boundaries from the latch to here
-        banks = 1 + -(-reach // phases)
-        self.held_bits = (
-            sum(shape.width * count for shape, count in self.input_groups)
-            + (banks - 1) * v_shape.width * v_count
-        )
-        stored = [
-            [Signal(v_shape, name=f"v{bank}_{j}", reset_less=True) for j in range(v_count)]
-            for bank in range(banks)
-        ]
-        written = Signal(range(banks), name="v_written")
-        read = Signal(range(banks), name="v_read")
-        with m.If(taken):
-            for bank, registers in enumerate(stored):
-                with m.If(written == bank):
-                    m.d.sync += [r.eq(t.value) for r, t in zip(registers, v_inputs, strict=True)]
-            m.d.sync += written.eq(_next(written, banks))
-        with m.If(valid & (tag == phases - 1)):
-            m.d.sync += read.eq(_next(read, banks))
-        low, high = raw_range(v_shape.width, v_shape.signed)
-        mixed, operators = [], []
-        for bank in stored:
-            picked, used = select_phase(m, [Term(s, low, high) for s in bank], self.values, tag)
-            mixed.append(picked)
-            operators += used
-        if banks > 1:
-            mixed = [[Term(choose(m, [b[j].value for b in mixed], read), low, high)
-                      for j in range(len(mixed[0]))]]  # fmt: skip
-            operators += [("mux", v_shape.width, banks)] * len(mixed[0])
-        pipeline.steps.append(Step("hand-off", tuple(operators), _bits(terms + mixed[0])))
+        # v as it was in the latch when this phase left it: the latch delayed by the registers
+        # the phase has crossed since (one wide value, shift register LUTs in synthesis)
+        width = v_shape.width
+        line: Value = Cat(t.value for t in held[a_count + b_count :])
+        crossed = pipeline.registers | pipeline.forced
+        for boundary in range(1, pipeline.boundary):
+            if boundary in crossed:
+                line = pipeline.register(line, f"v_b{boundary}")
+        carried = ((_V_LABEL, width * v_count),)
+        for index in range(first, len(pipeline.steps)):  # alive after every step to here
+            step = pipeline.steps[index]
+            pipeline.steps[index] = replace(
+                step, bits_after=step.bits_after + width * v_count, carried=step.carried + carried
+            )
+        low, high = raw_range(width, v_shape.signed)
+        v = [line[j * width : (j + 1) * width] for j in range(v_count)]
+        v = [Term(e.as_signed() if v_shape.signed else e, low, high) for e in v]
+        mixed, operators = select_phase(m, v, self.values, tag)
+        pipeline.steps.append(Step("hand-off", tuple(operators), _bits(terms + mixed)))
         outputs, valid, tags = self._stage(
-            pipeline, mix_stage, terms + mixed[0], valid, tags, registered=True
+            pipeline, mix_stage, terms + mixed, valid, tags, registered=True
         )
         values = [t.value for t in outputs]
         (tag,) = tags
@@ -159,6 +148,5 @@ def _bits(terms: list[Term]) -> int:
     return sum(len(t.value) for t in terms)
 
 
-def _next(counter: Signal, count: int) -> Value:
-    """``counter + 1`` modulo ``count``."""
-    return Mux(counter == count - 1, 0, counter + 1)
+#: the label of v in the steps' ``carried`` (the stages' own labels count from 0)
+_V_LABEL = -1

@@ -68,9 +68,10 @@ def _fuse_attention(function: func.FuncOp) -> None:
         chain = attention_chain(softmax)
         if chain is None:
             continue
-        unit = circuit.UnitOp.fuse(list(chain), "+".join(op.node_name for op in chain))
-        Rewriter.insert_op(unit, InsertPoint.before(chain[2]))
-        chain[2].results[0].replace_all_uses_with(unit.outputs[0])
+        names = [op.node_name for op in chain if isinstance(op, fxp.MatMulOp | fxp.SoftmaxOp)]
+        unit = circuit.UnitOp.fuse(list(chain), "+".join(names))
+        Rewriter.insert_op(unit, InsertPoint.before(chain[-1]))
+        chain[-1].results[0].replace_all_uses_with(unit.outputs[0])
         for op in reversed(chain):
             Rewriter.erase_op(op)
 

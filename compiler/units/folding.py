@@ -195,27 +195,55 @@ def _matmul_phases(op: fxp.MatMulOp, params: dict, reuse: int):
     return inner, groups, sources, destinations
 
 
-def attention_chain(softmax: Operation) -> tuple[fxp.MatMulOp, fxp.SoftmaxOp, fxp.MatMulOp] | None:
-    """``softmax(a @ b) @ v`` around ``softmax``, when its three ops fold together (the same
-    reuse factor R > 1, the scores and the softmax's results read by the next op only, the
-    phases of both MatMuls the same rows): (scores, softmax, mix). None otherwise."""
+def attention_chain(softmax: Operation) -> tuple[Operation, ...] | None:
+    """``softmax(a @ b) @ v`` around ``softmax``, when its ops fold together (the same reuse
+    factor R > 1 on the three, the scores and the softmax's results read by the next op only,
+    through reshapes (or takes of every element in order) that keep the scores' rows, the phases of both MatMuls the same rows): the
+    ops from the scores MatMul to the mixing MatMul. None otherwise."""
     if not isinstance(softmax, fxp.SoftmaxOp) or softmax.reuse_factor is None:
         return None
-    scores = softmax.input.owner
-    uses = list(softmax.output.uses)
-    if not isinstance(scores, fxp.MatMulOp) or len(uses) != 1 or len(list(scores.output.uses)) != 1:
+    before: list[Operation] = []
+    value = softmax.input
+    while _is_wiring(value.owner) and _read_once(value):
+        before.insert(0, value.owner)
+        value = value.owner.input
+    scores = value.owner
+    if not isinstance(scores, fxp.MatMulOp) or not _read_once(value):
         return None
-    mix = uses[0].operation
-    if not isinstance(mix, fxp.MatMulOp) or uses[0].index != 0:
+    after: list[Operation] = []
+    value = softmax.output
+    while _read_once(value) and _is_wiring(_reader(value)):
+        after.append(_reader(value))
+        value = after[-1].results[0]
+    mix = _reader(value) if _read_once(value) else None
+    if not isinstance(mix, fxp.MatMulOp) or mix.operands[0] is not value:
         return None
     reuse = {op.reuse_factor.value.data if op.reuse_factor else 1 for op in (scores, softmax, mix)}
     if len(reuse) != 1 or reuse == {1}:
         return None
-    chain = (scores, softmax, mix)
+    if fxp.tensor_shape(scores.output)[-1] != fxp.tensor_shape(softmax.input)[-1]:
+        return None  # a softmax row would straddle rows of the scores
+    chain = (scores, *before, softmax, *after, mix)
     return chain if _attention_phases(chain) is not None else None
 
 
-def folded_attention(chain: tuple[fxp.MatMulOp, fxp.SoftmaxOp, fxp.MatMulOp]) -> UnitSpec:
+def _is_wiring(op) -> bool:
+    """A reshape, or a take of every element in order (the same flat elements)."""
+    if isinstance(op, fxp.ReshapeOp):
+        return True
+    count = math.prod(fxp.tensor_shape(op.operands[0])) if isinstance(op, fxp.TakeOp) else -1
+    return count >= 0 and op.source_list == tuple(range(count))
+
+
+def _read_once(value) -> bool:
+    return value.has_one_use()
+
+
+def _reader(value) -> Operation:
+    return next(iter(value.uses)).operation
+
+
+def folded_attention(chain: tuple[Operation, ...]) -> UnitSpec:
     """The ``FoldedAttentionUnit`` of an ``attention_chain``: one phase's rows through the
     scores, the softmax and the mix."""
     plan = _attention_phases(chain)
@@ -224,8 +252,8 @@ def folded_attention(chain: tuple[fxp.MatMulOp, fxp.SoftmaxOp, fxp.MatMulOp]) ->
     a_count = mix["a_count"]
     values = [tuple(s - mix_groups[0][1] if s >= 0 else -1 for s in phase[a_count:])
               for phase in mix_sources]  # fmt: skip
-    v = chain[2].inputs[1]
-    shape = fxp.tensor_shape(chain[2].output)
+    v = chain[-1].inputs[1]
+    shape = fxp.tensor_shape(chain[-1].output)
     return UnitSpec(
         "attention",
         f"{'x'.join(map(str, shape))}_f{len(sources)}",
@@ -247,7 +275,8 @@ def _attention_phases(chain):
     """(scores plan, the softmax's parameters for one phase, mix plan) as ``_matmul_phases``
     gives them, or None when the phases do not line up (the mix's phase p reading other
     softmax results than the scores' phase p computes)."""
-    scores_op, softmax_op, mix_op = chain
+    scores_op, mix_op = chain[0], chain[-1]
+    (softmax_op,) = [op for op in chain if isinstance(op, fxp.SoftmaxOp)]
     reuse = scores_op.reuse_factor.value.data
     try:
         scores = _matmul_phases(scores_op, dict(builder_of(scores_op)(scores_op).params), reuse)

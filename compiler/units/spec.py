@@ -41,7 +41,8 @@ def unit_spec(op: Operation) -> UnitSpec:
         if op.graph is not None:
             return adder_graph_spec(op)
         if len(op.ops) > 1:
-            chain = attention_chain(op.ops[1])
+            (softmax,) = [inner for inner in op.ops if isinstance(inner, fxp.SoftmaxOp)]
+            chain = attention_chain(softmax)
             assert chain is not None, "a unit's chain of ops is folded attention"
             return folded_attention(chain)
         op = op.inner
