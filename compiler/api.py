@@ -159,8 +159,10 @@ class CompiledModel:
         if inputs is not None:
             report["overflow"] = {"samples": samples, "layers": overflows}
             for layer in report["layers"]:
-                if layer["name"] in overflows:
-                    layer["overflow_samples"] = overflows[layer["name"]]
+                names = layer.get("fused", [layer["name"]])
+                counts = [overflows[n] for n in names if n in overflows]
+                if counts:  # a chain as one unit: the most of its ops'
+                    layer["overflow_samples"] = max(counts)
         part = report["part"]
         beyond = [f"{k.upper()} {round(v, 4):g} %" for k, v in estimated.beyond(100).items()]
         too_big = [

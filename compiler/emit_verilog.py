@@ -32,6 +32,7 @@ from rtlflow.rtl.rows import RowsUnit
 from rtlflow.rtl.top import InstanceSpec, TopLevel, TopSpec
 from rtlflow.rtl.verilog import convert, to_verilog_many
 from rtlflow.units import UnitSpec, row_registers, row_spec, unit_spec
+from rtlflow.units.folding import is_wiring
 
 RTL_DIR = "rtl"
 #: simulation-only Verilog: models of the vendor primitives the library cells instance (for
@@ -150,17 +151,27 @@ def check_ports(function: func.FuncOp, streamed: set[SSAValue]) -> None:
         node = None if isinstance(op, circuit.CollectOp) else op.node_name
         kind = "attention" if isinstance(op, circuit.UnitOp) else op.name.split(".", 1)[1]
         bits = sum(_bits(v, streamed) for v in op.operands)
-        advice = {}
-        if any(isinstance(use.operation, fxp.SoftmaxOp) for use in op.results[0].uses) or (
-            isinstance(op, fxp.SoftmaxOp)
-        ):  # attention's scores: folded, they never leave one unit
-            advice["advice"] = (
-                "give the attention a reuse factor R > 1 (--reuse-factor; the scores MatMul, "
-                "softmax and mixing MatMul alike): folded, its score matrix is never a port; or "
-                "narrow its format"
-            )
+        advice = _attention_advice(op)
         _check_width(bits, "the unit's input", node, kind, **advice)
         _check_width(_bits(op.results[0], streamed), "the unit's output", node, kind, **advice)
+
+
+def _attention_advice(op) -> dict[str, str]:
+    """For attention's scores or softmax (too wide for a port), what would fold it into one
+    unit, where the score matrix is never a port."""
+    softmax, value = op, op.results[0] if op.results else None
+    while value is not None and not isinstance(softmax, fxp.SoftmaxOp) and value.has_one_use():
+        softmax = value.get_user_of_unique_use()
+        value = softmax.results[0] if is_wiring(softmax) else None
+    if not isinstance(softmax, fxp.SoftmaxOp):
+        return {}
+    if softmax.reuse_factor is None or softmax.reuse_factor.value.data == 1:
+        return {"advice": "give the attention a reuse factor R > 1 (--reuse-factor; its scores "
+                          "MatMul, softmax and mixing MatMul alike): folded, they are one unit "
+                          "whose score matrix is never a port; or narrow its format"}
+    return {"advice": "its scores MatMul, softmax and mixing MatMul fold as one unit, whose "
+                      "score matrix is never a port, only with the same reuse factor and "
+                      "nothing but reshapes between them; or narrow its format"}
 
 
 def _channels_last(function: func.FuncOp) -> set[SSAValue]:

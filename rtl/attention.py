@@ -8,9 +8,9 @@ its batch (multiplexed from the input latch, as ``FoldedUnit`` does), their scor
 of those rows, and their mix with the ``v`` of the batch; only the results are collected.
 
 ``v`` is read when a phase reaches the mixing stage, L cycles after it left the latch, while
-the latch may already hold a later inference: the mixing stage reads the latch's ``v``
-delayed by the L registers the phase crossed (a shift register, LUTs in synthesis), which is
-the ``v`` of the phase's own inference.
+the latch may already hold a later inference: the phase's ``v`` (its batch's, selected with its
+rows) travels beside it, delayed by the L registers the phase crosses (a shift register, LUTs
+in synthesis).
 The mixing stage's first boundary is a register. II = the phases; latency
 ``|registers ∪ forced| + phases - 1``.
 """
@@ -84,38 +84,41 @@ class FoldedAttentionUnit(Unit):
 
     def build(self, m: Module, pipeline: Pipeline, inputs: list[Term]) -> list[Value]:
         phases = self.phases
-        (_, a_count), (_, b_count), (v_shape, v_count) = self.input_groups
+        taken = pipeline.valid
+        (_, a_count), (_, b_count), (v_shape, _) = self.input_groups
         # boundary 0: the input latch, held for the phases of one inference
         held, phase, active = latch_phases(m, pipeline, inputs, phases)
-        selected, operators = select_phase(m, held, self.sources, phase)
-        pipeline.steps.append(Step("select", tuple(operators), _bits(selected)))
+        # select: the phase's rows of a, the b and the v of their batch
+        selected, operators = select_phase(m, held, self.sources, phase, taken, active)
+        v, used = select_phase(m, held[a_count + b_count :], self.values, phase, taken, active)
+        pipeline.steps.append(Step("select", tuple(operators + used), _bits(selected + v)))
         first = len(pipeline.steps) - 1
+        v_bits = _bits(v)
 
         scores_stage, softmax_stage, mix_stage = self.stages
         terms, valid, tags = self._stage(pipeline, scores_stage, selected, active, [phase])
         pipeline.steps.append(Step("hand-off", (), _bits(terms)))
         terms, valid, tags = self._stage(pipeline, softmax_stage, terms, valid, tags)
-        (tag,) = tags
 
-        # v as it was in the latch when this phase left it: the latch delayed by the registers
-        # the phase has crossed since (one wide value, shift register LUTs in synthesis)
-        width = v_shape.width
-        line: Value = Cat(t.value for t in held[a_count + b_count :])
+        # the phase's v, delayed by the registers the phase has crossed since it was selected
+        # (one wide value: shift register LUTs in synthesis)
+        line: Value = Cat(t.value for t in v)
         crossed = pipeline.registers | pipeline.forced
         for boundary in range(1, pipeline.boundary):
             if boundary in crossed:
                 line = pipeline.register(line, f"v_b{boundary}")
-        carried = ((_V_LABEL, width * v_count),)
-        for index in range(first, len(pipeline.steps)):  # alive after every step to here
+        carried = ((_V_LABEL, v_bits),)
+        for index in range(first + 1, len(pipeline.steps)):  # alive after every step to here
             step = pipeline.steps[index]
             pipeline.steps[index] = replace(
-                step, bits_after=step.bits_after + width * v_count, carried=step.carried + carried
+                step, bits_after=step.bits_after + v_bits, carried=step.carried + carried
             )
-        low, high = raw_range(width, v_shape.signed)
-        v = [line[j * width : (j + 1) * width] for j in range(v_count)]
-        v = [Term(e.as_signed() if v_shape.signed else e, low, high) for e in v]
-        mixed, operators = select_phase(m, v, self.values, tag)
-        pipeline.steps.append(Step("hand-off", tuple(operators), _bits(terms + mixed)))
+        mixed, offset = [], 0
+        for t in v:
+            bits = line[offset : offset + len(t.value)]
+            mixed.append(Term(bits.as_signed() if t.value.shape().signed else bits, t.low, t.high))
+            offset += len(t.value)
+        pipeline.steps.append(Step("hand-off", (), _bits(terms + mixed)))
         outputs, valid, tags = self._stage(
             pipeline, mix_stage, terms + mixed, valid, tags, registered=True
         )

@@ -15,6 +15,8 @@ holds the graph once, as ``RowsUnit`` does for an unfolded layer).
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from amaranth.hdl import Cat, ClockSignal, Const, Instance, Module, ResetSignal, Signal, Value
 
 from rtlflow.rtl.adder_graph import AdderGraphUnit
@@ -77,11 +79,12 @@ class FoldedUnit(Unit):
 
     def build(self, m: Module, pipeline: Pipeline, inputs: list[Term]) -> list[Value]:
         phases = self.phases
+        taken = pipeline.valid
         # boundary 0: the input latch, held for the phases of one inference
         held, phase, active = latch_phases(m, pipeline, inputs, phases)
 
         # select: each inner input element takes its source of the current phase
-        selected, operators = select_phase(m, held, self.sources, phase)
+        selected, operators = select_phase(m, held, self.sources, phase, taken, active)
         bits = sum(len(t.value) for t in selected)
         pipeline.steps.append(Step("select", tuple(operators), bits))
 
@@ -158,16 +161,22 @@ class FoldedUnit(Unit):
 
 
 def select_phase(
-    m: Module, held: list[Term], sources: tuple[tuple[int, ...], ...], phase: Value
+    m: Module,
+    held: list[Term],
+    sources: tuple[tuple[int, ...], ...],
+    phase: Signal,
+    taken: Value,
+    active: Value,
 ) -> tuple[list[Term], list]:
-    """Each inner input element as its source of the current ``phase`` among ``held`` (-1:
-    zero), a multiplexer where the phases' sources differ; and the operators. An element with
-    fewer distinct sources than phases (a head's keys, read by all of the head's phases) is a
-    multiplexer of those, its choice decoded from the phase once for every element that
-    follows the same pattern."""
+    """Each inner input element as its source of the current ``phase`` (``latch_phases``: 0
+    after ``taken``, counting while ``active``) among ``held`` (-1: zero), a multiplexer
+    where the phases' sources differ; and the operators. An element with fewer distinct
+    sources than phases (a head's keys, read by all of the head's phases) is a multiplexer of
+    those, its choice a register beside the phase counter (the same for every element that
+    follows the same pattern): the decoding sits before that register, not in the data path."""
     selected, operators = [], []
     phases = len(sources)
-    choices: dict[tuple[int, ...], Value] = {}
+    choices: dict[tuple[int, ...], Signal] = {}
     for element in range(len(sources[0])):
         picks = [sources[p][element] for p in range(phases)]
         distinct = list(dict.fromkeys(picks))
@@ -175,13 +184,18 @@ def select_phase(
         if len(distinct) == 1:
             selected.append(terms[0])
             continue
-        index = phase
+        index: Value = phase
         if len(distinct) < phases:
             pattern = tuple(distinct.index(s) for s in picks)
             if pattern not in choices:
+                number = len(choices)
                 codes = [Const(c, range(len(distinct))) for c in pattern]
-                choices[pattern] = choose(m, codes, phase, f"choice{len(choices)}")
-                operators.append(("rom", len(choices[pattern]), phases))
+                choice = choices[pattern] = Signal(range(len(distinct)), name=f"choice{number}")
+                with m.If(taken):
+                    m.d.sync += choice.eq(codes[0])
+                with m.Elif(active):  # the next phase's (past the last: any)
+                    m.d.sync += choice.eq(choose(m, codes, phase + 1, f"next_choice{number}"))
+                operators.append(("rom", len(choice), phases))
             index = choices[pattern]
         low, high = min(t.low for t in terms), max(t.high for t in terms)
         selected.append(Term(choose(m, [t.value for t in terms], index), low, high))
@@ -232,8 +246,15 @@ def inner_pipeline(
 
 
 def merge_inner(pipeline: Pipeline, inner: Pipeline, offset: int) -> None:
-    """``pipeline`` continued by what ``inner_pipeline`` built from boundary ``offset``."""
-    pipeline.steps += inner.steps
+    """``pipeline`` continued by what ``inner_pipeline`` built from boundary ``offset`` (the
+    inner steps' value labels renumbered after the ones already there: each pipeline numbers
+    its own from 0)."""
+    base = 1 + max((label for step in pipeline.steps for label, _ in step.carried), default=-1)
+    pipeline.steps += [
+        replace(step, carried=tuple((label + base, bits) for label, bits in step.carried))
+        if base and step.carried else step
+        for step in inner.steps
+    ]
     pipeline.forced |= {b + offset for b in inner.forced}
     pipeline.memory_boundaries |= {b + offset for b in inner.memory_boundaries}
     pipeline.boundary = offset + inner.boundary

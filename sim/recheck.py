@@ -82,6 +82,9 @@ def departure(outdir: Path, vectors: Path, sample: int) -> str:
         one = [arrays[f"input{i}"][sample : sample + 1] for i in range(len(manifest["inputs"]))]
     layers = emulator.trace(one)
     by_label = {verilog_identifier(node): node for node in layers}
+    for layer in manifest.get("layers", []):  # a chain of ops as one unit: its result's op
+        if "fused" in layer and layer["fused"][-1] in layers:
+            by_label[verilog_identifier(layer["name"])] = layer["fused"][-1]
     last: dict[str, str] = {}  # a layer's output: the last instance of its node
     for _, instance, label in unit_instances(outdir, manifest):
         if label in by_label:

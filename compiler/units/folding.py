@@ -196,15 +196,16 @@ def _matmul_phases(op: fxp.MatMulOp, params: dict, reuse: int):
 
 
 def attention_chain(softmax: Operation) -> tuple[Operation, ...] | None:
-    """``softmax(a @ b) @ v`` around ``softmax``, when its ops fold together (the same reuse
-    factor R > 1 on the three, the scores and the softmax's results read by the next op only,
-    through reshapes (or takes of every element in order) that keep the scores' rows, the phases of both MatMuls the same rows): the
-    ops from the scores MatMul to the mixing MatMul. None otherwise."""
+    """``softmax(a @ b) @ v`` around ``softmax``, when its ops fold together: the same reuse
+    factor R > 1 on the three; the scores and the softmax's results read by the next op only,
+    through reshapes (or takes of every element in order) that keep the scores' rows; the
+    phases of both MatMuls the same rows. The ops from the scores MatMul to the mixing MatMul,
+    or None."""
     if not isinstance(softmax, fxp.SoftmaxOp) or softmax.reuse_factor is None:
         return None
     before: list[Operation] = []
     value = softmax.input
-    while _is_wiring(value.owner) and _read_once(value):
+    while is_wiring(value.owner) and _read_once(value):
         before.insert(0, value.owner)
         value = value.owner.input
     scores = value.owner
@@ -212,7 +213,7 @@ def attention_chain(softmax: Operation) -> tuple[Operation, ...] | None:
         return None
     after: list[Operation] = []
     value = softmax.output
-    while _read_once(value) and _is_wiring(_reader(value)):
+    while _read_once(value) and is_wiring(_reader(value)):
         after.append(_reader(value))
         value = after[-1].results[0]
     mix = _reader(value) if _read_once(value) else None
@@ -227,7 +228,7 @@ def attention_chain(softmax: Operation) -> tuple[Operation, ...] | None:
     return chain if _attention_phases(chain) is not None else None
 
 
-def _is_wiring(op) -> bool:
+def is_wiring(op) -> bool:
     """A reshape, or a take of every element in order (the same flat elements)."""
     if isinstance(op, fxp.ReshapeOp):
         return True

@@ -9,6 +9,7 @@ from xdsl.ir import Operation
 
 from rtlflow.dialects import circuit, fxp
 from rtlflow.dialects.traits import RowFoldable
+from rtlflow.errors import RtlflowError
 from rtlflow.rtl.delay import DelayUnit
 from rtlflow.rtl.stream import CollectUnit
 from rtlflow.units.core import UnitSpec, builder_of, shape_of
@@ -41,9 +42,16 @@ def unit_spec(op: Operation) -> UnitSpec:
         if op.graph is not None:
             return adder_graph_spec(op)
         if len(op.ops) > 1:
-            (softmax,) = [inner for inner in op.ops if isinstance(inner, fxp.SoftmaxOp)]
-            chain = attention_chain(softmax)
-            assert chain is not None, "a unit's chain of ops is folded attention"
+            softmax = [inner for inner in op.ops if isinstance(inner, fxp.SoftmaxOp)]
+            chain = attention_chain(softmax[0]) if len(softmax) == 1 else None
+            if chain is None or list(chain) != op.ops:
+                raise RtlflowError(
+                    "a unit holding several ops must hold a folded attention (a MatMul, a "
+                    "softmax and a MatMul with the same reuse factor, their phases the same "
+                    "rows, only reshapes between them)",
+                    node=op.node_name,
+                    op="attention",
+                )
             return folded_attention(chain)
         op = op.inner
     builder = builder_of(op)

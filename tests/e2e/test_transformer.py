@@ -79,7 +79,7 @@ def attention_core(tokens: int, d: int, heads: int) -> onnx.ModelProto:
     ("tokens", "heads", "reuse", "phases"),
     [
         (8, 2, 4, 4),  # two rows of one head a phase
-        (4, 1, 2, 2),  # the phases far fewer than the unit's cycles: v kept in many banks
+        (4, 1, 2, 2),  # the phases far fewer than the unit's cycles: v delayed over many
         pytest.param(8, 2, 16, 16, marks=pytest.mark.slow),  # an encoder layer, a row a phase
     ],
 )
@@ -281,3 +281,16 @@ def test_64_token_attention_folds_instead_of_being_refused():
     (unit,) = [op for op in compiled.levels["circuit"].walk()
                if isinstance(op, circuit.UnitOp) and len(op.ops) > 1]  # fmt: skip
     assert unit.ii.value.data == 64
+
+
+def test_attention_folded_with_different_reuse_factors_stays_apart_and_says_why():
+    """The 64-token layer with R = 64 everywhere but its softmax (R = 32 by the per-layer
+    configuration): the three do not fold together, and the refusal of the score matrix says
+    what would."""
+    model = transformer_models.transformer_encoder(
+        tokens=64, d=16, heads=2, feedforward=32, layers=1
+    )
+    config = {"layers": {"n39_Softmax": {"reuse_factor": 32}}}
+    with pytest.raises(RtlflowError, match="131,072 bits wide") as error:
+        rtlflow.compile(model, reuse_factor=64, config=config, stop_at="circuit")
+    assert "only with the same reuse factor" in str(error.value)
