@@ -56,7 +56,7 @@ class Emulator:
                 break
             results = interpreter.run_op(op, tuple(values[v] for v in op.operands))
             values.update(zip(op.results, results, strict=True))
-            if op.results and isinstance(op, fxp.FxpOp):
+            if op.results and isinstance(op, fxp.FxpOp | fxp.MultiInputOp):
                 layers.pop(op.node_name, None)  # keeps program order of the last op
                 layers[op.node_name] = np.asarray(results[0]), fxp.tensor_format(op.results[0])
         return layers

@@ -55,3 +55,26 @@ def test_sim_inputs_must_name_the_model_inputs(tmp_path, capsys):
     np.savez(data, features=np.zeros((3, 1, 4)))
     assert main(["sim", str(outdir), "--inputs", str(data)]) == 2
     assert "has no array for input(s) ['x'] (it holds: features)" in capsys.readouterr().err
+
+
+def test_a_folded_attention_departs_as_its_mixing_layer(tmp_path, capsys):
+    """A folded attention is one unit (scores, softmax, mix): when the emulator kept in the
+    directory takes another softmax table step, the design departs from it first at that
+    unit, named by its last op, the mixing MatMul."""
+    from tests.e2e.test_transformer import attention_core
+
+    outdir = tmp_path / "out"
+    rtlflow.compile(attention_core(4, 3, 1), reuse_factor=2).write(outdir, vectors=8)
+    program = outdir / EMULATOR_IR
+    text = program.read_text()
+    step = re.search(r"inv_step_log2 = (-?\d+)", text)
+    program.write_text(text[: step.start(1)] + str(int(step.group(1)) + 3) + text[step.end(1):])
+    data = tmp_path / "other.npz"
+    rng = np.random.default_rng(3)
+    shapes = {"q": (1, 1, 4, 3), "k": (1, 1, 3, 4), "v": (1, 1, 4, 3)}
+    np.savez(data, **{name: rng.uniform(-2, 2, (6, *shape)) for name, shape in shapes.items()})
+
+    assert main(["sim", str(outdir), "--inputs", str(data)]) == 1
+    printed = capsys.readouterr().out
+    departs = re.search(r"departs from the emulator first at layer '([^']+)'", printed)
+    assert departs and departs.group(1) == "mix", printed
