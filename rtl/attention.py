@@ -85,7 +85,7 @@ class FoldedAttentionUnit(Unit):
     def build(self, m: Module, pipeline: Pipeline, inputs: list[Term]) -> list[Value]:
         phases = self.phases
         taken = pipeline.valid
-        (_, a_count), (_, b_count), (v_shape, _) = self.input_groups
+        (_, a_count), (_, b_count), _ = self.input_groups
         # boundary 0: the input latch, held for the phases of one inference
         held, phase, active = latch_phases(m, pipeline, inputs, phases)
         # select: the phase's rows of a, the b and the v of their batch
