@@ -5,7 +5,9 @@ it would go to a vendor tool (the library cells structural, the vendor primitive
 them): ``synth_xilinx -family <family> -flatten``, single-threaded, then ``stat``. The counts are
 cells of the mapped netlist: LUTs (LUT1..LUT6, LUT6_2 as one, shift-register and distributed-RAM
 LUTs counted apart), flip-flops, carry blocks, DSP slices and block RAM (RAMB36 as two RAMB18).
-Minutes for designs of tens of thousands of LUTs.
+Minutes for designs of tens of thousands of LUTs. Where the WebAssembly build of Yosys aborts in
+its memory mapping (seen on the softmax tables of a 16-token attention), the run is repeated
+with ``-nobram`` (the tables as LUTs), which the result's ``method`` says.
 """
 
 from __future__ import annotations
@@ -83,18 +85,13 @@ def synthesize(
     directory = Path(directory)
     flatten = "" if hierarchy else " -flatten"
     flow = f"synth_xilinx -family {YOSYS_FAMILY[family]}{flatten} -top {top}"
-    script = f"read_verilog {' '.join(sources)}; {flow}; tee -q -o synth_stat.txt stat"
     start = time.perf_counter()
-    try:
-        run = subprocess.run(
-            [yosys_command(), "-q", "-p", script],
-            cwd=directory,
-            capture_output=True,
-            text=True,
-            timeout=timeout,
-        )
-    except subprocess.TimeoutExpired:
-        raise RtlflowError(f"Yosys did not finish within {timeout:g} s") from None
+    run = _yosys(directory, sources, flow, timeout)
+    if run.returncode != 0 and "Wasm exception" in run.stderr:
+        # the WebAssembly build's memory mapping fails on some designs' lookup tables (an
+        # abort in memory_libmap): the tables as LUT logic instead of block RAM
+        flow += " -nobram"
+        run = _yosys(directory, sources, flow, timeout)
     if run.returncode != 0:
         lines = (run.stderr or run.stdout).strip().splitlines()
         raise RtlflowError(f"Yosys failed: {lines[-1] if lines else 'no output'}")
@@ -115,6 +112,20 @@ def synthesize(
         cells=cells,
         modules=modules,
     )
+
+
+def _yosys(directory: Path, sources: list[str], flow: str, timeout: float | None):
+    script = f"read_verilog {' '.join(sources)}; {flow}; tee -q -o synth_stat.txt stat"
+    try:
+        return subprocess.run(
+            [yosys_command(), "-q", "-p", script],
+            cwd=directory,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+        )
+    except subprocess.TimeoutExpired:
+        raise RtlflowError(f"Yosys did not finish within {timeout:g} s") from None
 
 
 def parse_stat(text: str) -> dict[str, int]:

