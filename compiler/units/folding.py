@@ -196,11 +196,18 @@ def _matmul_phases(op: fxp.MatMulOp, params: dict, reuse: int):
 
 
 def attention_chain(softmax: Operation) -> tuple[Operation, ...] | None:
-    """``softmax(a @ b) @ v`` around ``softmax``, when its ops fold together: the same reuse
-    factor R > 1 on the three; the scores and the softmax's results read by the next op only,
-    through reshapes (or takes of every element in order) that keep the scores' rows; the
-    phases of both MatMuls the same rows. The ops from the scores MatMul to the mixing MatMul,
-    or None."""
+    """``softmax(a @ b) @ v`` around ``softmax``, when its ops fold together (``chain_around``
+    and the phases of both MatMuls the same rows): the ops from the scores MatMul to the
+    mixing MatMul, or None."""
+    chain = chain_around(softmax)
+    return chain if chain is not None and _attention_phases(chain) is not None else None
+
+
+def chain_around(softmax: Operation) -> tuple[Operation, ...] | None:
+    """The ops of ``softmax(a @ b) @ v`` around ``softmax`` with the same reuse factor R > 1
+    on the three, the scores and the softmax's results read by the next op only, through
+    reshapes (or takes of every element in order) that keep the scores' rows; None otherwise
+    (whether their phases line up is ``folded_attention``'s to say)."""
     if not isinstance(softmax, fxp.SoftmaxOp) or softmax.reuse_factor is None:
         return None
     before: list[Operation] = []
@@ -224,8 +231,7 @@ def attention_chain(softmax: Operation) -> tuple[Operation, ...] | None:
         return None
     if fxp.tensor_shape(scores.output)[-1] != fxp.tensor_shape(softmax.input)[-1]:
         return None  # a softmax row would straddle rows of the scores
-    chain = (scores, *before, softmax, *after, mix)
-    return chain if _attention_phases(chain) is not None else None
+    return (scores, *before, softmax, *after, mix)
 
 
 def is_wiring(op) -> bool:
@@ -244,11 +250,12 @@ def _reader(value) -> Operation:
     return next(iter(value.uses)).operation
 
 
-def folded_attention(chain: tuple[Operation, ...]) -> UnitSpec:
-    """The ``FoldedAttentionUnit`` of an ``attention_chain``: one phase's rows through the
-    scores, the softmax and the mix."""
+def folded_attention(chain: tuple[Operation, ...]) -> UnitSpec | None:
+    """The ``FoldedAttentionUnit`` of a ``chain_around``: one phase's rows through the scores,
+    the softmax and the mix; None when their phases do not line up."""
     plan = _attention_phases(chain)
-    assert plan is not None
+    if plan is None:
+        return None
     (scores, groups, sources, _), softmax, (mix, mix_groups, mix_sources, destinations) = plan
     a_count = mix["a_count"]
     values = [tuple(s - mix_groups[0][1] if s >= 0 else -1 for s in phase[a_count:])

@@ -13,7 +13,7 @@ from rtlflow.errors import RtlflowError
 from rtlflow.rtl.delay import DelayUnit
 from rtlflow.rtl.stream import CollectUnit
 from rtlflow.units.core import UnitSpec, builder_of, shape_of
-from rtlflow.units.folding import attention_chain, folded, folded_attention
+from rtlflow.units.folding import chain_around, folded, folded_attention
 from rtlflow.units.linear import adder_graph_spec
 
 
@@ -43,8 +43,9 @@ def unit_spec(op: Operation) -> UnitSpec:
             return adder_graph_spec(op)
         if len(op.ops) > 1:
             softmax = [inner for inner in op.ops if isinstance(inner, fxp.SoftmaxOp)]
-            chain = attention_chain(softmax[0]) if len(softmax) == 1 else None
-            if chain is None or list(chain) != op.ops:
+            chain = chain_around(softmax[0]) if len(softmax) == 1 else None
+            spec = folded_attention(chain) if chain and list(chain) == op.ops else None
+            if spec is None:
                 raise RtlflowError(
                     "a unit holding several ops must hold a folded attention (a MatMul, a "
                     "softmax and a MatMul with the same reuse factor, their phases the same "
@@ -52,7 +53,7 @@ def unit_spec(op: Operation) -> UnitSpec:
                     node=op.node_name,
                     op="attention",
                 )
-            return folded_attention(chain)
+            return spec
         op = op.inner
     builder = builder_of(op)
     if builder is None:
