@@ -29,6 +29,7 @@ from rtlflow.rtl.adder_graph import AdderGraphUnit
 from rtlflow.rtl.adder_graph_text import adder_graph_verilog
 from rtlflow.rtl.fold import FoldedUnit
 from rtlflow.rtl.rows import RowsUnit
+from rtlflow.rtl.stream import StreamPadUnit
 from rtlflow.rtl.top import InstanceSpec, TopLevel, TopSpec
 from rtlflow.rtl.verilog import convert, to_verilog_many
 from rtlflow.units import UnitSpec, row_registers, row_spec, unit_spec
@@ -242,6 +243,7 @@ def emit_verilog(module: ModuleOp, outdir: Path, jobs: int | None = None) -> Ver
                     clocked,
                     tuple(names[v] for v in sources),
                     stall and clocked,
+                    take=spec.unit_class is StreamPadUnit,
                 )
             )
             names[result] = instance

@@ -16,7 +16,10 @@ the discardable attribute ``circuit.beats`` (the beats of one input tensor); ``c
 gathers a stream back into a whole tensor. The function's ``circuit.input_beats`` gives the beats
 of every design input (1: the whole tensor at once), and ``circuit.channels_last`` which streamed
 inputs are channels-last (``[1, *spatial, C]``, as Keras writes them: their channels-first view,
-``fxp.channels_first_view``, is then an ``fxp.reshape`` of the same beats).
+``fxp.channels_first_view``, is then an ``fxp.reshape`` of the same beats). An ``fxp.pad`` on a
+stream (a padded convolution's border) sends the padded grid's beats, which its ``circuit.beats``
+gives: reading the design input's stream it inserts the border's zero beats, holding the input
+meanwhile; elsewhere (``circuit.restream``) it reads the collected tensor and sends it again.
 
 The enclosing ``func.func`` carries the design's clock target, estimated fmax, total latency and
 initiation interval as ``circuit.*`` attributes once the scheduling passes have run.
@@ -56,6 +59,7 @@ II = "circuit.ii"
 BEATS = "circuit.beats"
 INPUT_BEATS = "circuit.input_beats"
 CHANNELS_LAST = "circuit.channels_last"
+RESTREAM = "circuit.restream"
 
 
 @irdl_op_definition
@@ -286,8 +290,15 @@ def input_channels_last(function: Operation) -> tuple[bool, ...]:
     return tuple(bool(v) for v in int_tuple(attr))  # type: ignore[arg-type]
 
 
+def restreams(op: Operation) -> bool:
+    """Whether an ``fxp.pad`` on a stream reads a whole (collected) tensor and sends it again
+    as its padded stream, rather than padding the design input's stream as it comes."""
+    return RESTREAM in op.attributes
+
+
 def beats_of(op: Operation) -> int:
-    """Beats per input tensor of a unit (1 unless it works on a pixel stream)."""
+    """Beats per input tensor of a unit (1 unless it works on a pixel stream; a pad on a
+    stream: the beats it sends)."""
     attr = op.attributes.get(BEATS)
     return attr.value.data if isinstance(attr, IntegerAttr) else 1
 

@@ -37,7 +37,15 @@ from xdsl.dialects.builtin import (
     f64,
     i64,
 )
-from xdsl.ir import Attribute, Dialect, Operation, ParametrizedAttribute, SSAValue, TypeAttribute
+from xdsl.ir import (
+    Attribute,
+    BlockArgument,
+    Dialect,
+    Operation,
+    ParametrizedAttribute,
+    SSAValue,
+    TypeAttribute,
+)
 from xdsl.irdl import (
     IRDLOperation,
     ParsePropInAttrDict,
@@ -568,6 +576,20 @@ def input_view(argument: SSAValue) -> Operation | None:
     return None
 
 
+def reads_the_input(value: SSAValue) -> bool:
+    """Whether ``value`` is a design's only input, or that input's channels-first view (or the
+    wiring the view becomes), and one op reads it: a stream that can be held while a padded
+    convolution's border is inserted into it."""
+    owner = value.owner
+    if isinstance(owner, ReshapeOp) or isinstance(owner, Operation) and channels_first_view(owner):
+        if len(list(value.uses)) != 1:
+            return False
+        value = owner.operands[0]  # type: ignore[union-attr]
+    if not isinstance(value, BlockArgument) or len(list(value.uses)) != 1:
+        return False
+    return len(value.block.args) == 1
+
+
 class WindowOp(FxpOp, ABC):
     """Convolution and pooling geometry over ``[N, C, *spatial]`` (see ``rtlflow.numerics.windows``)."""
 
@@ -581,9 +603,11 @@ class WindowOp(FxpOp, ABC):
 
     @property
     def can_stream(self) -> bool:
-        """Whether the streaming architecture builds this window: 1-D or 2-D, unpadded."""
+        """Whether the streaming architecture builds this window: 1-D or 2-D, unpadded or a
+        zero-padded convolution (its stream carries the padding as zero beats,
+        ``Window.streamed``)."""
         window = self.window
-        return not window.padded and window.rank <= 2
+        return window.rank <= 2 and (not window.padded or isinstance(self, ConvOp))
 
     @property
     def window(self) -> Window:
@@ -664,15 +688,28 @@ class TransposeOp(FxpOp):
 
 @irdl_op_definition
 class PadOp(FxpOp):
-    """Zero padding (begins of every axis, then ends): wiring and constant zeros."""
+    """Zero padding (begins of every axis, then ends): wiring and constant zeros. On a pixel
+    stream (padding only the spatial axes of an image): the stream with the border's zero beats
+    inserted, one beat a cycle (``rtlflow.rtl.stream``)."""
 
     name = "fxp.pad"
+
+    traits = traits_def(Streamable(when=lambda op: op.spatial_pads is not None))
 
     pads = prop_def(DenseArrayBase)
 
     @property
     def amounts(self) -> tuple[int, ...]:
         return int_tuple(self.pads)
+
+    @property
+    def spatial_pads(self) -> tuple[int, ...] | None:
+        """The pads of the spatial axes (begins, then ends) of an image ``[N, C, *spatial]``
+        padded there only (None otherwise)."""
+        amounts, rank = self.amounts, len(tensor_shape(self.input))
+        if rank < 3 or any(amounts[a] or amounts[rank + a] for a in (0, 1)):
+            return None
+        return amounts[2:rank] + amounts[rank + 2 :]
 
 
 class MultiInputOp(IRDLOperation, ABC):

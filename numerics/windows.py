@@ -91,6 +91,19 @@ class Window:
     def padded(self) -> bool:
         return any(self.pads)
 
+    def streamed(self) -> Window:
+        """The geometry a pixel stream runs: a padded window as the unpadded one over its padded
+        input, whose padding arrives as zero beats (``padded_grid``); the same output positions
+        and taps."""
+        if not self.padded:
+            return self
+        rank = self.rank
+        shape = tuple(self.input_shape[a] + self.pads[a] + self.pads[rank + a] for a in range(rank))
+        window = Window.create(shape, self.kernel, self.strides, None, self.dilations)
+        if window.output_shape != self.output_shape:
+            raise ValueError("a window beyond its padding (ceil mode) does not stream")
+        return window
+
     @cached_property
     def _table(self) -> tuple[np.ndarray, np.ndarray]:
         """``(index, kind)`` arrays [positions, taps]: flat input position (-1 when not inside)
@@ -136,3 +149,15 @@ class Window:
         raster order: the pixel whose arrival completes the window on a stream)."""
         index, _ = self._table
         return index.max(axis=1)
+
+
+def padded_grid(shape, pads) -> np.ndarray:
+    """Over an input of spatial ``shape`` padded by ``pads`` (begins then ends): per position of
+    the padded grid in raster order, whether it is inside the input (else a padding beat)."""
+    rank = len(shape)
+    inside = np.ones((), dtype=bool)
+    for a in range(rank):
+        axis = np.zeros(shape[a] + pads[a] + pads[rank + a], dtype=bool)
+        axis[pads[a] : pads[a] + shape[a]] = True
+        inside = np.logical_and.outer(inside, axis)
+    return inside.reshape(-1)

@@ -263,11 +263,14 @@ class Unit(wiring.Component):
         registers: frozenset[int] | tuple[int, ...] = (),
         input_groups: tuple[tuple[Shape, int], ...] = (),
         stall: bool = False,
+        take: bool = False,
     ):
         """``input_groups``: for units reading several tensors of different element shapes,
         ``(shape, count)`` per tensor; the input payload is then their elements packed in
         order (``input_shape`` and ``input_count`` are ignored). ``stall``: the unit has an
-        ``en`` input; while it is low every register of the unit holds (backpressure)."""
+        ``en`` input; while it is low every register of the unit holds (backpressure).
+        ``take``: the unit has a ``take`` output, low in the cycles it does not take an input
+        (the design's ``in_ready``, for a unit that reads a design input)."""
         self.stall = stall
         self.input_groups = tuple((Shape.cast(shape), count) for shape, count in input_groups)
         if not self.input_groups:
@@ -284,6 +287,8 @@ class Unit(wiring.Component):
         members = {"x": In(payload), "y": Out(vector(output_shape, output_count))}
         if stall:
             members["en"] = In(1)
+        if take:
+            members["take"] = Out(1)
         super().__init__(members)
         self.registers = frozenset(registers)
         plan = self.known_plan(input_bits)

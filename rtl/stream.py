@@ -15,12 +15,15 @@ every register; the top level lowers ``en`` while an output waits for ``ready``.
 
 from __future__ import annotations
 
+import itertools
+import math
 
 from amaranth.hdl import Array, Const, Module, Mux, Shape, Signal, Value
 
 from rtlflow.rtl.arith import Cast, Term
 from rtlflow.rtl.dense import linear_sums
-from rtlflow.rtl.pipeline import Pipeline, Unit, cast_stages
+from rtlflow.rtl.fold import select_phase
+from rtlflow.rtl.pipeline import Pipeline, Unit, cast_stages, latch_phases
 from rtlflow.rtl.pool import pool_groups
 from rtlflow.numerics.windows import Window
 
@@ -172,6 +175,99 @@ class StreamWindowUnit(Unit):
             for c in range(self.channels)
             for offset in self.offsets
         ]
+
+
+def padded_positions(shape, pads) -> tuple[list[bool], list[bool]]:
+    """Per axis (rows, columns) of an image of spatial ``shape`` (1-D: one row) padded by
+    ``pads`` (begins, then ends): for each coordinate of the padded grid, whether it is inside
+    the image."""
+    rank = len(shape)
+    axes = [
+        [pads[a] <= c < pads[a] + shape[a] for c in range(shape[a] + pads[a] + pads[rank + a])]
+        for a in range(rank)
+    ]
+    return ([True], axes[0]) if rank == 1 else (axes[0], axes[1])
+
+
+class StreamPadUnit(Unit):
+    """The design input's pixel stream with an image border of zero pixels inserted, for the
+    padded convolution that reads it (``fxp.pad`` on a stream).
+
+    Row and column counters walk the padded grid, one position per beat sent. Inside the image
+    a position waits for the next input beat and sends it; on the border it sends zeros at once,
+    reading nothing, and ``take`` (the top level's ``in_ready``, with the design's enable) is
+    low. The border before an image's first pixel is sent ahead, as soon as the previous image
+    has passed, so an image's first pixel is taken as soon as it comes; the border after its last
+    pixel follows it at once, which completes the last windows without waiting for the next
+    image. An image takes the padded grid's beats (cycles at full rate): II = those beats.
+    Latency 1: the beat sent is registered (forced boundary 0).
+    """
+
+    def __init__(
+        self, *, shape, channels: int, image: tuple[int, ...], pads: tuple[int, ...],
+        registers: tuple[int, ...] | frozenset[int] = (), stall: bool = False,
+    ):  # fmt: skip
+        self.image, self.pads, self.channels = tuple(image), tuple(pads), channels
+        super().__init__(
+            input_shape=shape,
+            input_count=channels,
+            output_shape=shape,
+            output_count=channels,
+            registers=registers,
+            stall=stall,
+            take=True,
+        )
+
+    def build(self, m: Module, pipeline: Pipeline, inputs: list[Term]) -> list[Value]:
+        rows, columns = padded_positions(self.image, self.pads)
+        inside = Signal(name="inside")
+        send = Mux(inside, pipeline.valid, 1)  # a beat leaves: the input's, or a border zero
+        column, last_column = wrapping_counter(m, send, len(columns), "column")
+        row, _ = wrapping_counter(m, send & last_column, len(rows), "row")
+        m.d.comb += [inside.eq(_flags(rows)[row] & _flags(columns)[column]), self.take.eq(inside)]
+        pipeline.valid = send
+        pipeline.forced.add(0)
+        return pipeline.start([Mux(inside, term.value, 0) for term in inputs])
+
+
+class RestreamUnit(Unit):
+    """A whole image ``[C, *spatial]`` (a collected stream) sent again as a stream of its padded
+    grid, one beat a cycle, border positions zero (``fxp.pad`` on a stream deeper than the
+    design input: the padded convolution after a pooling). The image is latched (forced
+    boundary 0) and a multiplexer per channel picks each beat's pixel (``select``). Latency 1
+    to the first beat (2 with boundary 1 registered); II = the padded grid's beats.
+    """
+
+    def __init__(
+        self, *, shape, channels: int, image: tuple[int, ...], pads: tuple[int, ...],
+        registers: tuple[int, ...] | frozenset[int] = (), stall: bool = False,
+    ):  # fmt: skip
+        self.image, self.pads, self.channels = tuple(image), tuple(pads), channels
+        pixels = math.prod(self.image)
+        rows, columns = padded_positions(self.image, self.pads)
+        inside = [r and c for r in rows for c in columns]
+        numbers = list(itertools.accumulate(inside, initial=0))  # pixel number of each position
+        self.sources = tuple(
+            tuple(c * pixels + numbers[p] if inside[p] else -1 for c in range(channels))
+            for p in range(len(inside))
+        )
+        self.ii = len(inside)
+        self.held_bits = channels * pixels * Shape.cast(shape).width
+        super().__init__(
+            input_shape=shape,
+            input_count=channels * pixels,
+            output_shape=shape,
+            output_count=channels,
+            registers=registers,
+            stall=stall,
+        )
+
+    def build(self, m: Module, pipeline: Pipeline, inputs: list[Term]) -> list[Value]:
+        taken = pipeline.valid
+        held, phase, active = latch_phases(m, pipeline, inputs, len(self.sources))
+        selected, operators = select_phase(m, held, self.sources, phase, taken, active)
+        pipeline.valid = active
+        return pipeline.stage("select", operators, [term.value for term in selected])
 
 
 class CollectUnit(Unit):

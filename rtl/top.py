@@ -8,7 +8,9 @@ has an ``in_ready`` output, high when it can accept, so an inference is taken in
 
 Streaming designs take their inputs as pixel beats, one per cycle at most, and have ``in_ready``
 and ``out_ready``: while ``out_valid`` is high and ``out_ready`` low, every unit holds (its
-registers are enabled by ``en``) and ``in_ready`` is low.
+registers are enabled by ``en``) and ``in_ready`` is low. A unit that pads the input's stream
+(``StreamPadUnit``) has a ``take`` output, low while it sends the border: ``in_ready`` is low
+then too.
 Element i of a tensor (C order) sits at bits [i*W, (i+1)*W) of its data port.
 """
 
@@ -31,15 +33,18 @@ class UnitInstance(wiring.Component):
     """
 
     def __init__(
-        self, module: str, input_width: int, output_width: int, clocked: bool, stall: bool = False
-    ):
-        self.module, self.clocked, self.stall = module, clocked, stall
+        self, module: str, input_width: int, output_width: int, clocked: bool,
+        stall: bool = False, take: bool = False,
+    ):  # fmt: skip
+        self.module, self.clocked, self.stall, self.take_port = module, clocked, stall, take
         members = {
             "x": In(stream.Signature(input_width, always_ready=True)),
             "y": Out(stream.Signature(output_width, always_ready=True)),
         }
         if stall:
             members["en"] = In(1)
+        if take:
+            members["take"] = Out(1)
         super().__init__(members)
 
     def elaborate(self, platform) -> Instance:
@@ -53,6 +58,8 @@ class UnitInstance(wiring.Component):
             ports |= {"i_clk": ClockSignal(), "i_rst": ResetSignal()}
         if self.stall:
             ports["i_en"] = self.en
+        if self.take_port:
+            ports["o_take"] = self.take
         return Instance(self.module, **ports)
 
 
@@ -68,6 +75,7 @@ class InstanceSpec:
     clocked: bool
     sources: tuple[str, ...]
     stall: bool = False
+    take: bool = False  # it reads the design input and says when it takes a beat (in_ready)
 
 
 @dataclass(frozen=True)
@@ -110,7 +118,8 @@ class TopLevel(wiring.Component):
     def elaborate(self, platform) -> Module:
         m = Module()
         enable = Signal(name="en")
-        accepted = self._accept(m, enable)
+        take = Signal(name="take", init=1)  # low while a unit on the input stream takes nothing
+        accepted = self._accept(m, enable, take)
         values: dict[str, tuple[Value, Value]] = {
             name: (getattr(self, f"{name}_data"), accepted) for name, _ in self.spec.inputs
         }
@@ -118,11 +127,14 @@ class TopLevel(wiring.Component):
         units: dict[str, UnitInstance] = {}
         for spec in self.spec.instances:
             unit = UnitInstance(
-                spec.module, spec.input_width, spec.output_width, spec.clocked, spec.stall
+                spec.module, spec.input_width, spec.output_width, spec.clocked, spec.stall,
+                spec.take,
             )
             m.submodules[spec.name] = unit
             if spec.stall:
                 m.d.comb += unit.en.eq(enable)
+            if spec.take:
+                m.d.comb += take.eq(unit.take)
             sources = [_resolve(source, aliases) for source in spec.sources]
             if len(sources) == 1 and sources[0] in units:
                 wiring.connect(m, units[sources[0]].y, unit.x)
@@ -143,10 +155,14 @@ class TopLevel(wiring.Component):
             m.d.sync += idle.eq(~idle)
         return m
 
-    def _accept(self, m: Module, enable: Signal) -> Value:
+    def _accept(self, m: Module, enable: Signal, take: Signal) -> Value:
         if self.spec.stream:
             # every register holds while an output waits for ready; a beat is taken when enabled
-            m.d.comb += [enable.eq(~self.out_valid | self.out_ready), self.in_ready.eq(enable)]
+            # (and, when a unit pads the input's stream, when it is not sending the border)
+            m.d.comb += [
+                enable.eq(~self.out_valid | self.out_ready),
+                self.in_ready.eq(enable & take),
+            ]
             return self.in_valid & enable
         if self.spec.ii == 1:
             return self.in_valid

@@ -20,6 +20,7 @@ from xdsl.rewriter import InsertPoint, Rewriter
 
 from rtlflow.dialects import circuit, fxp
 from rtlflow.errors import RtlflowError
+from rtlflow.numerics.windows import padded_grid
 
 
 @dataclass(frozen=True)
@@ -40,10 +41,27 @@ def _balance(function: func.FuncOp) -> None:
         ready[argument] = 0
         if count > 1:
             beat_times[argument] = np.arange(count)
-    ii = max(beats)
+    ii = 1
+    period = max(beats)  # cycles an inference's stream takes (its padded grid's, when padded)
     for op in list(function.body.block.ops):
         if isinstance(op, fxp.ReshapeOp) and op.input in beat_times:  # a channels-first view
             beat_times[op.output], ready[op.output] = beat_times[op.input], ready[op.input]
+            continue
+        if isinstance(op, circuit.UnitOp) and _pads_a_stream(op):
+            _pad_stream(op, beat_times, ready)
+            if circuit.restreams(op.inner):  # an image every II cycles at most
+                ii = max(ii, op.ii.value.data)
+                if ii > period:
+                    raise RtlflowError(
+                        f"on the stream, its padded image takes {ii} beats, more than the "
+                        f"stream's {period} per inference: at the input's rate, a padded "
+                        "convolution streams only when it reads the design input itself, "
+                        "nothing between them; give it conv_style: parallel",
+                        node=op.node_name,
+                        op="conv",
+                    )
+            else:  # the input's stream waits for the border: an image takes the padded grid
+                period = len(beat_times[op.outputs[0]])
             continue
         if isinstance(op, circuit.UnitOp) and op.inputs[0] in beat_times:
             times = beat_times[op.inputs[0]] + op.latency.value.data
@@ -61,12 +79,13 @@ def _balance(function: func.FuncOp) -> None:
         if isinstance(op, func.ReturnOp):
             latency = max((ready[v] for v in op.arguments), default=0)
             _align(op, ready, latency)
-            if max(beats) > 1 and ii > max(beats):
+            if period > 1 and ii > period:
                 raise RtlflowError(
                     f"a layer takes a new input only every {ii} cycles (its reuse factor), "
-                    f"slower than the stream's {max(beats)} beats per inference: lower its reuse "
+                    f"slower than the stream's {period} beats per inference: lower its reuse "
                     "factor"
                 )
+            ii = max(ii, period)
             function.attributes[circuit.LATENCY] = IntegerAttr(latency, i64)
             function.attributes[circuit.II] = IntegerAttr(ii, i64)
             continue
@@ -83,6 +102,25 @@ def _balance(function: func.FuncOp) -> None:
             raise ValueError(f"unexpected {op.name} at the circuit level")
         for result in op.results:
             ready[result] = start + extra
+
+
+def _pads_a_stream(op: circuit.UnitOp) -> bool:
+    return isinstance(op.inner, fxp.PadOp) and circuit.beats_of(op.inner) > 1
+
+
+def _pad_stream(
+    op: circuit.UnitOp, beat_times: dict[SSAValue, np.ndarray], ready: dict[SSAValue, int]
+) -> None:
+    """The beat times of a pad on a stream (``rtlflow.rtl.stream``): a collected image sent
+    again, a beat a cycle; or the design input's stream with the border inserted, the border
+    before the first pixel sent ahead (cycle 0 is the first pixel's, taken as it comes)."""
+    inner = op.inner
+    assert isinstance(inner, fxp.PadOp) and inner.spatial_pads is not None
+    inside = padded_grid(fxp.tensor_shape(inner.input)[2:], inner.spatial_pads)
+    start = ready[op.inputs[0]] if circuit.restreams(inner) else -int(np.argmax(inside))
+    times = start + op.latency.value.data + np.arange(len(inside))
+    beat_times[op.outputs[0]] = times
+    ready[op.outputs[0]] = int(times[-1])
 
 
 def _align(op: Operation, ready: dict[SSAValue, int], cycle: int) -> None:

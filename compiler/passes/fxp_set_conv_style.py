@@ -10,9 +10,12 @@ Input and output level: fxp. Sets ``style`` on every window op (``fxp.conv``, ``
 The layer's own ``conv_style`` wins, then the model's. Without either the choice follows a
 resource budget: when the parallel form of all window layers would need more multiplications
 than the part has DSP slices (a folded layer's: those of one phase), the window layers that can
-stream (unpadded, 1-D or 2-D, reached from a design input through streamable layers) stream, and
-the rest stay parallel. They stream too when a window that can stream would have a parallel result
-wider than a port (it would be refused).
+stream (1-D or 2-D, unpadded or a zero-padded convolution, reached from a design input through
+streamable layers) stream, and the rest stay parallel. They stream too when a window that can
+stream would have a parallel result wider than a port (it would be refused).
+
+A padded convolution that streams becomes an ``fxp.pad`` of its input (on the stream: its zero
+beats inserted) and the convolution without padding over it.
 """
 
 from __future__ import annotations
@@ -26,8 +29,10 @@ from xdsl.dialects import func
 from xdsl.dialects.builtin import ModuleOp, StringAttr
 from xdsl.ir import SSAValue
 from xdsl.passes import ModulePass
+from xdsl.rewriter import InsertPoint, Rewriter
 
 from rtlflow.config import ModelConfig
+from rtlflow.dialects.arrays import int_array
 from rtlflow.dialects import fxp
 from rtlflow.dialects.traits import Streamable, holds
 from rtlflow.emit_verilog import parallel_fits
@@ -72,11 +77,12 @@ class FxpSetConvStylePass(ModulePass):
             for window in windows:
                 style = chosen[window]
                 if style is None:
-                    streams = (products > budget or wide) and window.can_stream
+                    streams = (products > budget or wide) and _can_stream_here(window)
                     style = "stream" if streams else "parallel"
                 if style == "stream" and not window.can_stream:
                     raise RtlflowError(
-                        "streaming is supported for unpadded 1-D and 2-D windows; give this "
+                        "streaming is supported for 1-D and 2-D windows, padded ones for "
+                        "convolutions only (a padded pooling's border is not zeros); give this "
                         "layer conv_style: parallel",
                         node=window.node_name,
                         op=window.name.removeprefix("fxp."),
@@ -84,6 +90,45 @@ class FxpSetConvStylePass(ModulePass):
                 window.style = StringAttr(style)
             if any(chosen[w] is None for w in windows):
                 _keep_streams_reachable(function, {w for w in windows if chosen[w] is None})
+            for window in windows:
+                if window.style.data == "stream" and window.window.padded:
+                    _pad_the_stream(window)
+
+
+def _can_stream_here(window: fxp.WindowOp) -> bool:
+    """Whether a window can stream at the stream's rate: a padded convolution's border is
+    inserted into the design input's stream as it comes when the convolution reads that input,
+    else the image is collected and sent again with its border, which must take no more beats
+    than the input's image."""
+    if not window.can_stream or not window.window.padded or fxp.reads_the_input(window.input):
+        return window.can_stream
+    function = window.parent_op()
+    assert isinstance(function, func.FuncOp)
+    pixels = 0
+    for argument in function.body.block.args:
+        view = fxp.input_view(argument)  # a channels-last input's pixels: its view's
+        image = view.results[0] if view is not None else argument
+        pixels = max(pixels, math.prod(fxp.tensor_shape(image)[2:]))
+    return math.prod(window.window.streamed().input_shape) <= pixels
+
+
+def _pad_the_stream(conv: fxp.WindowOp) -> None:
+    """A padded convolution on a stream reads an ``fxp.pad`` of its input, the stream with its
+    border's zero beats (``rtlflow.rtl.stream``), and is itself unpadded: the same taps, so
+    the same results."""
+    window, shape = conv.window, fxp.tensor_shape(conv.input)
+    rank = window.rank
+    amounts = [0, 0, *window.pads[:rank], 0, 0, *window.pads[rank:]]
+    padded = [*shape[:2], *window.streamed().input_shape]
+    pad = fxp.PadOp(
+        conv.input,
+        fxp.fixed_tensor(padded, conv.input_format),
+        conv.node_name,
+        pads=int_array(amounts),
+    )
+    Rewriter.insert_op(pad, InsertPoint.before(conv))
+    conv.operands[0] = pad.output
+    conv.pads = int_array([0] * 2 * rank)
 
 
 def _keep_streams_reachable(function: func.FuncOp, automatic: set[fxp.WindowOp]) -> None:

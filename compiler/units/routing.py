@@ -6,17 +6,20 @@ from __future__ import annotations
 import math
 
 from rtlflow.demand import route_sources
-from rtlflow.dialects import fxp
+from rtlflow.dialects import circuit, fxp
 from rtlflow.numerics.fixed_point import FixedFormat
 from rtlflow.numerics.indexing import IndexMap
 from rtlflow.rtl.index import GatherUnit, ScatterUnit
 from rtlflow.rtl.route import RouteUnit
+from rtlflow.rtl.stream import RestreamUnit, StreamPadUnit
 from rtlflow.units.core import UnitSpec, builds, cast_into, shape_of
 
 
 @builds(fxp.TransposeOp, fxp.PadOp, fxp.ConcatOp, fxp.TakeOp)
 def _route(op) -> UnitSpec:
     """Transpose, pad and concat: which input element every output element is."""
+    if isinstance(op, fxp.PadOp) and circuit.beats_of(op) > 1:
+        return _stream_pad(op)
     values = list(op.inputs) if isinstance(op, fxp.MultiInputOp) else [op.input]
     formats = [fxp.tensor_format(v) for v in values]
     sizes = [math.prod(fxp.tensor_shape(v)) for v in values]
@@ -34,6 +37,24 @@ def _route(op) -> UnitSpec:
             "casts": casts,
             "output_shape": shape_of(out),
             "fill": op.fill_list if isinstance(op, fxp.TakeOp) else (),
+        },
+    )
+
+
+def _stream_pad(op: fxp.PadOp) -> UnitSpec:
+    """A pad on a pixel stream: the design input's stream with the border's zero beats
+    inserted, or a collected image sent again as its padded stream (``circuit.restreams``)."""
+    shape = fxp.tensor_shape(op.input)
+    restream = circuit.restreams(op)
+    return UnitSpec(
+        "restream" if restream else "stream_pad",
+        f"{'x'.join(map(str, shape[1:]))}_{'_'.join(map(str, op.spatial_pads))}",
+        RestreamUnit if restream else StreamPadUnit,
+        {
+            "shape": shape_of(op.input_format),
+            "channels": shape[1],
+            "image": tuple(shape[2:]),
+            "pads": op.spatial_pads,
         },
     )
 

@@ -57,8 +57,9 @@ def pool_spec(op: fxp.PoolOp) -> UnitSpec:
 
 
 def _stream_window(op: fxp.WindowOp) -> UnitSpec:
-    """A window op on a pixel stream: line buffer, then one output pixel per window."""
-    window, channels = op.window, fxp.tensor_shape(op.input)[1]
+    """A window op on a pixel stream: line buffer, then one output pixel per window (a padded
+    one over its padded stream)."""
+    window, channels = op.window.streamed(), fxp.tensor_shape(op.input)[1]
     params: dict[str, Any] = {
         "window": window,
         "channels": channels,

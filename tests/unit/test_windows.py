@@ -15,7 +15,15 @@ from onnx import TensorProto, helper, numpy_helper
 from rtlflow.errors import RtlflowError
 from rtlflow.frontend import import_onnx
 from rtlflow.sim.nn_interpreter import run_nn
-from rtlflow.numerics.windows import BEYOND, INSIDE, PADDING, Window, auto_pads, output_size
+from rtlflow.numerics.windows import (
+    BEYOND,
+    INSIDE,
+    PADDING,
+    Window,
+    auto_pads,
+    output_size,
+    padded_grid,
+)
 
 
 def run_onnxruntime(nodes, inputs: dict[str, np.ndarray], constants=None, opset: int = 17):
@@ -228,6 +236,42 @@ def test_window_average_matches_onnxruntime(include):
     window = Window.create((5, 6), (3, 2), (2, 2), (1, 0, 0, 1), None, ceil_mode=True)
     ours = window.gather(x, 0.0).sum(axis=-1) / window.counts(bool(include))
     np.testing.assert_allclose(ours.reshape(expected.shape), expected, rtol=0, atol=1e-6)
+
+
+@pytest.mark.parametrize(
+    ("shape", "kernel", "strides", "pads", "dilations"),
+    [((5, 6), (3, 3), (1, 1), (1, 1, 1, 1), (1, 1)), ((7, 7), (3, 3), (2, 2), (1, 1, 1, 1), (1, 1)),
+     ((5, 4), (3, 2), (1, 2), (2, 0, 0, 1), (1, 1)), ((9,), (3,), (2,), (2, 1), (2,))],
+)  # fmt: skip
+def test_a_padded_window_streamed_over_its_padded_grid_reads_the_same_taps(
+    shape, kernel, strides, pads, dilations
+):
+    """On a stream a padded window runs unpadded over the padded grid (its border zero beats):
+    the same output positions, each tap the same input pixel (or a border position where the
+    padded window reads padding); padded_grid marks the image's positions in raster order."""
+    window = Window.create(shape, kernel, strides, pads, dilations)
+    streamed = window.streamed()
+    assert not streamed.padded and streamed.output_shape == window.output_shape
+    rank = len(shape)
+    grid = [shape[a] + pads[a] + pads[rank + a] for a in range(rank)]
+    assert streamed.input_shape == tuple(grid)
+    inside = padded_grid(shape, pads)
+    coordinates = list(itertools.product(*(range(n) for n in grid)))
+    assert inside.tolist() == [
+        all(pads[a] <= c[a] < pads[a] + shape[a] for a in range(rank)) for c in coordinates
+    ]
+    image = {c: i for i, c in enumerate(itertools.product(*(range(n) for n in shape)))}
+    index, kind = window.taps()
+    on_grid, _ = streamed.taps()
+    for p, t in np.ndindex(index.shape):
+        at = coordinates[on_grid[p, t]]
+        unpadded = tuple(at[a] - pads[a] for a in range(rank))
+        if kind[p, t] == INSIDE:
+            assert image[unpadded] == index[p, t]
+        else:
+            assert kind[p, t] == PADDING and not inside[on_grid[p, t]]
+    unpadded_window = Window.create(shape, kernel)
+    assert unpadded_window.streamed() is unpadded_window
 
 
 def test_window_too_large_is_an_error():
