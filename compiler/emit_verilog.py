@@ -243,7 +243,7 @@ def emit_verilog(module: ModuleOp, outdir: Path, jobs: int | None = None) -> Ver
                     clocked,
                     tuple(names[v] for v in sources),
                     stall and clocked,
-                    take=spec.unit_class is StreamPadUnit,
+                    take=spec.unit_class is StreamPadUnit and not spec.params["fifo"],
                 )
             )
             names[result] = instance

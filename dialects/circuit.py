@@ -18,8 +18,9 @@ of every design input (1: the whole tensor at once), and ``circuit.channels_last
 inputs are channels-last (``[1, *spatial, C]``, as Keras writes them: their channels-first view,
 ``fxp.channels_first_view``, is then an ``fxp.reshape`` of the same beats). An ``fxp.pad`` on a
 stream (a padded convolution's border) sends the padded grid's beats, which its ``circuit.beats``
-gives: reading the design input's stream it inserts the border's zero beats, holding the input
-meanwhile; elsewhere (``circuit.restream``) it reads the collected tensor and sends it again.
+gives: it inserts the border's zero beats into the stream, holding the design input meanwhile
+when it reads it, else keeping the pixels that arrive meanwhile in a buffer of
+``circuit.fifo_depth`` beats (set by ``circuit-balance-latency`` from the beat times).
 
 The enclosing ``func.func`` carries the design's clock target, estimated fmax, total latency and
 initiation interval as ``circuit.*`` attributes once the scheduling passes have run.
@@ -59,7 +60,7 @@ II = "circuit.ii"
 BEATS = "circuit.beats"
 INPUT_BEATS = "circuit.input_beats"
 CHANNELS_LAST = "circuit.channels_last"
-RESTREAM = "circuit.restream"
+FIFO_DEPTH = "circuit.fifo_depth"
 
 
 @irdl_op_definition
@@ -290,10 +291,11 @@ def input_channels_last(function: Operation) -> tuple[bool, ...]:
     return tuple(bool(v) for v in int_tuple(attr))  # type: ignore[arg-type]
 
 
-def restreams(op: Operation) -> bool:
-    """Whether an ``fxp.pad`` on a stream reads a whole (collected) tensor and sends it again
-    as its padded stream, rather than padding the design input's stream as it comes."""
-    return RESTREAM in op.attributes
+def fifo_depth(op: Operation) -> int:
+    """The beats an ``fxp.pad`` on a stream deeper than the design input holds while it sends
+    the border (0: it pads the design input's stream, holding the input instead)."""
+    attr = op.attributes.get(FIFO_DEPTH)
+    return attr.value.data if isinstance(attr, IntegerAttr) else 0
 
 
 def beats_of(op: Operation) -> int:

@@ -15,15 +15,11 @@ every register; the top level lowers ``en`` while an output waits for ``ready``.
 
 from __future__ import annotations
 
-import itertools
-import math
+from amaranth.hdl import Array, Cat, Const, Module, Mux, Shape, Signal, Value
 
-from amaranth.hdl import Array, Const, Module, Mux, Shape, Signal, Value
-
-from rtlflow.rtl.arith import Cast, Term
+from rtlflow.rtl.arith import Cast, Term, choose
 from rtlflow.rtl.dense import linear_sums
-from rtlflow.rtl.fold import select_phase
-from rtlflow.rtl.pipeline import Pipeline, Unit, cast_stages, latch_phases
+from rtlflow.rtl.pipeline import Pipeline, Unit, cast_stages
 from rtlflow.rtl.pool import pool_groups
 from rtlflow.numerics.windows import Window
 
@@ -189,25 +185,59 @@ def padded_positions(shape, pads) -> tuple[list[bool], list[bool]]:
     return ([True], axes[0]) if rank == 1 else (axes[0], axes[1])
 
 
-class StreamPadUnit(Unit):
-    """The design input's pixel stream with an image border of zero pixels inserted, for the
-    padded convolution that reads it (``fxp.pad`` on a stream).
+def beat_fifo(
+    m: Module, push: Value, values: list[Value], pop: Value, depth: int, name: str
+) -> tuple[list[Value], Value]:
+    """A first-in first-out buffer of ``depth`` beats: ``values`` enter when ``push``, the oldest
+    leaves when ``pop`` (only while there is one). Returns the oldest beat's values (same
+    shapes) and whether there is one; a beat pushed in cycle t can leave in cycle t + 1."""
+    data = Cat(*values)
+    entries = [Signal(len(data), name=f"{name}{k}", reset_less=True) for k in range(depth)]
+    write = Signal(range(depth), name=f"{name}_write")
+    read = Signal(range(depth), name=f"{name}_read")
+    count = Signal(range(depth + 1), name=f"{name}_count")
+    with m.If(push):
+        m.d.sync += write.eq(Mux(write == depth - 1, 0, write + 1))
+        for k, entry in enumerate(entries):
+            with m.If(write == k):
+                m.d.sync += entry.eq(data)
+    with m.If(pop):
+        m.d.sync += read.eq(Mux(read == depth - 1, 0, read + 1))
+    m.d.sync += count.eq(count + push - pop)
+    head = choose(m, entries, read, f"{name}_head") if depth > 1 else entries[0]
+    oldest, offset = [], 0
+    for value in values:
+        shape = value.shape()
+        bits = head[offset : offset + shape.width]
+        oldest.append(bits.as_signed() if shape.signed else bits)
+        offset += shape.width
+    return oldest, count != 0
 
-    Row and column counters walk the padded grid, one position per beat sent. Inside the image
-    a position waits for the next input beat and sends it; on the border it sends zeros at once,
-    reading nothing, and ``take`` (the top level's ``in_ready``, with the design's enable) is
-    low. The border before an image's first pixel is sent ahead, as soon as the previous image
-    has passed, so an image's first pixel is taken as soon as it comes; the border after its last
-    pixel follows it at once, which completes the last windows without waiting for the next
-    image. An image takes the padded grid's beats (cycles at full rate): II = those beats.
-    Latency 1: the beat sent is registered (forced boundary 0).
+
+class StreamPadUnit(Unit):
+    """A pixel stream with an image border of zero pixels inserted, for the padded convolution
+    that reads it (``fxp.pad`` on a stream).
+
+    Row and column counters walk the padded grid, one position per beat sent. A border position
+    sends zeros at once; a position inside the image sends the image's next pixel as soon as it
+    is there. The border before an image's first pixel is sent ahead, as soon as the previous
+    image has passed, and the border after its last pixel follows it at once, which completes the
+    last windows without waiting for the next image. Reading the design input (``fifo`` 0), the
+    unit holds the input while it sends the border: ``take`` (the top level's ``in_ready``, with
+    the design's enable) is low, an image takes the padded grid's beats and II = those beats.
+    Deeper in a stream (after a pooling, whose beats leave idle cycles), the pixels that arrive
+    while the border is sent wait in a first-in first-out buffer of ``fifo`` beats (as many as
+    the compiler's beat schedule ever holds), one cycle at least. Latency 1: the beat sent is
+    registered (forced boundary 0).
     """
 
     def __init__(
         self, *, shape, channels: int, image: tuple[int, ...], pads: tuple[int, ...],
-        registers: tuple[int, ...] | frozenset[int] = (), stall: bool = False,
+        fifo: int = 0, registers: tuple[int, ...] | frozenset[int] = (), stall: bool = False,
     ):  # fmt: skip
-        self.image, self.pads, self.channels = tuple(image), tuple(pads), channels
+        self.image, self.pads, self.channels, self.fifo = tuple(image), tuple(pads), channels, fifo
+        if fifo:  # the sent beat's register and the buffer
+            self.held_bits = (1 + fifo) * channels * Shape.cast(shape).width
         super().__init__(
             input_shape=shape,
             input_count=channels,
@@ -215,59 +245,25 @@ class StreamPadUnit(Unit):
             output_count=channels,
             registers=registers,
             stall=stall,
-            take=True,
+            take=not fifo,
         )
 
     def build(self, m: Module, pipeline: Pipeline, inputs: list[Term]) -> list[Value]:
         rows, columns = padded_positions(self.image, self.pads)
-        inside = Signal(name="inside")
-        send = Mux(inside, pipeline.valid, 1)  # a beat leaves: the input's, or a border zero
+        inside, send = Signal(name="inside"), Signal(name="send")
+        values = [term.value for term in inputs]
+        if self.fifo:
+            values, waiting = beat_fifo(m, pipeline.valid, values, send & inside, self.fifo, "fifo")
+        else:
+            waiting = pipeline.valid
+            m.d.comb += self.take.eq(inside)
+        m.d.comb += send.eq(Mux(inside, waiting, 1))  # the image's pixel, or a border zero
         column, last_column = wrapping_counter(m, send, len(columns), "column")
         row, _ = wrapping_counter(m, send & last_column, len(rows), "row")
-        m.d.comb += [inside.eq(_flags(rows)[row] & _flags(columns)[column]), self.take.eq(inside)]
+        m.d.comb += inside.eq(_flags(rows)[row] & _flags(columns)[column])
         pipeline.valid = send
         pipeline.forced.add(0)
-        return pipeline.start([Mux(inside, term.value, 0) for term in inputs])
-
-
-class RestreamUnit(Unit):
-    """A whole image ``[C, *spatial]`` (a collected stream) sent again as a stream of its padded
-    grid, one beat a cycle, border positions zero (``fxp.pad`` on a stream deeper than the
-    design input: the padded convolution after a pooling). The image is latched (forced
-    boundary 0) and a multiplexer per channel picks each beat's pixel (``select``). Latency 1
-    to the first beat (2 with boundary 1 registered); II = the padded grid's beats.
-    """
-
-    def __init__(
-        self, *, shape, channels: int, image: tuple[int, ...], pads: tuple[int, ...],
-        registers: tuple[int, ...] | frozenset[int] = (), stall: bool = False,
-    ):  # fmt: skip
-        self.image, self.pads, self.channels = tuple(image), tuple(pads), channels
-        pixels = math.prod(self.image)
-        rows, columns = padded_positions(self.image, self.pads)
-        inside = [r and c for r in rows for c in columns]
-        numbers = list(itertools.accumulate(inside, initial=0))  # pixel number of each position
-        self.sources = tuple(
-            tuple(c * pixels + numbers[p] if inside[p] else -1 for c in range(channels))
-            for p in range(len(inside))
-        )
-        self.ii = len(inside)
-        self.held_bits = channels * pixels * Shape.cast(shape).width
-        super().__init__(
-            input_shape=shape,
-            input_count=channels * pixels,
-            output_shape=shape,
-            output_count=channels,
-            registers=registers,
-            stall=stall,
-        )
-
-    def build(self, m: Module, pipeline: Pipeline, inputs: list[Term]) -> list[Value]:
-        taken = pipeline.valid
-        held, phase, active = latch_phases(m, pipeline, inputs, len(self.sources))
-        selected, operators = select_phase(m, held, self.sources, phase, taken, active)
-        pipeline.valid = active
-        return pipeline.stage("select", operators, [term.value for term in selected])
+        return pipeline.start([Mux(inside, value, 0) for value in values])
 
 
 class CollectUnit(Unit):

@@ -4,6 +4,11 @@ Input and output level: circuit. Computes the cycle at which every value is read
 reads values ready at different cycles, or the outputs are ready at different cycles, the earlier
 ones get a ``circuit.delay``. Records the design's latency (cycles from an accepted input to its
 outputs) and initiation interval (the largest unit ii) on the function.
+
+On a pixel stream it follows every beat: a window unit's output pixels when the beats completing
+their windows have passed its pipeline, a pad's positions as it sends them (the border sent
+ahead; within a stream each pixel when it has arrived, which sets the depth of the pad's buffer:
+``circuit.fifo_depth``).
 """
 
 from __future__ import annotations
@@ -13,7 +18,7 @@ from dataclasses import dataclass
 import numpy as np
 from xdsl.context import Context
 from xdsl.dialects import func
-from xdsl.dialects.builtin import IntegerAttr, ModuleOp, i64
+from xdsl.dialects.builtin import IntegerAttr, ModuleOp, StringAttr, i64
 from xdsl.ir import Operation, SSAValue
 from xdsl.passes import ModulePass
 from xdsl.rewriter import InsertPoint, Rewriter
@@ -21,6 +26,7 @@ from xdsl.rewriter import InsertPoint, Rewriter
 from rtlflow.dialects import circuit, fxp
 from rtlflow.errors import RtlflowError
 from rtlflow.numerics.windows import padded_grid
+from rtlflow.units import unit_spec
 
 
 @dataclass(frozen=True)
@@ -48,20 +54,12 @@ def _balance(function: func.FuncOp) -> None:
             beat_times[op.output], ready[op.output] = beat_times[op.input], ready[op.input]
             continue
         if isinstance(op, circuit.UnitOp) and _pads_a_stream(op):
-            _pad_stream(op, beat_times, ready)
-            if circuit.restreams(op.inner):  # an image every II cycles at most
-                ii = max(ii, op.ii.value.data)
-                if ii > period:
-                    raise RtlflowError(
-                        f"on the stream, its padded image takes {ii} beats, more than the "
-                        f"stream's {period} per inference: at the input's rate, a padded "
-                        "convolution streams only when it reads the design input itself, "
-                        "nothing between them; give it conv_style: parallel",
-                        node=op.node_name,
-                        op="conv",
-                    )
-            else:  # the input's stream waits for the border: an image takes the padded grid
+            if circuit.fifo_depth(op.inner):
+                _pad_within_stream(op, beat_times, period)
+            else:  # it holds the input's stream for the border: an image takes the padded grid
+                _pad_input_stream(op, beat_times)
                 period = len(beat_times[op.outputs[0]])
+            ready[op.outputs[0]] = int(beat_times[op.outputs[0]][-1])
             continue
         if isinstance(op, circuit.UnitOp) and op.inputs[0] in beat_times:
             times = beat_times[op.inputs[0]] + op.latency.value.data
@@ -108,19 +106,59 @@ def _pads_a_stream(op: circuit.UnitOp) -> bool:
     return isinstance(op.inner, fxp.PadOp) and circuit.beats_of(op.inner) > 1
 
 
-def _pad_stream(
-    op: circuit.UnitOp, beat_times: dict[SSAValue, np.ndarray], ready: dict[SSAValue, int]
-) -> None:
-    """The beat times of a pad on a stream (``rtlflow.rtl.stream``): a collected image sent
-    again, a beat a cycle; or the design input's stream with the border inserted, the border
-    before the first pixel sent ahead (cycle 0 is the first pixel's, taken as it comes)."""
+def _padded_grid(op: circuit.UnitOp) -> np.ndarray:
     inner = op.inner
     assert isinstance(inner, fxp.PadOp) and inner.spatial_pads is not None
-    inside = padded_grid(fxp.tensor_shape(inner.input)[2:], inner.spatial_pads)
-    start = ready[op.inputs[0]] if circuit.restreams(inner) else -int(np.argmax(inside))
-    times = start + op.latency.value.data + np.arange(len(inside))
-    beat_times[op.outputs[0]] = times
-    ready[op.outputs[0]] = int(times[-1])
+    return padded_grid(fxp.tensor_shape(inner.input)[2:], inner.spatial_pads)
+
+
+def _pad_input_stream(op: circuit.UnitOp, beat_times: dict[SSAValue, np.ndarray]) -> None:
+    """The beat times of the design input's stream with a border inserted
+    (``rtlflow.rtl.stream.StreamPadUnit``): the border before the first pixel sent ahead, cycle
+    0 the first pixel's (taken as it comes), a position a cycle."""
+    inside = _padded_grid(op)
+    start = -int(np.argmax(inside))
+    beat_times[op.outputs[0]] = start + op.latency.value.data + np.arange(len(inside))
+
+
+def _pad_within_stream(
+    op: circuit.UnitOp, beat_times: dict[SSAValue, np.ndarray], period: int
+) -> None:
+    """The beat times of a stream with a border inserted where it cannot be held
+    (``StreamPadUnit`` with a buffer): each pixel is sent the cycle after it arrives or after
+    the position before it, whichever is later, a border position the cycle after the one
+    before it, the border before the first pixel sent ahead. Sets the buffer's depth (the most
+    pixels ever waiting); refused when the border does not fit between two images at the
+    stream's rate (the buffer would grow without bound)."""
+    inside = _padded_grid(op)
+    arrivals = beat_times[op.inputs[0]]
+    first = int(np.argmax(inside))
+    sent = np.empty(len(inside), dtype=np.int64)
+    sent[first] = arrivals[0] + 1
+    pixel = 0
+    for position in range(first + 1, len(inside)):
+        sent[position] = sent[position - 1] + 1
+        if inside[position]:
+            pixel += 1
+            sent[position] = max(sent[position], arrivals[pixel] + 1)
+    sent[:first] = sent[first] - first + np.arange(first)
+    # the next image's border before its first pixel follows this image's last position
+    if sent[-1] + first > arrivals[0] + period:
+        inner = op.inner
+        raise RtlflowError(
+            f"on the stream, its padded image takes {len(inside)} beats, which do not fit "
+            f"between its images at the stream's {period} beats per inference: a padded "
+            "convolution streams where its input's beats leave room for the border (after a "
+            "pooling, or reading the design input itself); give it conv_style: parallel",
+            node=inner.node_name,  # type: ignore[attr-defined]
+            op="conv",
+        )
+    # pixels waiting at the end of a cycle in which one arrives: arrived and not yet sent
+    waiting = np.arange(1, len(arrivals) + 1) - np.searchsorted(sent[inside], arrivals, "right")
+    depth = max(1, int(waiting.max()))
+    op.inner.attributes[circuit.FIFO_DEPTH] = IntegerAttr(depth, i64)
+    op.module = StringAttr(unit_spec(op).module_name(op.register_boundaries))
+    beat_times[op.outputs[0]] = sent + op.latency.value.data
 
 
 def _align(op: Operation, ready: dict[SSAValue, int], cycle: int) -> None:

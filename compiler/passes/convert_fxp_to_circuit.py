@@ -12,9 +12,9 @@ pixel per beat); every unit on the stream gets ``circuit.beats``, and where a st
 meets an op that needs the whole tensor a ``circuit.collect`` gathers it. A channels-last input
 (``[1, *spatial, C]``) read through its channels-first view streams the same pixels: the view
 becomes wiring (``fxp.reshape``) and the input is marked ``circuit.channels_last``. A padded
-convolution's ``fxp.pad`` on a stream pads the design input's stream as it comes when it is
-that input's only reader, else reads the collected image and sends it again
-(``circuit.restream``).
+convolution's ``fxp.pad`` on a stream inserts the border's zero beats into it: holding the
+design input while it does when it is that input's only reader, else buffering the pixels that
+arrive meanwhile (``circuit.fifo_depth``).
 """
 
 from __future__ import annotations
@@ -125,9 +125,8 @@ def _mark_streams(function: func.FuncOp) -> set[SSAValue]:
         if not any(v in streamed for v in op.operands) or op.results and op.results[0] in streamed:
             continue
         if isinstance(op, fxp.PadOp) and holds(op, Streamable) and _reaches_stream(op.output):
-            if not fxp.reads_the_input(op.input):
-                _collect(op, streamed)  # the whole image, sent again with its border
-                op.attributes[circuit.RESTREAM] = IntegerAttr(1, i64)
+            if not fxp.reads_the_input(op.input):  # it buffers what arrives during the border
+                op.attributes[circuit.FIFO_DEPTH] = IntegerAttr(1, i64)
             op.attributes[circuit.BEATS] = IntegerAttr(_beats(op.output), i64)
             streamed.add(op.output)
             continue

@@ -97,9 +97,10 @@ class FxpSetConvStylePass(ModulePass):
 
 def _can_stream_here(window: fxp.WindowOp) -> bool:
     """Whether a window can stream at the stream's rate: a padded convolution's border is
-    inserted into the design input's stream as it comes when the convolution reads that input,
-    else the image is collected and sent again with its border, which must take no more beats
-    than the input's image."""
+    inserted into the design input's stream as it comes when the convolution reads that input
+    (holding the input), else into the idle cycles of its input's stream, so its padded image
+    must take no more beats than the input's image (``circuit-balance-latency`` checks that
+    the border fits)."""
     if not window.can_stream or not window.window.padded or fxp.reads_the_input(window.input):
         return window.can_stream
     function = window.parent_op()

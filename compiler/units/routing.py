@@ -11,7 +11,7 @@ from rtlflow.numerics.fixed_point import FixedFormat
 from rtlflow.numerics.indexing import IndexMap
 from rtlflow.rtl.index import GatherUnit, ScatterUnit
 from rtlflow.rtl.route import RouteUnit
-from rtlflow.rtl.stream import RestreamUnit, StreamPadUnit
+from rtlflow.rtl.stream import StreamPadUnit
 from rtlflow.units.core import UnitSpec, builds, cast_into, shape_of
 
 
@@ -42,19 +42,20 @@ def _route(op) -> UnitSpec:
 
 
 def _stream_pad(op: fxp.PadOp) -> UnitSpec:
-    """A pad on a pixel stream: the design input's stream with the border's zero beats
-    inserted, or a collected image sent again as its padded stream (``circuit.restreams``)."""
+    """A pad on a pixel stream: the border's zero beats inserted into it (holding the design
+    input, or buffering the pixels that arrive meanwhile: ``circuit.fifo_depth``)."""
     shape = fxp.tensor_shape(op.input)
-    restream = circuit.restreams(op)
+    fifo = circuit.fifo_depth(op)
     return UnitSpec(
-        "restream" if restream else "stream_pad",
-        f"{'x'.join(map(str, shape[1:]))}_{'_'.join(map(str, op.spatial_pads))}",
-        RestreamUnit if restream else StreamPadUnit,
+        "stream_pad",
+        f"{'x'.join(map(str, shape[1:]))}_{'_'.join(map(str, op.spatial_pads))}_f{fifo}",
+        StreamPadUnit,
         {
             "shape": shape_of(op.input_format),
             "channels": shape[1],
             "image": tuple(shape[2:]),
             "pads": op.spatial_pads,
+            "fifo": fifo,
         },
     )
 
