@@ -1,6 +1,7 @@
 """Inputs of MNIST size and attention over many tokens: does the compile finish, how fast, how big.
 
-    python bench/large_inputs.py [--cases mnist_valid mnist_same mnist_same8 attention64]
+    python bench/large_inputs.py [--cases mnist_valid mnist_same mnist_same8 attention64
+                                  residual200]
                                  [--reuse 64] [--sim] [--vectors 100]
 
 Models built in code, compiled with defaults (the automatic conv style on the xcvu13p):
@@ -10,6 +11,8 @@ Models built in code, compiled with defaults (the automatic conv style on the xc
   zero), with unpadded or "same" (pads 1) convolutions;
 - ``mnist_same8``: the "same" CNN at fixed<8,3> with reuse factor 16 (its convolutions fold
   their positions; at 8 bits the first one's result fits a port);
+- ``residual200``: a residual block on a 200x200 image of one channel ("same" 3x3 conv, ReLU,
+  "same" 3x3 conv, the input added back, ReLU), three 2x2 max poolings and a dense head;
 - ``attention64``: one post-norm transformer encoder layer over 64 tokens of 16 features (2
   heads, feed-forward 32), as PyTorch's exporter writes it (``tests/e2e/transformer_models``),
   folded by ``--reuse`` (default 64: one query row of each head a phase; the attention is one
@@ -39,6 +42,10 @@ from rtlflow.sim.runner import run_testbench  # noqa: E402
 
 def case(name: str, reuse: int):
     """(model, compile options) of a case."""
+    if name == "residual200":
+        from tests.e2e.models import residual_block
+
+        return residual_block(200, 1, pools=3), {}
     if name.startswith("mnist"):
         pads = 0 if name == "mnist_valid" else 1
         options = {"precision": "fixed<8,3>", "reuse_factor": 16} if name == "mnist_same8" else {}
@@ -77,8 +84,9 @@ def bench(name: str, reuse: int, simulate: bool, vectors: int) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument(
-        "--cases", nargs="+", choices=["mnist_valid", "mnist_same", "mnist_same8", "attention64"],
-        default=["mnist_valid", "mnist_same", "mnist_same8", "attention64"],
+        "--cases", nargs="+",
+        choices=["mnist_valid", "mnist_same", "mnist_same8", "attention64", "residual200"],
+        default=["mnist_valid", "mnist_same", "mnist_same8", "attention64", "residual200"],
     )  # fmt: skip
     parser.add_argument("--reuse", type=int, default=64, help="attention64's reuse factor")
     parser.add_argument("--sim", action="store_true", help="Verilator build and run")

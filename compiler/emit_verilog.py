@@ -25,6 +25,7 @@ from rtlflow.dialects import circuit, fxp
 from rtlflow.errors import RtlflowError
 from rtlflow.naming import verilog_identifier
 from rtlflow.rtl import primitives
+from rtlflow.rtl.add import StreamAddUnit
 from rtlflow.rtl.adder_graph import AdderGraphUnit
 from rtlflow.rtl.adder_graph_text import adder_graph_verilog
 from rtlflow.rtl.fold import FoldedUnit
@@ -229,7 +230,8 @@ def emit_verilog(module: ModuleOp, outdir: Path, jobs: int | None = None) -> Ver
                 registers, sources, result = frozenset(), [op.input], op.output
                 label, clocked = spec.kind, True
             node = op.node_name if isinstance(op, circuit.UnitOp) else None
-            widths = sum(_bits(v, streamed) for v in sources), _bits(result, streamed)
+            join = spec.unit_class is StreamAddUnit  # two streams: a valid each, after the data
+            widths = sum(_bits(v, streamed) for v in sources) + join * 2, _bits(result, streamed)
             _check_width(widths[0], "the unit's input", node, spec.kind)
             _check_width(widths[1], "the unit's output", node, spec.kind)
             name = spec.module_name(registers, stall and clocked)
@@ -244,6 +246,7 @@ def emit_verilog(module: ModuleOp, outdir: Path, jobs: int | None = None) -> Ver
                     tuple(names[v] for v in sources),
                     stall and clocked,
                     take=spec.unit_class is StreamPadUnit and not spec.params["fifo"],
+                    join=join,
                 )
             )
             names[result] = instance

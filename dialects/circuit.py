@@ -20,7 +20,8 @@ inputs are channels-last (``[1, *spatial, C]``, as Keras writes them: their chan
 stream (a padded convolution's border) sends the padded grid's beats, which its ``circuit.beats``
 gives: it inserts the border's zero beats into the stream, holding the design input meanwhile
 when it reads it, else keeping the pixels that arrive meanwhile in a buffer of
-``circuit.fifo_depth`` beats (set by ``circuit-balance-latency`` from the beat times).
+``circuit.fifo_depths`` beats (set by ``circuit-balance-latency`` from the beat times). An
+``fxp.add`` of two streams keeps each operand's beats in a buffer until the other's arrive.
 
 The enclosing ``func.func`` carries the design's clock target, estimated fmax, total latency and
 initiation interval as ``circuit.*`` attributes once the scheduling passes have run.
@@ -60,7 +61,7 @@ II = "circuit.ii"
 BEATS = "circuit.beats"
 INPUT_BEATS = "circuit.input_beats"
 CHANNELS_LAST = "circuit.channels_last"
-FIFO_DEPTH = "circuit.fifo_depth"
+FIFO_DEPTHS = "circuit.fifo_depths"
 
 
 @irdl_op_definition
@@ -291,11 +292,12 @@ def input_channels_last(function: Operation) -> tuple[bool, ...]:
     return tuple(bool(v) for v in int_tuple(attr))  # type: ignore[arg-type]
 
 
-def fifo_depth(op: Operation) -> int:
-    """The beats an ``fxp.pad`` on a stream deeper than the design input holds while it sends
-    the border (0: it pads the design input's stream, holding the input instead)."""
-    attr = op.attributes.get(FIFO_DEPTH)
-    return attr.value.data if isinstance(attr, IntegerAttr) else 0
+def fifo_depths(op: Operation) -> tuple[int, ...]:
+    """The depths of the buffers (in beats) of a unit on a stream: an ``fxp.pad`` deeper than
+    the design input, the pixels arriving while it sends the border (none: it holds the design
+    input instead); an ``fxp.add`` of two streams, each operand's beats waiting for the other's."""
+    attr = op.attributes.get(FIFO_DEPTHS)
+    return int_tuple(attr) if attr is not None else ()  # type: ignore[arg-type]
 
 
 def beats_of(op: Operation) -> int:

@@ -578,16 +578,12 @@ def input_view(argument: SSAValue) -> Operation | None:
 
 def reads_the_input(value: SSAValue) -> bool:
     """Whether ``value`` is a design's only input, or that input's channels-first view (or the
-    wiring the view becomes), and one op reads it: a stream that can be held while a padded
-    convolution's border is inserted into it."""
+    wiring the view becomes): a stream that can be held while a padded convolution's border is
+    inserted into it."""
     owner = value.owner
     if isinstance(owner, ReshapeOp) or isinstance(owner, Operation) and channels_first_view(owner):
-        if len(list(value.uses)) != 1:
-            return False
         value = owner.operands[0]  # type: ignore[union-attr]
-    if not isinstance(value, BlockArgument) or len(list(value.uses)) != 1:
-        return False
-    return len(value.block.args) == 1
+    return isinstance(value, BlockArgument) and len(value.block.args) == 1
 
 
 class WindowOp(FxpOp, ABC):

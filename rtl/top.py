@@ -76,6 +76,7 @@ class InstanceSpec:
     sources: tuple[str, ...]
     stall: bool = False
     take: bool = False  # it reads the design input and says when it takes a beat (in_ready)
+    join: bool = False  # its sources arrive at different times: their valids follow their data
 
 
 @dataclass(frozen=True)
@@ -136,7 +137,11 @@ class TopLevel(wiring.Component):
             if spec.take:
                 m.d.comb += take.eq(unit.take)
             sources = [_resolve(source, aliases) for source in spec.sources]
-            if len(sources) == 1 and sources[0] in units:
+            if spec.join:  # streams that arrive apart: each one's valid after the data
+                valids = [values[source][1] for source in sources]
+                payload = Cat(*(values[source][0] for source in sources), *valids)
+                m.d.comb += [unit.x.payload.eq(payload), unit.x.valid.eq(Cat(*valids).any())]
+            elif len(sources) == 1 and sources[0] in units:
                 wiring.connect(m, units[sources[0]].y, unit.x)
             else:  # several values arrive in the same cycle (latency is balanced): one valid
                 payload = Cat(*(values[source][0] for source in sources))
@@ -163,7 +168,7 @@ class TopLevel(wiring.Component):
                 enable.eq(~self.out_valid | self.out_ready),
                 self.in_ready.eq(enable & take),
             ]
-            return self.in_valid & enable
+            return self.in_valid & self.in_ready
         if self.spec.ii == 1:
             return self.in_valid
         return accept_gate(m, self.in_valid, self.in_ready, self.spec.ii)

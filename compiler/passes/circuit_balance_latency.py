@@ -8,7 +8,8 @@ outputs) and initiation interval (the largest unit ii) on the function.
 On a pixel stream it follows every beat: a window unit's output pixels when the beats completing
 their windows have passed its pipeline, a pad's positions as it sends them (the border sent
 ahead; within a stream each pixel when it has arrived, which sets the depth of the pad's buffer:
-``circuit.fifo_depth``).
+``circuit.fifo_depths``; an add of two streams each operand's beat when the other's has
+arrived, which sets the depths of its buffers likewise).
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from xdsl.rewriter import InsertPoint, Rewriter
 
 from rtlflow.dialects import circuit, fxp
 from rtlflow.errors import RtlflowError
+from rtlflow.dialects.arrays import int_array
 from rtlflow.numerics.windows import padded_grid
 from rtlflow.units import unit_spec
 
@@ -47,6 +49,13 @@ def _balance(function: func.FuncOp) -> None:
         ready[argument] = 0
         if count > 1:
             beat_times[argument] = np.arange(count)
+    for op in function.body.block.ops:
+        if _holds_the_input(op):
+            # it holds the input while it sends the border: the input's pixels arrive at the
+            # padded grid's positions inside the image (cycle 0 the first's)
+            inside = _padded_grid(op)
+            (argument,) = function.body.block.args
+            beat_times[argument] = np.flatnonzero(inside) - int(np.argmax(inside))
     ii = 1
     period = max(beats)  # cycles an inference's stream takes (its padded grid's, when padded)
     for op in list(function.body.block.ops):
@@ -54,11 +63,17 @@ def _balance(function: func.FuncOp) -> None:
             beat_times[op.output], ready[op.output] = beat_times[op.input], ready[op.input]
             continue
         if isinstance(op, circuit.UnitOp) and _pads_a_stream(op):
-            if circuit.fifo_depth(op.inner):
+            if circuit.fifo_depths(op.inner):
                 _pad_within_stream(op, beat_times, period)
             else:  # it holds the input's stream for the border: an image takes the padded grid
                 _pad_input_stream(op, beat_times)
                 period = len(beat_times[op.outputs[0]])
+            ready[op.outputs[0]] = int(beat_times[op.outputs[0]][-1])
+            continue
+        if isinstance(op, circuit.UnitOp) and isinstance(op.inner, fxp.AddOp) and (
+            circuit.beats_of(op.inner) > 1
+        ):
+            _join_streams(op, beat_times)
             ready[op.outputs[0]] = int(beat_times[op.outputs[0]][-1])
             continue
         if isinstance(op, circuit.UnitOp) and op.inputs[0] in beat_times:
@@ -104,6 +119,15 @@ def _balance(function: func.FuncOp) -> None:
 
 def _pads_a_stream(op: circuit.UnitOp) -> bool:
     return isinstance(op.inner, fxp.PadOp) and circuit.beats_of(op.inner) > 1
+
+
+def _holds_the_input(op: Operation) -> bool:
+    """A pad that holds the design input's stream while it sends the border."""
+    return (
+        isinstance(op, circuit.UnitOp)
+        and _pads_a_stream(op)
+        and not circuit.fifo_depths(op.inner)
+    )
 
 
 def _padded_grid(op: circuit.UnitOp) -> np.ndarray:
@@ -153,12 +177,30 @@ def _pad_within_stream(
             node=inner.node_name,  # type: ignore[attr-defined]
             op="conv",
         )
-    # pixels waiting at the end of a cycle in which one arrives: arrived and not yet sent
-    waiting = np.arange(1, len(arrivals) + 1) - np.searchsorted(sent[inside], arrivals, "right")
-    depth = max(1, int(waiting.max()))
-    op.inner.attributes[circuit.FIFO_DEPTH] = IntegerAttr(depth, i64)
-    op.module = StringAttr(unit_spec(op).module_name(op.register_boundaries))
+    _set_depths(op, [_waiting(arrivals, sent[inside])])
     beat_times[op.outputs[0]] = sent + op.latency.value.data
+
+
+def _waiting(arrivals: np.ndarray, leaving: np.ndarray) -> int:
+    """The most beats a buffer holds at the end of a cycle: beats arriving (pushed) in the
+    cycles ``arrivals``, leaving (popped) in the cycles ``leaving``, both in order; one at least."""
+    held = np.arange(1, len(arrivals) + 1) - np.searchsorted(leaving, arrivals, "right")
+    return max(1, int(held.max()))
+
+
+def _set_depths(op: circuit.UnitOp, depths: list[int]) -> None:
+    op.inner.attributes[circuit.FIFO_DEPTHS] = int_array(depths)
+    op.module = StringAttr(unit_spec(op).module_name(op.register_boundaries))
+
+
+def _join_streams(op: circuit.UnitOp, beat_times: dict[SSAValue, np.ndarray]) -> None:
+    """The beat times of an add of two streams (``rtlflow.rtl.add.StreamAddUnit``): each pair
+    of beats leaves its buffers the cycle after the later of the two arrived; sets the buffers'
+    depths."""
+    a, b = (beat_times[v] for v in op.inputs)
+    later = np.maximum(a, b)
+    _set_depths(op, [_waiting(a, later + 1), _waiting(b, later + 1)])
+    beat_times[op.outputs[0]] = later + op.latency.value.data
 
 
 def _align(op: Operation, ready: dict[SSAValue, int], cycle: int) -> None:

@@ -13,8 +13,10 @@ meets an op that needs the whole tensor a ``circuit.collect`` gathers it. A chan
 (``[1, *spatial, C]``) read through its channels-first view streams the same pixels: the view
 becomes wiring (``fxp.reshape``) and the input is marked ``circuit.channels_last``. A padded
 convolution's ``fxp.pad`` on a stream inserts the border's zero beats into it: holding the
-design input while it does when it is that input's only reader, else buffering the pixels that
-arrive meanwhile (``circuit.fifo_depth``).
+design's input while it does when it reads that input (the first such pad; the input's other
+readers see its beats as held), else buffering the pixels that arrive meanwhile
+(``circuit.fifo_depths``). An add of two streams streams (each operand's beats waiting for
+the other's); of a stream and a whole tensor, the stream is collected.
 """
 
 from __future__ import annotations
@@ -113,6 +115,7 @@ def _mark_streams(function: func.FuncOp) -> set[SSAValue]:
         wiring = fxp.ReshapeOp(view.operands[0], view.results[0].type, view.node_name)
         Rewriter.replace_op(view, wiring)
         streamed.add(wiring.output)
+    held = False  # whether a pad holds the input's stream
     for op in list(block.ops):
         if isinstance(op, fxp.WindowOp) and op.style.data == "stream" and op.input not in streamed:
             raise RtlflowError(
@@ -125,9 +128,16 @@ def _mark_streams(function: func.FuncOp) -> set[SSAValue]:
         if not any(v in streamed for v in op.operands) or op.results and op.results[0] in streamed:
             continue
         if isinstance(op, fxp.PadOp) and holds(op, Streamable) and _reaches_stream(op.output):
-            if not fxp.reads_the_input(op.input):  # it buffers what arrives during the border
-                op.attributes[circuit.FIFO_DEPTH] = IntegerAttr(1, i64)
+            if fxp.reads_the_input(op.input) and not held:
+                held = True  # it holds the input while it sends the border: every reader waits
+            else:  # it buffers what arrives while it sends the border
+                op.attributes[circuit.FIFO_DEPTHS] = int_array([1])
             op.attributes[circuit.BEATS] = IntegerAttr(_beats(op.output), i64)
+            streamed.add(op.output)
+            continue
+        if isinstance(op, fxp.AddOp) and all(v in streamed for v in op.operands):
+            op.attributes[circuit.BEATS] = IntegerAttr(_beats(op.output), i64)
+            op.attributes[circuit.FIFO_DEPTHS] = int_array([1, 1])
             streamed.add(op.output)
             continue
         if holds(op, Streamable) and not isinstance(op, fxp.PadOp):

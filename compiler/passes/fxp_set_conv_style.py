@@ -105,12 +105,15 @@ def _can_stream_here(window: fxp.WindowOp) -> bool:
         return window.can_stream
     function = window.parent_op()
     assert isinstance(function, func.FuncOp)
-    pixels = 0
+    period = 0  # the stream's beats an image: the input's pixels, or a held input's grid
     for argument in function.body.block.args:
         view = fxp.input_view(argument)  # a channels-last input's pixels: its view's
         image = view.results[0] if view is not None else argument
-        pixels = max(pixels, math.prod(fxp.tensor_shape(image)[2:]))
-    return math.prod(window.window.streamed().input_shape) <= pixels
+        period = max(period, math.prod(fxp.tensor_shape(image)[2:]))
+    for other in function.body.block.ops:
+        if isinstance(other, fxp.ConvOp) and other.can_stream and fxp.reads_the_input(other.input):
+            period = max(period, math.prod(other.window.streamed().input_shape))
+    return math.prod(window.window.streamed().input_shape) <= period
 
 
 def _pad_the_stream(conv: fxp.WindowOp) -> None:
@@ -149,5 +152,5 @@ def _keep_streams_reachable(function: func.FuncOp, automatic: set[fxp.WindowOp])
             and op.input in streamed
             and holds(op, Streamable)
             and len(fxp.tensor_shape(op.input)) >= 3
-        ):
-            streamed.add(op.output)
+        ) or isinstance(op, fxp.AddOp) and all(v in streamed for v in op.inputs):
+            streamed.add(op.output)  # (an add of two streams: a residual connection)

@@ -8,7 +8,7 @@ from typing import Any
 from rtlflow.dialects import circuit, fxp
 from rtlflow.numerics.broadcast import per_channel
 from rtlflow.rtl.activation import ActivationUnit
-from rtlflow.rtl.add import AddUnit
+from rtlflow.rtl.add import AddUnit, StreamAddUnit
 from rtlflow.rtl.scale_shift import ScaleShiftUnit
 from rtlflow.rtl.threshold import ThresholdUnit
 from rtlflow.units.core import UnitSpec, builds, cast_into, elements, shape_of
@@ -84,17 +84,17 @@ def _threshold(op: fxp.ThresholdOp) -> UnitSpec:
 
 @builds(fxp.AddOp)
 def _add(op: fxp.AddOp) -> UnitSpec:
-    formats = op.input_formats
+    formats, shape = op.input_formats, fxp.tensor_shape(op.output)
     frac = max(f.frac_bits for f in formats)
-    count = math.prod(fxp.tensor_shape(op.output))
-    return UnitSpec(
-        "add",
-        str(count),
-        AddUnit,
-        {
-            "shapes": tuple(shape_of(f) for f in formats),
-            "shifts": tuple(frac - f.frac_bits for f in formats),
-            "count": count,
-            "casts": (cast_into(op.output_format, frac),),
-        },
-    )
+    params: dict[str, Any] = {
+        "shapes": tuple(shape_of(f) for f in formats),
+        "shifts": tuple(frac - f.frac_bits for f in formats),
+        "count": shape[1] if circuit.beats_of(op) > 1 else math.prod(shape),  # per beat
+        "casts": (cast_into(op.output_format, frac),),
+    }
+    if circuit.beats_of(op) > 1:  # two pixel streams, joined by buffers
+        depths = circuit.fifo_depths(op)
+        params["depths"] = depths
+        summary = f"{params['count']}_f{depths[0]}_{depths[1]}"
+        return UnitSpec("stream_add", summary, StreamAddUnit, params)
+    return UnitSpec("add", str(params["count"]), AddUnit, params)

@@ -43,9 +43,9 @@ def _route(op) -> UnitSpec:
 
 def _stream_pad(op: fxp.PadOp) -> UnitSpec:
     """A pad on a pixel stream: the border's zero beats inserted into it (holding the design
-    input, or buffering the pixels that arrive meanwhile: ``circuit.fifo_depth``)."""
+    input, or buffering the pixels that arrive meanwhile: ``circuit.fifo_depths``)."""
     shape = fxp.tensor_shape(op.input)
-    fifo = circuit.fifo_depth(op)
+    fifo = sum(circuit.fifo_depths(op))
     return UnitSpec(
         "stream_pad",
         f"{'x'.join(map(str, shape[1:]))}_{'_'.join(map(str, op.spatial_pads))}_f{fifo}",

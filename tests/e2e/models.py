@@ -120,6 +120,22 @@ def wide_mlp(n_in: int = 12, hidden: int = 16, n_out: int = 4, seed: int = 4) ->
     return g.model({"y": g.dense(h, hidden, n_out)})
 
 
+def residual_block(size: int, channels: int, pools: int = 1, seed: int = 4) -> onnx.ModelProto:
+    """A residual block on a ``size`` x ``size`` image as ResNets write it: "same" 3x3 conv, ReLU,
+    "same" 3x3 conv, the input added back, ReLU; then ``pools`` 2x2 max poolings and a dense
+    head of two outputs."""
+    g = Graph(f"residual_{size}", {"x": [1, channels, size, size]}, seed=seed)
+    same = {"kernel_shape": [3, 3], "pads": [1, 1, 1, 1]}
+    w1 = g.constant(g.rng.normal(0, 0.3, (channels, channels, 3, 3)))
+    h = g.node("Relu", [g.node("Conv", ["x", w1], **same)])
+    w2 = g.constant(g.rng.normal(0, 0.3, (channels, channels, 3, 3)))
+    h = g.node("Relu", [g.node("Add", [g.node("Conv", [h, w2], **same), "x"])])
+    for _ in range(pools):
+        h = g.node("MaxPool", [h], kernel_shape=[2, 2], strides=[2, 2])
+    features = channels * (size >> pools) ** 2
+    return g.model({"y": g.dense(g.node("Flatten", [h], axis=1), features, 2, scale=0.2)})
+
+
 def onnxruntime_outputs(model: onnx.ModelProto, inputs: dict[str, np.ndarray]) -> list[np.ndarray]:
     """Float reference: onnxruntime, one sample at a time (the models have batch size 1)."""
     session = onnxruntime.InferenceSession(model.SerializeToString())

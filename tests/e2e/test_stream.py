@@ -168,6 +168,23 @@ def test_padded_strided_and_1d_convolutions_stream(tmp_path):
     check_stream(model, tmp_path / "2d", samples=8, ii=9 * 9)
 
 
+def test_a_residual_block_streams(tmp_path):
+    """A residual block (conv, ReLU, conv, the input added back) on a stream: the first
+    convolution's border is inserted into the input's stream (held), the second's into the idle
+    cycles its input's stream has (the border's), and the add joins two streams that arrive
+    apart, the input's pixels waiting in a buffer about two rows deep for the convolutions' (no
+    collect before the head). Bit-exact under idle cycles and backpressure, II the padded grid;
+    the automatic choice streams it where the parallel form outnumbers the DSP slices."""
+    model = models.residual_block(8, 2)
+    report = check_stream(model, tmp_path, samples=10, ii=10 * 10)
+    (add,) = [layer for layer in report["layers"] if layer["op"] == "add"]
+    depths = [int(d) for d in add["module"].split("_f")[1].split("_")[:2]]
+    assert depths[0] <= 2 and 2 * 8 <= depths[1] <= 3 * 8  # the convolutions' path is later
+    assert [layer["op"] for layer in report["layers"]].count("collect") == 1  # the head's
+    fxp_ir = rtlflow.compile(model, part="xc7z020", stop_at="fxp").ir("fxp")  # 220 DSPs
+    assert 'style = "parallel"' not in fxp_ir and fxp_ir.count('style = "stream"') == 3
+
+
 def test_a_padded_conv_behind_an_input_layer_cannot_stream_at_the_input_rate():
     """A per-channel scale between the input and a padded convolution: the border cannot be
     inserted where the input is held (the scale would change it), and after the scale the
