@@ -70,9 +70,11 @@ class StreamAddUnit(Unit):
     ``count`` channels per beat. The operands' beats arrive at different times (the convolution
     path later, by its line buffers and pipeline): each operand's beats wait in a first-in
     first-out buffer (``depths``, set from the beat times) until the other's have arrived; a pair
-    leaves in the cycle after the later of the two arrived (forced boundary 0), then the add and
-    the casts. The input is both pixels and then both valids (the top level's join: each operand
-    has its own). Latency 1 + the registers chosen after the buffers.
+    leaves in the cycle after the later of the two arrived (forced boundary 0) through the
+    buffers' output multiplexers (``select``, registered: forced boundary 1, as the depths are
+    known only after the registers are placed), then the add and the casts. The input is both
+    pixels and then both valids (the top level's join: each operand has its own). Latency 2 +
+    the registers chosen after ``select``.
     """
 
     def __init__(
@@ -105,14 +107,18 @@ class StreamAddUnit(Unit):
 
         n = self.count
         pop = Signal(name="pop")
-        operands, waiting = [], []
+        heads, operators, waiting = [], [], []
         for k, (terms, valid) in enumerate(zip((inputs[:n], inputs[n : 2 * n]), inputs[2 * n :])):
-            heads, ready = beat_fifo(
+            values, ready = beat_fifo(
                 m, valid.value, [t.value for t in terms], pop, self.depths[k], f"fifo{k}"
             )
-            operands.append([Term(h, t.low, t.high) for h, t in zip(heads, terms, strict=True)])
+            heads += [Term(v, t.low, t.high) for v, t in zip(values, terms, strict=True)]
+            if self.depths[k] > 1:
+                operators += [("mux", len(v), self.depths[k]) for v in values]
             waiting.append(ready)
         m.d.comb += pop.eq(waiting[0] & waiting[1])
         pipeline.stage_forced("", [], 0)  # boundary 0: the buffers
         pipeline.valid = pop
-        return add_cast(pipeline, operands[0], operands[1], self.shifts, self.casts)
+        values = pipeline.stage("select", operators, [t.value for t in heads], force=True)
+        heads = [Term(v, t.low, t.high) for v, t in zip(values, heads, strict=True)]
+        return add_cast(pipeline, heads[:n], heads[n:], self.shifts, self.casts)

@@ -49,15 +49,16 @@ def _balance(function: func.FuncOp) -> None:
         ready[argument] = 0
         if count > 1:
             beat_times[argument] = np.arange(count)
+    period = max(beats)  # cycles an inference's stream takes (its padded grid's, when padded)
     for op in function.body.block.ops:
         if _holds_the_input(op):
             # it holds the input while it sends the border: the input's pixels arrive at the
-            # padded grid's positions inside the image (cycle 0 the first's)
+            # padded grid's positions inside the image (cycle 0 the first's), an image a grid
             inside = _padded_grid(op)
             (argument,) = function.body.block.args
             beat_times[argument] = np.flatnonzero(inside) - int(np.argmax(inside))
+            period = len(inside)
     ii = 1
-    period = max(beats)  # cycles an inference's stream takes (its padded grid's, when padded)
     for op in list(function.body.block.ops):
         if isinstance(op, fxp.ReshapeOp) and op.input in beat_times:  # a channels-first view
             beat_times[op.output], ready[op.output] = beat_times[op.input], ready[op.input]
@@ -65,15 +66,14 @@ def _balance(function: func.FuncOp) -> None:
         if isinstance(op, circuit.UnitOp) and _pads_a_stream(op):
             if circuit.fifo_depths(op.inner):
                 _pad_within_stream(op, beat_times, period)
-            else:  # it holds the input's stream for the border: an image takes the padded grid
+            else:  # it holds the input's stream for the border
                 _pad_input_stream(op, beat_times)
-                period = len(beat_times[op.outputs[0]])
             ready[op.outputs[0]] = int(beat_times[op.outputs[0]][-1])
             continue
         if isinstance(op, circuit.UnitOp) and isinstance(op.inner, fxp.AddOp) and (
             circuit.beats_of(op.inner) > 1
         ):
-            _join_streams(op, beat_times)
+            _join_streams(op, beat_times, period)
             ready[op.outputs[0]] = int(beat_times[op.outputs[0]][-1])
             continue
         if isinstance(op, circuit.UnitOp) and op.inputs[0] in beat_times:
@@ -193,13 +193,23 @@ def _set_depths(op: circuit.UnitOp, depths: list[int]) -> None:
     op.module = StringAttr(unit_spec(op).module_name(op.register_boundaries))
 
 
-def _join_streams(op: circuit.UnitOp, beat_times: dict[SSAValue, np.ndarray]) -> None:
+def _join_streams(
+    op: circuit.UnitOp, beat_times: dict[SSAValue, np.ndarray], period: int
+) -> None:
     """The beat times of an add of two streams (``rtlflow.rtl.add.StreamAddUnit``): each pair
     of beats leaves its buffers the cycle after the later of the two arrived; sets the buffers'
-    depths."""
+    depths, over as many images, one every ``period`` cycles, as a beat can wait (on a small
+    image the next image's first beats can arrive before this one's last have left)."""
     a, b = (beat_times[v] for v in op.inputs)
     later = np.maximum(a, b)
-    _set_depths(op, [_waiting(a, later + 1), _waiting(b, later + 1)])
+    images = int((later - np.minimum(a, b)).max()) // period + 2
+    shifts = period * np.arange(images)[:, np.newaxis]
+
+    def repeated(times: np.ndarray) -> np.ndarray:
+        return np.sort((times + shifts).reshape(-1))
+
+    leave = repeated(later + 1)
+    _set_depths(op, [_waiting(repeated(a), leave), _waiting(repeated(b), leave)])
     beat_times[op.outputs[0]] = later + op.latency.value.data
 
 

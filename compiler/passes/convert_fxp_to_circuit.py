@@ -13,9 +13,9 @@ meets an op that needs the whole tensor a ``circuit.collect`` gathers it. A chan
 (``[1, *spatial, C]``) read through its channels-first view streams the same pixels: the view
 becomes wiring (``fxp.reshape``) and the input is marked ``circuit.channels_last``. A padded
 convolution's ``fxp.pad`` on a stream inserts the border's zero beats into it: holding the
-design's input while it does when it reads that input (the first such pad; the input's other
-readers see its beats as held), else buffering the pixels that arrive meanwhile
-(``circuit.fifo_depths``). An add of two streams streams (each operand's beats waiting for
+design's input while it does when it reads that input (of such pads, the one of the largest
+padded grid; the input's other readers see its beats as held), else buffering the pixels that
+arrive meanwhile (``circuit.fifo_depths``). An add of two streams streams (each operand's beats waiting for
 the other's); of a stream and a whole tensor, the stream is collected.
 """
 
@@ -115,7 +115,17 @@ def _mark_streams(function: func.FuncOp) -> set[SSAValue]:
         wiring = fxp.ReshapeOp(view.operands[0], view.results[0].type, view.node_name)
         Rewriter.replace_op(view, wiring)
         streamed.add(wiring.output)
-    held = False  # whether a pad holds the input's stream
+    # the pad that holds the input while it sends its border (every reader then waits): of the
+    # pads reading the input, the one of the largest padded grid (an image takes that many beats)
+    holder = max(
+        (
+            op for op in block.ops
+            if isinstance(op, fxp.PadOp) and holds(op, Streamable)
+            and fxp.reads_the_input(op.input) and _reaches_stream(op.output)
+        ),
+        key=lambda pad: math.prod(fxp.tensor_shape(pad.output)[2:]),
+        default=None,
+    )  # fmt: skip
     for op in list(block.ops):
         if isinstance(op, fxp.WindowOp) and op.style.data == "stream" and op.input not in streamed:
             raise RtlflowError(
@@ -128,9 +138,7 @@ def _mark_streams(function: func.FuncOp) -> set[SSAValue]:
         if not any(v in streamed for v in op.operands) or op.results and op.results[0] in streamed:
             continue
         if isinstance(op, fxp.PadOp) and holds(op, Streamable) and _reaches_stream(op.output):
-            if fxp.reads_the_input(op.input) and not held:
-                held = True  # it holds the input while it sends the border: every reader waits
-            else:  # it buffers what arrives while it sends the border
+            if op is not holder:  # it buffers what arrives while it sends the border
                 op.attributes[circuit.FIFO_DEPTHS] = int_array([1])
             op.attributes[circuit.BEATS] = IntegerAttr(_beats(op.output), i64)
             streamed.add(op.output)

@@ -74,10 +74,11 @@ class FxpSetConvStylePass(ModulePass):
             # a parallel window whose result is wider than a port is refused: streaming it, and
             # the layers its stream reaches, is the way through
             wide = any(not parallel_fits(w) and w.can_stream for w in windows)
+            period = _stream_period(function, [w for w in windows if chosen[w] != "parallel"])
             for window in windows:
                 style = chosen[window]
                 if style is None:
-                    streams = (products > budget or wide) and _can_stream_here(window)
+                    streams = (products > budget or wide) and _can_stream_here(window, period)
                     style = "stream" if streams else "parallel"
                 if style == "stream" and not window.can_stream:
                     raise RtlflowError(
@@ -95,24 +96,28 @@ class FxpSetConvStylePass(ModulePass):
                     _pad_the_stream(window)
 
 
-def _can_stream_here(window: fxp.WindowOp) -> bool:
-    """Whether a window can stream at the stream's rate: a padded convolution's border is
-    inserted into the design input's stream as it comes when the convolution reads that input
-    (holding the input), else into the idle cycles of its input's stream, so its padded image
-    must take no more beats than the input's image (``circuit-balance-latency`` checks that
-    the border fits)."""
-    if not window.can_stream or not window.window.padded or fxp.reads_the_input(window.input):
-        return window.can_stream
-    function = window.parent_op()
-    assert isinstance(function, func.FuncOp)
-    period = 0  # the stream's beats an image: the input's pixels, or a held input's grid
+def _stream_period(function: func.FuncOp, windows: list[fxp.WindowOp]) -> int:
+    """The beats a stream takes an image: the input's pixels, or the padded grid of a padded
+    convolution (of ``windows``) that reads the input (the largest: it holds the input)."""
+    period = 0
     for argument in function.body.block.args:
         view = fxp.input_view(argument)  # a channels-last input's pixels: its view's
         image = view.results[0] if view is not None else argument
         period = max(period, math.prod(fxp.tensor_shape(image)[2:]))
-    for other in function.body.block.ops:
-        if isinstance(other, fxp.ConvOp) and other.can_stream and fxp.reads_the_input(other.input):
-            period = max(period, math.prod(other.window.streamed().input_shape))
+    for window in windows:
+        if window.can_stream and window.window.padded and fxp.reads_the_input(window.input):
+            period = max(period, math.prod(window.window.streamed().input_shape))
+    return period
+
+
+def _can_stream_here(window: fxp.WindowOp, period: int) -> bool:
+    """Whether a window can stream at the stream's rate: a padded convolution's border is
+    inserted into the design input's stream as it comes when the convolution reads that input
+    (holding the input), else into the idle cycles of its input's stream, so its padded image
+    must take no more beats than the stream has an image, ``period`` (``circuit-balance-latency``
+    checks that the border fits)."""
+    if not window.can_stream or not window.window.padded or fxp.reads_the_input(window.input):
+        return window.can_stream
     return math.prod(window.window.streamed().input_shape) <= period
 
 

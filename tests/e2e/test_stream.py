@@ -185,6 +185,43 @@ def test_a_residual_block_streams(tmp_path):
     assert 'style = "parallel"' not in fxp_ir and fxp_ir.count('style = "stream"') == 3
 
 
+def test_a_residual_connection_longer_than_an_image_on_a_short_stream(tmp_path):
+    """Three "same" convolutions of a 1-D stream of 4 pixels (6 beats an image, padded), added
+    back to the input: the input's pixels wait for the convolutions' longer than an image takes,
+    so the next images' pixels arrive meanwhile: the buffer holds those too (more than the 4
+    pixels of one image). Bit-exact under idle cycles and backpressure."""
+    g = models.Graph("residual_1d", {"x": [1, 2, 4]}, seed=5)
+    h = "x"
+    for _ in range(3):
+        w = g.constant(g.rng.normal(0, 0.4, (2, 2, 3)))
+        h = g.node("Relu", [g.node("Conv", [h, w], kernel_shape=[3], pads=[1, 1])])
+    h = g.node("Add", [h, "x"])
+    model = g.model({"y": g.dense(g.node("Flatten", [h], axis=1), 2 * 4, 2, scale=0.3)})
+    report = check_stream(model, tmp_path, samples=12, ii=6)
+    (add,) = [layer for layer in report["layers"] if layer["op"] == "add"]
+    assert int(add["module"].split("_f")[1].split("_")[1]) > 4  # the input's side
+    assert report["latency_cycles"] > 2 * 6
+
+
+def test_two_padded_convolutions_of_the_input_added(tmp_path):
+    """A 3x3 and a 5x5 "same" convolution of the same input, added (as inception-style blocks
+    have): the 5x5's pad, of the larger padded grid (12 x 12), holds the input for its border,
+    and every reader sees the held input; the 3x3's pad inserts its smaller border into the idle
+    cycles that leaves; the add joins the two. Bit-exact under idle cycles and backpressure."""
+    g = models.Graph("two_kernels", {"x": [1, 2, 8, 8]}, seed=7)
+    w3 = g.constant(g.rng.normal(0, 0.3, (3, 2, 3, 3)))
+    w5 = g.constant(g.rng.normal(0, 0.2, (3, 2, 5, 5)))
+    a = g.node("Conv", ["x", w3], kernel_shape=[3, 3], pads=[1, 1, 1, 1])
+    b = g.node("Conv", ["x", w5], kernel_shape=[5, 5], pads=[2, 2, 2, 2])
+    h = g.node("Relu", [g.node("Add", [a, b])])
+    h = g.node("MaxPool", [h], kernel_shape=[2, 2], strides=[2, 2])
+    model = g.model({"y": g.dense(g.node("Flatten", [h], axis=1), 3 * 16, 2, scale=0.3)})
+    report = check_stream(model, tmp_path, samples=12, ii=12 * 12)
+    modules = [layer["module"] for layer in report["layers"] if layer["op"] == "pad"]
+    assert sorted(m.split("_f")[1][0] for m in modules) == ["0", "1"]  # one holds, one buffers
+    assert any("_2_2_2_2_f0_" in m for m in modules)  # the 5x5's holds the input
+
+
 def test_a_padded_conv_behind_an_input_layer_cannot_stream_at_the_input_rate():
     """A per-channel scale between the input and a padded convolution: the border cannot be
     inserted where the input is held (the scale would change it), and after the scale the
