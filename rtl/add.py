@@ -10,6 +10,7 @@ from amaranth.hdl import Module, Shape, Signal, Value, unsigned
 
 from rtlflow.rtl.arith import Cast, Term, add
 from rtlflow.rtl.pipeline import Pipeline, Unit, cast_stages, cross_terms, start_terms
+from rtlflow.rtl.stream import MEMORY_DEPTH, beat_fifo
 
 
 class AddUnit(Unit):
@@ -91,7 +92,9 @@ class StreamAddUnit(Unit):
         self.shifts, self.count, self.casts = tuple(shifts), count, tuple(casts)
         self.depths = tuple(depths)
         widths = [Shape.cast(shape).width for shape in shapes]
-        self.held_bits = sum(d * w * count for d, w in zip(depths, widths, strict=True))
+        self.held_bits = sum(  # the buffers held in registers (deeper ones are memories)
+            d * w * count for d, w in zip(depths, widths, strict=True) if d <= MEMORY_DEPTH
+        )
         super().__init__(
             input_shape=shapes[0],
             input_count=2 * count + 2,
@@ -103,8 +106,6 @@ class StreamAddUnit(Unit):
         )
 
     def build(self, m: Module, pipeline: Pipeline, inputs: list[Term]) -> list[Value]:
-        from rtlflow.rtl.stream import beat_fifo
-
         n = self.count
         pop = Signal(name="pop")
         heads, operators, waiting = [], [], []

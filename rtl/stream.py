@@ -15,7 +15,8 @@ every register; the top level lowers ``en`` while an output waits for ``ready``.
 
 from __future__ import annotations
 
-from amaranth.hdl import Array, Cat, Const, Module, Mux, Shape, Signal, Value
+from amaranth.hdl import Array, Cat, Const, Module, Mux, Shape, Signal, Value, unsigned
+from amaranth.lib.memory import Memory
 
 from rtlflow.rtl.arith import Cast, Term, choose
 from rtlflow.rtl.dense import linear_sums
@@ -185,6 +186,11 @@ def padded_positions(shape, pads) -> tuple[list[bool], list[bool]]:
     return ([True], axes[0]) if rank == 1 else (axes[0], axes[1])
 
 
+#: buffers deeper than this are a memory (the synthesis tool maps it to LUT or block RAM), not
+#: registers and a multiplexer
+MEMORY_DEPTH = 16
+
+
 def beat_fifo(
     m: Module, push: Value, values: list[Value], pop: Value, depth: int, name: str
 ) -> tuple[list[Value], Value]:
@@ -192,19 +198,30 @@ def beat_fifo(
     leaves when ``pop`` (only while there is one). Returns the oldest beat's values (same
     shapes) and whether there is one; a beat pushed in cycle t can leave in cycle t + 1."""
     data = Cat(*values)
-    entries = [Signal(len(data), name=f"{name}{k}", reset_less=True) for k in range(depth)]
-    write = Signal(range(depth), name=f"{name}_write")
-    read = Signal(range(depth), name=f"{name}_read")
+    write = Signal(range(max(2, depth)), name=f"{name}_write")  # (never zero bits wide)
+    read = Signal(range(max(2, depth)), name=f"{name}_read")
     count = Signal(range(depth + 1), name=f"{name}_count")
     with m.If(push):
         m.d.sync += write.eq(Mux(write == depth - 1, 0, write + 1))
-        for k, entry in enumerate(entries):
-            with m.If(write == k):
-                m.d.sync += entry.eq(data)
     with m.If(pop):
         m.d.sync += read.eq(Mux(read == depth - 1, 0, read + 1))
     m.d.sync += count.eq(count + push - pop)
-    head = choose(m, entries, read, f"{name}_head") if depth > 1 else entries[0]
+    if depth > MEMORY_DEPTH:  # a memory (distributed or block RAM), read without a clock
+        memory = Memory(shape=unsigned(len(data)), depth=depth, init=[])
+        memory._MustUse__silence = True  # (a plan's dry run builds it and never elaborates it)
+        m.submodules[f"{name}_memory"] = memory
+        stored, oldest_port = memory.write_port(), memory.read_port(domain="comb")
+        m.d.comb += [
+            stored.addr.eq(write), stored.data.eq(data), stored.en.eq(push),
+            oldest_port.addr.eq(read),
+        ]  # fmt: skip
+        head = oldest_port.data
+    else:
+        entries = [Signal(len(data), name=f"{name}{k}", reset_less=True) for k in range(depth)]
+        for k, entry in enumerate(entries):
+            with m.If(push & (write == k)):
+                m.d.sync += entry.eq(data)
+        head = choose(m, entries, read, f"{name}_head") if depth > 1 else entries[0]
     oldest, offset = [], 0
     for value in values:
         shape = value.shape()
