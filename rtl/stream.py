@@ -15,7 +15,7 @@ every register; the top level lowers ``en`` while an output waits for ``ready``.
 
 from __future__ import annotations
 
-from amaranth.hdl import Array, Cat, Const, Module, Mux, Shape, Signal, Value, unsigned
+from amaranth.hdl import Cat, Const, Module, Mux, Shape, Signal, Value, unsigned
 from amaranth.lib.memory import Memory
 
 from rtlflow.rtl.arith import Cast, Term, choose
@@ -25,10 +25,12 @@ from rtlflow.rtl.pool import pool_groups
 from rtlflow.numerics.windows import Window
 
 
-def _flags(values: list[bool]) -> Array:
-    """A constant table of flags, padded to a power of two (complete multiplexers)."""
-    size = 1 << max(1, (len(values) - 1).bit_length())
-    return Array([Const(int(v), 1) for v in values + [False] * (size - len(values))])
+def _flag(values: list[bool], index: Value) -> Value:
+    """``values[index]`` of a constant list of flags: one bit of a constant selected by a shift
+    (a table lookup would be a chain of conditionals as long as the list, which the Verilog of a
+    200-pixel row makes too deep for Yosys to parse). An index past the list reads 0."""
+    mask = sum(1 << i for i, v in enumerate(values) if v)
+    return Const(mask, max(1, len(values))).bit_select(index, 1)
 
 
 def beat_history(m: Module, accept: Value, beat: list[Value], depth: int, name: str):
@@ -164,7 +166,7 @@ class StreamWindowUnit(Unit):
         row_flags = [True] * shape[0] if self.window.rank == 1 else flags[0]
         column_flags = flags[-1]
         valid = Signal(name="window_valid")
-        m.d.sync += valid.eq(accept & _flags(row_flags)[row] & _flags(column_flags)[column])
+        m.d.sync += valid.eq(accept & _flag(row_flags, row) & _flag(column_flags, column))
         pipeline.valid = valid
         low, high = inputs[0].low, inputs[0].high
         return [
@@ -277,7 +279,7 @@ class StreamPadUnit(Unit):
         m.d.comb += send.eq(Mux(inside, waiting, 1))  # the image's pixel, or a border zero
         column, last_column = wrapping_counter(m, send, len(columns), "column")
         row, _ = wrapping_counter(m, send & last_column, len(rows), "row")
-        m.d.comb += inside.eq(_flags(rows)[row] & _flags(columns)[column])
+        m.d.comb += inside.eq(_flag(rows, row) & _flag(columns, column))
         pipeline.valid = send
         pipeline.forced.add(0)
         return pipeline.start([Mux(inside, value, 0) for value in values])
