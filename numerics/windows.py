@@ -151,13 +151,22 @@ class Window:
         return index.max(axis=1)
 
 
-def padded_grid(shape, pads) -> np.ndarray:
-    """Over an input of spatial ``shape`` padded by ``pads`` (begins then ends): per position of
-    the padded grid in raster order, whether it is inside the input (else a padding beat)."""
+def padded_axes(shape, pads) -> list[np.ndarray]:
+    """Over an input of spatial ``shape`` padded by ``pads`` (begins then ends): per axis, for
+    each coordinate of the padded grid, whether it is inside the input."""
     rank = len(shape)
-    inside = np.ones((), dtype=bool)
+    axes = []
     for a in range(rank):
         axis = np.zeros(shape[a] + pads[a] + pads[rank + a], dtype=bool)
         axis[pads[a] : pads[a] + shape[a]] = True
+        axes.append(axis)
+    return axes
+
+
+def padded_grid(shape, pads) -> np.ndarray:
+    """Per position of the padded grid (``padded_axes``) in raster order, whether it is inside
+    the input (else a padding beat)."""
+    inside = np.ones((), dtype=bool)
+    for axis in padded_axes(shape, pads):
         inside = np.logical_and.outer(inside, axis)
     return inside.reshape(-1)

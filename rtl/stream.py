@@ -22,7 +22,7 @@ from rtlflow.rtl.arith import Cast, Term, choose
 from rtlflow.rtl.dense import linear_sums
 from rtlflow.rtl.pipeline import Pipeline, Unit, cast_stages
 from rtlflow.rtl.pool import pool_groups
-from rtlflow.numerics.windows import Window
+from rtlflow.numerics.windows import Window, padded_axes
 
 
 def _flag(values: list[bool], index: Value) -> Value:
@@ -177,15 +177,9 @@ class StreamWindowUnit(Unit):
 
 
 def padded_positions(shape, pads) -> tuple[list[bool], list[bool]]:
-    """Per axis (rows, columns) of an image of spatial ``shape`` (1-D: one row) padded by
-    ``pads`` (begins, then ends): for each coordinate of the padded grid, whether it is inside
-    the image."""
-    rank = len(shape)
-    axes = [
-        [pads[a] <= c < pads[a] + shape[a] for c in range(shape[a] + pads[a] + pads[rank + a])]
-        for a in range(rank)
-    ]
-    return ([True], axes[0]) if rank == 1 else (axes[0], axes[1])
+    """``padded_axes`` as rows and columns (1-D: one row)."""
+    axes = [axis.tolist() for axis in padded_axes(shape, pads)]
+    return ([True], axes[0]) if len(axes) == 1 else (axes[0], axes[1])
 
 
 #: buffers deeper than this are a memory (the synthesis tool maps it to LUT or block RAM), not
@@ -255,8 +249,9 @@ class StreamPadUnit(Unit):
         fifo: int = 0, registers: tuple[int, ...] | frozenset[int] = (), stall: bool = False,
     ):  # fmt: skip
         self.image, self.pads, self.channels, self.fifo = tuple(image), tuple(pads), channels, fifo
-        if fifo:  # the sent beat's register and the buffer
-            self.held_bits = (1 + fifo) * channels * Shape.cast(shape).width
+        if fifo:  # the sent beat's register and the buffer (deeper ones are memories)
+            registered = 1 + (fifo if fifo <= MEMORY_DEPTH else 0)
+            self.held_bits = registered * channels * Shape.cast(shape).width
         super().__init__(
             input_shape=shape,
             input_count=channels,
