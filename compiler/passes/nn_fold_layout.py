@@ -100,13 +100,13 @@ class TransposeIntoDense(RewritePattern):
         weight = np.zeros_like(dense.weights, dtype=np.float64)
         weight[:, order] = dense.weights
         new_reshape = nn.ReshapeOp(op.input, reshape.output.type, reshape.node_name)
-        rewriter.insert_op(new_reshape, InsertPoint.before(dense))
-        rewriter.replace_op(
+        rewriter.insert(new_reshape, InsertPoint.before(dense))
+        rewriter.replace(
             dense,
             nn.DenseOp.from_arrays(new_reshape.output, weight, dense.biases, dense.node_name),
         )
-        rewriter.erase_op(reshape)
-        rewriter.erase_op(op)
+        rewriter.erase(reshape)
+        rewriter.erase(op)
 
 
 class PadIntoWindow(RewritePattern):
@@ -143,8 +143,8 @@ class PadIntoWindow(RewritePattern):
                 )
             else:
                 new = nn.PoolOp.from_window(op.input, "average", grown, True, target.node_name)
-            rewriter.replace_op(target, new)
-        rewriter.erase_op(op)
+            rewriter.replace(target, new)
+        rewriter.erase(op)
 
 
 def _takes_zero_padding(op) -> bool:

@@ -4,6 +4,7 @@ reproduces the framework's quantized outputs exactly, the RTL the emulator bit f
 from __future__ import annotations
 
 import numpy as np
+import onnx
 import pytest
 from onnx import TensorProto, helper, numpy_helper
 
@@ -88,6 +89,58 @@ def test_rtl_bit_exact_on_all_samples(file, tmp_path):
     compiled = rtlflow.compile(path, part="xcvu13p")
     report = rtl_bit_exact(compiled, inputs, tmp_path, samples=2000)
     assert report["warnings"] == []  # quantizers saturate by design: no overflow warnings
+
+
+#: QKeras models as qonnx's converter writes them (``tests/data/make_qkeras_fixtures.py``): its
+#: Quant nodes in a domain the files declare no opset for, NHWC images viewed channels-first
+QKERAS = DATA / "qonnx"
+
+
+def qkeras(name: str) -> tuple[onnx.ModelProto, dict, np.lib.npyio.NpzFile]:
+    data = np.load(QKERAS / f"{name}.npz")
+    return onnx.load(QKERAS / f"{name}.onnx"), {"global_in": data["input"]}, data
+
+
+def only_the_opset_warning(compiled) -> None:
+    assert len(compiled.warnings) == 1
+    assert "no opset for domain 'qonnx.custom_op.general'" in compiled.warnings[0]
+
+
+def test_qkeras_cnn_compiles_with_defaults_to_qkeras_own_outputs(tmp_path):
+    """A QKeras CNN (QConv2D, quantized_relu, max pooling, QDense; NHWC) from qonnx's converter,
+    compiled with defaults: the emulator gives QKeras' float32 outputs exactly (every weight,
+    bias and activation on its quantizer's grid, inputs on an 8-bit grid the default input
+    format holds); no warning but the assumed opset."""
+    model, inputs, data = qkeras("qkeras_conv")
+    compiled = rtlflow.compile(model)
+    only_the_opset_warning(compiled)
+    emulated = compiled.predict(inputs)
+    assert np.array_equal(emulated.astype(np.float32), data["ref_global_out"].reshape(emulated.shape))
+
+
+def test_qkeras_jet_tagger_compiles_with_defaults_to_qkeras_own_outputs():
+    """hls4ml's QKeras jet tagger (6-bit QDense, quantized_relu(6), softmax) from qonnx's
+    converter, compiled with defaults: its logits (the file with the softmax dropped) are
+    QKeras' exactly; the softmax, a table at the default fixed<16,6>, within 2^-7 of Keras'."""
+    model, inputs, data = qkeras("qkeras_jet_mlp")
+    compiled = rtlflow.compile(model)
+    only_the_opset_warning(compiled)
+    emulated = compiled.predict(inputs)
+    assert np.max(np.abs(emulated - data["ref_global_out"].reshape(emulated.shape))) < 2.0**-7
+    (softmax,) = [node for node in model.graph.node if node.op_type == "Softmax"]
+    model.graph.node.remove(softmax)
+    for node in model.graph.node:  # the Identity after it reads the logits instead
+        node.input[:] = [softmax.input[0] if name == softmax.output[0] else name for name in node.input]
+    logits = rtlflow.compile(model).predict(inputs)
+    assert np.array_equal(logits.astype(np.float32), data["logits"].reshape(logits.shape))
+
+
+@pytest.mark.parametrize(
+    "name", [pytest.param(n, marks=pytest.mark.slow) for n in ("qkeras_jet_mlp", "qkeras_conv")]
+)
+def test_qkeras_rtl_bit_exact(name, tmp_path):
+    model, inputs, _ = qkeras(name)
+    rtl_bit_exact(rtlflow.compile(model), inputs, tmp_path, samples=64)
 
 
 def test_qcdq_graph_by_the_spec_is_the_quantized_forward():
