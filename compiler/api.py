@@ -33,6 +33,7 @@ from rtlflow.report import Estimate, build_report, estimate
 from rtlflow.sim.emulator import Emulator
 from rtlflow.numerics.fixed_point import FixedFormat
 from rtlflow.sim.testbench import write_testbench
+from rtlflow.units.spec import specs_kept
 from rtlflow.value_ranges import WRAP_ADVICE, overflow_warnings
 from rtlflow.vivado import write_project
 
@@ -117,6 +118,10 @@ class CompiledModel:
             raise RtlflowError("the model was stopped before the hardware level: nothing to write")
         if overflow not in ("warn", "error"):
             raise RtlflowError(f"overflow must be 'warn' or 'error', got '{overflow}'")
+        with specs_kept():  # the circuit level is finished: read, never changed, from here on
+            return self._write(outdir, inputs, vectors, jobs, seed, labels, force, overflow)
+
+    def _write(self, outdir, inputs, vectors, jobs, seed, labels, force, overflow) -> dict[str, Any]:
         estimated = estimate(self.levels["circuit"], self.target)
         if not force:
             refuse_oversize(estimated, self.target.full_name, self.options.config.reuse_factor)

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 from amaranth.hdl import Cat, Const, Module, Signal, Value
 
+from rtlflow.numerics.fixed_point import bits_for_range
 from rtlflow.rtl.arith import Cast, Operator, Term, apply_cast, extend, fit, shape_for_range
 from rtlflow.rtl.pipeline import Pipeline, Plan, Step, Unit
 from rtlflow.rtl.primitives import TernaryAdderKind, ternary_adder
@@ -40,7 +41,7 @@ def node_range(node: Node) -> tuple[int, int]:
 
 
 def _width(low: int, high: int) -> int:
-    return shape_for_range(low, high).width
+    return bits_for_range(low, max(high, low))[0]
 
 
 class AdderGraphUnit(Unit):

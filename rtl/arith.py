@@ -10,6 +10,7 @@ Ranges and casts follow the definitions in ``rtlflow.numerics.fixed_point``, whi
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 
 from amaranth.hdl import Array, Cat, Const, Module, Mux, Shape, Signal, Value, signed, unsigned
 
@@ -27,8 +28,10 @@ from rtlflow.numerics.fixed_point import RawBounds, bits_for_range, csd_digits
 Operator = tuple[str, int, int]
 
 
+@lru_cache(maxsize=1 << 16)
 def shape_for_range(low: int, high: int) -> Shape:
-    """The narrowest Amaranth shape holding every integer in [low, high]."""
+    """The narrowest Amaranth shape holding every integer in [low, high] (shapes are values:
+    kept, a graph asks for the same few ranges thousands of times)."""
     width, is_signed = bits_for_range(low, max(high, low))
     return signed(width) if is_signed else unsigned(width)
 

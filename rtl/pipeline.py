@@ -280,18 +280,18 @@ class Unit(wiring.Component):
         )
         self.output_shape, self.output_count = Shape.cast(output_shape), output_count
         input_bits = sum(shape.width * count for shape, count in self.input_groups)
-        if len(self.input_groups) == 1:
-            payload = vector(self.input_shape, self.input_count)
-        else:
-            payload = stream.Signature(input_bits, always_ready=True)
-        members = {"x": In(payload), "y": Out(vector(output_shape, output_count))}
-        if stall:
-            members["en"] = In(1)
-        if take:
-            members["take"] = Out(1)
-        super().__init__(members)
+
+        def members() -> dict:
+            if len(self.input_groups) == 1:
+                payload = vector(self.input_shape, self.input_count)
+            else:
+                payload = stream.Signature(input_bits, always_ready=True)
+            ports = {"x": In(payload), "y": Out(vector(self.output_shape, output_count))}
+            return ports | ({"en": In(1)} if stall else {}) | ({"take": Out(1)} if take else {})
+
+        self._ports = members  # the signature's ports, made when first asked for (__getattr__)
         self.registers = frozenset(registers)
-        plan = self.known_plan(input_bits)
+        plan = self.__dict__.pop("_known_plan", None) or self.known_plan(input_bits)
         if plan is None:
             dry_run = Pipeline(Module(), frozenset(), Signal(name="dry_valid"), dry_run=True)
             dry_run.module._MustUse__silence = True  # built only to record the plan
@@ -305,6 +305,16 @@ class Unit(wiring.Component):
         bad = sorted(b for b in self.registers if not 0 <= b < self.plan.boundaries)
         if bad:
             raise ValueError(f"register boundaries {bad} outside 0..{self.plan.boundaries - 1}")
+
+    def __getattr__(self, name: str):
+        """The component's signature and ports (``x``, ``y``, ``en``, ``take``), made when first
+        asked for: most units of a compile are built only for their plan, or to be written as
+        text, and never need them (making their signals was a tenth of a small compile)."""
+        ports = None if name.startswith("__") else self.__dict__.pop("_ports", None)
+        if ports is None:
+            raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
+        wiring.Component.__init__(self, ports())
+        return getattr(self, name)
 
     #: cycles a reuse-factor loop adds beyond the registers; cycles between inputs
     extra_latency: int = 0

@@ -36,9 +36,13 @@ class UnitSpec:
     def build(self, registers: frozenset[int] | tuple[int, ...] = (), stall: bool = False) -> Unit:
         """The unit; ``stall``: with an ``en`` input holding every register (backpressure)."""
         extra = {"stall": True} if stall else {}
+        unit = self.unit_class.__new__(self.unit_class)
+        unit._known_plan = self.plan()  # the same for any registers: not made again
         if self.unit_class in (DelayUnit, CollectUnit):
-            return self.unit_class(**self.params, **extra)
-        return self.unit_class(**self.params, registers=frozenset(registers), **extra)
+            unit.__init__(**self.params, **extra)
+        else:
+            unit.__init__(**self.params, registers=frozenset(registers), **extra)
+        return unit
 
     def plan(self) -> Plan:
         """The unit's plan (steps, forced boundaries), from a unit built only to be asked; kept
@@ -47,7 +51,7 @@ class UnitSpec:
         key = hashlib.sha1(self._key().encode()).digest()
         plan = _PLANS.pop(key, None)
         if plan is None:
-            unit = self.build()
+            unit = self._unit()
             unit._MustUse__silence = True  # never elaborated
             plan = unit.plan
             if len(_PLANS) >= _PLANS_KEPT:
@@ -55,8 +59,20 @@ class UnitSpec:
         _PLANS[key] = plan
         return plan
 
+    def _unit(self) -> Unit:
+        """The unit without registers, made to be asked for its plan."""
+        if self.unit_class in (DelayUnit, CollectUnit):
+            return self.unit_class(**self.params)
+        return self.unit_class(**self.params, registers=frozenset())
+
     def _key(self, registers: frozenset[int] | tuple[int, ...] = (), stall: bool = False) -> str:
-        key = repr((self.unit_class.__name__, sorted(self.params.items()), sorted(registers)))
+        """``repr((class name, sorted params, sorted registers))`` [+ " stall"]; the text of the
+        parameters (an adder graph's every node) made once per spec."""
+        params = self.__dict__.get("_params_text")
+        if params is None:
+            params = repr(sorted(self.params.items()))
+            object.__setattr__(self, "_params_text", params)
+        key = f"({self.unit_class.__name__!r}, {params}, {sorted(registers)!r})"
         return key + " stall" if stall else key
 
     def module_name(

@@ -4,6 +4,8 @@ registered builder of the unit's inner fxp op (folded over R phases where the op
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 from xdsl.ir import Operation
 
@@ -17,8 +19,35 @@ from rtlflow.units.folding import chain_around, folded, folded_attention
 from rtlflow.units.linear import adder_graph_spec
 
 
+#: while the IR is read, not changed (``specs_kept``): op id -> (the op, its spec)
+_KEPT: dict[int, tuple[Operation, UnitSpec]] | None = None
+
+
+@contextmanager
+def specs_kept() -> Iterator[None]:
+    """Within the block, each op's unit spec is made once: for what reads a finished circuit
+    level (the estimate, the Verilog, the report each ask for every unit's spec, and an adder
+    graph's spec reads its whole graph). The IR must not change meanwhile."""
+    global _KEPT
+    outer = _KEPT
+    _KEPT = {} if outer is None else outer
+    try:
+        yield
+    finally:
+        _KEPT = outer
+
+
 def unit_spec(op: Operation) -> UnitSpec:
     """The unit that implements a ``circuit.unit`` (by its inner op) or a ``circuit.delay``."""
+    if _KEPT is None:
+        return _unit_spec(op)
+    kept = _KEPT.get(id(op))
+    if kept is None or kept[0] is not op:
+        kept = _KEPT[id(op)] = (op, _unit_spec(op))
+    return kept[1]
+
+
+def _unit_spec(op: Operation) -> UnitSpec:
     if isinstance(op, circuit.DelayOp):
         fmt = fxp.tensor_format(op.input)
         count = math.prod(fxp.tensor_shape(op.input))
