@@ -63,6 +63,24 @@ def _matches(test: Value, patterns: tuple[str, ...] | None) -> Value | None:
     return condition
 
 
+#: a choice among more cases than this is written as a tree (``_Writer.index_tree``)
+INDEX_TREE_CASES = 16
+
+
+def _indexed_cases(value: SwitchValue) -> list | None:
+    """The cases of a choice indexed by its test (case i when the test equals i, as
+    ``Array(...)[index]`` makes them), if it is one of more than ``INDEX_TREE_CASES``; else
+    None."""
+    bits = len(value.test)
+    cases = list(value.cases)
+    if isinstance(value.test, Const) or not INDEX_TREE_CASES < len(cases) <= 1 << bits:
+        return None
+    for number, (patterns, _) in enumerate(cases):
+        if patterns is None or len(patterns) != 1 or patterns[0] != format(number, f"0{bits}b"):
+            return None
+    return [case for _, case in cases]
+
+
 class _Hold:
     """A signal's value before the statements being run assign it (in ``sync``: the register
     itself; in ``comb``: its init, ``_resolve_holds``)."""
@@ -341,6 +359,9 @@ class _Writer:
                      if self.shape(part).width]  # fmt: skip
             return parts[0] if len(parts) == 1 else "{" + ", ".join(reversed(parts)) + "}"
         if isinstance(value, SwitchValue):
+            indexed = _indexed_cases(value)
+            if indexed is not None:
+                return self.index_tree(value.test, indexed, width)
             text = _literal(0, width)
             for patterns, case in reversed(value.cases):
                 condition = _matches(value.test, patterns)
@@ -354,6 +375,27 @@ class _Writer:
         if isinstance(value, Operator):
             return self.operator(value, width)
         raise Unsupported(type(value).__name__)
+
+    def index_tree(self, test: Value, cases: list, width: int) -> str:
+        """``cases[test]`` (0 past the end) as a balanced tree of 2:1 choices on the bits of
+        ``test``: nested as deep as ``test`` is wide. A chain of a condition per case nests as
+        deep as there are cases, and a parser that recurses (the WebAssembly Yosys) runs out of
+        stack at several hundred: a unit folded over 1,024 phases chooses among 1,024."""
+        index = self.expression(test)
+        bits = len(test)
+
+        def tree(base: int, bit: int) -> str:
+            if base >= len(cases):
+                return _literal(0, width)
+            if bit < 0:
+                return self.extend(cases[base], width)
+            low, high = tree(base, bit - 1), tree(base + (1 << bit), bit - 1)
+            if low == high:
+                return low
+            select = index if bits == 1 else f"{index}[{bit}]"
+            return f"({select} ? {high} : {low})"
+
+        return tree(0, bits - 1)
 
     def operator(self, value: Operator, width: int) -> str:
         op, operands = value.operator, value.operands

@@ -1,7 +1,7 @@
 """The direct Verilog writer (rtlflow.rtl.direct) under Verilator: a unit built from every
 construct it prints (mixed-signedness arithmetic and comparisons, If/Elif/Else with a comb
 default, a nested If over an earlier assignment, Switch with several and don't-care patterns,
-Array indexing, bitwise operators and reductions, shifts by a value, pipeline registers with
+Array indexing (a chain of conditions, and a tree on the index bits past 16 cases), bitwise operators and reductions, shifts by a value, pipeline registers with
 and without reset), against Python's integer arithmetic; the fallback to Amaranth's path for
 what it does not print; and the cache of Verilator's run-time library."""
 
@@ -15,11 +15,11 @@ from rtlflow.rtl.pipeline import Unit, start_terms
 from rtlflow.rtl.verilog import convert
 from tests.rtl.harness import UnitHarness, run_unit, signed_range
 
-OUTPUTS = 13
+OUTPUTS = 15
 
 
 class Constructs(Unit):
-    """Four signed 8-bit inputs a, b, c, d; thirteen results (see ``reference``)."""
+    """Four signed 8-bit inputs a, b, c, d; fifteen results (see ``reference``)."""
 
     def __init__(self, registers=()):
         super().__init__(input_shape=signed(8), input_count=4, output_shape=signed(20),
@@ -66,6 +66,10 @@ class Constructs(Unit):
             patterned,
             -(a.as_unsigned()),
             nested,
+            # choices among more than 16 (a tree on the index bits): 20 of 32 codes (0 past
+            # the end), and all 32
+            Array([a + k for k in range(20)])[c.as_unsigned()[0:5]],
+            Array([b - 3 * k for k in range(32)])[d.as_unsigned()[3:8]],
         ]
         return pipeline.stage("constructs", [], outputs)
 
@@ -89,6 +93,8 @@ def reference(a: int, b: int, c: int, d: int) -> list[int]:
         a + b if c & 2 else a - b,
         -(a & 0xFF),
         d if a > b and d & 1 else c,
+        a + (c & 31) if (c & 31) < 20 else 0,
+        b - 3 * ((d & 0xFF) >> 3),
     ]
 
 
