@@ -148,6 +148,9 @@ class DenseUnit(Unit):
                         nonzero[p * per_phase + lane] if p * per_phase + lane < len(nonzero) else None
                         for p in range(reuse)
                     ]
+                    # the phases that pick an input (past them, zero: synthesis keeps a choice
+                    # among these alone, as the operators below count it)
+                    used = max((p + 1 for p, k in enumerate(picks) if k is not None), default=1)
                     # pad to every value of the phase counter, so each multiplexer is complete
                     picks += [None] * ((1 << len(phase)) - len(picks))
                     key = (row, tuple(picks))
@@ -157,13 +160,13 @@ class DenseUnit(Unit):
                         low = min(xs[0].low, 0)
                         chosen = choose(m, choices, phase, "operand")
                         inputs_chosen.append(Term(chosen, low, xs[0].high))
-                        mux_operators.append(("mux", len(xs[0].value), reuse))
+                        mux_operators.append(("mux", len(xs[0].value), used))
                     constants = [
                         Const(weights[k] if k is not None else 0, weight_shape) for k in picks
                     ]
                     weight = choose(m, constants, phase, "weight")
                     weights_chosen.append(Term(weight, weight_low, weight_high))
-                    rom_operators.append(("rom", weight_shape.width, len(picks)))
+                    rom_operators.append(("rom", weight_shape.width, 1 << (used - 1).bit_length()))
                     feeds.append((mux_of[key], row * self.n_out + neuron))
         crossed = cross_terms(
             pipeline, "select", mux_operators + rom_operators, inputs_chosen + weights_chosen

@@ -71,3 +71,17 @@ def test_dense_unit_matches_integer_arithmetic(reuse, rows, registers, casts, tm
     assert result.latency_cycles == [unit.latency]
     assert result.initiation_interval == reuse
     assert unit.latency == len(set(registers) | unit.plan.forced) + reuse - 1
+
+
+def test_a_reuse_factor_beyond_the_inputs_counts_the_phases_that_pick_one():
+    """R = 64 over 9 inputs: each neuron's multiplier picks an input in its first 9 phases and
+    nothing after (zero), so its input multiplexer and weight table hold 9 choices (a table of
+    16, the phase counter's bits that matter), not 64: what synthesis keeps (the 1,024-phase
+    jet tagger was estimated at 8.9 times the LUTs Yosys measured)."""
+    rng = np.random.default_rng(5)
+    weights = [[int(w) or 1 for w in row] for row in random_weights(rng, 6, 9)]  # none zero
+    unit = DenseUnit(weights=tuple(map(tuple, weights)), bias=(0,) * 6, input_shape=signed(10),
+                     casts=(Cast(0, "TRN", "WRAP", 24, True),), reuse_factor=64)  # fmt: skip
+    (select,) = [step for step in unit.plan.steps if step.name == "select"]
+    sizes = {(kind, size) for kind, _, size in select.operators}
+    assert sizes == {("mux", 9), ("rom", 16)}
