@@ -5,7 +5,9 @@ Input and output level: nn. An element-wise Add/Sub/Mul/Div of an activation and
 an affine map ``y = x * scale + shift``; each becomes an ``nn.scale_shift``, and a chain of them
 merges into one. A scale_shift that follows an ``nn.dense`` with no other user, or feeds an
 ``nn.dense`` as its only user, and has one constant per feature, is folded into that layer's
-weights and bias (input normalisation, output scaling, the bias Add of MatMul+Add exports).
+weights and bias (input normalisation, output scaling, the bias Add of MatMul+Add exports);
+so is one scale factor applied after ops that only move a dense layer's results, to the
+columns it reaches, when nothing else reads them (attention's q and k scalings).
 A scale_shift after an ``nn.layer_norm`` that repeats for every row becomes that layer's scale
 and bias. The same holds for ``nn.conv`` with one constant per channel (BatchNormalization after a conv;
 before one only when the conv has no padding, since padding zeros are not scaled and shifted).
@@ -30,6 +32,7 @@ from xdsl.pattern_rewriter import (
 from rtlflow.dialects import nn
 from rtlflow.dialects.arrays import dense_from_numpy
 from rtlflow.numerics.broadcast import per_channel, per_feature
+from rtlflow.numerics.indexing import gather_map
 
 
 @dataclass(frozen=True)
@@ -113,6 +116,88 @@ class FoldIntoPrecedingDense(RewritePattern):
         bias = dense.biases.astype(np.float64) * scale + shift
         rewriter.replace(op, nn.DenseOp.from_arrays(dense.input, weight, bias, dense.node_name))
         rewriter.erase(dense)
+
+
+def _moved(user: Operation, value: SSAValue, numbers: np.ndarray) -> np.ndarray | None:
+    """For an op that only moves the elements of ``value`` (its data operand), which element
+    each of its result elements is (``numbers``: those of ``value``; -1: none, a zero);
+    None for any other op."""
+    if isinstance(user, nn.ReshapeOp):
+        return numbers.reshape(nn.shape_of(user.output))
+    if isinstance(user, nn.TransposeOp):
+        return numbers.transpose(user.permutation)
+    if isinstance(user, nn.ExpandOp):
+        return np.broadcast_to(numbers, nn.shape_of(user.output))
+    if isinstance(user, nn.GatherOp) and user.data is value:
+        indices = nn.constant_value(user.indices)
+        if indices is None:
+            return None
+        index_map = gather_map(
+            numbers.shape, nn.shape_of(user.indices), user.axis.value.data, user.kind.data
+        )
+        targets = index_map.targets(indices[np.newaxis])[0]
+        flat = np.where(targets >= 0, numbers.reshape(-1)[targets], -1)
+        return flat.reshape(nn.shape_of(user.output))
+    return None
+
+
+def _columns_read(
+    value: SSAValue, numbers: np.ndarray, columns: int, target: Operation
+) -> tuple[set[int], set[int]]:
+    """The columns (last-axis positions, of ``columns``) of a dense layer's result that reach
+    ``target`` through ops that only move data, and those that reach anything else; ``value``
+    carries the result's elements ``numbers``."""
+    mine: set[int] = set()
+    others: set[int] = set()
+    for use in value.uses:
+        user = use.operation
+        moved = _moved(user, value, numbers)
+        if moved is not None:
+            more, rest = _columns_read(user.results[0], moved, columns, target)
+            mine |= more
+            others |= rest
+            continue
+        read = set((numbers[numbers >= 0] % columns).tolist())
+        (mine if user is target else others).update(read)
+    return mine, others
+
+
+class FoldScalingThroughMovesIntoDense(RewritePattern):
+    """``moves(dense(x)) * s`` → ``moves(dense'(x))``: one scale factor (no shift) applied to
+    values a dense layer computes and ops that only move data carry on (reshapes, transposes,
+    gathers by constant indices, expands) becomes part of the layer's weights and bias for the
+    columns it reaches, when nothing else reads those columns. PyTorch's attention export
+    scales q and k by d^-1/4 after the packed q, k, v projection and its reshapes: a constant
+    product on every element otherwise (a third of the constituent transformer's LUTs)."""
+
+    @op_type_rewrite_pattern
+    def match_and_rewrite(self, op: nn.ScaleShiftOp, rewriter: PatternRewriter) -> None:
+        scales = op.scales.reshape(-1)
+        if not len(scales) or np.any(scales != scales[0]) or np.any(op.shifts != 0):
+            return
+        value = op.input
+        while not isinstance(dense := value.owner, nn.DenseOp):
+            if not isinstance(dense, Operation) or not dense.operands:
+                return  # a design input, or a constant
+            data = dense.data if isinstance(dense, nn.GatherOp) else dense.operands[0]
+            if _moved(dense, data, np.zeros(nn.shape_of(data), np.int64)) is None:
+                return  # not an op that only moves data
+            value = data
+        shape = nn.shape_of(dense.output)
+        numbers = np.arange(int(np.prod(shape)), dtype=np.int64).reshape(shape)
+        mine, others = _columns_read(dense.output, numbers, shape[-1], op)
+        if not mine or mine & others:
+            return
+        scale = np.ones(shape[-1])
+        scale[sorted(mine)] = float(scales[0])
+        folded = nn.DenseOp.from_arrays(
+            dense.input,
+            dense.weights.astype(np.float64) * scale[:, np.newaxis],
+            dense.biases.astype(np.float64) * scale,
+            dense.node_name,
+        )
+        rewriter.replace(dense, folded)
+        rewriter.replace(op, [], [op.input])
 
 
 class FoldIntoFollowingDense(RewritePattern):
@@ -217,6 +302,7 @@ class NnFoldAffinePass(ModulePass):
         PatternRewriteWalker(ToScaleShift()).rewrite_module(op)
         PatternRewriteWalker(MergeScaleShifts()).rewrite_module(op)
         PatternRewriteWalker(FoldIntoPrecedingDense()).rewrite_module(op)
+        PatternRewriteWalker(FoldScalingThroughMovesIntoDense()).rewrite_module(op)
         PatternRewriteWalker(FoldIntoFollowingDense()).rewrite_module(op)
         PatternRewriteWalker(FoldIntoLayerNorm()).rewrite_module(op)
         PatternRewriteWalker(FoldIntoPrecedingConv()).rewrite_module(op)

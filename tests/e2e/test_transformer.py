@@ -294,3 +294,18 @@ def test_attention_folded_with_different_reuse_factors_stays_apart_and_says_why(
     with pytest.raises(RtlflowError, match="131,072 bits wide") as error:
         rtlflow.compile(model, reuse_factor=64, config=config, stop_at="circuit")
     assert "only with the same reuse factor" in str(error.value)
+
+
+def test_q_and_k_scalings_fold_into_the_projection():
+    """The exporter's q and k scalings by head_dim^-1/4, after the packed projection's reshapes
+    and gathers, become part of the projection's weights (``nn-fold-affine``): no constant
+    product on every element of q and k; the emulator stays within the end-to-end bound of
+    onnxruntime."""
+    model = transformer_models.transformer_encoder(tokens=3, d=8, heads=2, feedforward=16, layers=1)
+    assert sum(node.op_type == "Mul" for node in model.graph.node) == 2
+    compiled = rtlflow.compile(model)
+    assert "nn.scale_shift" not in compiled.ir("nn")
+    x = np.random.default_rng(4).normal(0, 1, (40, 1, 3, 8)).astype(np.float32)
+    (reference,) = models.onnxruntime_outputs(model, {"x": x})
+    emulated = compiled.predict({"x": x}).reshape(reference.shape)
+    assert np.all(np.abs(emulated - reference) <= ABSOLUTE + RELATIVE * np.abs(reference))
