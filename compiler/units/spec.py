@@ -6,6 +6,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterator
 from contextlib import contextmanager
+from contextvars import ContextVar
 
 from xdsl.ir import Operation
 
@@ -19,8 +20,9 @@ from rtlflow.units.folding import chain_around, folded, folded_attention
 from rtlflow.units.linear import adder_graph_spec
 
 
-#: while the IR is read, not changed (``specs_kept``): op id -> (the op, its spec)
-_KEPT: dict[int, tuple[Operation, UnitSpec]] | None = None
+#: while the IR is read, not changed (``specs_kept``): op id -> (the op, its spec); per
+#: thread (a context variable), so that a compile in another thread never reads it
+_KEPT: ContextVar[dict[int, tuple[Operation, UnitSpec]] | None] = ContextVar("kept", default=None)
 
 
 @contextmanager
@@ -28,22 +30,21 @@ def specs_kept() -> Iterator[None]:
     """Within the block, each op's unit spec is made once: for what reads a finished circuit
     level (the estimate, the Verilog, the report each ask for every unit's spec, and an adder
     graph's spec reads its whole graph). The IR must not change meanwhile."""
-    global _KEPT
-    outer = _KEPT
-    _KEPT = {} if outer is None else outer
+    token = _KEPT.set(_KEPT.get() or {})
     try:
         yield
     finally:
-        _KEPT = outer
+        _KEPT.reset(token)
 
 
 def unit_spec(op: Operation) -> UnitSpec:
     """The unit that implements a ``circuit.unit`` (by its inner op) or a ``circuit.delay``."""
-    if _KEPT is None:
+    kept_specs = _KEPT.get()
+    if kept_specs is None:
         return _unit_spec(op)
-    kept = _KEPT.get(id(op))
+    kept = kept_specs.get(id(op))
     if kept is None or kept[0] is not op:
-        kept = _KEPT[id(op)] = (op, _unit_spec(op))
+        kept = kept_specs[id(op)] = (op, _unit_spec(op))
     return kept[1]
 
 
