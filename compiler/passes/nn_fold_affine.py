@@ -176,13 +176,14 @@ class FoldScalingThroughMovesIntoDense(RewritePattern):
         if not len(scales) or np.any(scales != scales[0]) or np.any(op.shifts != 0):
             return
         value = op.input
-        while not isinstance(dense := value.owner, nn.DenseOp):
-            if not isinstance(dense, Operation) or not dense.operands:
+        while not isinstance(owner := value.owner, nn.DenseOp):
+            if not isinstance(owner, Operation) or not owner.operands:
                 return  # a design input, or a constant
-            data = dense.data if isinstance(dense, nn.GatherOp) else dense.operands[0]
-            if _moved(dense, data, np.zeros(nn.shape_of(data), np.int64)) is None:
+            data = owner.data if isinstance(owner, nn.GatherOp) else owner.operands[0]
+            if _moved(owner, data, np.zeros(nn.shape_of(data), np.int64)) is None:
                 return  # not an op that only moves data
             value = data
+        dense = owner
         shape = nn.shape_of(dense.output)
         numbers = np.arange(int(np.prod(shape)), dtype=np.int64).reshape(shape)
         mine, others = _columns_read(dense.output, numbers, shape[-1], op)

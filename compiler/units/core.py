@@ -35,14 +35,7 @@ class UnitSpec:
 
     def build(self, registers: frozenset[int] | tuple[int, ...] = (), stall: bool = False) -> Unit:
         """The unit; ``stall``: with an ``en`` input holding every register (backpressure)."""
-        extra = {"stall": True} if stall else {}
-        unit = self.unit_class.__new__(self.unit_class)
-        unit._known_plan = self.plan()  # the same for any registers: not made again
-        if self.unit_class in (DelayUnit, CollectUnit):
-            unit.__init__(**self.params, **extra)
-        else:
-            unit.__init__(**self.params, registers=frozenset(registers), **extra)
-        return unit
+        return self._unit(registers, stall, self.plan())  # the plan is the same for any registers
 
     def plan(self) -> Plan:
         """The unit's plan (steps, forced boundaries), from a unit built only to be asked; kept
@@ -59,11 +52,18 @@ class UnitSpec:
         _PLANS[key] = plan
         return plan
 
-    def _unit(self) -> Unit:
-        """The unit without registers, made to be asked for its plan."""
-        if self.unit_class in (DelayUnit, CollectUnit):
-            return self.unit_class(**self.params)
-        return self.unit_class(**self.params, registers=frozenset())
+    def _unit(
+        self, registers: frozenset[int] | tuple[int, ...] = (), stall: bool = False,
+        plan: Plan | None = None,
+    ) -> Unit:  # fmt: skip
+        """The unit; ``plan``: its plan when known (``Unit`` then does not make it again)."""
+        extra: dict[str, Any] = {"stall": True} if stall else {}
+        if self.unit_class not in (DelayUnit, CollectUnit):
+            extra["registers"] = frozenset(registers)
+        unit = self.unit_class.__new__(self.unit_class)
+        unit._known_plan = plan
+        unit.__init__(**self.params, **extra)
+        return unit
 
     def _key(self, registers: frozenset[int] | tuple[int, ...] = (), stall: bool = False) -> str:
         """``repr((class name, sorted params, sorted registers))`` [+ " stall"]; the text of the
